@@ -1,0 +1,32 @@
+// `kiln check FILE`: parse and type-check; print each model's inputs, params and outputs.
+
+import { loadKilnFile } from '../../dsl/frontend.js';
+import { evalDim, formatType, isStatic, numel } from '../../dsl/types.js';
+import type { Output } from '../output.js';
+
+export function checkCommand(file: string, out: Output): number {
+  const { result } = loadKilnFile(file);
+  for (const m of result.models) {
+    let total = 0;
+    out.stdout(`model ${m.name}\n`);
+    for (const i of m.inputs) out.stdout(`  input  ${i.name}: ${formatType(i.type)}\n`);
+    for (const p of m.params) {
+      const n = numel(p.type.shape);
+      const count = isStatic(n) ? n : evalDim(n, new Map());
+      total += count;
+      out.stdout(`  param  ${p.name}: ${formatType(p.type)}  (${count.toLocaleString('en-US')})\n`);
+    }
+    for (const o of m.outputs) out.stdout(`  output ${o.name}: ${formatType(o.type)}\n`);
+    out.stdout(`  ${total.toLocaleString('en-US')} parameters\n`);
+  }
+  for (const t of result.trains) {
+    const opt = Object.entries(t.optimizer.args)
+      .map(([k, v]) => `${k} = ${v}`)
+      .join(', ');
+    out.stdout(`train ${t.model}: minimize ${t.minimize} with ${t.optimizer.name}(${opt})`);
+    if (t.freeze.length > 0) out.stdout(`, freezing ${t.freeze.join(', ')}`);
+    out.stdout('\n');
+  }
+  out.stdout(`${file}: ok\n`);
+  return 0;
+}

@@ -1,0 +1,117 @@
+// The `kiln` command line (../shared/CLI.md): argument parsing with
+// commander, dispatch to one module per command, and one place that turns
+// errors into messages and exit statuses (0 ok, 1 user error, 2 bad usage).
+
+import { Command, CommanderError, Option } from 'commander';
+import { checkCommand } from './commands/check.js';
+import { dumpCommand } from './commands/dump.js';
+import { gradCommand } from './commands/grad.js';
+import { initCommand } from './commands/init.js';
+import { runCommand } from './commands/run.js';
+import { TARGETS, parseSeed } from './commands/common.js';
+import { UserError, reportError } from './errors.js';
+import { type Output, processOutput } from './output.js';
+
+function buildProgram(out: Output, setStatus: (n: number) => void): Command {
+  const program = new Command('kiln')
+    .description('Compile small differentiable models into fused kernels')
+    .version('0.1.0')
+    .exitOverride()
+    .configureOutput({ writeOut: out.stdout, writeErr: out.stderr })
+    .showHelpAfterError('(run kiln --help for usage)');
+
+  const modelOpt = () =>
+    new Option('--model <name>', 'which model of the file (default: the only one, or the first trained)');
+  const targetOpt = () =>
+    new Option('--target <target>', 'where kernels run').choices([...TARGETS]).default('reference');
+  const seedOpt = () =>
+    new Option('--seed <n>', 'seed for initialisation and randomness').argParser(parseSeed).default(0);
+  const f64Opt = () => new Option('--f64', 'write f32 results as F64 (full reference precision)');
+
+  program
+    .command('check')
+    .description("parse and type-check; print each model's inputs, params and outputs")
+    .argument('<file>', '.kiln source')
+    .action((file: string) => setStatus(checkCommand(file, out)));
+
+  program
+    .command('dump')
+    .description('print a compiler stage')
+    .argument('<file>', '.kiln source')
+    .requiredOption('--stage <stage>', 'ast | ir | grad | opt | kernels | wasm | wgsl')
+    .option('--train', 'the training step (dropout active; gradients of the minimize output)', false)
+    .addOption(modelOpt())
+    .action((file: string, o: { stage: string; train: boolean; model?: string }) =>
+      setStatus(dumpCommand(file, o, out)),
+    );
+
+  program
+    .command('init')
+    .description('write initial parameters')
+    .argument('<file>', '.kiln source')
+    .requiredOption('-o, --out <params>', 'output .safetensors file')
+    .addOption(modelOpt())
+    .addOption(seedOpt())
+    .action((file: string, o: { out: string; model?: string; seed: number }) => setStatus(initCommand(file, o, out)));
+
+  program
+    .command('run')
+    .description('forward pass: every output, to a file or summarised')
+    .argument('<file>', '.kiln source')
+    .requiredOption('--inputs <in>', 'inputs as .safetensors, named like the model inputs')
+    .option('--params <p>', 'parameters as .safetensors (default: initialised with --seed)')
+    .option('--out <out>', 'write the outputs to this .safetensors file')
+    .addOption(modelOpt())
+    .addOption(targetOpt())
+    .addOption(seedOpt())
+    .addOption(f64Opt())
+    .action((file: string, o: Parameters<typeof runCommand>[1]) => setStatus(runCommand(file, o, out)));
+
+  program
+    .command('grad')
+    .description('a scalar output and its gradient w.r.t. every param (and input)')
+    .argument('<file>', '.kiln source')
+    .requiredOption('--inputs <in>', 'inputs as .safetensors')
+    .requiredOption('--out <g>', 'write the value and gradients to this .safetensors file')
+    .option('--params <p>', 'parameters as .safetensors (default: initialised with --seed)')
+    .option('--of <name>', "the scalar output (default: the train block's minimize)")
+    .option('--wrt-inputs', 'also differentiate with respect to the f32 inputs', false)
+    .addOption(modelOpt())
+    .addOption(targetOpt())
+    .addOption(seedOpt())
+    .addOption(f64Opt())
+    .action((file: string, o: Parameters<typeof gradCommand>[1]) => setStatus(gradCommand(file, o, out)));
+
+  for (const [name, what] of [
+    ['compile', 'write an artifact that the runtime loads without the compiler'],
+    ['train', 'train a model on data'],
+  ] as const) {
+    program
+      .command(name)
+      .description(`${what} (not built yet)`)
+      .argument('<file>')
+      .allowUnknownOption()
+      .allowExcessArguments()
+      .action(() => {
+        throw new UserError(`'kiln ${name}' is not built yet: it needs the wasm backend and runtime`);
+      });
+  }
+  return program;
+}
+
+/** Runs the CLI with the given arguments; returns the exit status. */
+export async function main(argv: readonly string[], out: Output = processOutput): Promise<number> {
+  let status = 0;
+  const program = buildProgram(out, (n) => (status = n));
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return status;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === 'commander.helpDisplayed' || e.code === 'commander.version' || e.code === 'commander.help')
+        return 0;
+      return 2;
+    }
+    return reportError(e, out.stderr);
+  }
+}

@@ -1,0 +1,340 @@
+// Safetensors encoding and decoding (https://github.com/huggingface/safetensors).
+//
+// Layout: an 8-byte little-endian u64 header length N, N bytes of UTF-8 JSON header
+//   { "name": { "dtype": "F32", "shape": [2, 3], "data_offsets": [begin, end] }, ...,
+//     "__metadata__": { "key": "value" } }
+// then the data section; offsets are relative to its start and data is little-endian.
+//
+// This file must run unchanged in Node and in browsers: no `node:` imports, only
+// Uint8Array/DataView/TextEncoder/TextDecoder. Everything a file can get wrong is reported
+// as a SafetensorsError whose message starts with the source name.
+
+export type StDType = 'F32' | 'F64' | 'I32' | 'BOOL' | 'U8';
+
+export interface StTensor {
+  dtype: StDType;
+  shape: number[];
+  data: Float32Array | Float64Array | Int32Array | Uint8Array;
+}
+
+export class SafetensorsError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'SafetensorsError';
+  }
+}
+
+/** The reference implementation refuses headers above 100 MB. */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+const ITEM_SIZE: Record<StDType, number> = { F64: 8, F32: 4, I32: 4, U8: 1, BOOL: 1 };
+const SUPPORTED: StDType[] = ['F32', 'F64', 'I32', 'BOOL', 'U8'];
+/** Dtypes other safetensors writers use, so that the error can say "unsupported" rather than "unknown". */
+const KNOWN_UNSUPPORTED = new Set(['F16', 'BF16', 'F8_E4M3', 'F8_E5M2', 'I8', 'I16', 'I64', 'U16', 'U32', 'U64']);
+
+/** The reference writer's order (its Dtype enum, largest first): it lays tensors out F64, F32, I32, U8, BOOL. */
+const WRITE_RANK: Record<StDType, number> = { F64: 4, F32: 3, I32: 2, U8: 1, BOOL: 0 };
+
+const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+function isStDType(s: unknown): s is StDType {
+  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(ITEM_SIZE, s);
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function fmtShape(dtype: string, shape: readonly number[]): string {
+  return `${dtype}[${shape.join(', ')}]`;
+}
+
+/** Element count of a shape, or undefined if the shape is invalid or its byte size is not a safe integer. */
+function numelOf(shape: unknown): number | undefined {
+  if (!Array.isArray(shape)) return undefined;
+  let n = 1;
+  for (const d of shape) {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) return undefined;
+    n *= d;
+  }
+  // 8 bytes per element at most; keep the byte count exact.
+  return Number.isSafeInteger(n * 8) ? n : undefined;
+}
+
+function describeShapeProblem(shape: unknown): string {
+  if (!Array.isArray(shape)) return `shape must be an array of non-negative integers, got ${JSON.stringify(shape)}`;
+  for (const d of shape) {
+    if (typeof d !== 'number' || !Number.isSafeInteger(d) || d < 0) {
+      return `shape ${JSON.stringify(shape)} must hold non-negative integers, got ${JSON.stringify(d)}`;
+    }
+  }
+  return `shape ${JSON.stringify(shape)} has too many elements`;
+}
+
+function unsupportedDtype(dtype: unknown): string {
+  const shown = typeof dtype === 'string' ? `'${dtype}'` : JSON.stringify(dtype);
+  const what = typeof dtype === 'string' && KNOWN_UNSUPPORTED.has(dtype) ? 'unsupported' : 'unknown';
+  return `${what} dtype ${shown} (supported: ${SUPPORTED.join(', ')})`;
+}
+
+function expectedArrayName(dtype: StDType): string {
+  switch (dtype) {
+    case 'F32':
+      return 'Float32Array';
+    case 'F64':
+      return 'Float64Array';
+    case 'I32':
+      return 'Int32Array';
+    case 'U8':
+    case 'BOOL':
+      return 'Uint8Array';
+  }
+}
+
+function dataMatchesDtype(dtype: StDType, data: unknown): boolean {
+  switch (dtype) {
+    case 'F32':
+      return data instanceof Float32Array;
+    case 'F64':
+      return data instanceof Float64Array;
+    case 'I32':
+      return data instanceof Int32Array;
+    case 'U8':
+    case 'BOOL':
+      return data instanceof Uint8Array;
+  }
+}
+
+/** Copies bytes into a fresh, aligned typed array of the dtype, swapping bytes on big-endian hosts. */
+function typedFromBytes(dtype: StDType, bytes: Uint8Array, numel: number): StTensor['data'] {
+  const size = ITEM_SIZE[dtype];
+  // A fresh buffer at offset 0, so every view below is aligned. (Not bytes.slice(): on a Node Buffer that is a view.)
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  if (!HOST_LITTLE_ENDIAN && size > 1) {
+    for (let i = 0; i < copy.length; i += size) copy.subarray(i, i + size).reverse();
+  }
+  switch (dtype) {
+    case 'F32':
+      return new Float32Array(copy.buffer, 0, numel);
+    case 'F64':
+      return new Float64Array(copy.buffer, 0, numel);
+    case 'I32':
+      return new Int32Array(copy.buffer, 0, numel);
+    case 'U8':
+    case 'BOOL':
+      return copy;
+  }
+}
+
+/** Little-endian bytes of a typed array (a view when the host is little-endian). */
+function littleEndianBytes(data: StTensor['data']): Uint8Array {
+  const view = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (HOST_LITTLE_ENDIAN || data.BYTES_PER_ELEMENT === 1) return view;
+  const copy = view.slice();
+  const size = data.BYTES_PER_ELEMENT;
+  for (let i = 0; i < copy.length; i += size) copy.subarray(i, i + size).reverse();
+  return copy;
+}
+
+function entriesOf(tensors: ReadonlyMap<string, StTensor> | Record<string, StTensor>): [string, StTensor][] {
+  if (tensors instanceof Map) return [...(tensors as ReadonlyMap<string, StTensor>).entries()];
+  return Object.entries(tensors as Record<string, StTensor>);
+}
+
+/**
+ * Serialises tensors deterministically, byte for byte as the reference implementation does:
+ * tensors are laid out by dtype (F64, F32, I32, U8, BOOL: decreasing item size), then by name,
+ * so every tensor is aligned to its item size (the data section starts at a multiple of 8
+ * because the header is space-padded to a multiple of 8). Header keys follow the same order,
+ * after `__metadata__`.
+ */
+export function encodeSafetensors(
+  tensors: ReadonlyMap<string, StTensor> | Record<string, StTensor>,
+  metadata?: Record<string, string>,
+): Uint8Array {
+  const src = 'encodeSafetensors';
+  const entries = entriesOf(tensors);
+  for (const [name, t] of entries) {
+    const where = `${src}: tensor '${name}'`;
+    if (name === '__metadata__')
+      throw new SafetensorsError(`${src}: '__metadata__' is reserved and cannot name a tensor`);
+    if (!isStDType(t.dtype)) throw new SafetensorsError(`${where}: ${unsupportedDtype(t.dtype)}`);
+    const numel = numelOf(t.shape);
+    if (numel === undefined) throw new SafetensorsError(`${where}: ${describeShapeProblem(t.shape)}`);
+    if (!dataMatchesDtype(t.dtype, t.data)) {
+      throw new SafetensorsError(`${where}: ${t.dtype} data must be a ${expectedArrayName(t.dtype)}`);
+    }
+    if (t.data.length !== numel) {
+      throw new SafetensorsError(
+        `${where}: ${fmtShape(t.dtype, t.shape)} needs ${numel} elements but the data holds ${t.data.length}`,
+      );
+    }
+    if (t.dtype === 'BOOL') {
+      const bad = t.data.findIndex((v) => v !== 0 && v !== 1);
+      if (bad >= 0) throw new SafetensorsError(`${where}: BOOL element ${bad} is ${t.data[bad]}, expected 0 or 1`);
+    }
+  }
+  if (metadata !== undefined) {
+    for (const [k, v] of Object.entries(metadata)) {
+      if (typeof v !== 'string') throw new SafetensorsError(`${src}: metadata '${k}' must be a string`);
+    }
+  }
+
+  entries.sort(([na, a], [nb, b]) => {
+    const byDtype = WRITE_RANK[b.dtype] - WRITE_RANK[a.dtype];
+    if (byDtype !== 0) return byDtype;
+    return na < nb ? -1 : na > nb ? 1 : 0;
+  });
+
+  // Built with defineProperty semantics (Object.fromEntries), so a tensor named "__proto__" is an ordinary key.
+  const headerEntries: [string, unknown][] = [];
+  if (metadata !== undefined) headerEntries.push(['__metadata__', Object.fromEntries(Object.entries(metadata))]);
+  let offset = 0;
+  for (const [name, t] of entries) {
+    const end = offset + t.data.byteLength;
+    headerEntries.push([name, { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, end] }]);
+    offset = end;
+  }
+  const json = new TextEncoder().encode(JSON.stringify(Object.fromEntries(headerEntries)));
+  const headerLen = Math.ceil(json.length / 8) * 8;
+
+  const out = new Uint8Array(8 + headerLen + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerLen), true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + headerLen);
+  let pos = 8 + headerLen;
+  for (const [, t] of entries) {
+    out.set(littleEndianBytes(t.data), pos);
+    pos += t.data.byteLength;
+  }
+  return out;
+}
+
+interface Slot {
+  name: string;
+  begin: number;
+  end: number;
+}
+
+/** Parses and fully validates a safetensors file; tensor data is copied into aligned typed arrays. */
+export function decodeSafetensors(
+  bytes: Uint8Array,
+  source = '<buffer>',
+): { tensors: Map<string, StTensor>; metadata: Record<string, string> } {
+  const fail: (msg: string) => never = (msg) => {
+    throw new SafetensorsError(`${source}: ${msg}`);
+  };
+  if (!(bytes instanceof Uint8Array)) fail('expected the bytes of a safetensors file');
+  if (bytes.length < 8) {
+    fail(`file is ${bytes.length} bytes long, too short for the 8-byte header length of a safetensors file`);
+  }
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLenBig = view.getBigUint64(0, true);
+  if (headerLenBig > BigInt(MAX_HEADER_BYTES)) {
+    fail(`header length ${headerLenBig} exceeds the ${MAX_HEADER_BYTES}-byte limit (is this a safetensors file?)`);
+  }
+  const headerLen = Number(headerLenBig);
+  if (8 + headerLen > bytes.length) {
+    fail(`header length ${headerLen} runs past the end of the file (${bytes.length - 8} bytes after the length)`);
+  }
+
+  let text = '';
+  try {
+    text = new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen));
+  } catch {
+    fail('header is not valid UTF-8');
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    fail(`header is not valid JSON (${e instanceof Error ? e.message : String(e)})`);
+  }
+  if (!isPlainObject(header)) fail('header must be a JSON object mapping tensor names to {dtype, shape, data_offsets}');
+  const hdr = header as Record<string, unknown>;
+
+  const dataStart = 8 + headerLen;
+  const dataLen = bytes.length - dataStart;
+
+  const metadataEntries: [string, string][] = [];
+  const slots: Slot[] = [];
+  const infos: { name: string; dtype: StDType; shape: number[]; numel: number; begin: number; end: number }[] = [];
+
+  for (const [name, info] of Object.entries(hdr)) {
+    if (name === '__metadata__') {
+      if (!isPlainObject(info)) fail('__metadata__ must be an object mapping strings to strings');
+      for (const [k, v] of Object.entries(info as Record<string, unknown>)) {
+        if (typeof v !== 'string') fail(`__metadata__ '${k}' must be a string, got ${JSON.stringify(v)}`);
+        metadataEntries.push([k, v as string]);
+      }
+      continue;
+    }
+    const where = `tensor '${name}'`;
+    if (!isPlainObject(info)) fail(`${where}: expected an object with dtype, shape and data_offsets`);
+    const rec = info as Record<string, unknown>;
+    for (const field of ['dtype', 'shape', 'data_offsets']) {
+      if (!(field in rec)) fail(`${where}: missing '${field}'`);
+    }
+    const dtype = rec['dtype'];
+    if (!isStDType(dtype)) return fail(`${where}: ${unsupportedDtype(dtype)}`);
+    const shape = rec['shape'];
+    const numel = numelOf(shape);
+    if (numel === undefined) return fail(`${where}: ${describeShapeProblem(shape)}`);
+    const shapeArr = shape as number[];
+    const offs = rec['data_offsets'];
+    if (
+      !Array.isArray(offs) ||
+      offs.length !== 2 ||
+      !offs.every((o) => typeof o === 'number' && Number.isSafeInteger(o) && o >= 0)
+    ) {
+      return fail(
+        `${where}: data_offsets must be [begin, end] with non-negative integers, got ${JSON.stringify(offs)}`,
+      );
+    }
+    const [begin, end] = offs as [number, number];
+    if (begin > end) fail(`${where}: data_offsets [${begin}, ${end}] has begin after end`);
+    if (end > dataLen) {
+      fail(`${where}: data_offsets [${begin}, ${end}] run past the end of the data section (${dataLen} bytes)`);
+    }
+    const need = numel * ITEM_SIZE[dtype];
+    if (end - begin !== need) {
+      fail(
+        `${where}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes but ${fmtShape(dtype, shapeArr)} needs ${need}`,
+      );
+    }
+    slots.push({ name, begin, end });
+    infos.push({ name, dtype, shape: [...shapeArr], numel, begin, end });
+  }
+
+  // Like the reference implementation: tensors must tile the data section exactly, in some order.
+  slots.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  let prev: Slot | undefined;
+  for (const s of slots) {
+    if (s.begin < covered && prev !== undefined) {
+      fail(
+        `tensors '${prev.name}' [${prev.begin}, ${prev.end}] and '${s.name}' [${s.begin}, ${s.end}] overlap in the data section`,
+      );
+    }
+    if (s.begin > covered) {
+      fail(`data section has a gap: bytes [${covered}, ${s.begin}) before tensor '${s.name}' belong to no tensor`);
+    }
+    covered = s.end;
+    prev = s;
+  }
+  if (covered !== dataLen) {
+    fail(`data section has ${dataLen - covered} trailing bytes after the last tensor (bytes [${covered}, ${dataLen}))`);
+  }
+
+  const tensors = new Map<string, StTensor>();
+  for (const t of infos) {
+    const raw = bytes.subarray(dataStart + t.begin, dataStart + t.end);
+    if (t.dtype === 'BOOL') {
+      const bad = raw.findIndex((v) => v > 1);
+      if (bad >= 0) fail(`tensor '${t.name}': BOOL element ${bad} is ${raw[bad]}, expected 0 or 1`);
+    }
+    tensors.set(t.name, { dtype: t.dtype, shape: t.shape, data: typedFromBytes(t.dtype, raw, t.numel) });
+  }
+  return { tensors, metadata: Object.fromEntries(metadataEntries) };
+}

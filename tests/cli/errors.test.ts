@@ -1,0 +1,103 @@
+// User errors through the CLI: clear messages naming the file, tensor and
+// shapes; exit 1 for user errors and 2 for bad usage; never a stack trace.
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { encodeSafetensors } from '../../runtime/safetensors.js';
+import { kiln, kilnProcess, tempDir } from './helpers.js';
+
+const MLP = 'examples/mlp.kiln';
+
+function inputs(dir: string, x: { shape: number[] }, y: { shape: number[]; dtype?: 'I32' | 'F32' }): string {
+  const n = (s: number[]) => s.reduce((a, b) => a * b, 1);
+  const path = join(dir, 'in.safetensors');
+  writeFileSync(
+    path,
+    encodeSafetensors({
+      x: { dtype: 'F32', shape: x.shape, data: new Float32Array(n(x.shape)) },
+      y:
+        y.dtype === 'F32'
+          ? { dtype: 'F32', shape: y.shape, data: new Float32Array(n(y.shape)) }
+          : { dtype: 'I32', shape: y.shape, data: new Int32Array(n(y.shape)) },
+    }),
+  );
+  return path;
+}
+
+describe('CLI errors', () => {
+  it('reports a wrong input shape naming the tensor and both shapes', async () => {
+    const dir = tempDir();
+    const r = await kiln('run', MLP, '--inputs', inputs(dir, { shape: [2, 783] }, { shape: [2] }));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("'x'");
+    expect(r.stderr).toContain('f32[B, 784]');
+    expect(r.stderr).toContain('783');
+  });
+
+  it('reports inconsistent symbolic dimensions', async () => {
+    const dir = tempDir();
+    const r = await kiln('run', MLP, '--inputs', inputs(dir, { shape: [2, 784] }, { shape: [3] }));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/'y'.*3.*B = 2|B = 2.*'y'/s);
+  });
+
+  it('reports a wrong input dtype', async () => {
+    const dir = tempDir();
+    const r = await kiln('run', MLP, '--inputs', inputs(dir, { shape: [2, 784] }, { shape: [2], dtype: 'F32' }));
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain("'y'");
+    expect(r.stderr).toContain('i32');
+  });
+
+  it('reports a missing file cleanly', async () => {
+    const r = await kiln('check', 'no/such/model.kiln');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain('no/such/model.kiln');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('reports a corrupt inputs file cleanly', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'bad.safetensors');
+    writeFileSync(path, Buffer.from([1, 2, 3]));
+    const r = await kiln('run', MLP, '--inputs', path);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(path);
+  });
+
+  it('says that the wasm target is not built yet', async () => {
+    const dir = tempDir();
+    const r = await kiln('run', MLP, '--inputs', inputs(dir, { shape: [2, 784] }, { shape: [2] }), '--target', 'wasm');
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/wasm.*not built yet/);
+  });
+
+  it('exits 2 on bad usage', async () => {
+    expect((await kiln('frobnicate')).status).toBe(2);
+    expect((await kiln('run', MLP)).status).toBe(2);
+    expect((await kiln('dump', MLP, '--stage', 'nope')).status).toBe(2);
+    expect((await kiln('init', MLP, '-o', 'x.safetensors', '--seed', 'abc')).status).toBe(2);
+  });
+
+  it('reports a source error with file:line:col and a caret, as a real process', () => {
+    const dir = tempDir();
+    const path = join(dir, 'bad.kiln');
+    writeFileSync(path, 'model m(x: f32[3]) {\n  output y = exp(x) @ x2\n}\n');
+    const r = kilnProcess('check', path);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`${path}:2:`);
+    expect(r.stderr).toContain('^');
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('survives binary garbage as a real process', () => {
+    const dir = tempDir();
+    const path = join(dir, 'garbage.kiln');
+    writeFileSync(path, Buffer.from(Array.from({ length: 512 }, (_, i) => (i * 7919) % 256)));
+    const r = kilnProcess('check', path);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(path);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+});
