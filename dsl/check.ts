@@ -41,7 +41,16 @@ import type {
   TrainDecl,
   TypeExpr,
 } from './ast.js';
-import { type Diagnostic, type Note, type SourceFile, type Span, KilnError, diag, didYouMean } from './source.js';
+import {
+  type Diagnostic,
+  type Note,
+  type SourceFile,
+  type Span,
+  KilnError,
+  diag,
+  didYouMean,
+  formatDiagnostic,
+} from './source.js';
 import {
   type DType,
   type Dim,
@@ -59,6 +68,7 @@ import { BUILTINS, type IndexSpec, lowerIndex, validateIndex } from '../compiler
 import { gradients } from '../compiler/autodiff.js';
 import { type InitSpec, initParam } from '../compiler/init.js';
 import { type Graph, type Node, type NodeOf, IRBuilder } from '../compiler/ir.js';
+import { verifyGraph } from '../compiler/verify.js';
 
 // ---------------------------------------------------------------------------
 // Public results
@@ -418,7 +428,12 @@ class Reporter {
 
   constructor(private readonly frames: readonly Frame[]) {}
 
-  error(span: Span, message: string, focus?: Focus): void {
+  /**
+   * Reports an error at `span`, or, inside inlined fns, at the outermost call
+   * site with a note per call. `independent`: the error does not depend on
+   * the arguments (an unknown name), so it is reported once, not at every call.
+   */
+  error(span: Span, message: string, focus?: Focus, independent = false): void {
     if (this.frames.length === 0) {
       this.diagnostics.push(diag(span, message));
       return;
@@ -431,12 +446,15 @@ class Reporter {
         ? { message: `${head}; it calls ${next.fn}`, span: next.call }
         : { message: `${head}; the ${f.label} is`, span: f.span };
     });
-    // An error inside a fn that does not depend on the call (an unknown name)
-    // would otherwise be repeated at every call site.
-    const key = `${message}\n${notes.map((n) => `${n.message}@${n.span?.start ?? -1}`).join('\n')}`;
+    const site = this.frames[0]!.site;
+    const key = [
+      independent ? -1 : site.start,
+      message,
+      ...notes.map((n) => `${n.message}@${n.span?.start ?? -1}`),
+    ].join('\n');
     if (this.seen.has(key)) return;
     this.seen.add(key);
-    this.diagnostics.push(diag(this.frames[0]!.site, message, notes));
+    this.diagnostics.push(diag(site, message, notes));
   }
 }
 
@@ -499,6 +517,8 @@ interface ModelPlan {
   /** Duplicate definitions (already reported): evaluated for their own errors, not bound. */
   readonly extra: readonly (LetStmt | OutputStmt)[];
   readonly symDims: readonly string[];
+  /** Names rejected for clashing with a symbolic dimension (reported): poison, so uses stay quiet. */
+  readonly clashing: ReadonlySet<string>;
   /** Every name the body declares, most recent first. */
   readonly names: readonly string[];
 }
@@ -529,6 +549,7 @@ class Lowerer {
   private salt = 0;
   seed: Node | undefined;
   private inlined = 0;
+  private gaveUp = false;
   private readonly ctx: LowerContext;
 
   constructor(
@@ -547,8 +568,8 @@ class Lowerer {
     };
   }
 
-  private error(span: Span, message: string, focus?: Focus): Value {
-    this.reporter.error(span, message, focus);
+  private error(span: Span, message: string, focus?: Focus, independent = false): Value {
+    this.reporter.error(span, message, focus, independent);
     return POISON;
   }
 
@@ -566,17 +587,18 @@ class Lowerer {
       case 'weak': {
         const target = dtype ?? (v.isInt ? 'i32' : 'f32');
         const text = spanText(v.span);
+        const focus = { label: `literal ${text}`, span: v.span };
         if (target === 'bool') {
-          this.error(v.span, `cannot mix bool with number literal ${text} (use true/false, or cast)`);
+          this.error(v.span, `cannot mix bool with number literal ${text} (use true/false, or cast)`, focus);
           return undefined;
         }
         if (target === 'i32') {
           if (!v.isInt) {
-            this.error(v.span, `cannot mix i32 with float literal ${text}`);
+            this.error(v.span, `cannot mix i32 with float literal ${text}`, focus);
             return undefined;
           }
           if (v.value < -2147483648 || v.value > 2147483647) {
-            this.error(v.span, `integer literal ${text} is out of the i32 range`);
+            this.error(v.span, `integer literal ${text} is out of the i32 range`, focus);
             return undefined;
           }
         }
@@ -641,18 +663,19 @@ class Lowerer {
         span,
         `dtype ${name} can only be used where a dtype is expected, as in cast(x, ${name})`,
         focus,
+        true,
       );
     if (this.plan.symDims.includes(name))
       return this.error(
         span,
         `symbolic dimension ${name} is only known at run time; use it in shapes, as in reshape(x, [${name}, -1])`,
         focus,
+        true,
       );
     if (this.program.fns.has(name) || BUILTINS.has(name) || SPECIAL_FORMS.includes(name))
-      return this.error(span, `'${name}' is a function; call it, as in ${name}(...)`, focus);
-    // Every one-letter name is one edit from any other: no suggestion for those.
+      return this.error(span, `'${name}' is a function; call it, as in ${name}(...)`, focus, true);
     const hint = closest(name, [...scope.names, ...this.program.fns.keys(), ...BUILTINS.keys()]);
-    return this.error(span, `unknown name '${name}'${hint ? `; did you mean '${hint}'?` : ''}`, focus);
+    return this.error(span, `unknown name '${name}'${hint ? `; did you mean '${hint}'?` : ''}`, focus, true);
   }
 
   private evalUnary(e: Extract<Expr, { kind: 'unary' }>, scope: Scope): Value {
@@ -956,8 +979,10 @@ class Lowerer {
   }
 
   private internal(span: Span, what: string, err: unknown): Value {
-    const msg = err instanceof Error ? err.message : String(err);
-    return this.error(span, `internal error while lowering ${what}: ${msg}`, { label: `call to ${what}`, span });
+    return this.error(span, `internal error while lowering ${what}: ${errorText(err)}`, {
+      label: `call to ${what}`,
+      span,
+    });
   }
 
   private convertArg(
@@ -1176,12 +1201,13 @@ class Lowerer {
       );
     const yn = this.materialize(y, 'f32');
     if (yn === undefined) return POISON;
-    if (yn.dtype !== 'f32' || yn.shape.length !== 0)
-      return this.error(
-        yExpr.span,
-        `grad needs a scalar f32 value, got ${formatType(yn)}; reduce it first, as in grad(mean(...), ${wExpr.name})`,
-        focus,
-      );
+    if (yn.dtype !== 'f32' || yn.shape.length !== 0) {
+      const fix =
+        yn.shape.length !== 0
+          ? `reduce it first, as in grad(mean(...), ${wExpr.name})`
+          : 'only f32 values have gradients';
+      return this.error(yExpr.span, `grad needs a scalar f32 value, got ${formatType(yn)}; ${fix}`, focus);
+    }
     try {
       return tensorValue(gradients(this.b, yn, [w.node])[0]!);
     } catch (err) {
@@ -1315,12 +1341,24 @@ class Lowerer {
     const args = new Map<string, Value>();
     for (const [k, a] of bound) args.set(k, this.evalExpr(a, scope));
     if (!ok || fn.bad) return POISON;
-    if (++this.inlined > MAX_INLINED_CALLS || this.frames.length >= MAX_INLINE_DEPTH)
-      return this.error(
-        e.span,
-        `inlining fn ${d.name.name} needs too many calls (fns are inlined at every call; more than ${MAX_INLINED_CALLS} here)`,
-        focus,
+    if (this.gaveUp) return POISON;
+    if (++this.inlined > MAX_INLINED_CALLS || this.frames.length >= MAX_INLINE_DEPTH) {
+      // Reported once: every later call would hit the same wall.
+      this.gaveUp = true;
+      const outer = this.frames[0];
+      const why =
+        this.frames.length >= MAX_INLINE_DEPTH
+          ? `fn calls nest more than ${MAX_INLINE_DEPTH} deep`
+          : `more than ${MAX_INLINED_CALLS} fn calls`;
+      // No note per nested call here: the chain is the problem, and it is long.
+      this.reporter.diagnostics.push(
+        diag(
+          outer?.call ?? e.span,
+          `inlining fn ${outer?.fn ?? d.name.name} takes ${why} (fns are inlined at every call)`,
+        ),
       );
+      return POISON;
+    }
 
     const all = [e.args, e.kwargs.map((k: KwArg) => k.value)].flat();
     const first = all[0];
@@ -1358,6 +1396,7 @@ class Lowerer {
     const inputs: NodeOf<'input'>[] = [];
     const params: NodeOf<'param'>[] = [];
     const types = new Map<ModelStmt, TensorType>();
+    for (const n of plan.clashing) scope.values.set(n, POISON);
     for (const i of plan.inputs) {
       if (scope.values.has(i.name)) continue;
       if (i.type === undefined) {
@@ -1429,7 +1468,8 @@ function operatorMessage(syntax: OperatorSyntax, operands: readonly Node[], comp
   const dtypesDiffer = values.some((n) => n.dtype !== values[0]!.dtype);
   let kind: 'type' | 'shape';
   if (dtypesDiffer) kind = 'type';
-  else if (syntax.symbol === '@' || syntax.symbol === '.T') kind = values[0]?.dtype === 'bool' ? 'type' : 'shape';
+  else if (syntax.symbol === '.T') kind = 'shape';
+  else if (syntax.symbol === '@') kind = values[0]?.dtype === 'bool' ? 'type' : 'shape';
   else kind = broadcasts(operands.map((n) => n.shape)) ? 'type' : 'shape';
   // The table may already name the operands (matmul does); say it once.
   const reason = complaint.startsWith(`${text}: `) ? complaint.slice(text.length + 2) : complaint;
@@ -1462,7 +1502,13 @@ class Checker {
   }
 
   run(): CheckResult {
-    const fns = this.checkFns();
+    let fns: Map<string, FnInfo>;
+    try {
+      fns = this.checkFns();
+    } catch (err) {
+      this.unexpected({ file: this.file, start: 0, end: 0 }, 'the fns', err);
+      fns = new Map();
+    }
     const info: ProgramInfo = { fns };
     const models: CheckedModel[] = [];
     const modelFacts = new Map<string, ModelFacts>();
@@ -1497,15 +1543,10 @@ class Checker {
   }
 
   private unexpected(span: Span, what: string, err: unknown): void {
-    const msg =
-      err instanceof RangeError
-        ? 'the expression is nested too deeply'
-        : err instanceof KilnError
-          ? err.diagnostics.map((d) => d.message).join('; ')
-          : err instanceof Error
-            ? err.message
-            : String(err);
-    this.error(span, `internal error while checking ${what}: ${msg}`);
+    // Deep recursion is the input's doing (a very long chain of '**' or unary
+    // minus), not a bug: say so plainly.
+    if (err instanceof RangeError) this.error(span, `${what}: an expression is nested too deeply to check`);
+    else this.error(span, `internal error while checking ${what}: ${errorText(err)}`);
   }
 
   // ---- fns ----
@@ -1733,8 +1774,17 @@ class Checker {
   private checkModel(m: ModelDecl, info: ProgramInfo, duplicate: boolean): ModelFacts {
     const name = m.name.name;
     if (duplicate) this.error(m.name.span, `duplicate model '${name}'`);
+    const symDims: string[] = [];
+    for (const i of m.inputs)
+      for (const d of i.type.dims) if (d.kind === 'sym' && !symDims.includes(d.name)) symDims.push(d.name);
     const defined = new Map<string, { span: Span; kind: 'input' | 'param' | 'let' | 'output' }>();
+    const clashing = new Set<string>();
     const define = (id: Ident, kind: 'input' | 'param' | 'let' | 'output'): boolean => {
+      if (symDims.includes(id.name)) {
+        this.error(id.span, `'${id.name}' is a symbolic dimension of the inputs; choose another name for this ${kind}`);
+        clashing.add(id.name);
+        return false;
+      }
       const prev = defined.get(id.name);
       if (!prev) {
         defined.set(id.name, { span: id.span, kind });
@@ -1752,10 +1802,8 @@ class Checker {
     };
 
     const inputs: PlannedInput[] = [];
-    const symDims: string[] = [];
     for (const i of m.inputs) {
       const type = this.resolveType(i.type, undefined);
-      for (const d of i.type.dims) if (d.kind === 'sym' && !symDims.includes(d.name)) symDims.push(d.name);
       if (define(i.name, 'input')) inputs.push({ name: i.name.name, type, span: i.span });
     }
     const params: PlannedParam[] = [];
@@ -1789,12 +1837,31 @@ class Checker {
       poisoned,
       extra,
       symDims,
+      clashing,
       names: [...defined.keys()].reverse(),
     };
 
-    const lw = new Lowerer(info, plan, true);
-    const lowered = lw.lowerModel();
-    this.diagnostics.push(...lw.reporter.diagnostics);
+    // Check = lower, in both modes (a builtin may lower differently when
+    // training), verifying the graphs: a broken one is our bug, but it must
+    // surface as a diagnostic, never as a crash later.
+    const lowerChecked = (training: boolean) => {
+      const l = new Lowerer(info, plan, training);
+      const r = l.lowerModel();
+      const ds = [...l.reporter.diagnostics];
+      if (ds.length === 0) {
+        try {
+          verifyGraph(graphOf(l, r), training ? 'check (training)' : 'check');
+        } catch (err) {
+          ds.push(diag(m.name.span, `internal error while lowering model ${name}: ${errorText(err)}`));
+        }
+      }
+      return { l, r, ds };
+    };
+    const evalPass = lowerChecked(false);
+    const trainPass = lowerChecked(true);
+    const lowered = evalPass.r;
+    const shown = new Set(evalPass.ds.map(formatDiagnostic));
+    this.diagnostics.push(...evalPass.ds, ...trainPass.ds.filter((d) => !shown.has(formatDiagnostic(d))));
     const outputTypes = new Map<string, TensorType | undefined>();
     for (const s of m.body)
       if (s.kind === 'output' && !outputTypes.has(s.name.name)) outputTypes.set(s.name.name, lowered.types.get(s));
@@ -1819,7 +1886,7 @@ class Checker {
       type: { dtype: o.node.dtype, shape: o.node.shape },
       span: o.stmt.span,
     }));
-    const usesRandomness = lw.seed !== undefined;
+    const usesRandomness = trainPass.l.seed !== undefined;
     facts.model = {
       name,
       span: m.span,
@@ -1834,12 +1901,7 @@ class Checker {
         const l = new Lowerer(info, plan, opts.training);
         const r = l.lowerModel();
         if (l.reporter.diagnostics.length > 0) throw new KilnError(l.reporter.diagnostics);
-        return {
-          builder: l.b,
-          inputs: r.inputs,
-          params: r.params,
-          outputs: r.outputs.map((o) => ({ name: o.name, node: o.node })),
-        };
+        return graphOf(l, r);
       },
     };
     return facts;
@@ -2086,6 +2148,19 @@ class Checker {
     }
     return { kind, max: v, span: e.span };
   }
+}
+
+function graphOf(l: Lowerer, r: ReturnType<Lowerer['lowerModel']>): Graph {
+  return {
+    builder: l.b,
+    inputs: r.inputs,
+    params: r.params,
+    outputs: r.outputs.map((o) => ({ name: o.name, node: o.node })),
+  };
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 interface ModelFacts {

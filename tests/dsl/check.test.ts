@@ -649,6 +649,16 @@ const CASES: readonly [string, string][] = [
     'fn f(a) = a\nfn f(a) = a * 2\nmodel m(x: f32[2]) { output y = f(x) }\nmodel m(x: f32[2]) { output y = x }\n',
   ],
   ['fn named like a builtin', 'fn relu(a) = a\nmodel m(x: f32[2]) { output y = relu(x) }\n'],
+  ['a symbolic dimension name reused for a value', 'model m(x: f32[B, 2]) {\n  B = 3\n  output y = x * B\n}\n'],
+  [
+    'the same bad call at two sites is reported at both',
+    'fn f(a, b) = a @ b\nmodel m(x: f32[2, 3]) {\n  a = f(x, x)\n  output y = f(x, x) + a\n}\n',
+  ],
+  [
+    'grad of a bool, with respect to an i32 input',
+    `${HEAD}  output g = grad(true, x)\n  output h = grad(sum(x), i)\n}\n`,
+  ],
+  ['.T of a vector', `${HEAD}  output y = w[0, :].T\n}\n`],
 ];
 
 describe('semantic errors', () => {
@@ -719,6 +729,14 @@ describe('the front end', () => {
     const chain = Array.from({ length: 3000 }, () => 'x').join(' + ');
     const m = model(`model m(x: f32[2]) { output y = ${chain} }`);
     close(values(run(m, { x: f32([2], [1, 2]) })['y']), [3000, 6000]);
+  });
+
+  it('gives up on exponential inlining with one error', () => {
+    const fns = Array.from({ length: 30 }, (_, k) => `fn f${k + 1}(x) = f${k}(x) + f${k}(x * 2)`).join('\n');
+    const { result } = compileSource('t.kiln', `fn f0(x) = x\n${fns}\nmodel m(x: f32[2]) { output y = f30(x) }`);
+    expect(result.diagnostics.map((d) => d.message)).toEqual([
+      'inlining fn f30 takes more than 20000 fn calls (fns are inlined at every call)',
+    ]);
   });
 
   it('never throws on token soup', () => {
