@@ -39,11 +39,16 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     .description('print a compiler stage')
     .argument('<file>', '.kiln source')
     .requiredOption('--stage <stage>', 'ast | ir | grad | opt | kernels | wasm | wgsl')
-    .option('--train', 'the training step (dropout active; gradients of the minimize output)', false)
+    .option('--train', 'the whole training step: forward, gradients and optimizer update', false)
+    .option('--explain-fusion', 'kernels: say why values were materialised and merges refused', false)
+    .option('--passes', 'opt: print what each rewrite pass did', false)
+    .option('--verbose', 'kernels: print every kernel as loop-nest pseudo-code', false)
+    .option('--dims <sizes>', 'kernels: evaluate sizes at these symbolic dimensions, e.g. B=128')
+    .addOption(
+      new Option('--target <target>', 'kernels: whose limits to plan for').choices(['wasm', 'webgpu']).default('wasm'),
+    )
     .addOption(modelOpt())
-    .action((file: string, o: { stage: string; train: boolean; model?: string }) =>
-      setStatus(dumpCommand(file, o, out)),
-    );
+    .action((file: string, o: Parameters<typeof dumpCommand>[1]) => setStatus(dumpCommand(file, o, out)));
 
   program
     .command('init')

@@ -82,6 +82,7 @@ function rule(b: IRBuilder, n: Node, g: Node): Grads {
     case 'param':
     case 'const':
     case 'iota':
+    case 'dim':
       return [];
     case 'rand': // the key is an integer
     case 'stop_gradient':

@@ -7,7 +7,7 @@
 // anywhere, so backends are compared with a tolerance), i32 as exact
 // integers in [-2^31, 2^31), bool as 0/1.
 
-import { type DType, evalShape, formatShape } from '../dsl/types.js';
+import { type DType, evalDim, evalShape, formatShape } from '../dsl/types.js';
 import { bindDims, InputError, type TensorDecl } from './bind.js';
 import { type BinaryFn, type Node, type NodeOf, type UnaryFn, IRError, topoSort } from './ir.js';
 
@@ -76,11 +76,14 @@ export function evaluate(roots: readonly Node[], env: EvalEnv): RefTensor[] {
         throw new InputError(`${what}: shape ${formatShape(shape)} needs ${size(shape)} values, got ${t.data.length}`);
       data = t.data.slice(); // results never alias the caller's arrays
     } else {
-      data = compute(
-        n,
-        shape,
-        n.inputs.map((i) => values.get(i.id)!),
-      );
+      data =
+        n.op === 'dim'
+          ? Float64Array.of(evalDim(n.dim, dims))
+          : compute(
+              n,
+              shape,
+              n.inputs.map((i) => values.get(i.id)!),
+            );
     }
     values.set(n.id, { dtype: n.dtype, shape, data });
   }
@@ -135,6 +138,8 @@ function compute(n: Node, shape: readonly number[], ins: readonly RefTensor[]): 
     case 'input':
     case 'param':
       throw new IRError('leaves are bound by evaluate');
+    case 'dim':
+      throw new IRError('dims are bound by evaluate');
     case 'const':
       return new Float64Array(count).fill(coerce(n.dtype, n.value));
     case 'iota':

@@ -13,6 +13,7 @@
 // - `reduce` keeps reduced axes with size 1; `reshape` drops them.
 // - `gather`/`scatter_add` clamp indices into range (as JAX does).
 // - `rand` is uniform in [0, 1), a pure function of (key, salt, flat index).
+// - `dim` is the run-time size of a symbolic dimension (counts for means).
 
 import {
   type DType,
@@ -99,6 +100,8 @@ export type OpAttrs =
   | { readonly op: 'param'; readonly name: string }
   | { readonly op: 'const'; readonly value: number }
   | { readonly op: 'iota'; readonly axis: number }
+  /** The run-time size of a (symbolic) dimension, as a scalar. */
+  | { readonly op: 'dim'; readonly dim: Dim }
   | { readonly op: 'rand'; readonly salt: number }
   | { readonly op: 'unary'; readonly fn: UnaryFn }
   | { readonly op: 'binary'; readonly fn: BinaryFn }
@@ -163,6 +166,12 @@ export function inferType(attrs: OpAttrs, inputs: readonly Node[], requested: Te
     case 'const':
       arity(0);
       return req();
+    case 'dim': {
+      arity(0);
+      const t = req();
+      if (t.shape.length !== 0 || t.dtype === 'bool') fail('dim is an f32 or i32 scalar');
+      return t;
+    }
     case 'iota': {
       arity(0);
       const t = req();
@@ -366,6 +375,8 @@ export function attrsKey(a: OpAttrs): string {
       return `axis=${a.axis}`;
     case 'rand':
       return `salt=${a.salt}`;
+    case 'dim':
+      return formatDim(a.dim);
     case 'unary':
     case 'binary':
       return a.fn;
@@ -426,6 +437,11 @@ export class IRBuilder {
   }
   full(value: number, dtype: DType, shape: Shape): Node {
     return this.broadcastTo(this.const(value, dtype), shape);
+  }
+  /** The size of `d` as a scalar (a constant when `d` is static). */
+  dimSize(d: Dim, dtype: 'f32' | 'i32'): Node {
+    if (typeof d === 'number') return this.const(d, dtype);
+    return this.node({ op: 'dim', dim: d }, [], { dtype, shape: [] });
   }
   iota(shape: Shape, axis: number): Node {
     return this.node({ op: 'iota', axis }, [], { dtype: 'i32', shape });

@@ -222,13 +222,13 @@ export function insertAxis(b: IRBuilder, x: Node, axis: number): Node {
 }
 
 /**
- * The number of elements of `dims` as a scalar of `dtype`. Symbolic sizes are
- * only known at run time, so they are counted there (a sum of ones).
+ * The number of elements of `dims` as a scalar of `dtype`; symbolic sizes
+ * are read at run time (the IR's `dim` op).
  */
 export function countOf(b: IRBuilder, dims: Shape, dtype: DType): Node {
   const n = numel(dims);
-  if (typeof n === 'number') return b.const(n, dtype);
-  return b.reshape(b.reduce('sum', b.full(1, dtype, [n]), [0]), []);
+  if (dtype === 'bool') throw new Error('a count is numeric');
+  return b.dimSize(n, dtype);
 }
 
 /** Mean over `axes` (a symbolic count is taken at run time). */

@@ -1,0 +1,665 @@
+// The fusion planner: IR graph -> kernel program. Decides what to
+// materialise (decide.ts), builds one kernel per materialised root
+// (kernel-builder.ts), then merges kernels: a producer with the elementwise
+// consumers that read it at the same index (epilogues: bias + activation
+// after a matmul, optimizer updates after a gradient reduction), and
+// siblings over the same parallel space (softmax cross-entropy's loss and
+// gradient rows). Every refusal is explained.
+
+import { type Shape, dimEq, formatShape, numel } from '../../dsl/types.js';
+import { type Graph, IRError, type Node } from '../ir.js';
+import { printNodes } from '../print.js';
+import type { IExpr, Kernel, KernelProgram, Loop, ProgramBuffer, Stage, VExpr } from '../kernel/kir.js';
+import { dimExpr, ic, ivar, printIndex } from '../kernel/index-expr.js';
+import { VExprRewriter, collectDims, collectLoads } from '../kernel/walk.js';
+import { type DraftKernel, KernelBuilder, Refine, type BufferMap } from './kernel-builder.js';
+import { decide, describeNode } from './decide.js';
+import { type GraphInfo, graphInfo, isScalarArg, reducesTrailing } from './graph-info.js';
+
+export interface PlanOptions {
+  /** Storage buffers one kernel may bind (WebGPU's default limit is 8). */
+  readonly maxBuffers?: number;
+  /** Skip kernel merging (for differential tests of fused vs unfused). */
+  readonly noMerge?: boolean;
+}
+
+export interface FusionPlan {
+  readonly program: KernelProgram;
+  /** Why values were materialised and why merges were refused. */
+  readonly explain: readonly string[];
+}
+
+const MAX_REFINES = 10_000;
+
+export function planKernels(g: Graph, opts: PlanOptions = {}): FusionPlan {
+  const maxBuffers = opts.maxBuffers ?? Infinity;
+  const info = graphInfo(g);
+  const ids = printNodes([...g.inputs, ...g.params, ...g.outputs.map((o) => o.node)]).ids;
+  const forced = new Map<number, string>();
+  const explain: string[] = [];
+  for (let attempt = 0; ; attempt++) {
+    if (attempt > MAX_REFINES) throw new IRError('fusion planning does not converge');
+    const decisions = decide(info, forced);
+    const buffers = new Buffers(info, decisions);
+    try {
+      let drafts = mergeCycles(
+        buffers.roots.map((r) => buildRoot(r, buffers, maxBuffers)),
+        buffers,
+      );
+      for (const [id, why] of decisions.reasons) {
+        const n = info.nodes.find((x) => x.id === id)!;
+        explain.push(`materialised ${describeNode(n, ids)} ${formatShape(n.shape)}: ${why}`);
+      }
+      if (!opts.noMerge) drafts = mergeKernels(drafts, buffers, maxBuffers, explain);
+      return { program: assemble(drafts, buffers, g), explain };
+    } catch (e) {
+      if (!(e instanceof Refine)) throw e;
+      if (forced.has(e.node.id)) throw new IRError(`fusion: cannot place ${describeNode(e.node, ids)}: ${e.reason}`);
+      forced.set(e.node.id, `split: ${e.reason}`);
+    }
+  }
+}
+
+/** Program buffers: graph inputs and params, outputs, and one temp per other materialised node. */
+class Buffers implements BufferMap {
+  readonly list: ProgramBuffer[] = [];
+  /** Where each node's value is read from. */
+  private readonly homes = new Map<number, number>();
+  /** Where each root's kernel stores it (an output may also be a temp's reader, etc.). */
+  readonly targets = new Map<number, number[]>();
+  readonly roots: Node[] = [];
+  readonly outputs: { name: string; buf: number; shape: Shape; node: Node }[] = [];
+  readonly assigns: { target: string; buf: number }[] = [];
+  readonly paramBuf = new Map<string, number>();
+
+  constructor(
+    readonly info: GraphInfo,
+    readonly d: ReturnType<typeof decide>,
+  ) {
+    const g = info.graph;
+    const add = (n: { dtype: Node['dtype']; shape: Shape }, role: ProgramBuffer['role']) => {
+      const id = this.list.length;
+      this.list.push({ id, dtype: n.dtype, size: numel(n.shape), role });
+      return id;
+    };
+    for (const n of g.inputs) if (!isScalarArg(n)) this.homes.set(n.id, add(n, { kind: 'input', name: n.name }));
+    for (const n of g.params) {
+      const b = add(n, { kind: 'param', name: n.name });
+      this.homes.set(n.id, b);
+      this.paramBuf.set(n.name, b);
+    }
+    const target = (n: Node, buf: number) => {
+      const t = this.targets.get(n.id) ?? [];
+      if (!t.includes(buf)) t.push(buf);
+      this.targets.set(n.id, t);
+      if (!this.roots.includes(n)) this.roots.push(n);
+    };
+    for (const o of g.outputs) {
+      if (o.node.op === 'assign') continue;
+      const b = add(o.node, { kind: 'output', name: o.name });
+      this.outputs.push({ name: o.name, buf: b, shape: o.node.shape, node: o.node });
+      if (!this.homes.has(o.node.id)) this.homes.set(o.node.id, b);
+      target(o.node, b);
+    }
+    for (const n of info.nodes) {
+      if (n.op !== 'assign') continue;
+      const p = this.paramBuf.get(n.target);
+      if (p === undefined) throw new IRError(`assign to '${n.target}', which is not a param of the graph`);
+      const v = n.inputs[0]!;
+      this.assigns.push({ target: n.target, buf: p });
+      // Store the new value straight into the param's buffer when nothing else needs it stored.
+      if (d.materialized.has(v.id) && !this.homes.has(v.id) && !this.targets.has(v.id) && v.op !== 'param') {
+        this.homes.set(v.id, p);
+        target(v, p);
+      } else target(n, p);
+    }
+    for (const n of info.nodes) {
+      if (!d.materialized.has(n.id) || this.targets.has(n.id) || n.op === 'assign') continue;
+      const b = add(n, { kind: 'temp' });
+      this.homes.set(n.id, b);
+      target(n, b);
+    }
+    // Roots in topological order.
+    const order = new Map(info.nodes.map((n, i) => [n.id, i]));
+    this.roots.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
+  }
+
+  home(n: Node): number {
+    const h = this.homes.get(n.id);
+    if (h === undefined) throw new IRError(`node #${n.id} (${n.op}) has no buffer`);
+    return h;
+  }
+  isMaterialized(n: Node): boolean {
+    return this.homes.has(n.id) && n.op !== 'input' && n.op !== 'param' ? true : this.d.materialized.has(n.id);
+  }
+  isRowLocal(n: Node): boolean {
+    return this.d.rowLocal.has(n.id);
+  }
+  isParamBuffer(buf: number): boolean {
+    return this.list[buf]!.role.kind === 'param';
+  }
+}
+
+/** Parallel loops p0, p1, ... over the axes of `shape` that are not 1. */
+function parallelLoops(shape: Shape): { loops: Loop[]; idx: IExpr[] } {
+  const loops: Loop[] = [];
+  const idx = shape.map((d) => {
+    if (d === 1) return ic(0);
+    const name = `p${loops.length}`;
+    loops.push({ name, extent: d });
+    return ivar(name);
+  });
+  return { loops, idx };
+}
+
+/** The row prefix shared by the row-local reductions a root's value inlines, if any. */
+function rowPrefix(root: Node, buffers: Buffers): Shape | undefined {
+  const seen = new Set<number>();
+  let prefix: Shape | undefined;
+  const walk = (n: Node) => {
+    if (seen.has(n.id)) return;
+    seen.add(n.id);
+    if (n !== root && buffers.isMaterialized(n)) return;
+    if (n.op === 'reduce' && buffers.isRowLocal(n) && reducesTrailing(n)) {
+      const p = n.shape.slice(0, n.shape.length - n.axes.length);
+      if (prefix === undefined || p.length < prefix.length) prefix = p;
+    }
+    n.inputs.forEach(walk);
+  };
+  walk(root);
+  return prefix;
+}
+
+function buildRoot(root: Node, buffers: Buffers, maxBuffers: number): DraftKernel {
+  const targets = buffers.targets.get(root.id)!;
+  const storeAll = (kb: KernelBuilder, shape: Shape, idx: IExpr[], v: VExpr) =>
+    targets.map((t) => kb.store(t, shape, idx, v));
+  let draft: DraftKernel;
+  if (root.op === 'matmul') {
+    const [a, b] = root.inputs as [Node, Node];
+    const { loops, idx } = parallelLoops(root.shape);
+    const kb = new KernelBuilder(
+      root,
+      'matmul',
+      buffers,
+      loops.map((l) => ivar(l.name)),
+      loops,
+    );
+    const r = root.shape.length;
+    const k = kb.loops([a.shape[r - 1]!], 'k');
+    const kIdx = k.idx[0]!;
+    const av = kb.value(a, [...idx.slice(0, r - 1), kIdx]);
+    const bv = kb.value(b, [...idx.slice(0, r - 2), kIdx, idx[r - 1]!]);
+    const acc: VExpr = { k: 'acc', id: root.id, dtype: root.dtype };
+    kb.draft.stages.push({
+      kind: 'reduce',
+      loops: k.loops,
+      accs: [
+        {
+          id: root.id,
+          fn: 'sum',
+          dtype: root.dtype,
+          value: { k: 'binary', fn: 'mul', a: av, b: bv, dtype: root.dtype },
+        },
+      ],
+    });
+    kb.draft.stageNodes.push(root.id);
+    kb.draft.ops.push('matmul');
+    kb.pushMap([], storeAll(kb, root.shape, idx, acc));
+    draft = kb.draft;
+  } else if (root.op === 'reduce') {
+    const x = root.inputs[0]!;
+    const { loops, idx } = parallelLoops(root.shape);
+    const kb = new KernelBuilder(
+      root,
+      'reduce',
+      buffers,
+      idx.filter((e) => e.k === 'var'),
+      loops,
+    );
+    const red = kb.loops(
+      x.shape.map((d, i) => (root.axes.includes(i) ? d : 1)),
+      'r',
+    );
+    const inIdx = idx.map((e, i) => (root.axes.includes(i) ? red.idx[i]! : e));
+    const v = kb.value(x, inIdx);
+    kb.draft.stages.push({
+      kind: 'reduce',
+      loops: red.loops,
+      accs: [{ id: root.id, fn: root.fn, dtype: root.dtype, value: v }],
+    });
+    kb.draft.stageNodes.push(root.id);
+    kb.draft.ops.push(`reduce_${root.fn}`);
+    kb.pushMap([], storeAll(kb, root.shape, idx, { k: 'acc', id: root.id, dtype: root.dtype }));
+    draft = kb.draft;
+  } else if (root.op === 'scatter_add') {
+    const [upd, ix] = root.inputs as [Node, Node];
+    const ax = root.axis;
+    const { loops, idx } = parallelLoops(root.shape);
+    const kb = new KernelBuilder(
+      root,
+      'scatter',
+      buffers,
+      idx.filter((e) => e.k === 'var'),
+      loops,
+    );
+    const red = kb.loops(ix.shape, 's');
+    const hi = dimExpr(root.shape[ax]!);
+    const iv = kb.value(ix, red.idx);
+    const clamped: VExpr = {
+      k: 'binary',
+      fn: 'max',
+      a: { k: 'const', v: 0, dtype: 'i32' },
+      b: { k: 'binary', fn: 'min', a: iv, b: { k: 'index', i: { k: 'add', a: hi, b: ic(-1) } }, dtype: 'i32' },
+      dtype: 'i32',
+    };
+    const u = kb.value(upd, [...idx.slice(0, ax), ...red.idx, ...idx.slice(ax + 1)]);
+    const hit: VExpr = { k: 'binary', fn: 'eq', a: clamped, b: { k: 'index', i: idx[ax]! }, dtype: 'bool' };
+    const v: VExpr = { k: 'where', c: hit, a: u, b: { k: 'const', v: 0, dtype: root.dtype }, dtype: root.dtype };
+    kb.draft.stages.push({
+      kind: 'reduce',
+      loops: red.loops,
+      accs: [{ id: root.id, fn: 'sum', dtype: root.dtype, value: v }],
+    });
+    kb.draft.stageNodes.push(root.id);
+    kb.draft.ops.push('scatter_add');
+    kb.pushMap([], storeAll(kb, root.shape, idx, { k: 'acc', id: root.id, dtype: root.dtype }));
+    draft = kb.draft;
+  } else {
+    // Elementwise (and views, copies, assigns): over the whole shape, or row-wise when
+    // the value inlines reductions over trailing axes of a row prefix.
+    const prefix = rowPrefix(root, buffers);
+    const shape = root.shape;
+    const rowwise =
+      prefix !== undefined && prefix.length <= shape.length && prefix.every((d, i) => dimEq(d, shape[i]!));
+    const par = parallelLoops(rowwise ? shape.slice(0, prefix.length) : shape);
+    const kb = new KernelBuilder(
+      root,
+      rowwise ? 'rowwise' : 'elementwise',
+      buffers,
+      par.idx.filter((e: IExpr) => e.k === 'var'),
+      par.loops,
+    );
+    const inner = rowwise ? kb.loops(shape.slice(prefix.length), 'm') : { loops: [], idx: [] };
+    const idx = [...par.idx, ...inner.idx];
+    const v = kb.compute(root, idx, { k: 'true' });
+    kb.pushMap(inner.loops, storeAll(kb, shape, idx, v));
+    draft = kb.draft;
+  }
+  checkHazards(draft, buffers);
+  if (draft.slots.length > maxBuffers)
+    throw new Refine(
+      widestInput(root, buffers),
+      `kernel would bind ${draft.slots.length} buffers (limit ${maxBuffers})`,
+    );
+  return draft;
+}
+
+/** The inlined input of `root` that reads the most buffers: materialising it splits the kernel. */
+function widestInput(root: Node, buffers: Buffers): Node {
+  let best: Node | undefined;
+  let bestReads = -1;
+  for (const x of root.inputs) {
+    if (buffers.isMaterialized(x) || x.op === 'input' || x.op === 'param' || x.op === 'const') continue;
+    const reads = new Set<number>();
+    const seen = new Set<number>();
+    const walk = (n: Node) => {
+      if (seen.has(n.id)) return;
+      seen.add(n.id);
+      if (buffers.isMaterialized(n) || n.op === 'input' || n.op === 'param') return void reads.add(n.id);
+      n.inputs.forEach(walk);
+    };
+    walk(x);
+    if (reads.size > bestReads) {
+      bestReads = reads.size;
+      best = x;
+    }
+  }
+  if (!best) throw new IRError(`a single ${root.op} reads more buffers than the target allows`);
+  return best;
+}
+
+/** In-place writes are safe only where every read of the buffer in the kernel is at the written index. */
+function checkHazards(d: DraftKernel, buffers: Buffers): void {
+  const stored = new Map<number, Set<string>>();
+  for (const s of d.stages)
+    if (s.kind === 'map') for (const st of s.stores) addTo(stored, d.slots[st.buf]!, printIndex(st.index));
+  for (const l of collectLoads(d.stages)) {
+    const buf = d.slots[l.buf]!;
+    const at = stored.get(buf);
+    if (at && (!at.has(printIndex(l.index)) || at.size > 1))
+      throw new IRError(
+        `in-place hazard: kernel for #${d.root.id} reads buffer ${buf} at another index than it writes`,
+      );
+  }
+  void buffers;
+}
+
+function addTo(m: Map<number, Set<string>>, k: number, v: string): void {
+  const s = m.get(k) ?? new Set<string>();
+  s.add(v);
+  m.set(k, s);
+}
+
+// ---------------------------------------------------------------------------
+// Merging
+
+function sameParallel(a: DraftKernel, b: DraftKernel): boolean {
+  return (
+    a.parallel.length === b.parallel.length &&
+    a.parallel.every((l, i) => l.name === b.parallel[i]!.name && dimEq(l.extent, b.parallel[i]!.extent))
+  );
+}
+
+/** Dependencies between drafts: RAW on buffer versions, and WAR on params updated in place. */
+function dependsOn(later: DraftKernel, earlier: DraftKernel, buffers: Buffers): boolean {
+  for (const [buf, versions] of later.reads) {
+    if (earlier.writes.has(buf) && (versions.has('new') || !buffers.isParamBuffer(buf))) return true;
+  }
+  for (const buf of later.writes) if (earlier.reads.get(buf)?.has('old')) return true;
+  return false;
+}
+
+function reaches(from: DraftKernel, to: DraftKernel, drafts: readonly DraftKernel[], buffers: Buffers): boolean {
+  // Is there a path from -> ... -> to (to depends on from, transitively)?
+  const seen = new Set<DraftKernel>();
+  const stack = [from];
+  while (stack.length > 0) {
+    const k = stack.pop()!;
+    for (const d of drafts) {
+      if (d === k || seen.has(d) || !dependsOn(d, k, buffers)) continue;
+      if (d === to) return true;
+      seen.add(d);
+      stack.push(d);
+    }
+  }
+  return false;
+}
+
+/** Concatenates kernel b after a: one slot list, b's loads of values a stores (same index) forwarded. */
+function combine(a: DraftKernel, b: DraftKernel, forward: boolean): DraftKernel {
+  const slots = [...a.slots];
+  const slotOf = (buf: number) => {
+    let s = slots.indexOf(buf);
+    if (s < 0) {
+      s = slots.length;
+      slots.push(buf);
+    }
+    return s;
+  };
+  const stored = new Map<string, VExpr>();
+  if (forward) {
+    const last = a.stages[a.stages.length - 1];
+    if (last?.kind === 'map' && last.loops.length === 0)
+      for (const st of last.stores) stored.set(`${a.slots[st.buf]!}@${printIndex(st.index)}`, st.value);
+  }
+  const rw = new VExprRewriter((v) => {
+    if (v.k !== 'load') return v;
+    const buf = b.slots[v.buf]!;
+    const fwd = v.valid.k === 'true' ? stored.get(`${buf}@${printIndex(v.index)}`) : undefined;
+    return fwd ?? { ...v, buf: slotOf(buf) };
+  });
+  const bStages = b.stages
+    .filter((s, i) => !(s.kind === 'reduce' && a.stageNodes.includes(b.stageNodes[reduceOrdinal(b, i)]!)))
+    .map((s) => {
+      const r = rw.stage(s);
+      return r.kind === 'map' ? { ...r, stores: r.stores.map((st) => ({ ...st, buf: slotOf(b.slots[st.buf]!) })) } : r;
+    });
+  const reads = new Map<number, Set<'old' | 'new'>>();
+  for (const d of [a, b]) for (const [k, v] of d.reads) reads.set(k, new Set([...(reads.get(k) ?? []), ...v]));
+  return {
+    root: a.root,
+    kind: a.kind === 'elementwise' ? b.kind : a.kind,
+    parallel: a.parallel,
+    stages: mergeMapStages([...a.stages, ...bStages]),
+    slots,
+    reads,
+    writes: new Set([...a.writes, ...b.writes]),
+    scalars: new Set([...a.scalars, ...b.scalars]),
+    ops: [...a.ops, ...b.ops],
+    stageNodes: [...a.stageNodes, ...b.stageNodes.filter((n) => !a.stageNodes.includes(n))],
+  };
+}
+
+/** The index among a draft's reduce stages of stage i. */
+function reduceOrdinal(d: DraftKernel, i: number): number {
+  return d.stages.slice(0, i).filter((s) => s.kind === 'reduce').length;
+}
+
+/** Adjacent loop-free map stages become one. */
+function mergeMapStages(stages: Stage[]): Stage[] {
+  const out: Stage[] = [];
+  for (const s of stages) {
+    const prev = out[out.length - 1];
+    if (s.kind === 'map' && prev?.kind === 'map' && s.loops.length === 0 && prev.loops.length === 0)
+      out[out.length - 1] = { kind: 'map', loops: [], stores: [...prev.stores, ...s.stores] };
+    else out.push(s);
+  }
+  return out;
+}
+
+function mergeKernels(drafts: DraftKernel[], buffers: Buffers, maxBuffers: number, explain: string[]): DraftKernel[] {
+  let ks = [...drafts];
+  const name = (d: DraftKernel) =>
+    `kernel of #${d.root.id} (${d.root.op === 'reduce' ? `reduce_${d.root.fn}` : d.root.op})`;
+  const tryMerge = (a: DraftKernel, b: DraftKernel, forward: boolean, why: string): boolean => {
+    if (!sameParallel(a, b)) return false;
+    const others = ks.filter((k) => k !== a && k !== b);
+    if (forward ? reachesVia(a, b, ks, buffers) : reaches(a, b, ks, buffers) || reaches(b, a, ks, buffers)) {
+      explain.push(`not merging ${name(b)} into ${name(a)} (${why}): another kernel lies between them`);
+      return false;
+    }
+    if (forward && [...a.writes].some((w) => b.reads.get(w)?.has('old'))) {
+      explain.push(`not merging ${name(b)} into ${name(a)} (${why}): it needs a value ${name(a)} updates in place`);
+      return false;
+    }
+    let merged: DraftKernel;
+    try {
+      merged = combine(a, b, forward);
+      checkHazards(merged, buffers);
+    } catch (e) {
+      if (!(e instanceof IRError)) throw e;
+      explain.push(`not merging ${name(b)} into ${name(a)} (${why}): ${e.message}`);
+      return false;
+    }
+    if (merged.slots.length > maxBuffers) {
+      explain.push(
+        `not merging ${name(b)} into ${name(a)} (${why}): ${merged.slots.length} buffers > limit ${maxBuffers}`,
+      );
+      return false;
+    }
+    ks = [
+      ...others.filter((k) => ks.indexOf(k) < ks.indexOf(a)),
+      merged,
+      ...others.filter((k) => ks.indexOf(k) > ks.indexOf(a)),
+    ];
+    // keep topological order: the merged kernel sits where the later of the two was
+    ks = orderDrafts(ks, buffers);
+    return true;
+  };
+
+  // 1. Producers with consumers reading their results at the stored index (epilogues).
+  for (let changed = true; changed;) {
+    changed = false;
+    outer: for (const b of ks)
+      for (const a of ks) {
+        if (
+          a === b ||
+          ![...a.writes].some((w) => b.reads.get(w)?.has('new') || (b.reads.has(w) && !buffers.isParamBuffer(w)))
+        )
+          continue;
+        if (!sameParallel(a, b)) {
+          explain.push(`not fusing ${name(b)} into ${name(a)}: different parallel space`);
+          continue;
+        }
+        if (tryMerge(a, b, true, 'epilogue')) {
+          changed = true;
+          break outer;
+        }
+      }
+  }
+  // 2. Siblings over the same parallel space that share inputs or row reductions.
+  for (let changed = true; changed;) {
+    changed = false;
+    outer: for (let i = 0; i < ks.length; i++)
+      for (let j = i + 1; j < ks.length; j++) {
+        const a = ks[i]!;
+        const b = ks[j]!;
+        if (!sameParallel(a, b)) continue;
+        const shares =
+          [...a.reads.keys()].some((r) => b.reads.has(r)) || a.stageNodes.some((n) => b.stageNodes.includes(n));
+        if (!shares) continue;
+        if (tryMerge(a, b, false, 'siblings')) {
+          changed = true;
+          break outer;
+        }
+      }
+  }
+  return ks;
+}
+
+/** For producer->consumer merges: is there a path a -> x -> b through another kernel x? */
+function reachesVia(a: DraftKernel, b: DraftKernel, ks: readonly DraftKernel[], buffers: Buffers): boolean {
+  return ks.some(
+    (x) => x !== a && x !== b && reaches(a, x, ks, buffers) && (dependsOn(b, x, buffers) || reaches(x, b, ks, buffers)),
+  );
+}
+
+/**
+ * Kernels that update params in place can need each other's old values (the
+ * Adam update of θ reads the old moment, whose update reads the old θ for
+ * weight decay): such a cycle of write-after-read dependencies is legal only
+ * inside one kernel, where a map stage evaluates all its stores before it
+ * performs any. So every strongly connected group of drafts becomes one.
+ */
+function mergeCycles(drafts: DraftKernel[], buffers: Buffers): DraftKernel[] {
+  const index = new Map<DraftKernel, number>();
+  const low = new Map<DraftKernel, number>();
+  const onStack = new Set<DraftKernel>();
+  const stack: DraftKernel[] = [];
+  const groups: DraftKernel[][] = [];
+  const visit = (v: DraftKernel) => {
+    index.set(v, index.size);
+    low.set(v, index.get(v)!);
+    stack.push(v);
+    onStack.add(v);
+    for (const w of drafts) {
+      if (w === v || !dependsOn(w, v, buffers)) continue;
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v)!, low.get(w)!));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v)!, index.get(w)!));
+    }
+    if (low.get(v) === index.get(v)) {
+      const group: DraftKernel[] = [];
+      let w: DraftKernel;
+      do {
+        w = stack.pop()!;
+        onStack.delete(w);
+        group.push(w);
+      } while (w !== v);
+      groups.push(group);
+    }
+  };
+  drafts.forEach((d) => index.has(d) || visit(d));
+  const merged = new Map<DraftKernel, DraftKernel>();
+  for (const group of groups) {
+    if (group.length === 1) continue;
+    const ordered = drafts.filter((d) => group.includes(d));
+    const first = ordered[0]!;
+    if (!ordered.every((d) => sameParallel(first, d)))
+      throw new IRError('in-place updates over different shapes depend on each other');
+    const one = ordered.slice(1).reduce((acc, d) => combine(acc, d, false), first);
+    checkHazards(one, buffers);
+    for (const d of ordered) merged.set(d, one);
+  }
+  const out: DraftKernel[] = [];
+  for (const d of drafts) {
+    const m = merged.get(d) ?? d;
+    if (!out.includes(m)) out.push(m);
+  }
+  return out;
+}
+
+/** Topological order of drafts by dependencies, stable otherwise. */
+function orderDrafts(ks: readonly DraftKernel[], buffers: Buffers): DraftKernel[] {
+  const out: DraftKernel[] = [];
+  const left = [...ks];
+  while (left.length > 0) {
+    const i = left.findIndex((k) => !left.some((o) => o !== k && dependsOn(k, o, buffers)));
+    if (i < 0)
+      throw new IRError(
+        `kernel dependencies form a cycle among ${left
+          .map(
+            (k) =>
+              `#${k.root.id} ${k.root.op} reads [${[...k.reads].map(([b, v]) => `${b}:${[...v].join('/')}`).join(' ')}] writes [${[...k.writes].join(' ')}]`,
+          )
+          .join('; ')}`,
+      );
+    out.push(left.splice(i, 1)[0]!);
+  }
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Assembly
+
+function assemble(drafts: DraftKernel[], buffers: Buffers, g: Graph): KernelProgram {
+  const ordered = orderDrafts(drafts, buffers);
+  // Drop stores into temps that nobody reads any more (their values were forwarded).
+  const readBufs = new Set<number>();
+  for (const d of ordered) for (const l of collectLoads(d.stages)) readBufs.add(d.slots[l.buf]!);
+  const kernels: Kernel[] = [];
+  for (const d of ordered) {
+    const stages = d.stages
+      .map((s) =>
+        s.kind === 'map'
+          ? {
+              ...s,
+              stores: s.stores.filter(
+                (st) => buffers.list[d.slots[st.buf]!]!.role.kind !== 'temp' || readBufs.has(d.slots[st.buf]!),
+              ),
+            }
+          : s,
+      )
+      .filter((s) => s.kind === 'reduce' || s.stores.length > 0);
+    if (!stages.some((s) => s.kind === 'map')) continue;
+    const used = new Set<number>();
+    for (const l of collectLoads(stages)) used.add(l.buf);
+    for (const s of stages) if (s.kind === 'map') for (const st of s.stores) used.add(st.buf);
+    const keep = [...used].sort((x, y) => x - y);
+    const remap = new Map(keep.map((old, i) => [old, i]));
+    const rw = new VExprRewriter((v) => (v.k === 'load' ? { ...v, buf: remap.get(v.buf)! } : v));
+    const finalStages = stages.map((s) => {
+      const r = rw.stage(s);
+      return r.kind === 'map' ? { ...r, stores: r.stores.map((st) => ({ ...st, buf: remap.get(st.buf)! })) } : r;
+    });
+    const writes = new Set<number>();
+    for (const s of finalStages) if (s.kind === 'map') for (const st of s.stores) writes.add(st.buf);
+    const readSlots = new Set(collectLoads(finalStages).map((l) => l.buf));
+    const dims = collectDims(finalStages);
+    for (const l of [...d.parallel, ...finalStages.flatMap((s) => s.loops)])
+      if (typeof l.extent !== 'number') l.extent.syms.forEach((s) => dims.add(s));
+    kernels.push({
+      name: `k${kernels.length}`,
+      kind: d.kind,
+      buffers: keep.map((slot, i) => ({
+        id: d.slots[slot]!,
+        access: writes.has(i) ? (readSlots.has(i) ? 'readwrite' : 'write') : 'read',
+      })),
+      dims: [...dims].sort(),
+      scalars: [...d.scalars].sort(),
+      parallel: d.parallel,
+      stages: finalStages,
+      ops: d.ops,
+    });
+  }
+  const scalars = g.inputs.filter(isScalarArg).map((n) => n.name);
+  return {
+    buffers: buffers.list,
+    kernels,
+    outputs: buffers.outputs.map((o) => ({ name: o.name, buf: o.buf, shape: o.shape, dtype: o.node.dtype })),
+    assigns: buffers.assigns,
+    scalars,
+  };
+}

@@ -1,0 +1,127 @@
+// Structural traversal and rewriting of kernel IR expressions, preserving the
+// sharing of subtrees (a rewritten shared subtree stays shared).
+
+import type { IBool, IExpr, Stage, VExpr } from './kir.js';
+
+export type LoadExpr = Extract<VExpr, { k: 'load' }>;
+
+/** Rewrites every VExpr bottom-up; `f` sees a node whose children are already rewritten. */
+export class VExprRewriter {
+  private readonly memo = new Map<VExpr, VExpr>();
+  constructor(private readonly f: (v: VExpr) => VExpr) {}
+
+  v(e: VExpr): VExpr {
+    const hit = this.memo.get(e);
+    if (hit) return hit;
+    let out: VExpr;
+    switch (e.k) {
+      case 'load':
+        out = { ...e, index: this.i(e.index), valid: this.b(e.valid) };
+        break;
+      case 'const':
+      case 'scalar':
+      case 'acc':
+        out = e;
+        break;
+      case 'index':
+        out = { ...e, i: this.i(e.i) };
+        break;
+      case 'unary':
+      case 'cast':
+        out = { ...e, x: this.v(e.x) };
+        break;
+      case 'binary':
+        out = { ...e, a: this.v(e.a), b: this.v(e.b) };
+        break;
+      case 'where':
+        out = { ...e, c: this.v(e.c), a: this.v(e.a), b: this.v(e.b) };
+        break;
+      case 'rand':
+        out = { ...e, key: this.v(e.key), i: this.i(e.i) };
+        break;
+    }
+    const r = this.f(out);
+    this.memo.set(e, r);
+    return r;
+  }
+
+  i(e: IExpr): IExpr {
+    switch (e.k) {
+      case 'const':
+      case 'var':
+      case 'dim':
+        return e;
+      case 'add':
+      case 'mul':
+      case 'div':
+      case 'mod':
+        return { ...e, a: this.i(e.a), b: this.i(e.b) };
+      case 'value':
+        return { ...e, x: this.v(e.x), hi: this.i(e.hi) };
+    }
+  }
+
+  b(e: IBool): IBool {
+    switch (e.k) {
+      case 'true':
+        return e;
+      case 'le':
+        return { ...e, a: this.i(e.a), b: this.i(e.b) };
+      case 'and':
+        return { ...e, a: this.b(e.a), b: this.b(e.b) };
+    }
+  }
+
+  stage(s: Stage): Stage {
+    if (s.kind === 'reduce') return { ...s, accs: s.accs.map((a) => ({ ...a, value: this.v(a.value) })) };
+    return { ...s, stores: s.stores.map((st) => ({ ...st, index: this.i(st.index), value: this.v(st.value) })) };
+  }
+}
+
+/** Every load reachable from the stages (each shared load once). */
+export function collectLoads(stages: readonly Stage[]): LoadExpr[] {
+  const out: LoadExpr[] = [];
+  const rw = new VExprRewriter((v) => {
+    if (v.k === 'load') out.push(v);
+    return v;
+  });
+  stages.forEach((s) => rw.stage(s));
+  return out;
+}
+
+/** Symbolic dimension names used by index expressions and loop extents. */
+export function collectDims(stages: readonly Stage[], extraIndex: readonly IExpr[] = []): Set<string> {
+  const dims = new Set<string>();
+  const visitI = (e: IExpr): void => {
+    switch (e.k) {
+      case 'dim':
+        dims.add(e.name);
+        return;
+      case 'add':
+      case 'mul':
+      case 'div':
+      case 'mod':
+        visitI(e.a);
+        visitI(e.b);
+        return;
+      case 'value':
+        visitI(e.hi);
+        return;
+      default:
+        return;
+    }
+  };
+  const rw = new VExprRewriter((v) => v);
+  const wrapped = new VExprRewriter((v) => {
+    if (v.k === 'load') visitI(v.index);
+    if (v.k === 'index' || v.k === 'rand') visitI(v.i);
+    return v;
+  });
+  void rw;
+  for (const s of stages) {
+    wrapped.stage(s);
+    if (s.kind === 'map') s.stores.forEach((st) => visitI(st.index));
+  }
+  extraIndex.forEach(visitI);
+  return dims;
+}

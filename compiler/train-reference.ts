@@ -1,0 +1,64 @@
+// The reference training step: the step graph evaluated by the float64
+// interpreter, with its assigns applied. The oracle every backend's training
+// step is compared with.
+
+import { hostScalars } from '../runtime/optimizer-scalars.js';
+import { type RefTensor, evaluate, scalar, tensor } from './interpret.js';
+import type { NodeOf } from './ir.js';
+import type { TrainStep } from './train-step.js';
+
+export interface ReferenceStepEnv {
+  /** Params and optimizer state, by name. */
+  readonly params: ReadonlyMap<string, RefTensor>;
+  /** The model's inputs for this step. */
+  readonly batch: ReadonlyMap<string, RefTensor>;
+  /** Every scalar input (`@lr`, ...): `hostScalars` or `stepScalars`. */
+  readonly scalars: Readonly<Record<string, number>>;
+  /** The dropout key (`@seed`), needed when the model uses dropout. */
+  readonly seed?: number;
+}
+
+export interface ReferenceStepResult {
+  /** The loss before the update (computed from the old params). */
+  readonly loss: number;
+  /** A new map: the old entries with every assigned tensor replaced. */
+  readonly params: Map<string, RefTensor>;
+}
+
+export function referenceTrainStep(step: TrainStep, env: ReferenceStepEnv): ReferenceStepResult {
+  const inputs = new Map(env.batch);
+  for (const [k, v] of Object.entries(env.scalars)) inputs.set(k, scalar(v));
+  if (step.graph.inputs.some((n) => n.name === '@seed')) {
+    if (env.seed === undefined) throw new Error('this model uses dropout: the training step needs a seed');
+    inputs.set('@seed', scalar(env.seed, 'i32'));
+  }
+  const outs = step.graph.outputs;
+  const values = evaluate(
+    outs.map((o) => o.node),
+    { inputs, params: env.params },
+  );
+  const params = new Map(env.params);
+  outs.forEach((o, i) => {
+    if (o.node.op === 'assign') params.set((o.node as NodeOf<'assign'>).target, values[i]!);
+  });
+  const loss = outs.find((o) => o.name === step.loss) ?? outs[0]!;
+  return { loss: values[outs.indexOf(loss)]!.data[0]!, params };
+}
+
+/** Zeros for every optimizer-state tensor of the step. */
+export function initialState(step: TrainStep): Map<string, RefTensor> {
+  return new Map(
+    step.state.map((s) => {
+      const shape = s.shape.map((d) => {
+        if (typeof d !== 'number') throw new Error(`state ${s.name} has a symbolic dimension`);
+        return d;
+      });
+      return [s.name, tensor(s.dtype, shape, new Float64Array(shape.reduce((a, d) => a * d, 1)))];
+    }),
+  );
+}
+
+/** The scalar inputs of `step` at update t (1 for the first). */
+export function stepScalars(step: TrainStep, t: number): Record<string, number> {
+  return hostScalars(step.optimizer, step.schedule, t, step.clip);
+}
