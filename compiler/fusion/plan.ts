@@ -50,8 +50,8 @@ export function planKernels(g: Graph, opts: PlanOptions = {}): FusionPlan {
         const n = info.nodes.find((x) => x.id === id)!;
         explain.push(`materialised ${describeNode(n, ids)} ${formatShape(n.shape)}: ${why}`);
       }
-      if (!opts.noMerge) drafts = mergeKernels(drafts, buffers, maxBuffers, explain);
-      return { program: assemble(drafts, buffers, g), explain };
+      if (!opts.noMerge) drafts = mergeKernels(drafts, buffers, maxBuffers, explain, ids);
+      return { program: assemble(drafts, buffers, g), explain: [...new Set(explain)] };
     } catch (e) {
       if (!(e instanceof Refine)) throw e;
       if (forced.has(e.node.id)) throw new IRError(`fusion: cannot place ${describeNode(e.node, ids)}: ${e.reason}`);
@@ -438,10 +438,15 @@ function mergeMapStages(stages: Stage[]): Stage[] {
   return out;
 }
 
-function mergeKernels(drafts: DraftKernel[], buffers: Buffers, maxBuffers: number, explain: string[]): DraftKernel[] {
+function mergeKernels(
+  drafts: DraftKernel[],
+  buffers: Buffers,
+  maxBuffers: number,
+  explain: string[],
+  ids: ReadonlyMap<number, string>,
+): DraftKernel[] {
   let ks = [...drafts];
-  const name = (d: DraftKernel) =>
-    `kernel of #${d.root.id} (${d.root.op === 'reduce' ? `reduce_${d.root.fn}` : d.root.op})`;
+  const name = (d: DraftKernel) => `the kernel of ${describeNode(d.root, ids)}`;
   const tryMerge = (a: DraftKernel, b: DraftKernel, forward: boolean, why: string): boolean => {
     if (!sameParallel(a, b)) return false;
     const others = ks.filter((k) => k !== a && k !== b);

@@ -53,8 +53,7 @@ export function rewriteGraph(g: Graph, rules: readonly Rule[], pass: string, opt
   for (let sweep = 1; ; sweep++) {
     const now = new Map<string, number>();
     cur = sweepOnce(cur, rules, pass, now, opts.maxStepsPerNode ?? 64);
-    // Every sweep, not just the last: the next sweep rebuilds nodes from their
-    // ops, which would silently repair (and so hide) a node whose recorded type lies.
+    // Every sweep, not just the last, so a bad node is reported by the sweep that made it.
     verifyGraph(cur, pass);
     for (const [k, v] of now) fired.set(k, (fired.get(k) ?? 0) + v);
     if (now.size === 0) break;
