@@ -4,7 +4,8 @@
 // broadcasting, where on comparisons, casts, reductions (keepdims, then
 // sometimes reshaped away), reshape to random factorisations, permute,
 // expand, strided slice, pad, concat, batched matmul, gather (i32 indices,
-// some out of range), iota, rand, constants, stop_gradient; shapes of rank
+// some out of range), iota, rand, constants, dim (the run-time size of B),
+// stop_gradient; shapes of rank
 // 0..4 with dims 1..6 and sometimes a symbolic leading dim B (bound in
 // `dims`). Inputs/params are created on demand (x0.., w0..). Outputs (1-3):
 // the last f32 value and the loose ends (values nothing uses, flattened and
@@ -716,11 +717,17 @@ class Gen {
     return this.add(this.b.iota(shape, axis), this.numel(shape), false);
   }
 
+  /** A broadcast constant, or (with symbolic dims) the run-time size of B broadcast. */
   constant(): Val | undefined {
     const v = this.val();
+    const shape = v ? v.node.shape : [];
+    if (this.symbolic && this.chance(0.25)) {
+      const size = this.b.dimSize(sym('B'), this.pick(['f32', 'i32'] as const));
+      return this.add(this.b.broadcastTo(size, shape), this.dims.get('B')!, false);
+    }
     const dtype = this.pick(['f32', 'f32', 'i32', 'bool'] as const);
     const c = this.constFor(dtype);
-    return this.add(this.b.full(c, dtype, v ? v.node.shape : []), Math.abs(c), false);
+    return this.add(this.b.full(c, dtype, shape), Math.abs(c), false);
   }
 
   rand(): Val | undefined {
