@@ -5,9 +5,9 @@
 // sometimes reshaped away), reshape to random factorisations, permute,
 // expand, strided slice, pad, concat, batched matmul, gather (i32 indices,
 // some out of range), iota, rand, constants, dim (the run-time size of B),
-// stop_gradient; shapes of rank
-// 0..4 with dims 1..6 and sometimes a symbolic leading dim B (bound in
-// `dims`). Inputs/params are created on demand (x0.., w0..). Outputs (1-3):
+// stop_gradient; shapes of rank 0..4 with dims 1..6 and sometimes a symbolic
+// leading dim B (bound in `dims`). Inputs/params are created on demand
+// (x0.., w0..). Outputs (1-3):
 // the last f32 value and the loose ends (values nothing uses, flattened and
 // concatenated when several), so every step is live.
 //

@@ -1,0 +1,100 @@
+// The artifact contract between `kiln compile` and the runtime: a versioned
+// JSON manifest beside the code (`model.wasm`) and the initial parameters
+// (`params.safetensors`). The runtime never imports the compiler, so this
+// file is the whole interface; `validateManifest` checks every field before
+// anything is used.
+//
+// Kernel ABI (wasm target). Each kernel is one exported function
+//   kernel(ptr_0, ..., ptr_{n-1}: i32, dim_0, ..., dim_{d-1}: i32,
+//          scalar_0, ..., scalar_{s-1}: f32 (i32 for i32 scalars),
+//          begin: i32, end: i32)
+// where ptr_i is the byte offset in linear memory of the kernel's i-th buffer
+// (KernelSpec.buffers order), dims are the kernel's symbolic dimension sizes
+// (KernelSpec.dims order), scalars its run-time scalars (KernelSpec.scalars
+// order), and [begin, end) the range of the OUTERMOST parallel loop this
+// call computes (KernelSpec.split; [0, 1) when the kernel has no parallel
+// loop). Calls over disjoint ranges may run concurrently on threads sharing
+// the memory. Buffers are little-endian, row-major, 4 bytes per element
+// (f32, i32, and bool stored as i32 0/1), 16-byte aligned.
+
+/** A dimension: a number, or a monomial over symbolic names (`{coef: 2, syms: ['B']}` is 2*B). */
+export type DimSpec = number | { readonly coef: number; readonly syms: readonly string[] };
+
+export type DTypeSpec = 'f32' | 'i32' | 'bool';
+
+export interface TensorSpec {
+  readonly name: string;
+  readonly dtype: DTypeSpec;
+  readonly shape: readonly DimSpec[];
+}
+
+export interface ParamSpec extends TensorSpec {
+  /** `param`: a model parameter; `state`: optimizer state `<param>.<state>`. */
+  readonly role: 'param' | 'state';
+}
+
+export interface BufferSpec {
+  readonly id: number;
+  readonly dtype: DTypeSpec;
+  /** Element count. */
+  readonly size: DimSpec;
+  readonly role:
+    | { readonly kind: 'input'; readonly name: string }
+    | { readonly kind: 'param'; readonly name: string }
+    | { readonly kind: 'output'; readonly name: string }
+    | { readonly kind: 'temp' };
+  /** Temps sharing a storage never live at the same time (the memory plan). */
+  readonly storage: number;
+}
+
+export interface KernelSpec {
+  readonly name: string;
+  /** The wasm export (or WGSL entry point) that runs it. */
+  readonly entry: string;
+  readonly kind: 'elementwise' | 'reduce' | 'rowwise' | 'matmul' | 'scatter';
+  /** Program buffer ids, in ABI order. */
+  readonly buffers: readonly number[];
+  readonly dims: readonly string[];
+  readonly scalars: readonly string[];
+  /** Extent of the outermost parallel loop (what [begin, end) ranges over); 1 when there is none. */
+  readonly split: DimSpec;
+  /** Estimated floating-point operations per call over the whole range, for scheduling threads. */
+  readonly flops: DimSpec | readonly { readonly coef: number; readonly syms: readonly string[] }[];
+}
+
+export interface ProgramSpec {
+  readonly buffers: readonly BufferSpec[];
+  readonly kernels: readonly KernelSpec[];
+  readonly outputs: readonly { readonly name: string; readonly buf: number }[];
+  /** After the last kernel, param `target` holds buffer `buf` (updated in place: usually its own buffer). */
+  readonly assigns: readonly { readonly target: string; readonly buf: number }[];
+  /** Run-time scalars the program reads (`@lr`, `@seed`, ...). */
+  readonly scalars: readonly string[];
+}
+
+export interface TrainSpec {
+  readonly program: ProgramSpec;
+  /** The output holding the loss. */
+  readonly loss: string;
+  readonly optimizer: { readonly name: string; readonly hyper: Readonly<Record<string, number | boolean>> };
+  readonly schedule?: { readonly name: string; readonly args: Readonly<Record<string, number>> };
+  readonly clip?: { readonly kind: 'global_norm' | 'value'; readonly max: number };
+  /** Trainable params (the others are frozen or state). */
+  readonly trainable: readonly string[];
+}
+
+export interface Manifest {
+  readonly format: 'kiln-artifact';
+  readonly version: 1;
+  readonly model: string;
+  readonly target: 'wasm' | 'webgpu';
+  /** File names relative to the artifact directory. */
+  readonly files: { readonly code: string; readonly params: string };
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  readonly params: readonly ParamSpec[];
+  readonly forward: ProgramSpec;
+  readonly train?: TrainSpec;
+  /** Wasm features the code needs; the runtime probes for them. */
+  readonly features: readonly ('simd' | 'relaxed-simd' | 'threads')[];
+}
