@@ -15,7 +15,8 @@
 // (an epoch-stamped cache), as codegen binds them once.
 
 import { type DType, type Dim, evalDim, formatShape } from '../../dsl/types.js';
-import { type RefTensor, erf, fmod, ipow, randUniform, roundHalfEven } from '../interpret.js';
+import type { RefTensor } from '../interpret.js';
+import { binaryImpl, castValue, coerce, randUniform, reduceImpl as reduceIdentity, unaryImpl } from '../semantics.js';
 import type { BinaryFn, ReduceFn, UnaryFn } from '../ir.js';
 import type { IBool, IExpr, Kernel, KernelProgram, Stage, VExpr } from './kir.js';
 
@@ -23,7 +24,7 @@ export interface KernelEnv {
   readonly dims: ReadonlyMap<string, number>;
   readonly scalars: ReadonlyMap<string, number>;
   /** Buffer names for error messages (program buffer id -> name). */
-  readonly names?: ReadonlyMap<number, string>;
+import type { ReduceFn } from '../ir.js';
 }
 
 export interface ProgramEnv {
@@ -34,14 +35,6 @@ export interface ProgramEnv {
   readonly dims?: ReadonlyMap<string, number>;
   /** Runtime scalars; a missing one falls back to a rank-0 input tensor of that name. */
   readonly scalars?: ReadonlyMap<string, number>;
-}
-
-const I32_MIN = -2147483648;
-const I32_MAX = 2147483647;
-
-/** Stores values as compiler/interpret.ts does: i32 wraps, bool is != 0. */
-function coerce(dtype: DType, v: number): number {
-  return dtype === 'i32' ? v | 0 : dtype === 'bool' ? (v !== 0 ? 1 : 0) : v;
 }
 
 /** The dtype a VExpr produces. */
@@ -64,113 +57,9 @@ export function vdtype(x: VExpr): DType {
 }
 
 // ------------------------------------------------------- scalar semantics
-// Mirrors unaryImpl/binaryImpl/castValue/reduceImpl of compiler/interpret.ts
-// (not exported there); the differential tests hold the two together.
-
-function unaryImpl(fn: UnaryFn, dtype: DType): (x: number) => number {
-  if (dtype === 'i32') {
-    if (fn === 'neg') return (x) => -x | 0;
-    if (fn === 'abs') return (x) => Math.abs(x) | 0;
-    throw new Error(`unary ${fn} on i32`);
-  }
-  switch (fn) {
-    case 'neg':
-      return (x) => -x;
-    case 'recip':
-      return (x) => 1 / x;
-    case 'sqrt':
-      return Math.sqrt;
-    case 'exp':
-      return Math.exp;
-    case 'log':
-      return Math.log;
-    case 'log1p':
-      return Math.log1p;
-    case 'expm1':
-      return Math.expm1;
-    case 'sin':
-      return Math.sin;
-    case 'cos':
-      return Math.cos;
-    case 'tanh':
-      return Math.tanh;
-    case 'erf':
-      return erf;
-    case 'abs':
-      return Math.abs;
-    case 'floor':
-      return Math.floor;
-    case 'ceil':
-      return Math.ceil;
-    case 'round':
-      return roundHalfEven;
-    case 'not':
-      return (x) => (x !== 0 ? 0 : 1);
-  }
-}
-
-const b2n = (b: boolean) => (b ? 1 : 0);
-
-/** `dtype` is the operands' dtype (comparisons produce bool from i32/f32 operands). */
-function binaryImpl(fn: BinaryFn, dtype: DType): (a: number, b: number) => number {
-  const i32 = dtype === 'i32';
-  switch (fn) {
-    case 'add':
-      return i32 ? (a, b) => (a + b) | 0 : (a, b) => a + b;
-    case 'sub':
-      return i32 ? (a, b) => (a - b) | 0 : (a, b) => a - b;
-    case 'mul':
-      return i32 ? Math.imul : (a, b) => a * b;
-    case 'div':
-      return i32 ? (a, b) => (b === 0 ? 0 : Math.floor(a / b) | 0) : (a, b) => a / b;
-    case 'max':
-      return Math.max;
-    case 'min':
-      return Math.min;
-    case 'pow':
-      return i32 ? ipow : Math.pow;
-    case 'mod':
-      return i32 ? (a, b) => (b === 0 ? 0 : (a - b * Math.floor(a / b)) | 0) : fmod;
-    case 'lt':
-      return (a, b) => b2n(a < b);
-    case 'le':
-      return (a, b) => b2n(a <= b);
-    case 'eq':
-      return (a, b) => b2n(a === b);
-    case 'ne':
-      return (a, b) => b2n(a !== b);
-    case 'and':
-      return (a, b) => b2n(a !== 0 && b !== 0);
-    case 'or':
-      return (a, b) => b2n(a !== 0 || b !== 0);
-  }
-}
-
-function castValue(v: number, to: DType): number {
-  switch (to) {
-    case 'f32':
-      return v;
-    case 'i32':
-      if (Number.isNaN(v)) return 0;
-      return v >= I32_MAX ? I32_MAX : v <= I32_MIN ? I32_MIN : Math.trunc(v) | 0;
-    case 'bool':
-      return v !== 0 ? 1 : 0;
-  }
-}
-
-/** [identity, fold] of a reduction; the i32 folds wrap, max/min propagate NaN. */
+/** [identity, fold] of a reduction (compiler/semantics.ts), by dtype. */
 export function reduceImpl(fn: ReduceFn, dtype: DType): [number, (acc: number, v: number) => number] {
-  const i32 = dtype === 'i32';
-  switch (fn) {
-    case 'sum':
-      return [0, i32 ? (a, v) => (a + v) | 0 : (a, v) => a + v];
-    case 'prod':
-      return [1, i32 ? Math.imul : (a, v) => a * v];
-    case 'max':
-      return [i32 ? I32_MIN : -Infinity, Math.max];
-    case 'min':
-      return [i32 ? I32_MAX : Infinity, Math.min];
-  }
+  return reduceIdentity(fn, dtype === 'i32');
 }
 
 // ------------------------------------------------------------ compilation
