@@ -17,14 +17,14 @@
 import { type DType, type Dim, evalDim, formatShape } from '../../dsl/types.js';
 import type { RefTensor } from '../interpret.js';
 import { binaryImpl, castValue, coerce, randUniform, reduceImpl as reduceIdentity, unaryImpl } from '../semantics.js';
-import type { BinaryFn, ReduceFn, UnaryFn } from '../ir.js';
+import type { ReduceFn } from '../ir.js';
 import type { IBool, IExpr, Kernel, KernelProgram, Stage, VExpr } from './kir.js';
 
 export interface KernelEnv {
   readonly dims: ReadonlyMap<string, number>;
   readonly scalars: ReadonlyMap<string, number>;
   /** Buffer names for error messages (program buffer id -> name). */
-import type { ReduceFn } from '../ir.js';
+  readonly names?: ReadonlyMap<number, string>;
 }
 
 export interface ProgramEnv {
