@@ -14,7 +14,7 @@ export interface ReferenceStepEnv {
   readonly batch: ReadonlyMap<string, RefTensor>;
   /** Every scalar input (`@lr`, ...): `hostScalars` or `stepScalars`. */
   readonly scalars: Readonly<Record<string, number>>;
-  /** The dropout key (`@seed`), needed when the model uses dropout. */
+  /** The random key (`@seed`), needed when the model uses dropout or the step adds gradient noise. */
   readonly seed?: number;
 }
 
@@ -29,7 +29,8 @@ export function referenceTrainStep(step: TrainStep, env: ReferenceStepEnv): Refe
   const inputs = new Map(env.batch);
   for (const [k, v] of Object.entries(env.scalars)) inputs.set(k, scalar(v));
   if (step.graph.inputs.some((n) => n.name === '@seed')) {
-    if (env.seed === undefined) throw new Error('this model uses dropout: the training step needs a seed');
+    if (env.seed === undefined)
+      throw new Error('this model uses dropout or gradient noise: the training step needs a seed');
     inputs.set('@seed', scalar(env.seed, 'i32'));
   }
   const outs = step.graph.outputs;
@@ -60,5 +61,5 @@ export function initialState(step: TrainStep): Map<string, RefTensor> {
 
 /** The scalar inputs of `step` at update t (1 for the first). */
 export function stepScalars(step: TrainStep, t: number): Record<string, number> {
-  return hostScalars(step.optimizer, step.schedule, t, step.clip);
+  return hostScalars(step.optimizer, step.schedule, t, step.clip, step.gradNoise);
 }

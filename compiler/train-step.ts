@@ -4,16 +4,20 @@
 // of every param and optimizer-state tensor. Per-step values (learning rate
 // after the schedule, bias corrections, every hyperparameter, the clip
 // threshold) are f32[] graph inputs `@name`, computed on the host by
-// runtime/optimizer-scalars.ts; the step counter is host-side too.
+// runtime/optimizer-scalars.ts; the step counter is host-side too. Optional
+// annealed gradient noise (§34) draws from the IR `rand` op keyed by `@seed`.
 
-import type { CheckedModel, CheckedTrain } from '../dsl/check.js';
+import type { CheckedModel, CheckedTrain, HyperCall } from '../dsl/check.js';
 import type { DType, Shape } from '../dsl/types.js';
 import {
   CLIP_SCALAR,
   type ClipConfig,
-  type HyperValue,
+  type GradNoiseConfig,
+  MODIFIER_SCALARS,
+  type OptimizerConfig,
   type ScheduleConfig,
-  resolveHyperparameters,
+  resolveGradNoise,
+  resolveOptimizer,
   scalarInput,
 } from '../runtime/optimizer-scalars.js';
 import { gradients } from './autodiff.js';
@@ -25,6 +29,7 @@ export interface StateTensor {
   /** `<param>.<suffix>`, e.g. `w1.m`: a param of the step graph. */
   readonly name: string;
   readonly param: string;
+  /** The param's shape, or [] for a per-tensor value (NovoGrad's ν). */
   readonly shape: Shape;
   readonly dtype: DType;
   readonly init: 'zeros';
@@ -32,8 +37,8 @@ export interface StateTensor {
 
 export interface TrainStep {
   /**
-   * Inputs: the model's (with `@seed` when it uses dropout), then the
-   * scalars. Params: the model's, then the state tensors. Outputs: the loss
+   * Inputs: the model's (with `@seed` when it uses dropout or gradient
+   * noise), then the scalars. Params: the model's, then the state tensors. Outputs: the loss
    * under its output name, then for each trainable param in declaration
    * order its `assign` and its state's, each output named by its target.
    */
@@ -45,20 +50,41 @@ export interface TrainStep {
   readonly scalars: string[];
   /** The output name of the loss. */
   readonly loss: string;
-  /** What `hostScalars` needs: the optimizer with defaults filled in, the schedule and the clip. */
-  readonly optimizer: { readonly name: string; readonly hyper: Readonly<Record<string, HyperValue>> };
+  /**
+   * What `hostScalars` needs: the optimizer with defaults filled in (for
+   * lookahead, `inner` is the wrapped one), the schedule, the clip and the
+   * gradient noise.
+   */
+  readonly optimizer: OptimizerConfig;
   readonly schedule?: ScheduleConfig;
   readonly clip?: ClipConfig;
+  readonly gradNoise?: GradNoiseConfig;
 }
+
+/**
+ * A train block, optionally with gradient noise (§34). The checker does not
+ * accept a `grad_noise(eta, gamma)` statement yet; once CheckedTrain carries
+ * one as `gradNoise`, this type is CheckedTrain itself.
+ */
+export type TrainConfig = CheckedTrain & { readonly gradNoise?: Pick<HyperCall, 'args'> };
 
 /** PyTorch clip_grad_norm_'s guard against a zero norm (§31); structural, not a hyperparameter. */
 const CLIP_NORM_EPS = 1e-6;
 
-export function buildTrainStep(model: CheckedModel, train: CheckedTrain): TrainStep {
+/** Salts of the gradient noise's uniforms (two per param), far above the model's dropout salts (0, 1, ...). */
+const NOISE_SALT = 0x4e000000;
+
+export function buildTrainStep(model: CheckedModel, train: TrainConfig): TrainStep {
   if (train.model !== model.name) throw new Error(`train block is for model ${train.model}, not ${model.name}`);
-  const opt = { name: train.optimizer.name, hyper: train.optimizer.args };
+  const spec = train.optimizer;
+  const opt: OptimizerConfig = {
+    name: spec.name,
+    hyper: spec.args,
+    ...(spec.inner && { inner: { name: spec.inner.name, hyper: spec.inner.args } }),
+  };
   const rule = optimizerRule(opt);
-  const hyper = resolveHyperparameters(opt);
+  const resolved = resolveOptimizer(opt);
+  const noise = train.gradNoise && resolveGradNoise(train.gradNoise.args);
 
   const g = model.lower({ training: true });
   const b = g.builder;
@@ -67,13 +93,21 @@ export function buildTrainStep(model: CheckedModel, train: CheckedTrain): TrainS
   const trainable = g.params.filter((p) => p.dtype === 'f32' && !train.freeze.includes(p.name));
   let grads = gradients(b, loss, trainable);
 
-  const scalarNames = [...rule.scalars, ...(train.clip ? [CLIP_SCALAR] : [])];
+  const scalarNames = [
+    ...rule.scalars,
+    ...(noise ? MODIFIER_SCALARS.grad_noise : []),
+    ...(train.clip ? [CLIP_SCALAR] : []),
+  ];
   const scalarNodes = scalarNames.map((s) => b.input(scalarInput(s), { dtype: 'f32', shape: [] }) as NodeOf<'input'>);
   const scalars = Object.fromEntries(scalarNames.map((s, i) => [s, scalarNodes[i]!]));
   if (train.clip) {
     const max = scalars[CLIP_SCALAR]!;
     grads = train.clip.kind === 'global_norm' ? clipGlobalNorm(b, grads, max) : clipValue(b, grads, max);
   }
+  // The model's dropout key when it has one (the same node: the builder hash-conses inputs).
+  const hadSeed = g.inputs.some((n) => n.name === '@seed');
+  const seed = noise ? (b.input('@seed', { dtype: 'i32', shape: [] }) as NodeOf<'input'>) : undefined;
+  if (seed) grads = addGradNoise(b, grads, seed, scalars[MODIFIER_SCALARS.grad_noise[0]]!);
 
   const state: StateTensor[] = [];
   const stateNodes: NodeOf<'param'>[] = [];
@@ -82,8 +116,9 @@ export function buildTrainStep(model: CheckedModel, train: CheckedTrain): TrainS
     const old: Record<string, Node> = {};
     for (const suffix of rule.state) {
       const name = `${p.name}.${suffix}`;
-      const node = b.param(name, { dtype: p.dtype, shape: p.shape }) as NodeOf<'param'>;
-      state.push({ name, param: p.name, shape: p.shape, dtype: p.dtype, init: 'zeros' });
+      const shape = rule.perTensorState?.includes(suffix) ? [] : p.shape;
+      const node = b.param(name, { dtype: p.dtype, shape }) as NodeOf<'param'>;
+      state.push({ name, param: p.name, shape, dtype: p.dtype, init: 'zeros' });
       stateNodes.push(node);
       old[suffix] = node;
     }
@@ -97,7 +132,7 @@ export function buildTrainStep(model: CheckedModel, train: CheckedTrain): TrainS
 
   const graph: Graph = {
     builder: b,
-    inputs: [...g.inputs, ...scalarNodes],
+    inputs: [...g.inputs, ...(seed && !hadSeed ? [seed] : []), ...scalarNodes],
     params: [...g.params, ...stateNodes],
     outputs: [
       { name: train.minimize, node: loss },
@@ -111,9 +146,10 @@ export function buildTrainStep(model: CheckedModel, train: CheckedTrain): TrainS
     state,
     scalars: scalarNodes.map((n) => n.name),
     loss: train.minimize,
-    optimizer: { name: opt.name, hyper },
+    optimizer: resolved,
     ...(train.schedule && { schedule: { name: train.schedule.name, args: train.schedule.args } }),
     ...(train.clip && { clip: { kind: train.clip.kind, max: train.clip.max } }),
+    ...(noise && { gradNoise: noise }),
   };
 }
 
@@ -140,6 +176,22 @@ function clipGlobalNorm(b: IRBuilder, grads: readonly Node[], max: Node): Node[]
   const norm = b.unary('sqrt', total);
   const coef = b.bin('min', b.bin('div', max, b.bin('add', norm, CLIP_NORM_EPS)), 1);
   return grads.map((g) => b.bin('mul', g, coef));
+}
+
+/**
+ * Annealed Gaussian noise (§34): g + σ_t·z with σ_t = `std` from the host and
+ * z standard normal by Box–Muller from two uniforms of the `rand` op, which
+ * is a pure function of (seed, salt, index): the runtime varies `@seed` per
+ * step, as for dropout. 1 − u keeps the log's argument in (0, 1].
+ */
+function addGradNoise(b: IRBuilder, grads: readonly Node[], seed: Node, std: Node): Node[] {
+  return grads.map((g, i) => {
+    const u1 = b.rand(g.shape, seed, NOISE_SALT + 2 * i);
+    const u2 = b.rand(g.shape, seed, NOISE_SALT + 2 * i + 1);
+    const radius = b.unary('sqrt', b.bin('mul', -2, b.unary('log', b.bin('sub', 1, u1))));
+    const z = b.bin('mul', radius, b.unary('cos', b.bin('mul', 2 * Math.PI, u2)));
+    return b.bin('add', g, b.bin('mul', std, z));
+  });
 }
 
 /** clamp(g, −max, max) (§31, by value). */

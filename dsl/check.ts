@@ -69,6 +69,7 @@ import { gradients } from '../compiler/autodiff.js';
 import { type InitSpec, initParam } from '../compiler/init.js';
 import { type Graph, type Node, type NodeOf, IRBuilder } from '../compiler/ir.js';
 import { verifyGraph } from '../compiler/verify.js';
+import { validateOptimizer } from '../runtime/optimizer-scalars.js';
 
 // ---------------------------------------------------------------------------
 // Public results
@@ -1974,7 +1975,7 @@ class Checker {
           break;
         }
         case 'optimizer':
-          optimizer = this.optimizerSpec(s.call, true);
+          optimizer = this.validatedOptimizer(s.call);
           if (!optimizer) ok = false;
           break;
         case 'schedule': {
@@ -2099,6 +2100,19 @@ class Checker {
           this.error(e.span, `${callee.name} needs ${k}, as in ${callee.name}(${k} = 0.01)`);
         }
     return ok ? { name: callee.name, args, span: e.span } : undefined;
+  }
+
+  /** The optimizer line, with its hyperparameters' ranges and combinations checked (optimizers.md). */
+  private validatedOptimizer(e: Expr): OptimizerSpec | undefined {
+    const spec = this.optimizerSpec(e, true);
+    if (!spec) return undefined;
+    const issues = validateOptimizer(spec);
+    for (const issue of issues) {
+      const call = issue.inner && e.kind === 'call' ? e.args[0]! : e;
+      const kw = call.kind === 'call' ? call.kwargs.find((k) => k.name.name === issue.arg) : undefined;
+      this.error(kw ? kw.value.span : call.span, issue.message);
+    }
+    return issues.length > 0 ? undefined : spec;
   }
 
   private optimizerSpec(e: Expr, outer: boolean): OptimizerSpec | undefined {

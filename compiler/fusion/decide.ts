@@ -84,8 +84,10 @@ export function decide(info: GraphInfo, forced: ReadonlyMap<number, string>): De
         break;
       case 'reduce':
         if (materialized.has(n.id)) break;
-        if (reducesTrailing(n)) rowLocal.add(n.id);
-        else mark(n, 'reduces leading axes');
+        // A reduction over every axis inlined into its consumers would make each of
+        // them one serial program (or recompute it per element): it gets a kernel.
+        if (reducesTrailing(n) && n.axes.length < n.shape.length) rowLocal.add(n.id);
+        else mark(n, n.axes.length === n.shape.length ? 'reduces every axis' : 'reduces leading axes');
         break;
       default:
         break;

@@ -107,8 +107,17 @@ class Buffers implements BufferMap {
       if (p === undefined) throw new IRError(`assign to '${n.target}', which is not a param of the graph`);
       const v = n.inputs[0]!;
       this.assigns.push({ target: n.target, buf: p });
-      // Store the new value straight into the param's buffer when nothing else needs it stored.
-      if (d.materialized.has(v.id) && !this.homes.has(v.id) && !this.targets.has(v.id) && v.op !== 'param') {
+      // Store the new value straight into the param's buffer when nothing else needs it
+      // stored, and the param's old value is read only while computing it (Adam's m),
+      // so no reader can mistake one version for the other.
+      const old = g.params.find((q) => q.name === n.target)!;
+      if (
+        d.materialized.has(v.id) &&
+        !this.homes.has(v.id) &&
+        !this.targets.has(v.id) &&
+        v.op !== 'param' &&
+        oldValueReadOnlyBy(info, d, old, v)
+      ) {
         this.homes.set(v.id, p);
         target(v, p);
       } else target(n, p);
@@ -138,6 +147,20 @@ class Buffers implements BufferMap {
   isParamBuffer(buf: number): boolean {
     return this.list[buf]!.role.kind === 'param';
   }
+}
+
+/** True when every reader of param `old` lies in the inlined cone of `v` (or there is none). */
+function oldValueReadOnlyBy(info: GraphInfo, d: ReturnType<typeof decide>, old: Node, v: Node): boolean {
+  const readers = info.consumers.get(old.id) ?? [];
+  if (readers.length === 0) return true;
+  const cone = new Set<number>();
+  const walk = (n: Node) => {
+    if (cone.has(n.id)) return;
+    cone.add(n.id);
+    for (const i of n.inputs) if (!d.materialized.has(i.id)) walk(i);
+  };
+  walk(v);
+  return readers.every((r) => cone.has(r.id));
 }
 
 /** Parallel loops p0, p1, ... over the axes of `shape` that are not 1. */
@@ -286,7 +309,8 @@ function buildRoot(root: Node, buffers: Buffers, maxBuffers: number): DraftKerne
     kb.pushMap(inner.loops, storeAll(kb, shape, idx, v));
     draft = kb.draft;
   }
-  checkHazards(draft, buffers);
+  checkRowLocalReads(draft, buffers.info);
+  checkHazards(draft);
   if (draft.slots.length > maxBuffers)
     throw new Refine(
       widestInput(root, buffers),
@@ -320,19 +344,48 @@ function widestInput(root: Node, buffers: Buffers): Node {
 }
 
 /** In-place writes are safe only where every read of the buffer in the kernel is at the written index. */
-function checkHazards(d: DraftKernel, buffers: Buffers): void {
+function checkHazards(d: DraftKernel): void {
   const stored = new Map<number, Set<string>>();
-  for (const s of d.stages)
-    if (s.kind === 'map') for (const st of s.stores) addTo(stored, d.slots[st.buf]!, printIndex(st.index));
-  for (const l of collectLoads(d.stages)) {
-    const buf = d.slots[l.buf]!;
-    const at = stored.get(buf);
-    if (at && (!at.has(printIndex(l.index)) || at.size > 1))
-      throw new IRError(
-        `in-place hazard: kernel for #${d.root.id} reads buffer ${buf} at another index than it writes`,
-      );
+  /** The first stage that stores each buffer. */
+  const firstStore = new Map<number, number>();
+  d.stages.forEach((s, i) => {
+    if (s.kind !== 'map') return;
+    for (const st of s.stores) {
+      const buf = d.slots[st.buf]!;
+      addTo(stored, buf, printIndex(st.index));
+      if (!firstStore.has(buf)) firstStore.set(buf, i);
+    }
+  });
+  d.stages.forEach((s, i) => {
+    for (const l of collectLoads([s])) {
+      const buf = d.slots[l.buf]!;
+      const at = stored.get(buf);
+      if (at && (!at.has(printIndex(l.index)) || at.size > 1))
+        throw new IRError(`in-place hazard: a kernel reads buffer ${buf} at another index than it writes it`);
+      // A value read as it was before this kernel must be read before the stage that overwrites it.
+      if (at && i > firstStore.get(buf)! && d.reads.get(buf)?.has('old'))
+        throw new IRError(`in-place hazard: a kernel reads the old value of buffer ${buf} after storing it`);
+    }
+  });
+}
+
+/**
+ * A row-local reduction that reads a buffer its kernel updates in place
+ * (LAMB's norm of θ inside θ's update) would see other programs' writes:
+ * materialise it as its own kernel instead.
+ */
+function checkRowLocalReads(d: DraftKernel, info: GraphInfo): void {
+  let ordinal = 0;
+  for (const s of d.stages) {
+    if (s.kind !== 'reduce') continue;
+    const id = d.stageNodes[ordinal++]!;
+    if (id === d.root.id) continue;
+    for (const l of collectLoads([s]))
+      if (d.writes.has(d.slots[l.buf]!)) {
+        const n = info.nodes.find((x) => x.id === id)!;
+        throw new Refine(n, 'a row reduction reads a buffer its kernel updates in place');
+      }
   }
-  void buffers;
 }
 
 function addTo(m: Map<number, Set<string>>, k: number, v: string): void {
@@ -461,7 +514,7 @@ function mergeKernels(
     let merged: DraftKernel;
     try {
       merged = combine(a, b, forward);
-      checkHazards(merged, buffers);
+      checkHazards(merged);
     } catch (e) {
       if (!(e instanceof IRError)) throw e;
       explain.push(`not merging ${name(b)} into ${name(a)} (${why}): ${e.message}`);
@@ -574,8 +627,27 @@ function mergeCycles(drafts: DraftKernel[], buffers: Buffers): DraftKernel[] {
     const first = ordered[0]!;
     if (!ordered.every((d) => sameParallel(first, d)))
       throw new IRError('in-place updates over different shapes depend on each other');
-    const one = ordered.slice(1).reduce((acc, d) => combine(acc, d, false), first);
-    checkHazards(one, buffers);
+    const combined = ordered.slice(1).reduce((acc, d) => combine(acc, d, false), first);
+    // Every member must read the old values before any member stores: reductions
+    // first, then the loop-free stores as one map stage (which reads before it writes).
+    const reduces = combined.stages.filter((s) => s.kind === 'reduce');
+    const maps = combined.stages.filter((s) => s.kind === 'map');
+    const stages = mergeMapStages([
+      ...reduces,
+      ...maps.filter((s) => s.loops.length === 0),
+      ...maps.filter((s) => s.loops.length > 0),
+    ]);
+    const one = { ...combined, stages, stageNodes: combined.stageNodes };
+    if (process.env['KILN_DEBUG_FUSION'])
+      console.error(
+        ordered
+          .map(
+            (d) =>
+              `${d.root.op} ${d.kind} [${d.stages.map((s) => `${s.kind}${s.loops.length}`).join(',')}] w=${[...d.writes]} r=${[...d.reads].map(([b, v]) => b + ':' + [...v].join('/'))}`,
+          )
+          .join('\n'),
+      );
+    checkHazards(one);
     for (const d of ordered) merged.set(d, one);
   }
   const out: DraftKernel[] = [];

@@ -7,7 +7,15 @@
 
 import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
 import type { IRBuilder, Node } from '../ir.js';
-import { type OptimizerRule, type OptimizerUpdate, ops, pick } from './rule.js';
+import {
+  type OptimizerRule,
+  type OptimizerUpdate,
+  coupledDecay,
+  decoupledDecay,
+  descend,
+  ops,
+  readers,
+} from './rule.js';
 
 /** lr, b1, b2, one_minus_b1, one_minus_b2, eps, weight_decay, inv_bc1, rsqrt_bc2 (shared with the host). */
 export const ADAM_SCALARS = OPTIMIZER_SCALARS.adam;
@@ -15,6 +23,21 @@ export const ADAM_SCALARS = OPTIMIZER_SCALARS.adam;
 export interface AdamOptions {
   /** AMSGrad is structural (an extra state tensor), so it is fixed at compile time. */
   readonly amsgrad: boolean;
+}
+
+/** m ← b1·m + (1 − b1)·g and v ← b2·v + (1 − b2)·g², the moments most of the Adam family share. */
+export function adamMoments(
+  b: IRBuilder,
+  g: Node,
+  state: Readonly<Record<string, Node>>,
+  scalars: Readonly<Record<string, Node>>,
+): { m: Node; v: Node } {
+  const { add, mul, ema } = ops(b);
+  const { s, st } = readers(state, scalars);
+  const m = ema(s('b1'), st('m'), s('one_minus_b1'), g);
+  // Spelled out so g² is built after b2·v (node numbering, hence the golden dumps, as before).
+  const v = add(mul(s('b2'), st('v')), mul(s('one_minus_b2'), mul(g, g)));
+  return { m, v };
 }
 
 /** The Adam family's update; `decoupled` is AdamW's weight decay (§9). */
@@ -26,19 +49,17 @@ export function adamUpdate(
   scalars: Readonly<Record<string, Node>>,
   opts: AdamOptions & { readonly decoupled: boolean },
 ): OptimizerUpdate {
-  const { add, sub, mul, div, max, sqrt } = ops(b);
-  const s = (k: string) => pick(scalars, k, 'scalar');
+  const { add, mul, div, max, sqrt } = ops(b);
+  const { s, st } = readers(state, scalars);
   const lr = s('lr');
-  const wd = s('weight_decay');
-  const g = opts.decoupled ? grad : add(grad, mul(wd, param));
-  const m = add(mul(s('b1'), pick(state, 'm', 'state')), mul(s('one_minus_b1'), g));
-  const v = add(mul(s('b2'), pick(state, 'v', 'state')), mul(s('one_minus_b2'), mul(g, g)));
-  const vmax = opts.amsgrad ? max(pick(state, 'vmax', 'state'), v) : undefined;
+  const g = opts.decoupled ? grad : coupledDecay(b, grad, param, s('weight_decay'));
+  const { m, v } = adamMoments(b, g, state, scalars);
+  const vmax = opts.amsgrad ? max(st('vmax'), v) : undefined;
   const denom = add(mul(sqrt(vmax ?? v), s('rsqrt_bc2')), s('eps'));
   const step = div(mul(mul(lr, s('inv_bc1')), m), denom);
   // AdamW: θ ← θ − lr·λ·θ, then the Adam step (which does not read θ).
-  const decayed = opts.decoupled ? sub(param, mul(mul(lr, wd), param)) : param;
-  return { param: sub(decayed, step), state: vmax ? { m, v, vmax } : { m, v } };
+  const base = opts.decoupled ? decoupledDecay(b, param, lr, s('weight_decay')) : param;
+  return descend(b, base, step, vmax ? { m, v, vmax } : { m, v });
 }
 
 export function adamRule(opts: AdamOptions): OptimizerRule {

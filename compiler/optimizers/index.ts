@@ -1,11 +1,38 @@
-// The optimizers the training step can compile (optimizers.md; the rest of
-// the sheet's library is a later issue). Hyperparameter names, defaults and
-// host-side scalar values live in runtime/optimizer-scalars.ts, shared with
-// the runtime so the two cannot disagree.
+// The optimizers the training step compiles: every canonical form of
+// optimizers.md ("Kiln's canonical forms") and its modifiers. Hyperparameter
+// names, defaults, ranges and host-side scalar values live in
+// runtime/optimizer-scalars.ts, shared with the runtime so the two cannot
+// disagree.
 
-import { type OptimizerConfig, resolveHyperparameters } from '../../runtime/optimizer-scalars.js';
+import {
+  type OptimizerConfig,
+  type SupportedOptimizer,
+  baseOptimizer,
+  resolveOptimizer,
+  scalarNames,
+} from '../../runtime/optimizer-scalars.js';
+import { ADABELIEF } from './adabelief.js';
+import { ADABOUND } from './adabound.js';
+import { ADADELTA } from './adadelta.js';
+import { ADAGRAD } from './adagrad.js';
 import { adamRule } from './adam.js';
+import { ADAMAX } from './adamax.js';
 import { adamwRule } from './adamw.js';
+import { ADAN } from './adan.js';
+import { ADEMAMIX } from './ademamix.js';
+import { ADOPT } from './adopt.js';
+import { DIFFGRAD } from './diffgrad.js';
+import { GRAMS } from './grams.js';
+import { LAMB } from './lamb.js';
+import { larsRule } from './lars.js';
+import { LION } from './lion.js';
+import { MADGRAD } from './madgrad.js';
+import { withCautious, withEma, withLookahead } from './modifiers.js';
+import { momentumRule } from './momentum.js';
+import { NADAM } from './nadam.js';
+import { NOVOGRAD } from './novograd.js';
+import { RADAM } from './radam.js';
+import { rmspropRule } from './rmsprop.js';
 import type { OptimizerRule } from './rule.js';
 import { SGD } from './sgd.js';
 
@@ -13,24 +40,77 @@ export type { OptimizerRule, OptimizerUpdate } from './rule.js';
 export { SGD } from './sgd.js';
 export { adamRule } from './adam.js';
 export { adamwRule } from './adamw.js';
+export { withCautious, withEma, withLookahead } from './modifiers.js';
+export { type OptimizerIssue, type OptimizerSpecLike, validateOptimizer } from '../../runtime/optimizer-scalars.js';
 
-/**
- * The update rule for an optimizer line (validated: unknown optimizers,
- * arguments and out-of-range values throw). Only structural choices
- * (amsgrad) are read here; every numeric hyperparameter is a runtime scalar.
- */
-export function optimizerRule(opt: OptimizerConfig): OptimizerRule {
-  const h = resolveHyperparameters(opt);
-  const amsgrad = h['amsgrad'] === true;
-  switch (opt.name) {
+/** The rule of a base optimizer; only structural flags (nesterov, amsgrad, centered) are read. */
+function baseRule(name: SupportedOptimizer, hyper: Readonly<Record<string, number | boolean>>): OptimizerRule {
+  const flag = (k: string) => hyper[k] === true;
+  switch (name) {
     case 'sgd':
       return SGD;
+    case 'momentum':
+      return momentumRule({ nesterov: flag('nesterov') });
+    case 'adagrad':
+      return ADAGRAD;
+    case 'rmsprop':
+      return rmspropRule({ centered: flag('centered') });
+    case 'adadelta':
+      return ADADELTA;
     case 'adam':
-      return adamRule({ amsgrad });
+      return adamRule({ amsgrad: flag('amsgrad') });
     case 'adamw':
-      return adamwRule({ amsgrad });
-    default:
-      // resolveHyperparameters has already rejected every other name.
-      throw new Error(`optimizer '${opt.name}' has no update rule`);
+      return adamwRule({ amsgrad: flag('amsgrad') });
+    case 'adamax':
+      return ADAMAX;
+    case 'nadam':
+      return NADAM;
+    case 'radam':
+      return RADAM;
+    case 'adabelief':
+      return ADABELIEF;
+    case 'lion':
+      return LION;
+    case 'lamb':
+      return LAMB;
+    case 'lars':
+      return larsRule({ nesterov: flag('nesterov') });
+    case 'adan':
+      return ADAN;
+    case 'ademamix':
+      return ADEMAMIX;
+    case 'adopt':
+      return ADOPT;
+    case 'grams':
+      return GRAMS;
+    case 'madgrad':
+      return MADGRAD;
+    case 'adabound':
+      return ADABOUND;
+    case 'diffgrad':
+      return DIFFGRAD;
+    case 'novograd':
+      return NOVOGRAD;
   }
+}
+
+/**
+ * The update rule for an optimizer line, modifiers applied: cautious on the
+ * base step, then lookahead, then the EMA of the resulting parameters.
+ * Validated (unknown optimizers, arguments and out-of-range values throw).
+ * Its scalars are exactly runtime/optimizer-scalars.ts scalarNames(opt).
+ */
+export function optimizerRule(opt: OptimizerConfig): OptimizerRule {
+  const resolved = resolveOptimizer(opt);
+  const base = baseOptimizer(resolved);
+  let rule = baseRule(base.name, base.hyper);
+  if (base.hyper['cautious'] === true) rule = withCautious(rule);
+  if (resolved.inner) rule = withLookahead(rule);
+  if (base.hyper['ema'] !== undefined) rule = withEma(rule);
+  const expected = scalarNames(resolved);
+  if (rule.scalars.join() !== expected.join())
+    throw new Error(
+      `optimizer ${rule.name} reads scalars [${rule.scalars.join(', ')}], the host gives [${expected.join(', ')}]`,
+    );
+  return rule;
 }

@@ -1,21 +1,33 @@
-// What an optimizer contributes to the training step: per parameter, an
-// elementwise IR expression for the new parameter and the new state tensors,
-// reading the gradient, the old values and f32[] runtime scalars. Everything
-// is elementwise (scalars broadcast by reshape + expand), so the middle end
-// fuses one parameter's whole update into one kernel.
+// What an optimizer contributes to the training step: per parameter, an IR
+// expression for the new parameter and the new state tensors, reading the
+// gradient, the old values and f32[] runtime scalars. Elementwise rules stay
+// elementwise (scalars broadcast by reshape + expand), so the middle end
+// fuses one parameter's whole update into one kernel; per-tensor norms and
+// counts (LAMB, LARS, NovoGrad, cautious) are `reduce`s over the whole
+// tensor, which the planner gives small kernels of their own.
 
+import { numel } from '../../dsl/types.js';
 import type { IRBuilder, Node } from '../ir.js';
 
 export interface OptimizerUpdate {
   readonly param: Node;
   /** Keyed by the rule's state suffixes. */
   readonly state: Readonly<Record<string, Node>>;
+  /**
+   * `param = base − delta`: `delta` is the optimizer's step, `base` the
+   * parameter after any decoupled weight decay (θ when there is none). The
+   * cautious modifier masks `delta` only (§22: C-AdamW decays unmasked).
+   * Absent: base = θ, delta = θ − param.
+   */
+  readonly split?: { readonly base: Node; readonly delta: Node };
 }
 
 export interface OptimizerRule {
   readonly name: string;
   /** State tensor suffixes (`m`, `v`): the step graph stores them as params `<param>.<suffix>`, zeros at start. */
   readonly state: readonly string[];
+  /** The suffixes of `state` that hold one value per parameter tensor (shape []), not one per element. */
+  readonly perTensorState?: readonly string[];
   /** The runtime scalars read (graph inputs `@<name>`, values from runtime/optimizer-scalars.ts). */
   readonly scalars: readonly string[];
   update(
@@ -34,18 +46,81 @@ export function pick(from: Readonly<Record<string, Node>>, key: string, what: st
   return n;
 }
 
+/** Lookups into an update's scalars and state that fail loudly. */
+export function readers(state: Readonly<Record<string, Node>>, scalars: Readonly<Record<string, Node>>) {
+  return {
+    s: (k: string) => pick(scalars, k, 'scalar'),
+    st: (k: string) => pick(state, k, 'state'),
+  };
+}
+
 /**
  * Elementwise arithmetic on tensors and f32[] scalars with broadcasting.
  * Combine scalars with each other before meeting a tensor, so the scalar
- * part stays a scalar computation.
+ * part stays a scalar computation. Numbers are structural constants (0, 1,
+ * the 1/3 of a cube root), never hyperparameters.
  */
 export function ops(b: IRBuilder) {
+  const add = (x: Node | number, y: Node | number) => b.bin('add', x, y);
+  const sub = (x: Node | number, y: Node | number) => b.bin('sub', x, y);
+  const mul = (x: Node | number, y: Node | number) => b.bin('mul', x, y);
+  const div = (x: Node | number, y: Node | number) => b.bin('div', x, y);
+  const max = (x: Node | number, y: Node | number) => b.bin('max', x, y);
+  const min = (x: Node | number, y: Node | number) => b.bin('min', x, y);
+  const sqrt = (x: Node) => b.unary('sqrt', x);
+  const isPositive = (x: Node) => b.bin('lt', 0, x);
+  const asF32 = (c: Node) => b.cast(c, 'f32');
   return {
-    add: (x: Node, y: Node) => b.bin('add', x, y),
-    sub: (x: Node, y: Node) => b.bin('sub', x, y),
-    mul: (x: Node, y: Node) => b.bin('mul', x, y),
-    div: (x: Node, y: Node) => b.bin('div', x, y),
-    max: (x: Node, y: Node) => b.bin('max', x, y),
-    sqrt: (x: Node) => b.unary('sqrt', x),
+    add,
+    sub,
+    mul,
+    div,
+    max,
+    min,
+    sqrt,
+    abs: (x: Node) => b.unary('abs', x),
+    exp: (x: Node) => b.unary('exp', x),
+    neg: (x: Node) => b.unary('neg', x),
+    pow: (x: Node, y: Node | number) => b.bin('pow', x, y),
+    /** sign(0) = 0 (§1), from two compares. */
+    sign: (x: Node) => sub(asF32(isPositive(x)), asF32(b.bin('lt', x, 0))),
+    /** A host flag (1 or 0) as a condition. */
+    flag: (x: Node) => isPositive(x),
+    isPositive,
+    asF32,
+    /** `where` with broadcasting: the unselected side's NaN or inf never leaks (unlike c·a + (1 − c)·b). */
+    select: (c: Node, x: Node | number, y: Node | number) => b.select(c, x, y),
+    clamp: (x: Node, lo: Node, hi: Node) => min(max(x, lo), hi),
+    /** x·x. */
+    sq: (x: Node) => mul(x, x),
+    /** The sum of every element, as an f32[] scalar (a whole-tensor reduction). */
+    sumAll: (x: Node) =>
+      b.reshape(
+        b.reduce(
+          'sum',
+          x,
+          x.shape.map((_d, i) => i),
+        ),
+        [],
+      ),
+    /** The element count of `x` as an f32[] scalar (a constant for static shapes). */
+    count: (x: Node) => b.dimSize(numel(x.shape), 'f32'),
+    /** `decay·old + keep·x`: an EMA with both coefficients from the host. */
+    ema: (decay: Node, old: Node, keep: Node, x: Node) => add(mul(decay, old), mul(keep, x)),
   };
+}
+
+/** `base − delta` with its split recorded (see OptimizerUpdate.split). */
+export function descend(b: IRBuilder, base: Node, delta: Node, state: Readonly<Record<string, Node>>): OptimizerUpdate {
+  return { param: b.bin('sub', base, delta), state, split: { base, delta } };
+}
+
+/** θ − lr·λ·θ: decoupled, lr-scaled weight decay (§32 form 2). */
+export function decoupledDecay(b: IRBuilder, param: Node, lr: Node, wd: Node): Node {
+  return b.bin('sub', param, b.bin('mul', b.bin('mul', lr, wd), param));
+}
+
+/** g + λ·θ: coupled L2 (§32 form 1). The λ term is always there (a runtime scalar, 0 by default). */
+export function coupledDecay(b: IRBuilder, grad: Node, param: Node, wd: Node): Node {
+  return b.bin('add', grad, b.bin('mul', wd, param));
 }

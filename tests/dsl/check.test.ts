@@ -600,6 +600,8 @@ const CASES: readonly [string, string][] = [
   ],
   ['unknown model in train', EXAMPLE.replace('train mlp', 'train mpl')],
   ['unknown optimizer', EXAMPLE.replace('optimizer adamw(', 'optimizer adamm(')],
+  ['hyperparameter out of range', EXAMPLE.replace('b2 = 0.999', 'b2 = 1.5')],
+  ['negative learning rate', EXAMPLE.replace('lr = 1e-3', 'lr = -1e-3')],
   ['unknown initialiser', `${HEAD.replace('zeros', 'glorot')}  output y = x @ w\n}\n`],
   [
     'initialiser arguments',
