@@ -4,12 +4,14 @@
 
 import { Command, CommanderError, Option } from 'commander';
 import { checkCommand } from './commands/check.js';
+import { compileCommand } from './commands/compile.js';
 import { dumpCommand } from './commands/dump.js';
 import { gradCommand } from './commands/grad.js';
 import { initCommand } from './commands/init.js';
 import { runCommand } from './commands/run.js';
-import { TARGETS, parseSeed } from './commands/common.js';
-import { UserError, reportError } from './errors.js';
+import { trainCommand } from './commands/train.js';
+import { DEFAULT_TARGET, TARGETS, parseSeed, positiveInt, positiveNumber } from './commands/common.js';
+import { reportError } from './errors.js';
 import { type Output, processOutput } from './output.js';
 
 function buildProgram(out: Output, setStatus: (n: number) => void): Command {
@@ -23,10 +25,14 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
   const modelOpt = () =>
     new Option('--model <name>', 'which model of the file (default: the only one, or the first trained)');
   const targetOpt = () =>
-    new Option('--target <target>', 'where kernels run').choices([...TARGETS]).default('reference');
+    new Option('--target <target>', 'where kernels run').choices([...TARGETS]).default(DEFAULT_TARGET);
   const seedOpt = () =>
     new Option('--seed <n>', 'seed for initialisation and randomness').argParser(parseSeed).default(0);
   const f64Opt = () => new Option('--f64', 'write f32 results as F64 (full reference precision)');
+  const threadsOpt = () =>
+    new Option('--threads <n>', 'wasm: threads to run kernels on (default: the available cores)').argParser(
+      positiveInt('--threads'),
+    );
 
   program
     .command('check')
@@ -62,7 +68,7 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
   program
     .command('run')
     .description('forward pass: every output, to a file or summarised')
-    .argument('<file>', '.kiln source')
+    .argument('<file>', '.kiln source or compiled artifact directory')
     .requiredOption('--inputs <in>', 'inputs as .safetensors, named like the model inputs')
     .option('--params <p>', 'parameters as .safetensors (default: initialised with --seed)')
     .option('--out <out>', 'write the outputs to this .safetensors file')
@@ -70,7 +76,8 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     .addOption(targetOpt())
     .addOption(seedOpt())
     .addOption(f64Opt())
-    .action((file: string, o: Parameters<typeof runCommand>[1]) => setStatus(runCommand(file, o, out)));
+    .addOption(threadsOpt())
+    .action(async (file: string, o: Parameters<typeof runCommand>[1]) => setStatus(await runCommand(file, o, out)));
 
   program
     .command('grad')
@@ -85,22 +92,42 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     .addOption(targetOpt())
     .addOption(seedOpt())
     .addOption(f64Opt())
-    .action((file: string, o: Parameters<typeof gradCommand>[1]) => setStatus(gradCommand(file, o, out)));
+    .addOption(threadsOpt())
+    .action(async (file: string, o: Parameters<typeof gradCommand>[1]) => setStatus(await gradCommand(file, o, out)));
 
-  for (const [name, what] of [
-    ['compile', 'write an artifact that the runtime loads without the compiler'],
-    ['train', 'train a model on data'],
-  ] as const) {
-    program
-      .command(name)
-      .description(`${what} (not built yet)`)
-      .argument('<file>')
-      .allowUnknownOption()
-      .allowExcessArguments()
-      .action(() => {
-        throw new UserError(`'kiln ${name}' is not built yet: it needs the wasm backend and runtime`);
-      });
-  }
+  program
+    .command('compile')
+    .description('write an artifact that the runtime loads without the compiler')
+    .argument('<file>', '.kiln source')
+    .requiredOption('-o, --out <dir>', 'artifact directory (created if needed)')
+    .addOption(
+      new Option('--target <target>', 'where the kernels will run').choices(['wasm', 'webgpu']).default(DEFAULT_TARGET),
+    )
+    .option('--relaxed-simd', 'use relaxed SIMD (fused multiply-add); needs an engine that has it', false)
+    .option('--no-threads', 'build for one thread (no shared memory, no worker threads)')
+    .addOption(modelOpt())
+    .addOption(seedOpt())
+    .action(async (file: string, o: Parameters<typeof compileCommand>[1]) =>
+      setStatus(await compileCommand(file, o, out)),
+    );
+
+  program
+    .command('train')
+    .description('train a model on data')
+    .argument('<file>', '.kiln source or compiled artifact directory')
+    .requiredOption('--data <data>', '.safetensors file with tensors named like the inputs, examples first')
+    .addOption(new Option('--steps <n>', 'training steps').argParser(positiveInt('--steps')).conflicts('epochs'))
+    .addOption(new Option('--epochs <n>', 'passes over the data (default 1)').argParser(positiveInt('--epochs')))
+    .addOption(new Option('--batch <b>', 'examples per step').argParser(positiveInt('--batch')).default(32))
+    .option('--no-shuffle', 'take batches in order (the last partial batch included)')
+    .addOption(new Option('--lr <x>', "learning rate (instead of the train block's)").argParser(positiveNumber('--lr')))
+    .option('--params-in <p>', 'start from these params (and optimizer state) instead of initialising')
+    .option('--params-out <p>', 'write the final params to this .safetensors file')
+    .addOption(modelOpt())
+    .addOption(targetOpt())
+    .addOption(seedOpt())
+    .addOption(threadsOpt())
+    .action(async (file: string, o: Parameters<typeof trainCommand>[1]) => setStatus(await trainCommand(file, o, out)));
   return program;
 }
 

@@ -7,7 +7,7 @@
 // Kernel ABI (wasm target). Each kernel is one exported function
 //   kernel(ptr_0, ..., ptr_{n-1}: i32, dim_0, ..., dim_{d-1}: i32,
 //          scalar_0, ..., scalar_{s-1}: f32 (i32 for i32 scalars),
-//          begin: i32, end: i32)
+//          begin: i32, end: i32 [, scratch: i32])
 // where ptr_i is the byte offset in linear memory of the kernel's i-th buffer
 // (KernelSpec.buffers order), dims are the kernel's symbolic dimension sizes
 // (KernelSpec.dims order), scalars its run-time scalars (KernelSpec.scalars
@@ -15,7 +15,18 @@
 // call computes (KernelSpec.split; [0, 1) when the kernel has no parallel
 // loop). Calls over disjoint ranges may run concurrently on threads sharing
 // the memory. Buffers are little-endian, row-major, 4 bytes per element
-// (f32, i32, and bool stored as i32 0/1), 16-byte aligned.
+// (f32, i32, and bool stored as i32 0/1), 16-byte aligned. A kernel with
+// `scratch: true` takes a trailing byte offset of a private, 16-byte aligned
+// work area of `${entry}_scratch_bytes(dim_0, ..., dim_{d-1})` bytes (an
+// export returning i32): every concurrent call gets its own. Kernels run in
+// order; a storage listed in ProgramSpec.zeroed is filled with zeros before
+// each call of the program (the others hold garbage until written).
+//
+// Memory: the module imports `env.memory` (shared when the code was built
+// for threads; the runtime may clear the shared flag to run single-threaded
+// where SharedArrayBuffer is unavailable). Bytes below `memory.base` belong
+// to the code; the runtime places params and optimizer state (persistent,
+// shared by all programs) from there, then each call's storages.
 
 /** A dimension: a number, or a monomial over symbolic names (`{coef: 2, syms: ['B']}` is 2*B). */
 export type DimSpec = number | { readonly coef: number; readonly syms: readonly string[] };
@@ -60,6 +71,8 @@ export interface KernelSpec {
   readonly split: DimSpec;
   /** Estimated floating-point operations per call over the whole range, for scheduling threads. */
   readonly flops: DimSpec | readonly { readonly coef: number; readonly syms: readonly string[] }[];
+  /** Takes a trailing scratch pointer; `${entry}_scratch_bytes(dims...)` says how many bytes. */
+  readonly scratch?: boolean;
 }
 
 export interface ProgramSpec {
@@ -70,15 +83,26 @@ export interface ProgramSpec {
   readonly assigns: readonly { readonly target: string; readonly buf: number }[];
   /** Run-time scalars the program reads (`@lr`, `@seed`, ...). */
   readonly scalars: readonly string[];
+  /** Storages (ids) to fill with zeros before each call: their first access reads them (an accumulation). */
+  readonly zeroed: readonly number[];
+}
+
+export interface OptimizerSpec {
+  readonly name: string;
+  readonly hyper: Readonly<Record<string, number | boolean>>;
+  readonly inner?: OptimizerSpec;
 }
 
 export interface TrainSpec {
   readonly program: ProgramSpec;
   /** The output holding the loss. */
   readonly loss: string;
-  readonly optimizer: { readonly name: string; readonly hyper: Readonly<Record<string, number | boolean>> };
-  readonly schedule?: { readonly name: string; readonly args: Readonly<Record<string, number>> };
+  /** As runtime/optimizer-scalars.ts `hostScalars` takes it (`inner`: the optimizer a lookahead wraps). */
+  readonly optimizer: OptimizerSpec;
+  readonly schedule?: { readonly name: string; readonly args: Readonly<Record<string, number | boolean>> };
   readonly clip?: { readonly kind: 'global_norm' | 'value'; readonly max: number };
+  /** Annealed gradient noise, σ_t² = eta / t^gamma. */
+  readonly gradNoise?: { readonly eta: number; readonly gamma: number };
   /** Trainable params (the others are frozen or state). */
   readonly trainable: readonly string[];
 }
@@ -90,6 +114,8 @@ export interface Manifest {
   readonly target: 'wasm' | 'webgpu';
   /** File names relative to the artifact directory. */
   readonly files: { readonly code: string; readonly params: string };
+  /** Linear memory: the runtime's first usable byte (16-aligned; the code's own data lies below). */
+  readonly memory: { readonly base: number };
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
   readonly params: readonly ParamSpec[];

@@ -1,8 +1,24 @@
-// Options shared by the commands that execute a model.
+// Options and helpers shared by the commands that execute a model: targets,
+// numbers, loading a model onto the wasm runtime (from a .kiln source,
+// compiled in memory, or from an artifact directory), and tensors in and out
+// of safetensors files for the runtime.
 
+import { statSync } from 'node:fs';
+import { readSafetensorsFile, writeSafetensorsFile } from '../../runtime/safetensors-node.js';
+import type { StTensor } from '../../runtime/safetensors.js';
+import type { DTypeSpec, TensorSpec } from '../../runtime/manifest.js';
+import { KilnRuntimeError, formatTensorType } from '../../runtime/validate.js';
+import { type Model, loadArtifact, loadModel as loadArtifactDir } from '../../runtime/model.js';
+import type { Tensor, TensorData } from '../../runtime/executor.js';
+import type { RefTensor } from '../../compiler/interpret.js';
+import { type ArtifactOptions, buildArtifact } from '../../targets/wasm/artifact.js';
+import { probeRelaxedSimd } from '../../targets/wasm/features.js';
 import { UsageError, UserError } from '../errors.js';
+import { type LoadedModel, loadModel } from '../model.js';
+import { summarize } from '../tensors.js';
 
 export const TARGETS = ['reference', 'wasm', 'webgpu'] as const;
+export const DEFAULT_TARGET = 'wasm';
 
 export interface CommonOptions {
   readonly model?: string;
@@ -10,15 +26,17 @@ export interface CommonOptions {
   readonly seed: number;
   /** Write f32 results as F64 (the reference interpreter's full precision). */
   readonly f64?: boolean;
+  /** Threads for the wasm runtime (default: the available cores). */
+  readonly threads?: number;
 }
 
-/** Until the code generators land, only the float64 reference interpreter executes models. */
+/** wasm and the float64 reference interpreter execute models; webgpu is not built yet. */
 export function checkTarget(target: string): void {
   if (!(TARGETS as readonly string[]).includes(target))
     throw new UsageError(`unknown target '${target}' (expected ${TARGETS.join(', ')})`);
-  if (target !== 'reference')
+  if (target === 'webgpu')
     throw new UserError(
-      `target '${target}' is not built yet; use --target reference (the float64 interpreter) for now`,
+      `target 'webgpu' is not built yet; use --target wasm, or --target reference (the float64 interpreter)`,
     );
 }
 
@@ -26,4 +44,176 @@ export function parseSeed(s: string): number {
   const n = Number(s);
   if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--seed must be a non-negative integer, got '${s}'`);
   return n;
+}
+
+/** A commander parser for a positive integer option. */
+export function positiveInt(flag: string): (s: string) => number {
+  return (s) => {
+    const n = Number(s);
+    if (!/^\s*\d+\s*$/.test(s) || !Number.isSafeInteger(n) || n < 1)
+      throw new UsageError(`${flag} must be a positive integer, got '${s}'`);
+    return n;
+  };
+}
+
+export function positiveNumber(flag: string): (s: string) => number {
+  return (s) => {
+    const n = Number(s);
+    if (s.trim() === '' || !Number.isFinite(n) || n < 0)
+      throw new UsageError(`${flag} must be a non-negative number, got '${s}'`);
+    return n;
+  };
+}
+
+export function isDirectory(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/** Runs `f`, turning the runtime's errors (bad artifact, bad tensors) into user errors. */
+export async function userErrors<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    if (e instanceof KilnRuntimeError) throw new UserError(e.message);
+    throw e;
+  }
+}
+
+export interface WasmModel {
+  readonly model: Model;
+  /** The checked source, when FILE was a .kiln file. */
+  readonly source: LoadedModel | undefined;
+  /** What the compiler left out (e.g. the training step of an optimizer the backend lacks). */
+  readonly notes: readonly string[];
+}
+
+/**
+ * The model on the wasm runtime: an artifact directory loaded as is, or a
+ * .kiln source compiled in memory (params initialised with --seed).
+ */
+export async function wasmModel(
+  file: string,
+  opts: CommonOptions,
+  build: Partial<Pick<ArtifactOptions, 'grad'>> & { readonly training?: boolean } = {},
+  what = 'this command',
+): Promise<WasmModel> {
+  const loadOpts = { ...(opts.threads !== undefined && { threads: opts.threads }), seed: opts.seed };
+  if (isDirectory(file)) {
+    if (build.grad) throw new UserError(`${file}: ${what} needs the .kiln source, not a compiled artifact`);
+    if (opts.model !== undefined) throw new UsageError('--model picks a model of a .kiln source, not of an artifact');
+    return { model: await userErrors(() => loadArtifactDir(file, loadOpts)), source: undefined, notes: [] };
+  }
+  const source = loadModel(file, opts.model);
+  // Only `train` needs the training step: leaving it out saves compile time.
+  const artifact = buildArtifact(source.model, build.training ? source.train : undefined, {
+    seed: opts.seed,
+    relaxedSimd: probeRelaxedSimd(),
+    ...(build.grad && { grad: build.grad }),
+  });
+  const model = await userErrors(() =>
+    loadArtifact(artifact, loadOpts, {
+      manifest: `${file} (compiled manifest)`,
+      code: `${file} (compiled module)`,
+      params: `${file} (initial params)`,
+    }),
+  );
+  return { model, source, notes: artifact.notes };
+}
+
+/** Which safetensors dtypes a runtime dtype accepts on input (F64 is narrowed to f32). */
+const ACCEPTS: Record<DTypeSpec, readonly string[]> = { f32: ['F32', 'F64'], i32: ['I32'], bool: ['BOOL', 'U8'] };
+
+/** A safetensors tensor as the runtime's typed array for `dtype`; a user error when it does not fit. */
+export function toRuntime(name: string, t: StTensor, dtype: DTypeSpec, file: string): Tensor {
+  if (!ACCEPTS[dtype].includes(t.dtype))
+    throw new UserError(
+      `${file}: tensor '${name}' has dtype ${t.dtype}, but the model expects ${dtype} (${ACCEPTS[dtype].join(' or ')})`,
+    );
+  let data: TensorData;
+  if (dtype === 'f32') data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+  else if (dtype === 'i32') data = t.data as Int32Array;
+  else {
+    if (t.data.some((v) => v !== 0 && v !== 1))
+      throw new UserError(`${file}: tensor '${name}' (bool) holds values other than 0 and 1`);
+    data = t.data as Uint8Array;
+  }
+  return { data, shape: [...t.shape] };
+}
+
+/**
+ * Reads tensors named like `specs` from a safetensors file. Missing ones are
+ * left to the caller; extra ones are an error (usually a misspelled name).
+ */
+export function readRuntimeTensors(
+  path: string,
+  specs: readonly { readonly name: string; readonly dtype: DTypeSpec; readonly shape: TensorSpec['shape'] }[],
+  what: string,
+): Record<string, Tensor> {
+  const { tensors } = readSafetensorsFile(path);
+  const byName = new Map(specs.map((s) => [s.name, s]));
+  const out: Record<string, Tensor> = {};
+  for (const [name, t] of tensors) {
+    const spec = byName.get(name);
+    if (!spec) {
+      const known = specs.map((s) => `${s.name}: ${formatTensorType(s.dtype, s.shape)}`).join(', ');
+      throw new UserError(`${path}: tensor '${name}' is not ${what} of the model (expected ${known || 'none'})`);
+    }
+    out[name] = toRuntime(name, t, spec.dtype, path);
+  }
+  return out;
+}
+
+/** The runtime's tensors as safetensors (f32 widened to F64 with `f64`). */
+export function toSafetensors(t: Tensor, f64: boolean): StTensor {
+  const shape = [...t.shape];
+  if (t.data instanceof Float32Array)
+    return f64 ? { dtype: 'F64', shape, data: Float64Array.from(t.data) } : { dtype: 'F32', shape, data: t.data };
+  if (t.data instanceof Int32Array) return { dtype: 'I32', shape, data: t.data };
+  return { dtype: 'BOOL', shape, data: t.data };
+}
+
+export function writeRuntimeTensors(path: string, tensors: Readonly<Record<string, Tensor>>, f64: boolean): void {
+  const out = new Map<string, StTensor>();
+  for (const [name, t] of Object.entries(tensors)) out.set(name, toSafetensors(t, f64));
+  try {
+    writeSafetensorsFile(path, out);
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+}
+
+/** `kiln run`'s one-line summary of a runtime tensor. */
+export function summarizeTensor(name: string, t: Tensor): string {
+  const dtype = t.data instanceof Float32Array ? 'f32' : t.data instanceof Int32Array ? 'i32' : 'bool';
+  const ref: RefTensor = { dtype, shape: [...t.shape], data: Float64Array.from(t.data) };
+  return summarize(name, ref);
+}
+
+/** A model's declared inputs as runtime tensor specs. */
+export function inputSpecs(lm: LoadedModel): TensorSpec[] {
+  return lm.model.inputs.map((i) => ({ name: i.name, dtype: i.type.dtype, shape: i.type.shape }));
+}
+
+/**
+ * Loads params (all of them) and optionally optimizer state from a
+ * safetensors file into the model.
+ */
+export function applyParamsFile(model: Model, path: string): void {
+  const specs = model.manifest.params;
+  const given = readRuntimeTensors(path, specs, 'a param or optimizer state');
+  const missing = specs.filter((p) => p.role === 'param' && !Object.hasOwn(given, p.name)).map((p) => p.name);
+  if (missing.length > 0)
+    throw new UserError(
+      `${path}: missing param${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')}`,
+    );
+  try {
+    model.setParams(given);
+  } catch (e) {
+    if (e instanceof KilnRuntimeError) throw new UserError(`${path}: ${e.message}`);
+    throw e;
+  }
 }

@@ -1,5 +1,8 @@
 // `kiln grad FILE --inputs IN --out G [--of NAME] [--wrt-inputs]`: a scalar
-// output and its gradients w.r.t. every param (and input), on the reference interpreter.
+// output and its gradients w.r.t. every param (and input), on the wasm
+// runtime (the gradient graph compiled into an in-memory artifact whose
+// forward program outputs the value and the gradients) or on the reference
+// interpreter.
 
 import { didYouMean } from '../../dsl/source.js';
 import { formatType } from '../../dsl/types.js';
@@ -9,7 +12,16 @@ import { UserError } from '../errors.js';
 import { type LoadedModel, loadModel, modelParams } from '../model.js';
 import type { Output } from '../output.js';
 import { readTensors, writeTensors } from '../tensors.js';
-import { checkTarget, type CommonOptions } from './common.js';
+import {
+  applyParamsFile,
+  checkTarget,
+  type CommonOptions,
+  isDirectory,
+  readRuntimeTensors,
+  userErrors,
+  wasmModel,
+  writeRuntimeTensors,
+} from './common.js';
 
 export interface GradOptions extends CommonOptions {
   readonly inputs: string;
@@ -43,12 +55,28 @@ export function defaultScalarOutput(lm: LoadedModel, of: string | undefined): st
   return name;
 }
 
-export function gradCommand(file: string, opts: GradOptions, out: Output): number {
+export async function gradCommand(file: string, opts: GradOptions, out: Output): Promise<number> {
   checkTarget(opts.target);
+  if (isDirectory(file))
+    throw new UserError(`${file}: grad needs the .kiln source (a compiled artifact has no gradient program)`);
   const lm = loadModel(file, opts.model);
   const { model } = lm;
   const of = defaultScalarOutput(lm, opts.of);
   const wrtInputs = opts.wrtInputs ? model.inputs.filter((i) => i.type.dtype === 'f32').map((i) => i.name) : [];
+  if (opts.target === 'wasm') {
+    const { model: m } = await wasmModel(file, opts, { grad: { of, inputs: wrtInputs } }, 'grad');
+    try {
+      const inputs = readRuntimeTensors(opts.inputs, m.inputs, 'an input');
+      if (opts.params !== undefined) applyParamsFile(m, opts.params);
+      const results = await userErrors(() => m.run(inputs));
+      writeRuntimeTensors(opts.out, results, opts.f64 ?? false);
+      const n = Object.keys(results).length;
+      out.stdout(`${of} = ${results[of]!.data[0]}\nwrote ${of} and ${n - 1} gradients to ${opts.out}\n`);
+      return 0;
+    } finally {
+      m.dispose();
+    }
+  }
   const g = gradientGraph(model.lower({ training: false }), {
     of,
     params: model.params.filter((p) => p.type.dtype === 'f32').map((p) => p.name),

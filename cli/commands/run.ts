@@ -1,10 +1,23 @@
-// `kiln run FILE --inputs IN [--params P] [--out OUT]`: a forward pass on the reference interpreter.
+// `kiln run FILE --inputs IN [--params P] [--out OUT]`: a forward pass, on the
+// wasm runtime (FILE a .kiln source or an artifact directory) or on the
+// float64 reference interpreter.
 
 import { evaluate } from '../../compiler/interpret.js';
+import { UserError } from '../errors.js';
 import { modelParams, loadModel } from '../model.js';
 import type { Output } from '../output.js';
 import { readTensors, summarize, writeTensors } from '../tensors.js';
-import { checkTarget, type CommonOptions } from './common.js';
+import {
+  applyParamsFile,
+  checkTarget,
+  type CommonOptions,
+  isDirectory,
+  readRuntimeTensors,
+  summarizeTensor,
+  userErrors,
+  wasmModel,
+  writeRuntimeTensors,
+} from './common.js';
 
 export interface RunOptions extends CommonOptions {
   readonly inputs: string;
@@ -12,8 +25,32 @@ export interface RunOptions extends CommonOptions {
   readonly out?: string;
 }
 
-export function runCommand(file: string, opts: RunOptions, out: Output): number {
+export async function runCommand(file: string, opts: RunOptions, out: Output): Promise<number> {
   checkTarget(opts.target);
+  if (opts.target === 'reference') return runReference(file, opts, out);
+  const { model } = await wasmModel(file, opts);
+  try {
+    const inputs = readRuntimeTensors(opts.inputs, model.inputs, 'an input');
+    if (opts.params !== undefined) applyParamsFile(model, opts.params);
+    const results = await userErrors(() => model.run(inputs));
+    const n = Object.keys(results).length;
+    if (opts.out !== undefined) {
+      writeRuntimeTensors(opts.out, results, opts.f64 ?? false);
+      out.stdout(`wrote ${n} output${n === 1 ? '' : 's'} to ${opts.out}\n`);
+    } else {
+      for (const [name, t] of Object.entries(results)) out.stdout(`${summarizeTensor(name, t)}\n`);
+    }
+    return 0;
+  } finally {
+    model.dispose();
+  }
+}
+
+function runReference(file: string, opts: RunOptions, out: Output): number {
+  if (isDirectory(file))
+    throw new UserError(
+      `${file}: a compiled artifact runs on --target wasm; the reference interpreter needs the .kiln source`,
+    );
   const { model } = loadModel(file, opts.model);
   const inputs = readTensors(opts.inputs, model.inputs, 'an input');
   const params = modelParams(model, opts.params, opts.seed);

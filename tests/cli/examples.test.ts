@@ -1,5 +1,6 @@
 // End to end through the CLI on every example: check, init, run, and grad
-// agreeing with central finite differences of `run`.
+// agreeing with central finite differences of `run`, on the float64
+// reference interpreter (the wasm target is compared with it in wasm.test.ts).
 
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -66,12 +67,24 @@ describe.each(EXAMPLES)('%s', (file) => {
     const params = join(dir, 'params.safetensors');
     expect((await kiln('init', file, '-o', params, '--seed', '1')).status).toBe(0);
 
-    const run = await kiln('run', file, '--inputs', inputs, '--params', params);
+    const run = await kiln('run', file, '--inputs', inputs, '--params', params, '--target', 'reference');
     expect(run.stderr).toBe('');
     expect(run.status).toBe(0);
 
     const gradOut = join(dir, 'grad.safetensors');
-    const g = await kiln('grad', file, '--inputs', inputs, '--params', params, '--out', gradOut, '--f64');
+    const g = await kiln(
+      'grad',
+      file,
+      '--inputs',
+      inputs,
+      '--params',
+      params,
+      '--out',
+      gradOut,
+      '--f64',
+      '--target',
+      'reference',
+    );
     expect(g.stderr).toBe('');
     expect(g.status).toBe(0);
     const grads = read(gradOut);
@@ -92,7 +105,19 @@ describe.each(EXAMPLES)('%s', (file) => {
           const pp = join(dir, 'moved.safetensors');
           writeFileSync(pp, encodeSafetensors(moved));
           const out = join(dir, 'out.safetensors');
-          const r = await kiln('run', file, '--inputs', inputs, '--params', pp, '--out', out, '--f64');
+          const r = await kiln(
+            'run',
+            file,
+            '--inputs',
+            inputs,
+            '--params',
+            pp,
+            '--out',
+            out,
+            '--f64',
+            '--target',
+            'reference',
+          );
           expect(r.status).toBe(0);
           return read(out).get(loss)!.data[0]!;
         };

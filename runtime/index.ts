@@ -1,0 +1,24 @@
+// The Kiln runtime: loads an artifact written by `kiln compile` and runs it,
+// with no part of the compiler. An ES module that works unchanged in Node and
+// in browsers.
+//
+//   const m = await loadModel('model/');           // a directory or a URL
+//   const { probs } = await m.run({ x: { data: xs, shape: [32, 784] } });
+//   const loss = await m.step({ x, y });            // one fused training step
+//   m.setHyperparameter('lr', 1e-4);
+//   const saved = m.getParams();                    // params and optimizer state
+//   m.dispose();                                    // stops the worker threads
+
+export {
+  type ArtifactFiles,
+  type ArtifactSources,
+  type LoadOptions,
+  Model,
+  loadArtifact,
+  loadModel,
+  stepSeed,
+} from './model.js';
+export type { Tensor, TensorData } from './executor.js';
+export { ArtifactError, KilnRuntimeError, MANIFEST_FORMAT, MANIFEST_VERSION, validateManifest } from './validate.js';
+export type * from './manifest.js';
+export type { HyperValue } from './optimizer-scalars.js';

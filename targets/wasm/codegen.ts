@@ -1,0 +1,167 @@
+// Kernel IR -> one WebAssembly SIMD module (through binaryen) holding every
+// kernel of the given programs as an export (ABI: abi.ts and
+// runtime/manifest.ts). The module imports its memory as `env.memory`
+// (shared when built for threads); kernels keep all state in locals (or in
+// the caller's scratch area), so calls on disjoint ranges may run
+// concurrently. Matmul kernels whose operands it recognises get the
+// register-blocked template (matmul.ts); every other kernel the generic one
+// (kernel.ts), vectorised as simd.ts decides.
+
+import binaryen from 'binaryen';
+import type { Kernel, KernelProgram } from '../../compiler/kernel/kir.js';
+import { exportName, kernelAbi } from './abi.js';
+import { FnBuilder } from './builder.js';
+import { ExprEmitter } from './expr.js';
+import { Helpers } from './helpers.js';
+import { StageEmitter } from './kernel.js';
+import { type MathLib, addMathLibrary } from './math.js';
+import { emitMatmul, planMatmul, scratchBytes } from './matmul.js';
+import { planVectors } from './simd.js';
+
+export interface WasmBuildOptions {
+  /** Use relaxed SIMD (f32x4.relaxed_madd); the engine must support it (features.ts probes). */
+  readonly relaxedSimd: boolean;
+  /** Import a shared memory (threads). */
+  readonly sharedMemory: boolean;
+  /** Maximum memory pages the import declares (required for shared memory; default 65536). */
+  readonly maxPages?: number;
+}
+
+export interface WasmModule {
+  readonly binary: Uint8Array;
+  /** `${prefix}.${kernel.name}` -> export name. */
+  readonly entries: Map<string, string>;
+  /** `${prefix}.${kernel.name}` -> export of its `_scratch_bytes(dims...)` function, for kernels that take a scratch pointer. */
+  readonly scratch: Map<string, string>;
+  /** The module as WAT (for golden tests and dumps). */
+  readonly text: () => string;
+}
+
+const FEATURES =
+  binaryen.Features.MVP |
+  binaryen.Features.SIMD128 |
+  binaryen.Features.NontrappingFPToInt |
+  binaryen.Features.BulkMemory |
+  binaryen.Features.SignExt |
+  binaryen.Features.MutableGlobals;
+
+export function buildWasmModule(
+  programs: readonly { readonly prefix: string; readonly program: KernelProgram }[],
+  opts: WasmBuildOptions,
+): WasmModule {
+  const m = new binaryen.Module();
+  try {
+    const features =
+      FEATURES |
+      (opts.relaxedSimd ? binaryen.Features.RelaxedSIMD : 0) |
+      (opts.sharedMemory ? binaryen.Features.Atomics : 0);
+    m.setFeatures(features);
+    const max = opts.sharedMemory ? (opts.maxPages ?? 65536) : (opts.maxPages ?? -1);
+    m.setMemory(0, max, null, [], opts.sharedMemory, false, 'memory');
+    m.addMemoryImport('memory', 'env', 'memory', opts.sharedMemory);
+
+    const helpers = new Helpers(m);
+    let math: MathLib | undefined;
+    const getMath = () => (math ??= addMathLibrary(m, { relaxedSimd: opts.relaxedSimd }));
+    const entries = new Map<string, string>();
+    const scratch = new Map<string, string>();
+    const used = new Set<string>();
+    for (const { prefix, program } of programs) {
+      for (const k of program.kernels) {
+        let name = exportName(prefix, k.name);
+        for (let n = 2; used.has(name); n++) name = `${exportName(prefix, k.name)}_${n}`;
+        used.add(name);
+        const key = `${prefix}.${k.name}`;
+        const s = emitKernel(m, program, k, name, { helpers, math: getMath, relaxed: opts.relaxedSimd });
+        entries.set(key, name);
+        if (s) scratch.set(key, s);
+      }
+    }
+    m.setFeatures(features | m.getFeatures());
+    if (!m.validate()) throw new Error('wasm codegen produced an invalid module (see the validation errors above)');
+    optimize(m);
+    if (!m.validate()) throw new Error('the optimised module is invalid');
+    const binary = m.emitBinary();
+    const finalFeatures = m.getFeatures();
+    return {
+      binary,
+      entries,
+      scratch,
+      text: () => {
+        const r = binaryen.readBinary(binary);
+        try {
+          r.setFeatures(finalFeatures);
+          return r.emitText();
+        } finally {
+          r.dispose();
+        }
+      },
+    };
+  } finally {
+    m.dispose();
+  }
+}
+
+/**
+ * binaryen -O3 (shrink 0), inlining the math library's straight-line
+ * functions into the kernel loops: a call spills every live vector register.
+ * The inlining limits are process-wide, so they are restored afterwards.
+ */
+function optimize(m: binaryen.Module): void {
+  const flexible = binaryen.getFlexibleInlineMaxSize();
+  binaryen.setOptimizeLevel(3);
+  binaryen.setShrinkLevel(0);
+  binaryen.setFlexibleInlineMaxSize(INLINE_MAX_SIZE);
+  try {
+    m.optimize();
+  } finally {
+    binaryen.setFlexibleInlineMaxSize(flexible);
+  }
+}
+
+/** Largest function (in binaryen's size measure) inlined where it is worth it. */
+const INLINE_MAX_SIZE = 400;
+
+interface EmitCtx {
+  readonly helpers: Helpers;
+  readonly math: () => MathLib;
+  readonly relaxed: boolean;
+}
+
+/** Adds kernel `k` as export `name`; returns the export of its scratch-size function, if it takes scratch. */
+function emitKernel(m: binaryen.Module, p: KernelProgram, k: Kernel, name: string, ctx: EmitCtx): string | undefined {
+  const mm = planMatmul(k);
+  const abi = kernelAbi(k, mm !== undefined);
+  const fb = new FnBuilder(m, abi.params);
+  const slots = k.buffers.map((b, i) => {
+    const buf = p.buffers.find((x) => x.id === b.id);
+    if (!buf) throw new Error(`kernel ${k.name}: slot ${i} binds buffer b${b.id}, which does not exist`);
+    return { ptr: i, dtype: buf.dtype };
+  });
+  const em = new ExprEmitter({
+    fb,
+    slots,
+    dims: abi.dims,
+    scalars: abi.scalars,
+    helpers: ctx.helpers,
+    math: ctx.math,
+    relaxed: ctx.relaxed,
+  });
+  const se = new StageEmitter(em, k);
+  if (mm) emitMatmul(se, mm, abi);
+  else se.emitGeneric(planVectors(k), abi.begin, abi.end);
+  const body = fb.finish();
+  m.addFunction(name, binaryen.createType([...abi.params]), binaryen.none, [...fb.vars], body);
+  m.addFunctionExport(name, name);
+  if (!mm) return undefined;
+  // <name>_scratch_bytes(dims...): the work area one call needs.
+  const sname = `${name}_scratch_bytes`;
+  const dimParams = k.dims.map(() => binaryen.i32);
+  const sb = new FnBuilder(m, dimParams);
+  const sdims = new Map(k.dims.map((d, i) => [d, i]));
+  const sem = new ExprEmitter({ ...em.env, fb: sb, dims: sdims, scalars: new Map(), slots: [] });
+  const sizeBody = scratchBytes(sem, mm);
+  m.addFunction(sname, binaryen.createType(dimParams), binaryen.i32, [...sb.vars], sizeBody);
+  m.addFunctionExport(sname, sname);
+  return sname;
+}

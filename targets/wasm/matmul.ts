@@ -1,0 +1,436 @@
+// The matmul template: parallel [batch.., m, n], reduce stages over k of
+// load(A) * load(B), and loop-free map stages (the epilogue) that use the
+// accumulators. Computed per call as
+//
+//   for batch..:                       (outermost over [begin, end))
+//     pack B into panels of 8 columns:  P[panel][k][8]       (scratch)
+//     for m-block of 64 rows:
+//       pack A into tiles of 4 rows:    Q[tile][k][4]        (scratch)
+//       for each 8-column panel, for each 4-row tile:
+//         4 x 2 f32x4 accumulators over k (8 independent multiply-add chains:
+//         two B vectors and four broadcast A values per k), then the
+//         epilogue straight from those registers on f32x4 lanes of n (a
+//         tile past the last column: spilled to a 4 x 8 tile, point by point)
+//
+// Packing reads the operands through their own index expressions, so
+// transposed (A^T, B^T from the backward pass) and even div/mod-indexed
+// operands (convolutions as matmuls) all become contiguous streams; the
+// B panel (K x 32 bytes) stays in L1 across a block's tiles and the A block
+// in L2. Scratch: per reduce stage ceil(N/8)*K*32 + min(64, M rounded up to
+// 4)*K*4 + 128 bytes.
+
+import binaryen from 'binaryen';
+import type { Accumulator, Kernel, Loop, VExpr } from '../../compiler/kernel/kir.js';
+import { ivars } from './affine.js';
+import type { KernelAbi } from './abi.js';
+import type { Ref } from './builder.js';
+import type { ExprEmitter } from './expr.js';
+import { type StageEmitter, extentRef } from './kernel.js';
+import { aliasSafe, collect, distinctSlots, writtenSlots } from './simd.js';
+
+type LoadExpr = Extract<VExpr, { k: 'load' }>;
+
+export interface MatmulPart {
+  /** Index of the reduce stage. */
+  readonly stage: number;
+  readonly k: Loop;
+  readonly acc: Accumulator;
+  /** A[m, k] (does not mention n). */
+  readonly a: LoadExpr;
+  /** B[k, n] (does not mention m). */
+  readonly b: LoadExpr;
+}
+
+export interface MatmulPlan {
+  readonly batch: readonly Loop[];
+  readonly m: Loop;
+  readonly n: Loop;
+  readonly parts: readonly MatmulPart[];
+  /** Indices of the epilogue (map) stages, in order. */
+  readonly maps: readonly number[];
+}
+
+/** Rows per block (the A panel kept in L2), a multiple of the 4-row tile. */
+const MB = 64;
+
+function plainOperand(x: VExpr): x is LoadExpr {
+  if (x.k !== 'load' || x.dtype !== 'f32' || x.valid.k !== 'true') return false;
+  return collect([x]).loads.length === 1; // no gathers in the index
+}
+
+/** The template's plan for `k`, or undefined when its operand pattern is not recognised. */
+export function planMatmul(k: Kernel): MatmulPlan | undefined {
+  if (k.kind !== 'matmul' || k.parallel.length < 2 || !distinctSlots(k)) return undefined;
+  const n = k.parallel[k.parallel.length - 1]!;
+  const m = k.parallel[k.parallel.length - 2]!;
+  const batch = k.parallel.slice(0, -2);
+  if (typeof n.extent === 'number' && n.extent < 8) return undefined;
+  if (k.stages[0]?.kind !== 'reduce') return undefined;
+  const written = writtenSlots(k);
+  const parts: MatmulPart[] = [];
+  const maps: number[] = [];
+  const batchNames = new Set(batch.map((l) => l.name));
+  const within = (x: LoadExpr, allowed: readonly string[]) =>
+    [...ivars(x.index)].every((v) => batchNames.has(v) || allowed.includes(v));
+  for (const [si, s] of k.stages.entries()) {
+    if (s.kind === 'map') {
+      if (s.loops.length > 0) return undefined;
+      maps.push(si);
+      continue;
+    }
+    const acc = s.accs[0];
+    const kl = s.loops[0];
+    if (s.loops.length !== 1 || s.accs.length !== 1 || !acc || !kl) return undefined;
+    if (acc.fn !== 'sum' || acc.dtype !== 'f32') return undefined;
+    const v = acc.value;
+    if (v.k !== 'binary' || v.fn !== 'mul' || !plainOperand(v.a) || !plainOperand(v.b)) return undefined;
+    const bFirst = ivars(v.a.index).has(n.name);
+    const a = bFirst ? v.b : v.a;
+    const b = bFirst ? v.a : v.b;
+    if (!within(a, [m.name, kl.name]) || !within(b, [n.name, kl.name])) return undefined;
+    if (!ivars(a.index).has(kl.name) || !ivars(b.index).has(kl.name) || !ivars(b.index).has(n.name)) return undefined;
+    if (written.has(a.buf) || written.has(b.buf)) return undefined;
+    parts.push({ stage: si, k: kl, acc, a, b });
+  }
+  if (!aliasSafe(maps.map((i) => k.stages[i]!))) return undefined;
+  return { batch, m, n, parts, maps };
+}
+
+/** Rows of the packed A block: MB, or all of m (rounded up to whole tiles) when fewer. */
+function blockRows(em: ExprEmitter, p: MatmulPlan): Ref {
+  const m = em.m;
+  const rows = () => m.i32.and(m.i32.add(extentRef(em, p.m.extent), m.i32.const(3)), m.i32.const(-4));
+  return m.select(m.i32.lt_s(rows(), m.i32.const(MB)), rows(), m.i32.const(MB));
+}
+
+/** Bytes of scratch per call, from the dims (the body of `<entry>_scratch_bytes`). */
+export function scratchBytes(em: ExprEmitter, p: MatmulPlan): Ref {
+  const m = em.m;
+  let total: Ref = m.i32.const(0);
+  const panels = () => m.i32.shr_u(m.i32.add(extentRef(em, p.n.extent), m.i32.const(7)), m.i32.const(3));
+  for (const part of p.parts) {
+    const K = () => extentRef(em, part.k.extent);
+    total = m.i32.add(total, m.i32.mul(m.i32.mul(panels(), K()), m.i32.const(32)));
+    total = m.i32.add(total, m.i32.shl(m.i32.mul(K(), blockRows(em, p)), m.i32.const(2)));
+    total = m.i32.add(total, m.i32.const(128));
+  }
+  return total;
+}
+
+export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): void {
+  const em = se.em;
+  const fb = em.fb;
+  const m = em.m;
+  const i32 = binaryen.i32;
+  const c = (v: number) => m.i32.const(v);
+  const g = (i: number) => fb.get(i);
+  const local = (v: Ref) => {
+    const i = fb.local(i32);
+    fb.emit(fb.set(i, v));
+    return i;
+  };
+  const scratchParam = abi.scratch;
+  if (scratchParam === undefined) throw new Error('the matmul template needs a scratch pointer');
+
+  // Function level: sizes and the scratch layout.
+  const N = local(extentRef(em, p.n.extent));
+  const panels = local(m.i32.shr_u(m.i32.add(g(N), c(7)), c(3)));
+  const rows = local(blockRows(em, p));
+  let cursor = local(g(scratchParam));
+  const parts = p.parts.map((part) => {
+    const K = local(extentRef(em, part.k.extent));
+    const bpack = cursor;
+    const apack = local(m.i32.add(g(bpack), m.i32.mul(m.i32.mul(g(panels), g(K)), c(32))));
+    const ctile = local(m.i32.add(g(apack), m.i32.shl(m.i32.mul(g(K), g(rows)), c(2))));
+    cursor = local(m.i32.add(g(ctile), c(128)));
+    return { ...part, K, bpack, apack, ctile };
+  });
+  type Part = (typeof parts)[number];
+
+  /** A new level binding loop variables (vector lanes over `lane`), its statements, then closed. */
+  const scope = (vars: Record<string, () => Ref>, lane: string | null, body: () => void, share = false): Ref[] => {
+    const level = fb.open({ share, lane });
+    for (const [name, get] of Object.entries(vars)) level.vars.set(name, get);
+    body();
+    return fb.close();
+  };
+  /** for (i = from; i < to; i += step) with `body` at a new level. */
+  const forLt = (
+    from: Ref,
+    to: () => Ref,
+    step: number,
+    body: (i: number) => void,
+    vars = {},
+    lane: string | null = null,
+  ) => {
+    const i = local(from);
+    const stmts = scope(vars, lane, () => body(i));
+    fb.emit(fb.loopLt(i, step, to, stmts));
+  };
+
+  const packB = (part: Part) => {
+    se.enterStage(part.stage);
+    const full = local(m.i32.shr_u(g(N), c(3)));
+    // Full panels: two 4-lane halves of n per k.
+    forLt(
+      c(0),
+      () => g(full),
+      1,
+      (jp) => {
+        forLt(
+          c(0),
+          () => g(part.K),
+          1,
+          (kk) => {
+            const dst = local(m.i32.add(g(part.bpack), m.i32.shl(m.i32.add(m.i32.mul(g(jp), g(part.K)), g(kk)), c(5))));
+            for (let h = 0; h < 2; h++) {
+              const n = () => m.i32.add(m.i32.shl(g(jp), c(3)), c(4 * h));
+              scope(
+                { [p.n.name]: n, [part.k.name]: () => g(kk) },
+                p.n.name,
+                () => fb.emit(m.v128.store(16 * h, 4, g(dst), em.vec(em.v(part.b)))),
+                true,
+              );
+            }
+          },
+        );
+      },
+    );
+    // The last, partial panel: zeros past N.
+    fb.emit(
+      m.if(
+        m.i32.lt_u(g(full), g(panels)),
+        fb.block(
+          scope({}, null, () =>
+            forLt(
+              c(0),
+              () => g(part.K),
+              1,
+              (kk) => {
+                const dst = local(
+                  m.i32.add(g(part.bpack), m.i32.shl(m.i32.add(m.i32.mul(g(full), g(part.K)), g(kk)), c(5))),
+                );
+                for (let l = 0; l < 8; l++) {
+                  const col = () => m.i32.add(m.i32.shl(g(full), c(3)), c(l));
+                  scope(
+                    { [p.n.name]: col, [part.k.name]: () => g(kk) },
+                    null,
+                    () =>
+                      fb.emit(
+                        m.f32.store(
+                          4 * l,
+                          4,
+                          g(dst),
+                          m.if(m.i32.lt_s(col(), g(N)), em.loadScalar(part.b), m.f32.const(0)),
+                        ),
+                      ),
+                    true,
+                  );
+                }
+              },
+            ),
+          ),
+        ),
+      ),
+    );
+  };
+
+  const packA = (part: Part, mb: number, mbEnd: number) => {
+    se.enterStage(part.stage);
+    const tiles = local(m.i32.shr_u(m.i32.add(m.i32.sub(g(mbEnd), g(mb)), c(3)), c(2)));
+    forLt(
+      c(0),
+      () => g(tiles),
+      1,
+      (t) => {
+        const row = local(m.i32.add(g(mb), m.i32.shl(g(t), c(2))));
+        const base = local(m.i32.add(g(part.apack), m.i32.shl(m.i32.mul(g(t), g(part.K)), c(4))));
+        const full = fb.block(
+          scope({}, null, () =>
+            forLt(
+              c(0),
+              () => g(part.K),
+              1,
+              (kk) => {
+                scope(
+                  { [p.m.name]: () => g(row), [part.k.name]: () => g(kk) },
+                  p.m.name,
+                  () => fb.emit(m.v128.store(0, 4, m.i32.add(g(base), m.i32.shl(g(kk), c(4))), em.vec(em.v(part.a)))),
+                  true,
+                );
+              },
+            ),
+          ),
+        );
+        const partial = fb.block(
+          scope({}, null, () =>
+            forLt(
+              c(0),
+              () => g(part.K),
+              1,
+              (kk) => {
+                for (let r = 0; r < 4; r++) {
+                  const rr = () => m.i32.add(g(row), c(r));
+                  scope(
+                    { [p.m.name]: rr, [part.k.name]: () => g(kk) },
+                    null,
+                    () =>
+                      fb.emit(
+                        m.f32.store(
+                          4 * r,
+                          4,
+                          m.i32.add(g(base), m.i32.shl(g(kk), c(4))),
+                          m.if(m.i32.lt_s(rr(), g(mbEnd)), em.loadScalar(part.a), m.f32.const(0)),
+                        ),
+                      ),
+                    true,
+                  );
+                }
+              },
+            ),
+          ),
+        );
+        fb.emit(m.if(m.i32.le_s(m.i32.add(g(row), c(4)), g(mbEnd)), full, partial));
+      },
+    );
+  };
+
+  /** The 4 x 8 register tile of one reduce stage: its accumulator locals [row][half]. */
+  const microKernel = (part: Part, jp: number, t: number) => {
+    const v128 = binaryen.v128;
+    const acc = Array.from({ length: 4 }, () => [fb.local(v128), fb.local(v128)] as const);
+    for (const row of acc) for (const x of row) fb.emit(fb.set(x, em.v128('f32', 0)));
+    const pa = local(m.i32.add(g(part.apack), m.i32.shl(m.i32.mul(g(t), g(part.K)), c(4))));
+    const pb = local(m.i32.add(g(part.bpack), m.i32.shl(m.i32.mul(g(jp), g(part.K)), c(5))));
+    const end = local(m.i32.add(g(pb), m.i32.shl(g(part.K), c(5))));
+    const b0 = fb.local(v128);
+    const b1 = fb.local(v128);
+    const a = fb.local(v128);
+    const body: Ref[] = [fb.set(b0, m.v128.load(0, 16, g(pb))), fb.set(b1, m.v128.load(16, 16, g(pb)))];
+    acc.forEach(([c0, c1], r) => {
+      body.push(fb.set(a, m.v128.load32_splat(4 * r, 4, g(pa))));
+      body.push(fb.set(c0, em.madd(fb.get(a), fb.get(b0), fb.get(c0))));
+      body.push(fb.set(c1, em.madd(fb.get(a), fb.get(b1), fb.get(c1))));
+    });
+    body.push(fb.set(pa, m.i32.add(g(pa), c(16))));
+    const top = `mk${part.stage}_${fb.vars.length}`;
+    body.push(fb.set(pb, m.i32.add(g(pb), c(32))));
+    body.push(m.br(top, m.i32.lt_u(g(pb), g(end))));
+    fb.emit(m.loop(top, fb.block(body)));
+    return acc;
+  };
+
+  /** The map stages at the current point (accumulators and variables bound by the caller's level). */
+  const epilogueStages = () => {
+    for (const si of p.maps) {
+      const s = se.enterStage(si);
+      if (s.kind === 'map') se.emitMap(s, false);
+    }
+  };
+
+  /**
+   * The epilogue. A full-width tile applies it straight from the accumulator
+   * registers, four lanes of n at a time (rows past the block's end skipped);
+   * a partial tile spills them to its ctile and goes point by point.
+   */
+  const tileEpilogue = (
+    accs: readonly (readonly (readonly [number, number])[])[],
+    row0: number,
+    n0: number,
+    mbEnd: number,
+  ) => {
+    const rows = local(m.select(m.i32.lt_s(m.i32.sub(g(mbEnd), g(row0)), c(4)), m.i32.sub(g(mbEnd), g(row0)), c(4)));
+    const wide = scope({}, null, () => {
+      for (let r = 0; r < 4; r++) {
+        const row = scope({ [p.m.name]: () => m.i32.add(g(row0), c(r)) }, null, () => {
+          for (let h = 0; h < 2; h++)
+            scope(
+              { [p.n.name]: () => m.i32.add(g(n0), c(4 * h)) },
+              p.n.name,
+              () => {
+                const lvl = fb.top;
+                parts.forEach((part, j) => {
+                  const x = accs[j]![r]![h]!;
+                  lvl.accs.set(part.acc.id, { get: () => fb.get(x), vec: true, dtype: 'f32', level: lvl });
+                });
+                epilogueStages();
+              },
+              true,
+            );
+        });
+        fb.emit(r === 0 ? fb.block(row) : m.if(m.i32.lt_s(c(r), g(rows)), fb.block(row)));
+      }
+    });
+    const narrow = scope({}, null, () => {
+      parts.forEach((part, j) =>
+        accs[j]!.forEach(([c0, c1], r) => {
+          fb.emit(m.v128.store(32 * r, 16, g(part.ctile), fb.get(c0)));
+          fb.emit(m.v128.store(32 * r + 16, 16, g(part.ctile), fb.get(c1)));
+        }),
+      );
+      const cols = local(m.i32.sub(g(N), g(n0)));
+      const r = local(c(0));
+      const rowStmts = scope({ [p.m.name]: () => m.i32.add(g(row0), g(r)) }, null, () => {
+        const col = local(c(0));
+        const stmts = scope({ [p.n.name]: () => m.i32.add(g(n0), g(col)) }, null, () => {
+          const lvl = fb.top;
+          for (const part of parts) {
+            const addr = m.i32.add(g(part.ctile), m.i32.shl(m.i32.add(m.i32.shl(g(r), c(3)), g(col)), c(2)));
+            lvl.accs.set(part.acc.id, fb.bindAt(lvl, m.f32.load(0, 4, addr), 'f32', false));
+          }
+          epilogueStages();
+        });
+        fb.emit(fb.loopLt(col, 1, () => g(cols), stmts));
+      });
+      fb.emit(fb.loopLt(r, 1, () => g(rows), rowStmts));
+    });
+    fb.emit(m.if(m.i32.le_s(m.i32.add(g(n0), c(8)), g(N)), fb.block(wide), fb.block(narrow)));
+  };
+
+  const compute = () => {
+    const m0 = p.batch.length === 0 ? g(abi.begin) : c(0);
+    const m1 = local(p.batch.length === 0 ? g(abi.end) : extentRef(em, p.m.extent));
+    forLt(
+      m0,
+      () => g(m1),
+      MB,
+      (mb) => {
+        const mbEnd = local(m.select(m.i32.lt_s(m.i32.add(g(mb), c(MB)), g(m1)), m.i32.add(g(mb), c(MB)), g(m1)));
+        for (const part of parts) packA(part, mb, mbEnd);
+        const tiles = local(m.i32.shr_u(m.i32.add(m.i32.sub(g(mbEnd), g(mb)), c(3)), c(2)));
+        forLt(
+          c(0),
+          () => g(panels),
+          1,
+          (jp) => {
+            const n0 = local(m.i32.shl(g(jp), c(3)));
+            forLt(
+              c(0),
+              () => g(tiles),
+              1,
+              (t) => {
+                const row0 = local(m.i32.add(g(mb), m.i32.shl(g(t), c(2))));
+                const accs = parts.map((part) => microKernel(part, jp, t));
+                tileEpilogue(accs, row0, n0, mbEnd);
+              },
+            );
+          },
+        );
+      },
+    );
+  };
+
+  // Batch loops; each B panel is packed at the outermost level where its operand is fixed.
+  const packDepth = parts.map((part) => {
+    let d = -1;
+    p.batch.forEach((l, i) => ivars(part.b.index).has(l.name) && (d = i));
+    return d;
+  });
+  const nest = (i: number): void => {
+    parts.forEach((part, j) => packDepth[j] === i - 1 && packB(part));
+    if (i === p.batch.length) return compute();
+    const l = p.batch[i]!;
+    se.loop(l, () => nest(i + 1), i === 0 ? { from: () => g(abi.begin), to: () => g(abi.end) } : {});
+  };
+  nest(0);
+}

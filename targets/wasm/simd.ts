@@ -1,0 +1,225 @@
+// Which loop of a kernel becomes f32x4 lanes.
+//
+// Two shapes of vectorisation, chosen per kernel:
+// - *inner*: the innermost loop of a stage (a row of a softmax, layer norm
+//   or dot product): vector accumulators, horizontal reduction, scalar tail;
+// - *parallel*: the innermost parallel loop (elementwise kernels, column
+//   reductions, epilogues): every stage runs on four points at once, so
+//   accumulators are per-lane and any reduction stays exact in order.
+// A loop qualifies when its loads and stores are contiguous in it
+// (coefficient 1) or invariant, no gather index depends on it, and
+// reordering the points cannot change a result: a buffer the vectorised
+// code writes is only read at exactly the index it is written
+// (`aliasSafe`).
+
+import { indexKey } from '../../compiler/kernel/index-expr.js';
+import type { IBool, IExpr, Kernel, Stage, VExpr } from '../../compiler/kernel/kir.js';
+import { vdtype } from '../../compiler/kernel/interpret.js';
+import { bvars, constCoef, ivars } from './affine.js';
+
+type LoadExpr = Extract<VExpr, { k: 'load' }>;
+
+export type Access = 'invariant' | 'contiguous' | 'masked' | 'lanewise';
+
+/** How a load behaves across four consecutive values of `v`. */
+export function classifyLoad(x: LoadExpr, v: string): Access {
+  const inIndex = ivars(x.index).has(v);
+  const inMask = bvars(x.valid).has(v);
+  if (!inIndex && !inMask) return 'invariant';
+  if (constCoef(x.index, v) !== 1) return 'lanewise';
+  return inMask ? 'masked' : 'contiguous';
+}
+
+export function classifyStore(index: IExpr, v: string): Access {
+  if (!ivars(index).has(v)) return 'invariant';
+  return constCoef(index, v) === 1 ? 'contiguous' : 'lanewise';
+}
+
+/** Every load and value node reachable from `roots` (also inside gather indices and masks). */
+export function collect(roots: readonly VExpr[]): { loads: LoadExpr[]; nodes: VExpr[] } {
+  const seen = new Set<VExpr>();
+  const loads: LoadExpr[] = [];
+  const nodes: VExpr[] = [];
+  const walkI = (e: IExpr): void => {
+    switch (e.k) {
+      case 'const':
+      case 'var':
+      case 'dim':
+        return;
+      case 'add':
+      case 'mul':
+      case 'div':
+      case 'mod':
+        walkI(e.a);
+        walkI(e.b);
+        return;
+      case 'value':
+        walkV(e.x);
+        walkI(e.hi);
+        return;
+    }
+  };
+  const walkB = (c: IBool): void => {
+    if (c.k === 'le') {
+      walkI(c.a);
+      walkI(c.b);
+    } else if (c.k === 'and') {
+      walkB(c.a);
+      walkB(c.b);
+    }
+  };
+  const walkV = (x: VExpr): void => {
+    if (seen.has(x)) return;
+    seen.add(x);
+    nodes.push(x);
+    switch (x.k) {
+      case 'const':
+      case 'scalar':
+      case 'acc':
+        return;
+      case 'load':
+        loads.push(x);
+        walkI(x.index);
+        walkB(x.valid);
+        return;
+      case 'index':
+        walkI(x.i);
+        return;
+      case 'unary':
+      case 'cast':
+        walkV(x.x);
+        return;
+      case 'binary':
+        walkV(x.a);
+        walkV(x.b);
+        return;
+      case 'where':
+        walkV(x.c);
+        walkV(x.a);
+        walkV(x.b);
+        return;
+      case 'rand':
+        walkV(x.key);
+        walkI(x.i);
+        return;
+    }
+  };
+  roots.forEach(walkV);
+  return { loads, nodes };
+}
+
+export function stageRoots(s: Stage): VExpr[] {
+  return s.kind === 'reduce'
+    ? s.accs.map((a) => a.value)
+    : s.stores.flatMap((st) => [st.value, { k: 'index', i: st.index } as const]);
+}
+
+/** Slots whose buffer some stage stores to. */
+export function writtenSlots(k: Kernel, stages: readonly Stage[] = k.stages): Set<number> {
+  const ids = new Set<number>();
+  for (const s of stages) if (s.kind === 'map') for (const st of s.stores) ids.add(k.buffers[st.buf]?.id ?? -1);
+  const out = new Set<number>();
+  k.buffers.forEach((b, i) => ids.has(b.id) && out.add(i));
+  return out;
+}
+
+/** True when no program buffer is bound to two slots (the alias analysis works on slots). */
+export function distinctSlots(k: Kernel): boolean {
+  return new Set(k.buffers.map((b) => b.id)).size === k.buffers.length;
+}
+
+/**
+ * Reordering the points of `stages` is safe: every load of a buffer they
+ * store is unmasked and at exactly an index a store of that buffer uses.
+ */
+export function aliasSafe(stages: readonly Stage[]): boolean {
+  const stored = new Map<number, Set<string>>();
+  for (const s of stages)
+    if (s.kind === 'map')
+      for (const st of s.stores) {
+        const keys = stored.get(st.buf) ?? new Set();
+        keys.add(indexKey(st.index));
+        stored.set(st.buf, keys);
+      }
+  for (const x of collect(stages.flatMap(stageRoots)).loads) {
+    const keys = stored.get(x.buf);
+    if (keys && (x.valid.k !== 'true' || !keys.has(indexKey(x.index)))) return false;
+  }
+  return true;
+}
+
+export interface VectorPlan {
+  /** Run every stage on four consecutive points of the innermost parallel loop. */
+  readonly parallel: boolean;
+  /** Per stage (when not `parallel`): vectorise the stage's innermost loop. */
+  readonly inner: readonly boolean[];
+}
+
+const LANE_OPS_SLOW: ReadonlySet<string> = new Set(['div', 'mod', 'pow']);
+
+/** Operations that run lane by lane (no SIMD instruction): i32 div/mod/pow, f32 mod. */
+function slowOps(nodes: readonly VExpr[]): number {
+  let n = 0;
+  for (const x of nodes)
+    if (x.k === 'binary' && LANE_OPS_SLOW.has(x.fn) && (vdtype(x.a) !== 'f32' || x.fn === 'mod')) n++;
+  return n;
+}
+
+function minExtent(d: Kernel['parallel'][number]['extent']): number {
+  return typeof d === 'number' ? d : d.coef;
+}
+
+/** Can the innermost loop of stage `s` be vectorised? */
+function innerOk(s: Stage): boolean {
+  const v = s.loops[s.loops.length - 1];
+  if (!v || (typeof v.extent === 'number' && v.extent < 4)) return false;
+  if (s.kind === 'reduce' && s.accs.some((a) => a.dtype === 'bool' || a.fn === 'prod')) return false;
+  const { loads } = collect(stageRoots(s));
+  let wide = 0;
+  for (const x of loads) {
+    const c = classifyLoad(x, v.name);
+    if (c === 'lanewise') return false;
+    if (c !== 'invariant') wide++;
+  }
+  if (s.kind === 'map') {
+    for (const st of s.stores) if (classifyStore(st.index, v.name) !== 'contiguous') return false;
+    if (!aliasSafe([s])) return false;
+    wide++;
+  }
+  return wide > 0;
+}
+
+/** Can every stage run on four points of the innermost parallel loop at once? */
+function parallelOk(k: Kernel): boolean {
+  const v = k.parallel[k.parallel.length - 1];
+  if (!v || minExtent(v.extent) < 4) return false;
+  if (k.stages.some((s) => s.kind === 'reduce' && s.accs.some((a) => a.dtype === 'bool'))) return false;
+  if (!aliasSafe(k.stages)) return false;
+  const { loads, nodes } = collect(k.stages.flatMap(stageRoots));
+  let good = 0;
+  let bad = slowOps(nodes);
+  for (const x of loads) {
+    const c = classifyLoad(x, v.name);
+    if (c === 'contiguous' || c === 'masked') good++;
+    else if (c === 'lanewise') bad++;
+  }
+  for (const s of k.stages)
+    if (s.kind === 'map')
+      for (const st of s.stores) {
+        const c = classifyStore(st.index, v.name);
+        if (c === 'contiguous') good++;
+        else bad++;
+      }
+  return good > 0 && bad * 3 <= good;
+}
+
+export function planVectors(k: Kernel): VectorPlan {
+  const none: VectorPlan = { parallel: false, inner: k.stages.map(() => false) };
+  if (!distinctSlots(k)) return none;
+  const inner = k.stages.map(innerOk);
+  const looped = k.stages.filter((s) => s.loops.length > 0);
+  if (looped.length > 0 && k.stages.every((s, i) => s.loops.length === 0 || inner[i]))
+    return { parallel: false, inner };
+  if (parallelOk(k)) return { parallel: true, inner: k.stages.map(() => false) };
+  return { parallel: false, inner };
+}

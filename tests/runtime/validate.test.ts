@@ -1,0 +1,228 @@
+// A corrupted or mismatched artifact is rejected before use, with an error
+// that names the file and the field: wrong version, missing fields, buffer
+// ids out of range, truncated wasm, params that do not match the manifest.
+
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { type ArtifactFiles, loadArtifact, loadModel } from '../../runtime/model.js';
+import { decodeSafetensors, encodeSafetensors } from '../../runtime/safetensors.js';
+import { ArtifactError, validateManifest } from '../../runtime/validate.js';
+import { writeArtifact } from '../../targets/wasm/artifact.js';
+import { artifactOf } from './helpers.js';
+
+const MLP = 'examples/mlp.kiln';
+const LINREG = 'examples/linear_regression.kiln';
+
+type Json = Record<string, unknown>;
+
+/** A deep copy of the MLP manifest as plain JSON, to corrupt. */
+function manifestJson(file = MLP): Json {
+  return JSON.parse(JSON.stringify(artifactOf(file).manifest)) as Json;
+}
+
+/** The object at a path of keys and indices. */
+function at(o: unknown, ...path: (string | number)[]): Json {
+  return path.reduce<unknown>((x, k) => (x as Json)[k], o) as Json;
+}
+
+function list(o: unknown, ...path: (string | number)[]): unknown[] {
+  return at(o, ...path) as unknown as unknown[];
+}
+
+function rejects(json: unknown, ...fragments: (string | RegExp)[]): ArtifactError {
+  let caught: unknown;
+  try {
+    validateManifest(json, 'model/manifest.json');
+  } catch (e) {
+    caught = e;
+  }
+  expect(caught, 'the manifest should be rejected').toBeInstanceOf(ArtifactError);
+  const msg = (caught as Error).message;
+  expect(msg.startsWith('model/manifest.json: ')).toBe(true);
+  for (const f of fragments) expect(msg).toMatch(f);
+  return caught as ArtifactError;
+}
+
+async function loadRejects(files: ArtifactFiles, ...fragments: (string | RegExp)[]): Promise<string> {
+  const err = await loadArtifact(files, { threads: 1 }).then(
+    (m) => {
+      m.dispose();
+      return undefined;
+    },
+    (e: unknown) => e,
+  );
+  expect(err, 'the artifact should be rejected').toBeInstanceOf(ArtifactError);
+  const msg = (err as Error).message;
+  for (const f of fragments) expect(msg).toMatch(f);
+  return msg;
+}
+
+describe('validateManifest', () => {
+  it('accepts what the compiler writes, through JSON', () => {
+    for (const f of [MLP, LINREG]) {
+      const json = manifestJson(f);
+      expect(validateManifest(json, 'm.json')).toEqual(json);
+    }
+  });
+
+  it('rejects a wrong version', () => {
+    const j = manifestJson();
+    j['version'] = 2;
+    rejects(j, /^model\/manifest\.json: version: artifact version 2 is not supported/, /reads version 1/);
+  });
+
+  it('rejects something that is not a manifest', () => {
+    rejects([1, 2], /expected a JSON object/);
+    rejects({ format: 'onnx' }, /format: expected 'kiln-artifact', got "onnx"/);
+  });
+
+  it('rejects a missing field, naming its path', () => {
+    const j = manifestJson();
+    delete at(j, 'forward')['kernels'];
+    rejects(j, "forward: missing field 'kernels'");
+    const k = manifestJson();
+    delete at(k, 'inputs', 0)['shape'];
+    rejects(k, "inputs[0]: missing field 'shape'");
+  });
+
+  it('rejects an unknown field', () => {
+    const j = manifestJson();
+    at(j, 'memory')['size'] = 3;
+    rejects(j, "memory: unknown field 'size'");
+  });
+
+  it('rejects a buffer id out of range', () => {
+    const j = manifestJson();
+    list(j, 'forward', 'kernels', 1, 'buffers')[0] = 41;
+    rejects(j, 'forward.kernels[1].buffers[0]: buffer 41 does not exist');
+  });
+
+  it('rejects a train program output that points at the wrong buffer', () => {
+    const j = manifestJson();
+    const temp = list(j, 'train', 'program', 'buffers').find((b) => at(b, 'role')['kind'] === 'temp');
+    at(j, 'train', 'program', 'outputs', 0)['buf'] = at(temp)['id'];
+    rejects(j, /train\.program\.outputs\[0\]\.buf: buffer \d+ is not the output buffer of 'loss'/);
+  });
+
+  it('rejects a buffer whose size does not match its tensor', () => {
+    const j = manifestJson();
+    const w1 = list(j, 'forward', 'buffers').findIndex((b) => at(b, 'role')['name'] === 'w1');
+    at(j, 'forward', 'buffers', w1)['size'] = 100;
+    rejects(j, `forward.buffers[${w1}].size: param 'w1' (f32[784, 128]) has 100352 elements, but its buffer holds 100`);
+  });
+
+  it('rejects storages that do not exist or are shared by non-temps', () => {
+    const j = manifestJson();
+    at(j, 'forward', 'buffers', 0)['storage'] = 999;
+    rejects(j, 'forward.buffers[0].storage: storage 999 is not a buffer of this program');
+  });
+
+  it('rejects a dimension that no input binds', () => {
+    const j = manifestJson();
+    const dims = list(j, 'forward', 'kernels', 0, 'dims');
+    dims.push('Q');
+    rejects(j, `forward.kernels[0].dims[${dims.length - 1}]: dimension 'Q' is not bound by any input (inputs bind B)`);
+  });
+
+  it('rejects an unsupported optimizer and bad hyperparameters', () => {
+    const j = manifestJson();
+    at(j, 'train', 'optimizer')['name'] = 'sgdx';
+    rejects(j, "train.optimizer.name: optimizer 'sgdx' is not supported");
+    const k = manifestJson();
+    at(k, 'train', 'optimizer', 'hyper')['b1'] = 1.5;
+    rejects(k, /train\.optimizer: .*b1/);
+  });
+
+  it('rejects a scalar the runtime cannot supply', () => {
+    const j = manifestJson();
+    list(j, 'forward', 'scalars').push('@lr');
+    rejects(j, "forward.scalars[0]: the runtime cannot supply scalar '@lr'");
+  });
+
+  it('rejects a file name that leaves the artifact directory', () => {
+    const j = manifestJson();
+    at(j, 'files')['code'] = '../evil.wasm';
+    rejects(j, "files.code: '../evil.wasm' must be a plain file name");
+  });
+});
+
+describe('loading a bad artifact', () => {
+  const good = () => {
+    const a = artifactOf(MLP);
+    return { manifest: a.manifest, code: a.code, params: a.params };
+  };
+
+  it('rejects a truncated module', async () => {
+    const a = good();
+    await loadRejects(
+      { ...a, code: a.code.slice(0, Math.floor(a.code.length / 2)) },
+      /^model\.wasm: not a valid WebAssembly module/,
+    );
+    await loadRejects(
+      { ...a, code: new Uint8Array([1, 2, 3]) },
+      /model\.wasm: not a valid WebAssembly module \(no wasm header/,
+    );
+  });
+
+  it('rejects a module without a kernel the manifest names', async () => {
+    const a = good();
+    const m = JSON.parse(JSON.stringify(a.manifest)) as Json;
+    at(m, 'forward', 'kernels', 0)['entry'] = 'nope';
+    await loadRejects({ ...a, manifest: m }, "model.wasm: no exported function 'nope' for forward.kernels[0]");
+  });
+
+  it('rejects params whose shape does not match the manifest', async () => {
+    const a = good();
+    const { tensors } = decodeSafetensors(a.params);
+    const b1 = tensors.get('b1')!;
+    tensors.set('b1', { ...b1, shape: [64], data: new Float32Array(64) });
+    await loadRejects(
+      { ...a, params: encodeSafetensors(tensors) },
+      "params.safetensors: tensor 'b1': shape [64], but the manifest says f32[128]",
+    );
+  });
+
+  it('rejects params with a missing, extra or mistyped tensor', async () => {
+    const a = good();
+    const { tensors } = decodeSafetensors(a.params);
+    const without = new Map(tensors);
+    without.delete('w2.m');
+    await loadRejects(
+      { ...a, params: encodeSafetensors(without) },
+      "params.safetensors: missing state 'w2.m' (f32[128, 10])",
+    );
+    const extra = new Map(tensors);
+    extra.set('w3', { dtype: 'F32', shape: [1], data: new Float32Array(1) });
+    await loadRejects(
+      { ...a, params: encodeSafetensors(extra) },
+      "params.safetensors: tensor 'w3' is not a param of the manifest",
+    );
+    const typed = new Map(tensors);
+    typed.set('b2', { dtype: 'I32', shape: [10], data: new Int32Array(10) });
+    await loadRejects({ ...a, params: encodeSafetensors(typed) }, "tensor 'b2': dtype I32, but the manifest says f32");
+    await loadRejects({ ...a, params: new Uint8Array([1, 2]) }, /params\.safetensors: file is 2 bytes long/);
+  });
+
+  it('rejects a directory with a corrupt or missing manifest, naming the path', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'kiln-art-'));
+    await writeArtifact(dir, artifactOf(LINREG));
+    const m = await loadModel(dir, { threads: 1 });
+    m.dispose();
+    const path = join(dir, 'manifest.json');
+    const text = readFileSync(path, 'utf8');
+    writeFileSync(path, text.slice(0, 40));
+    await expect(loadModel(dir, { threads: 1 })).rejects.toThrow(`${path}: not valid JSON`);
+    writeFileSync(path, text.replace('"version": 1', '"version": 7'));
+    await expect(loadModel(dir, { threads: 1 })).rejects.toThrow(
+      `${path}: version: artifact version 7 is not supported`,
+    );
+    await expect(loadModel(join(dir, 'nope'), { threads: 1 })).rejects.toThrow(/manifest\.json: no such file/);
+    writeFileSync(path, text);
+    writeFileSync(join(dir, 'model.wasm'), Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 200]));
+    await expect(loadModel(dir, { threads: 1 })).rejects.toThrow(
+      `${join(dir, 'model.wasm')}: not a valid WebAssembly module`,
+    );
+  });
+});
