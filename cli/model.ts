@@ -26,7 +26,10 @@ export function loadModel(path: string, modelName: string | undefined): LoadedMo
   } catch {
     // a missing file is reported by loadKilnFile with its own message
   }
-  if (isDir) throw new UserError(`${path}: compiled artifacts need the wasm runtime, which is not built yet`);
+  if (isDir)
+    throw new UserError(
+      `${path} is a compiled artifact; this command needs the .kiln source (run and train accept artifacts)`,
+    );
   const loaded = loadKilnFile(path);
   const { models, trains } = loaded.result;
   if (models.length === 0) throw new UserError(`${path}: the file defines no model`);

@@ -11,6 +11,7 @@ import { TARGET_LIMITS } from '../../compiler/pipeline.js';
 import { kernelTable, printKernels } from '../../compiler/kernel/print.js';
 import { formatMemoryPlan, planMemory } from '../../compiler/memory.js';
 import { buildTrainStep } from '../../compiler/train-step.js';
+import { buildWasmModule } from '../../targets/wasm/codegen.js';
 import { UserError, UsageError } from '../errors.js';
 import { type LoadedModel, loadModel } from '../model.js';
 import type { Output } from '../output.js';
@@ -101,8 +102,17 @@ export function dumpCommand(file: string, opts: DumpOptions, out: Output): numbe
       if (opts.explainFusion) out.stdout(`\nfusion decisions:\n${plan.explain.map((l) => `  ${l}`).join('\n')}\n`);
       return 0;
     }
-    case 'wasm':
+    case 'wasm': {
+      const { graph } = optimizeGraph(stageGraph(lm, opts.train));
+      const program = planKernels(graph, TARGET_LIMITS['wasm']).program;
+      const module = buildWasmModule([{ prefix: opts.train ? 'step' : 'fwd', program }], {
+        relaxedSimd: false,
+        sharedMemory: false,
+      });
+      out.stdout(module.text());
+      return 0;
+    }
     case 'wgsl':
-      throw new UserError(`stage '${stage}' is not built yet: the code generators come in later releases`);
+      throw new UserError(`stage 'wgsl' is not built yet: the WebGPU code generator comes in a later release`);
   }
 }

@@ -105,17 +105,19 @@ export function buildWasmModule(
 /**
  * binaryen -O3 (shrink 0), inlining the math library's straight-line
  * functions into the kernel loops: a call spills every live vector register.
- * The inlining limits are process-wide, so they are restored afterwards.
+ * binaryen's settings are process-wide, so they are restored afterwards.
  */
 function optimize(m: binaryen.Module): void {
-  const flexible = binaryen.getFlexibleInlineMaxSize();
+  const saved = [binaryen.getOptimizeLevel(), binaryen.getShrinkLevel(), binaryen.getFlexibleInlineMaxSize()] as const;
   binaryen.setOptimizeLevel(3);
   binaryen.setShrinkLevel(0);
   binaryen.setFlexibleInlineMaxSize(INLINE_MAX_SIZE);
   try {
     m.optimize();
   } finally {
-    binaryen.setFlexibleInlineMaxSize(flexible);
+    binaryen.setOptimizeLevel(saved[0]);
+    binaryen.setShrinkLevel(saved[1]);
+    binaryen.setFlexibleInlineMaxSize(saved[2]);
   }
 }
 

@@ -46,11 +46,11 @@ export interface WasmRunResult {
 
 const align16 = (n: number) => Math.ceil(n / 16) * 16;
 
-/** Cuts [0, n) into up to `max` consecutive non-empty ranges at random points. */
+/** Cuts [0, n) into 2 to `max` consecutive non-empty ranges at random points (fewer when points coincide). */
 function cuts(n: number, opts: WasmRunOptions['pieces']): [number, number][] {
   if (!opts || n <= 1) return [[0, n]];
   const points = new Set<number>();
-  const k = 1 + Math.floor(opts.rng() * opts.max);
+  const k = 2 + Math.floor(opts.rng() * (opts.max - 1));
   for (let i = 1; i < k; i++) points.add(1 + Math.floor(opts.rng() * (n - 1)));
   const xs = [0, ...[...points].sort((a, b) => a - b), n];
   return xs.slice(1).map((e, i) => [xs[i]!, e]);
