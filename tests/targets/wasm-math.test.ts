@@ -8,9 +8,8 @@ import v8 from 'node:v8';
 import binaryen from 'binaryen';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { erf, randUniform } from '../../compiler/interpret.js';
+import { erf } from '../../compiler/interpret.js';
 import { MATH_ACCURACY, MATH_FNS, type MathFn, addMathLibrary } from '../../targets/wasm/math.js';
-import { randFunction, randVectorFunction } from '../../targets/wasm/rand.js';
 
 // The project is typed without DOM libs: the part of the WebAssembly API used here.
 interface WasmSync {
@@ -486,94 +485,5 @@ describe('addMathLibrary', () => {
       expect(Array.from(new Int32Array(o.scalar.buffer)), fn).toEqual(Array.from(new Int32Array(p.scalar.buffer)));
       expect(Array.from(new Int32Array(o.vector.buffer)), fn).toEqual(Array.from(new Int32Array(p.vector.buffer)));
     }
-  });
-});
-
-// ---------------------------------------------------------------- rand
-
-describe('rand', () => {
-  function randModule(): { scalar: (k: number, s: number, i: number) => number; vector: Loop; memory: Float32Array } {
-    const m = new binaryen.Module();
-    m.setMemory(1, 1, 'memory');
-    const i32 = binaryen.i32;
-    const get = (k: number) => m.local.get(k, i32);
-    const s = randFunction(m);
-    expect(randFunction(m)).toBe(s);
-    const v = randVectorFunction(m);
-    expect(randVectorFunction(m)).toBe(v);
-    m.addFunction(
-      'scalar',
-      binaryen.createType([i32, i32, i32]),
-      binaryen.f32,
-      [],
-      m.call(s, [get(0), get(1), get(2)], binaryen.f32),
-    );
-    m.addFunctionExport('scalar', 'scalar');
-    // (key, salt, index, out): the 4 lanes at out
-    m.addFunction(
-      'vector',
-      binaryen.createType([i32, i32, i32, i32]),
-      binaryen.none,
-      [],
-      m.v128.store(0, 16, get(3), m.call(v, [get(0), get(1), get(2)], binaryen.v128)),
-    );
-    m.addFunctionExport('vector', 'vector');
-    if (!m.validate()) throw new Error('invalid rand module');
-    const exports = instantiateBytes(m.emitBinary());
-    m.dispose();
-    return {
-      scalar: exports['scalar'] as (k: number, s: number, i: number) => number,
-      vector: exports['vector'] as Loop,
-      memory: new Float32Array(memoryBuffer(exports)),
-    };
-  }
-  const r = randModule();
-
-  function check(key: number, salt: number, index: number): void {
-    expect(r.scalar(key, salt, index), `rand(${key}, ${salt}, ${index})`).toBe(randUniform(key, salt, index));
-    r.vector(key, salt, index, 0);
-    for (let j = 0; j < 4; j++) {
-      const want = randUniform(key, salt, (index + j) | 0);
-      expect(r.memory[j], `rand(${key}, ${salt}, ${index} + ${j})`).toBe(want);
-    }
-  }
-
-  it('matches randUniform bit for bit on a grid', () => {
-    for (const key of [0, 1, -1, 42, 0x7fffffff, -0x80000000]) {
-      for (const salt of [0, 1, 2, 7, 1000, -3]) {
-        for (let index = 0; index < 64; index++) check(key, salt, index);
-        check(key, salt, -1);
-        check(key, salt, 0x7ffffffe);
-      }
-    }
-  });
-
-  it('matches randUniform bit for bit on random i32 inputs', () => {
-    fc.assert(
-      fc.property(
-        fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
-        fc.integer({ min: 0, max: 1 << 20 }),
-        fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }),
-        (key, salt, index) => {
-          check(key, salt, index);
-        },
-      ),
-      { seed: 0x5eed, numRuns: 2000 },
-    );
-  });
-
-  it('is uniform-looking in [0, 1)', () => {
-    let sum = 0;
-    let lo = 1;
-    let hi = 0;
-    for (let i = 0; i < 100_000; i++) {
-      const u = r.scalar(7, 3, i);
-      sum += u;
-      lo = Math.min(lo, u);
-      hi = Math.max(hi, u);
-    }
-    expect(lo).toBeGreaterThanOrEqual(0);
-    expect(hi).toBeLessThan(1);
-    expect(Math.abs(sum / 100_000 - 0.5)).toBeLessThan(0.01);
   });
 });
