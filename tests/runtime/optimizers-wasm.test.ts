@@ -8,6 +8,13 @@
 // The cases, the model, its initial params and batches repeat those of
 // tests/compiler/optimizers.test.ts (which exports nothing).
 
+import {
+  CASES as TRAJECTORY_CASES,
+  type TrajectoryCase,
+  configAt,
+  o,
+  optimizerLine,
+} from '../helpers/optimizer-cases.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RefTensor, tensor } from '../../compiler/interpret.js';
 import { initialState, referenceTrainStep } from '../../compiler/train-reference.js';
@@ -16,17 +23,9 @@ import { compileSource } from '../../dsl/frontend.js';
 import { formatDiagnostic } from '../../dsl/source.js';
 import type { Tensor } from '../../runtime/executor.js';
 import { type Model, loadArtifact } from '../../runtime/index.js';
-import {
-  type HyperValue,
-  type OptimizerConfig,
-  type ScheduleConfig,
-  SUPPORTED_OPTIMIZERS,
-  hostScalars,
-} from '../../runtime/optimizer-scalars.js';
+import { SUPPORTED_OPTIMIZERS, hostScalars } from '../../runtime/optimizer-scalars.js';
 import { type Artifact, buildArtifact } from '../../targets/wasm/artifact.js';
 import { expectAllClose } from './helpers.js';
-
-type Hyper = Readonly<Record<string, HyperValue>>;
 
 // ---------------------------------------------------------------------------
 // The tiny tanh MLP, its initial params (rounded to f32 for both sides) and batches
@@ -76,148 +75,13 @@ const refMap = (ts: Readonly<Record<string, Tensor>>) =>
 // ---------------------------------------------------------------------------
 // The cases of tests/compiler/optimizers.test.ts, plus gradient clipping
 
-interface Case {
-  readonly label: string;
-  readonly opt: OptimizerConfig;
-  /** Hyperparameters of the base optimizer changed from step 5 on (setHyperparameter, no recompile). */
-  readonly change?: Hyper;
-  readonly schedule?: ScheduleConfig;
+interface Case extends TrajectoryCase {
   /** `clip global_norm(max)` in the train block, and its threshold from step 5 on. */
   readonly clip?: { readonly max: number; readonly from5?: number };
 }
 
-const la = (inner: OptimizerConfig, hyper: Hyper = {}): OptimizerConfig => ({ name: 'lookahead', hyper, inner });
-const o = (name: string, hyper: Hyper = {}): OptimizerConfig => ({ name, hyper });
-
 const CASES: readonly Case[] = [
-  { label: 'sgd', opt: o('sgd', { lr: 0.3, weight_decay: 0.05 }), change: { lr: 0.15, weight_decay: 0.1 } },
-  {
-    label: 'momentum, dampening',
-    opt: o('momentum', { lr: 0.2, momentum: 0.8, dampening: 0.3, weight_decay: 0.02 }),
-    change: { lr: 0.1, momentum: 0.6, dampening: 0.1 },
-  },
-  {
-    label: 'momentum, nesterov',
-    opt: o('momentum', { lr: 0.2, momentum: 0.85, nesterov: true, weight_decay: 0.01 }),
-    change: { lr: 0.1, momentum: 0.7 },
-  },
-  {
-    label: 'adagrad',
-    opt: o('adagrad', { lr: 0.2, lr_decay: 0.1, eps: 1e-6, initial_accumulator: 0.05, weight_decay: 0.01 }),
-    change: { lr: 0.1, lr_decay: 0.05, eps: 1e-5 },
-  },
-  {
-    label: 'rmsprop, momentum',
-    opt: o('rmsprop', { lr: 0.02, alpha: 0.9, eps: 1e-6, momentum: 0.5, weight_decay: 0.01 }),
-    change: { lr: 0.01, alpha: 0.8, momentum: 0.7 },
-  },
-  {
-    label: 'rmsprop, centered',
-    opt: o('rmsprop', { lr: 0.02, alpha: 0.9, centered: true, momentum: 0.3 }),
-    change: { lr: 0.01, alpha: 0.95 },
-  },
-  { label: 'rmsprop, no momentum', opt: o('rmsprop', { lr: 0.02 }), change: { lr: 0.01, alpha: 0.95 } },
-  {
-    label: 'adadelta',
-    opt: o('adadelta', { lr: 1, rho: 0.8, eps: 1e-4, weight_decay: 0.01 }),
-    change: { lr: 0.5, rho: 0.9 },
-  },
-  {
-    label: 'adam',
-    opt: o('adam', { lr: 0.05, b1: 0.8, b2: 0.95, eps: 1e-6, weight_decay: 0.02 }),
-    change: { lr: 0.02, b1: 0.85, b2: 0.9 },
-  },
-  { label: 'adam, amsgrad', opt: o('adam', { lr: 0.05, b2: 0.6, amsgrad: true }), change: { lr: 0.02 } },
-  {
-    label: 'adamw',
-    opt: o('adamw', { lr: 0.05, weight_decay: 0.1, b2: 0.99 }),
-    change: { lr: 0.02, weight_decay: 0.2 },
-  },
-  { label: 'adamw, amsgrad', opt: o('adamw', { lr: 0.05, b2: 0.6, amsgrad: true }), change: { b2: 0.7 } },
-  {
-    label: 'adamax',
-    opt: o('adamax', { lr: 0.05, b1: 0.8, b2: 0.9, weight_decay: 0.01 }),
-    change: { lr: 0.02, b2: 0.95 },
-  },
-  // b1 and ψ stay: the reference keeps PyTorch's running product of μ.
-  {
-    label: 'nadam',
-    opt: o('nadam', { lr: 0.05, momentum_decay: 0.05, weight_decay: 0.01 }),
-    change: { lr: 0.02, weight_decay: 0.02 },
-  },
-  { label: 'radam', opt: o('radam', { lr: 0.05, weight_decay: 0.01 }), change: { lr: 0.02 } },
-  {
-    label: 'adabelief',
-    opt: o('adabelief', { lr: 0.05, eps: 1e-8, eps_root: 1e-10, weight_decay: 0.1 }),
-    change: { lr: 0.02, b1: 0.8 },
-  },
-  {
-    label: 'lion',
-    opt: o('lion', { lr: 0.01, b1: 0.8, b2: 0.95, weight_decay: 0.5 }),
-    change: { lr: 0.005, b1: 0.9 },
-  },
-  { label: 'lamb', opt: o('lamb', { lr: 0.05, weight_decay: 0.1 }), change: { lr: 0.02, eps: 1e-4 } },
-  {
-    label: 'lars',
-    opt: o('lars', { lr: 0.5, momentum: 0.8, trust_coefficient: 0.02, eps: 1e-3, weight_decay: 0.05 }),
-    change: { lr: 0.2, trust_coefficient: 0.05 },
-  },
-  {
-    label: 'lars, nesterov',
-    opt: o('lars', { lr: 0.5, nesterov: true, trust_coefficient: 0.02 }),
-    change: { lr: 0.2, momentum: 0.5 },
-  },
-  {
-    label: 'adan',
-    opt: o('adan', { lr: 0.05, weight_decay: 0.1 }),
-    change: { lr: 0.02, weight_decay: 0.2, b2: 0.9 },
-  },
-  {
-    label: 'ademamix, warmups',
-    opt: o('ademamix', { lr: 0.05, b3: 0.99, alpha: 3, alpha_warmup: 4, b3_warmup: 6, weight_decay: 0.05 }),
-    change: { lr: 0.02, alpha: 2.5 },
-  },
-  { label: 'adopt', opt: o('adopt', { lr: 0.05, b2: 0.99 }), change: { lr: 0.02, b1: 0.8 } },
-  { label: 'grams', opt: o('grams', { lr: 0.05, weight_decay: 0.1 }), change: { lr: 0.02, b2: 0.99 } },
-  {
-    label: 'madgrad',
-    opt: o('madgrad', { lr: 0.02, momentum: 0.8, weight_decay: 0.01 }),
-    change: { lr: 0.01, momentum: 0.7 },
-  },
-  {
-    label: 'adabound',
-    opt: o('adabound', { lr: 0.05, final_lr: 0.05, gamma: 0.1, weight_decay: 0.01 }),
-    change: { lr: 0.02, final_lr: 0.03 },
-  },
-  {
-    label: 'adabound, cosine schedule',
-    opt: o('adabound', { lr: 0.05, final_lr: 0.05, gamma: 0.1 }),
-    schedule: { name: 'cosine', args: { steps: 8 } },
-  },
-  { label: 'diffgrad', opt: o('diffgrad', { lr: 0.05, weight_decay: 0.01 }), change: { lr: 0.02 } },
-  {
-    label: 'novograd',
-    opt: o('novograd', { lr: 0.05, b2: 0.5, weight_decay: 0.01 }),
-    change: { lr: 0.02, b1: 0.8, b2: 0.6 },
-  },
-  {
-    label: 'adamw + cautious',
-    opt: o('adamw', { lr: 0.05, weight_decay: 0.1, cautious: true }),
-    change: { lr: 0.02 },
-  },
-  {
-    label: 'momentum + cautious',
-    opt: o('momentum', { lr: 0.2, momentum: 0.9, cautious: true }),
-    change: { lr: 0.1 },
-  },
-  { label: 'lion + cautious', opt: o('lion', { lr: 0.01, weight_decay: 0.1, cautious: true }) },
-  { label: 'adam + ema', opt: o('adam', { lr: 0.05, ema: 0.8 }), change: { lr: 0.02, ema: 0.6 } },
-  { label: 'lookahead(adam)', opt: la(o('adam', { lr: 0.05 }), { k: 3, alpha: 0.6 }), change: { lr: 0.02 } },
-  {
-    label: 'lookahead(momentum + cautious + ema), defaults',
-    opt: la(o('momentum', { lr: 0.2, cautious: true, ema: 0.7 })),
-  },
-  { label: 'lookahead(novograd), k = 2', opt: la(o('novograd', { lr: 0.05 }), { k: 2 }) },
+  ...TRAJECTORY_CASES,
   {
     label: 'adam, clip global_norm(1.0), clip 0.05 from step 5',
     opt: o('adam', { lr: 0.05 }),
@@ -226,23 +90,6 @@ const CASES: readonly Case[] = [
   },
   { label: 'momentum, clip global_norm(0.1)', opt: o('momentum', { lr: 0.2 }), clip: { max: 0.1 } },
 ];
-
-/** `name(k = v, ...)`, wrapped in lookahead when `inner` is given. */
-function optimizerLine(opt: OptimizerConfig): string {
-  const call = (o: OptimizerConfig, inner?: string) => {
-    const args = [...(inner ? [inner] : []), ...Object.entries(o.hyper).map(([k, v]) => `${k} = ${v}`)];
-    return args.length > 0 ? `${o.name}(${args.join(', ')})` : o.name;
-  };
-  return opt.inner ? call(opt, call(opt.inner)) : call(opt);
-}
-
-/** The optimizer config at step t: the base optimizer's hyperparameters changed from step 5 on. */
-function configAt(c: Case, t: number): OptimizerConfig {
-  if (!c.change || t < 5) return c.opt;
-  const base = c.opt.inner ?? c.opt;
-  const changed = { name: base.name, hyper: { ...base.hyper, ...c.change } };
-  return c.opt.inner ? { ...c.opt, inner: changed } : changed;
-}
 
 function sourceOf(c: Case): string {
   const extra = [
