@@ -564,8 +564,13 @@ function mergeKernels(
         const a = ks[i]!;
         const b = ks[j]!;
         if (!sameParallel(a, b)) continue;
+        // Siblings merge when they share inputs or row reductions; single-program
+        // kernels (whole-tensor reductions such as LAMB's norms) always may: they
+        // run serially either way, and one dispatch is cheaper than two.
         const shares =
-          [...a.reads.keys()].some((r) => b.reads.has(r)) || a.stageNodes.some((n) => b.stageNodes.includes(n));
+          [...a.reads.keys()].some((r) => b.reads.has(r)) ||
+          a.stageNodes.some((n) => b.stageNodes.includes(n)) ||
+          (a.parallel.length === 0 && b.parallel.length === 0);
         if (!shares) continue;
         if (tryMerge(a, b, false, 'siblings')) {
           changed = true;
