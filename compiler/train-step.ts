@@ -7,7 +7,7 @@
 // runtime/optimizer-scalars.ts; the step counter is host-side too. Optional
 // annealed gradient noise (§34) draws from the IR `rand` op keyed by `@seed`.
 
-import type { CheckedModel, CheckedTrain, HyperCall } from '../dsl/check.js';
+import type { CheckedModel, CheckedTrain } from '../dsl/check.js';
 import type { DType, Shape } from '../dsl/types.js';
 import {
   CLIP_SCALAR,
@@ -16,9 +16,9 @@ import {
   MODIFIER_SCALARS,
   type OptimizerConfig,
   type ScheduleConfig,
-  resolveGradNoise,
   resolveOptimizer,
   scalarInput,
+  splitGradNoise,
 } from '../runtime/optimizer-scalars.js';
 import { gradients } from './autodiff.js';
 import { type Graph, type IRBuilder, type Node, type NodeOf, IRError } from './ir.js';
@@ -62,11 +62,11 @@ export interface TrainStep {
 }
 
 /**
- * A train block, optionally with gradient noise (§34). The checker does not
- * accept a `grad_noise(eta, gamma)` statement yet; once CheckedTrain carries
- * one as `gradNoise`, this type is CheckedTrain itself.
+ * A train block. Gradient noise (§34) is written among the optimizer's
+ * arguments, `adam(lr = 1e-3, grad_noise = 0.01, grad_noise_gamma = 0.55)`
+ * (on the wrapped optimizer under lookahead); buildTrainStep splits it off.
  */
-export type TrainConfig = CheckedTrain & { readonly gradNoise?: Pick<HyperCall, 'args'> };
+export type TrainConfig = CheckedTrain;
 
 /** PyTorch clip_grad_norm_'s guard against a zero norm (§31); structural, not a hyperparameter. */
 const CLIP_NORM_EPS = 1e-6;
@@ -77,14 +77,13 @@ const NOISE_SALT = 0x4e000000;
 export function buildTrainStep(model: CheckedModel, train: TrainConfig): TrainStep {
   if (train.model !== model.name) throw new Error(`train block is for model ${train.model}, not ${model.name}`);
   const spec = train.optimizer;
-  const opt: OptimizerConfig = {
+  const { optimizer: opt, gradNoise: noise } = splitGradNoise({
     name: spec.name,
     hyper: spec.args,
     ...(spec.inner && { inner: { name: spec.inner.name, hyper: spec.inner.args } }),
-  };
+  });
   const rule = optimizerRule(opt);
   const resolved = resolveOptimizer(opt);
-  const noise = train.gradNoise && resolveGradNoise(train.gradNoise.args);
 
   const g = model.lower({ training: true });
   const b = g.builder;

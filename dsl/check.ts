@@ -211,7 +211,13 @@ export const OPTIMIZERS: ReadonlyMap<string, Readonly<Record<string, Hyper>>> = 
   ['novograd', ADAM_LIKE],
 ]);
 /** Modifiers every optimizer accepts (optimizers.md §22, §34). */
-const OPTIMIZER_MODIFIERS: Readonly<Record<string, Hyper>> = { cautious: 'bool', ema: 'number' };
+const OPTIMIZER_MODIFIERS: Readonly<Record<string, Hyper>> = {
+  cautious: 'bool',
+  ema: 'number',
+  // Annealed gradient noise: grad_noise = eta (absent: off), grad_noise_gamma (default 0.55).
+  grad_noise: 'number',
+  grad_noise_gamma: 'number',
+};
 const LOOKAHEAD_ARGS: Readonly<Record<string, Hyper>> = { k: 'number', alpha: 'number' };
 
 export const SCHEDULES: readonly string[] = ['constant', 'linear_warmup', 'cosine', 'warmup_cosine', 'exponential'];

@@ -4,6 +4,11 @@
 // plain typed arrays with shapes; nothing needs freeing but the whole model
 // (`dispose()` stops its worker threads).
 //
+// A train block whose optimizer keeps a parameter EMA (`ema = 0.999`, §34)
+// has a second parameter set: `getParams({ ema: true })` returns, for every
+// param with a `<param>.ema` state tensor, that EMA under the param's own
+// name, ready for `setParams` on an inference copy of the model.
+//
 // Browser-safe: Node modules are imported dynamically, only in Node.
 
 import type { Manifest, OptimizerSpec, TensorSpec } from './manifest.js';
@@ -401,11 +406,31 @@ export class Model {
     this.t = t;
   }
 
-  /** Copies of the params and (unless `state: false`) optimizer state `<param>.<state>`, by name. */
-  getParams(opts: { state?: boolean } = {}): Record<string, Tensor> {
+  /**
+   * Copies of the params and (unless `state: false`) optimizer state
+   * `<param>.<state>`, by name. With `ema: true`, the parameter EMA instead:
+   * for every param that has a `<param>.ema` state, that EMA under the
+   * param's name (`state` is then ignored); throws when the optimizer keeps
+   * no EMA.
+   */
+  getParams(opts: { state?: boolean; ema?: boolean } = {}): Record<string, Tensor> {
     this.checkLive();
     const buf = this.memory.buffer;
     const out: Record<string, Tensor> = {};
+    if (opts.ema) {
+      const names = new Set(this.manifest.params.filter((p) => p.role === 'param').map((p) => p.name));
+      for (const p of this.manifest.params) {
+        const param = p.name.endsWith('.ema') ? p.name.slice(0, -'.ema'.length) : undefined;
+        if (p.role !== 'state' || param === undefined || !names.has(param)) continue;
+        const slot = this.params.slots.get(p.name)!;
+        out[param] = { data: readTyped(buf, slot.offset, slot.numel, p.dtype), shape: [...slot.shape] };
+      }
+      if (Object.keys(out).length === 0)
+        throw new KilnRuntimeError(
+          `model '${this.name}' keeps no parameter EMA (give its optimizer an ema argument, as in adam(ema = 0.999))`,
+        );
+      return out;
+    }
     for (const p of this.manifest.params) {
       if (p.role === 'state' && opts.state === false) continue;
       const slot = this.params.slots.get(p.name)!;

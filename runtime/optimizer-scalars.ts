@@ -70,6 +70,9 @@ export type SupportedOptimizer = (typeof SUPPORTED_OPTIMIZERS)[number];
 /** 'required': a number the source must give. */
 type Default = number | boolean | 'required';
 
+/** optax noisy_sgd's gamma (§34): the default of `grad_noise_gamma`. */
+const GRAD_NOISE_GAMMA_DEFAULT = 0.55;
+
 const ADAM_LIKE = { lr: 1e-3, b1: 0.9, b2: 0.999, eps: 1e-8, weight_decay: 0 } as const;
 
 /** Kiln's canonical hyperparameters and defaults (optimizers.md, "Kiln's canonical forms"). */
@@ -101,8 +104,17 @@ export const OPTIMIZER_DEFAULTS: Readonly<Record<SupportedOptimizer, Readonly<Re
 /**
  * Modifiers any optimizer accepts (§22, §34), written among its arguments.
  * `ema` has no default: absent means off, `ema = d` keeps an EMA with decay d.
+ * `grad_noise = eta` turns on annealed gradient noise (§34) with
+ * `grad_noise_gamma` (default 0.55); absent means off. The two are not
+ * optimizer hyperparameters: buildTrainStep and hostScalars split them off
+ * into a GradNoiseConfig (splitGradNoise).
  */
-export const MODIFIER_DEFAULTS: Readonly<Record<string, Default | undefined>> = { cautious: false, ema: undefined };
+export const MODIFIER_DEFAULTS: Readonly<Record<string, Default | undefined>> = {
+  cautious: false,
+  ema: undefined,
+  grad_noise: undefined,
+  grad_noise_gamma: GRAD_NOISE_GAMMA_DEFAULT,
+};
 
 /**
  * The boolean hyperparameters: they choose the graph's shape (state tensors,
@@ -265,6 +277,8 @@ const RANGES: Readonly<Record<string, Range>> = {
   // AdaBound's bounds divide by γ·t.
   gamma: OPEN_UNIT,
   ema: DECAY,
+  grad_noise: NON_NEGATIVE,
+  grad_noise_gamma: NON_NEGATIVE,
 };
 /** Where one optimizer's argument means something else than the table above. */
 const RANGE_OVERRIDES: Readonly<Record<string, Readonly<Record<string, Range>>>> = {
@@ -316,6 +330,8 @@ function crossChecks(name: string, h: Readonly<Record<string, HyperValue>>, inne
     if (h['dampening'] !== 0) at('nesterov', 'nesterov momentum needs dampening = 0');
     if (h['momentum'] === 0) at('nesterov', 'nesterov momentum needs momentum > 0');
   }
+  if (h['grad_noise_gamma'] !== undefined && h['grad_noise'] === undefined)
+    at('grad_noise_gamma', 'grad_noise_gamma needs grad_noise (the noise scale eta), as in grad_noise = 0.01');
   return issues;
 }
 
@@ -405,6 +421,24 @@ export function resolveGradNoise(args: Readonly<Record<string, HyperValue>>): Gr
   return { eta: h['eta'] as number, gamma: h['gamma'] as number };
 }
 
+/**
+ * `opt` without its `grad_noise` / `grad_noise_gamma` arguments (on the base
+ * optimizer: lookahead's inner one, or `opt` itself), and the gradient noise
+ * they ask for (undefined when `grad_noise` is absent). Checks their ranges.
+ */
+export function splitGradNoise(opt: OptimizerConfig): { optimizer: OptimizerConfig; gradNoise?: GradNoiseConfig } {
+  const base = opt.inner ?? opt;
+  const { grad_noise: eta, grad_noise_gamma: gamma, ...hyper } = base.hyper;
+  if (eta === undefined && gamma === undefined) return { optimizer: opt };
+  const issue = validateOptimizer(toSpec(opt))[0];
+  if (issue) throw new Error(issue.message);
+  const stripped = { ...base, hyper };
+  return {
+    optimizer: opt.inner ? { ...opt, inner: stripped } : stripped,
+    gradNoise: { eta: eta as number, gamma: (gamma ?? GRAD_NOISE_GAMMA_DEFAULT) as number },
+  };
+}
+
 /** The base optimizer of `opt` (lookahead's inner one, or `opt` itself), defaults filled. */
 export function baseOptimizer(opt: OptimizerConfig): { name: SupportedOptimizer; hyper: Record<string, HyperValue> } {
   const r = resolveOptimizer(opt);
@@ -418,7 +452,9 @@ export function baseOptimizer(opt: OptimizerConfig): { name: SupportedOptimizer;
  * `noise` (the clip threshold comes after, from the train block).
  */
 export function scalarNames(opt: OptimizerConfig, noise?: GradNoiseConfig): string[] {
-  const r = resolveOptimizer(opt);
+  const split = splitGradNoise(opt);
+  noise ??= split.gradNoise;
+  const r = resolveOptimizer(split.optimizer);
   const base = baseOptimizer(r);
   return [
     ...OPTIMIZER_SCALARS[base.name],
@@ -667,8 +703,9 @@ function optimizerValues(
  * The value of every scalar input of the step graph at step `t` (1 for the
  * first update), keyed by input name (`@lr`, ...): the optimizer's scalars
  * (with `@lr` after the schedule), the modifiers', `@noise_std` with grad
- * noise, and `@clip` when the train block clips. Exactly the inputs
- * scalarNames lists, plus `@clip`.
+ * noise (`noise`, or the optimizer's `grad_noise` arguments), and `@clip`
+ * when the train block clips. Exactly the inputs scalarNames lists, plus
+ * `@clip`.
  */
 export function hostScalars(
   opt: OptimizerConfig,
@@ -678,7 +715,10 @@ export function hostScalars(
   noise?: GradNoiseConfig,
 ): Record<string, number> {
   if (!Number.isInteger(t) || t < 1) throw new Error(`step must be an integer >= 1 (1 for the first update), got ${t}`);
-  const r = resolveOptimizer(opt);
+  // `grad_noise = eta` written among the optimizer's arguments (the explicit `noise` wins).
+  const split = splitGradNoise(opt);
+  noise ??= split.gradNoise;
+  const r = resolveOptimizer(split.optimizer);
   const base = baseOptimizer(r);
   const lr = scheduleValue(schedule, base.hyper['lr'] as number, t - 1);
   const values = optimizerValues(base.name, base.hyper, lr, t);

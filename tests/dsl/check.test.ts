@@ -661,6 +661,17 @@ const CASES: readonly [string, string][] = [
     `${HEAD}  output g = grad(true, x)\n  output h = grad(sum(x), i)\n}\n`,
   ],
   ['.T of a vector', `${HEAD}  output y = w[0, :].T\n}\n`],
+  [
+    'gradient noise out of range',
+    EXAMPLE.replace(
+      'adamw(lr = 1e-3, b1 = 0.9',
+      'adamw(lr = 1e-3, grad_noise = -0.01, grad_noise_gamma = -1, b1 = 0.9',
+    ),
+  ],
+  [
+    'grad_noise_gamma without grad_noise',
+    EXAMPLE.replace('adamw(lr = 1e-3, b1', 'adamw(lr = 1e-3, grad_noise_gamma = 0.6, b1'),
+  ],
 ];
 
 describe('semantic errors', () => {
@@ -673,6 +684,16 @@ describe('semantic errors', () => {
       out.push(`=== ${path}: ${what}`, text.trimEnd(), '---', ...result.diagnostics.map(formatDiagnostic), '');
     });
     expectGolden(GOLDEN, out.join('\n'));
+  });
+
+  it('accept gradient noise among the optimizer arguments', () => {
+    const src = EXAMPLE.replace(
+      'adamw(lr = 1e-3, b1',
+      'adamw(lr = 1e-3, grad_noise = 0.01, grad_noise_gamma = 0.6, b1',
+    );
+    const { result } = compileSource('t.kiln', src);
+    expect(result.diagnostics).toEqual([]);
+    expect(result.trains[0]!.optimizer.args).toMatchObject({ grad_noise: 0.01, grad_noise_gamma: 0.6 });
   });
 
   it('phrase the common mistakes as documented', () => {

@@ -12,9 +12,11 @@ import {
   CASES as TRAJECTORY_CASES,
   type TrajectoryCase,
   configAt,
+  la,
   o,
   optimizerLine,
 } from '../helpers/optimizer-cases.js';
+import { THETA0, VECTORS, vectorGrads } from '../helpers/optimizer-vectors.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RefTensor, tensor } from '../../compiler/interpret.js';
 import { initialState, referenceTrainStep } from '../../compiler/train-reference.js';
@@ -22,7 +24,7 @@ import { type TrainStep, buildTrainStep } from '../../compiler/train-step.js';
 import { compileSource } from '../../dsl/frontend.js';
 import { formatDiagnostic } from '../../dsl/source.js';
 import type { Tensor } from '../../runtime/executor.js';
-import { type Model, loadArtifact } from '../../runtime/index.js';
+import { type Model, loadArtifact, stepSeed } from '../../runtime/index.js';
 import { SUPPORTED_OPTIMIZERS, hostScalars } from '../../runtime/optimizer-scalars.js';
 import { type Artifact, buildArtifact } from '../../targets/wasm/artifact.js';
 import { expectAllClose } from './helpers.js';
@@ -78,6 +80,8 @@ const refMap = (ts: Readonly<Record<string, Tensor>>) =>
 interface Case extends TrajectoryCase {
   /** `clip global_norm(max)` in the train block, and its threshold from step 5 on. */
   readonly clip?: { readonly max: number; readonly from5?: number };
+  /** `freeze <name>` in the train block. */
+  readonly freeze?: string;
 }
 
 const CASES: readonly Case[] = [
@@ -89,12 +93,27 @@ const CASES: readonly Case[] = [
     clip: { max: 1.0, from5: 0.05 },
   },
   { label: 'momentum, clip global_norm(0.1)', opt: o('momentum', { lr: 0.2 }), clip: { max: 0.1 } },
+  // Annealed gradient noise (§34): the reference draws the same noise from the same per-step @seed.
+  {
+    label: 'adam + grad_noise',
+    opt: o('adam', { lr: 0.05, grad_noise: 0.01, grad_noise_gamma: 0.55 }),
+    change: { lr: 0.02 },
+  },
+  {
+    label: 'lookahead(sgd + grad_noise, gamma 1) + clip global_norm(0.5)',
+    opt: la(o('sgd', { lr: 0.1, grad_noise: 0.05, grad_noise_gamma: 1 }), { k: 3 }),
+    clip: { max: 0.5 },
+  },
 ];
+
+/** The load-time seed of `fresh` (loadArtifact's default): step t's `@seed` is stepSeed(LOAD_SEED, t). */
+const LOAD_SEED = 0;
 
 function sourceOf(c: Case): string {
   const extra = [
     ...(c.schedule ? [`schedule ${c.schedule.name}(steps = ${c.schedule.args['steps']})`] : []),
     ...(c.clip ? [`clip global_norm(${c.clip.max.toFixed(2)})`] : []),
+    ...(c.freeze ? [`freeze ${c.freeze}`] : []),
   ];
   return tinySrc(optimizerLine(c.opt), extra.join('\n    '));
 }
@@ -168,7 +187,12 @@ describe('8 wasm steps of the tiny MLP equal the float64 reference trajectory', 
         changeBefore(m, c, t);
         const batch = tinyBatch(t);
         const loss = await m.step(batch);
-        const r = referenceTrainStep(step, { params: ref, batch: refMap(batch), scalars: scalarsAt(c, step, t) });
+        const r = referenceTrainStep(step, {
+          params: ref,
+          batch: refMap(batch),
+          scalars: scalarsAt(c, step, t),
+          seed: stepSeed(LOAD_SEED, t),
+        });
         ref = r.params;
         expectAllClose(`loss at step ${t}`, [loss], [r.loss], RTOL, ATOL);
         const got = m.getParams();
@@ -181,9 +205,115 @@ describe('8 wasm steps of the tiny MLP equal the float64 reference trajectory', 
     });
   }
 
+  it('gradient noise reaches the artifact and is keyed by the load seed', async () => {
+    const c = CASES.find((k) => k.label === 'adam + grad_noise')!;
+    const { step, artifact } = build(c);
+    expect(step.gradNoise).toEqual({ eta: 0.01, gamma: 0.55 });
+    expect(artifact.manifest.train!.gradNoise).toEqual({ eta: 0.01, gamma: 0.55 });
+    expect(artifact.manifest.train!.optimizer.hyper).not.toHaveProperty('grad_noise');
+    expect(artifact.manifest.train!.program.scalars).toEqual(expect.arrayContaining(['@noise_std', '@seed']));
+    const run = async (seed: number) => {
+      const m = await loadArtifact(artifact, { threads: 1, seed });
+      open.push(m);
+      m.setParams(tinyParams());
+      for (let t = 1; t <= 3; t++) await m.step(tinyBatch(t));
+      return [...m.getParams()['w1']!.data];
+    };
+    expect(await run(7)).toEqual(await run(7));
+    expect(await run(8)).not.toEqual(await run(7));
+  });
+
   it('every supported optimizer is covered', () => {
     const names = new Set(CASES.map((c) => (c.opt.inner ?? c.opt).name));
     expect([...names].sort()).toEqual([...SUPPORTED_OPTIMIZERS].sort());
+  });
+});
+
+// ---------------------------------------------------------------------------
+// optimizers.md §35 and §35b test vectors on wasm
+
+/**
+ * The sheet's θ after each step, printed to 9 digits from float64, against
+ * the wasm step in f32 (θ0 and the gradients rounded to f32 on input):
+ * |got − want| <= VEC_TOL·(1 + |want|). f32's unit roundoff is 6e-8; three
+ * updates of a few dozen f32 operations each stay within 1e-6.
+ */
+const VEC_TOL = 1e-6;
+
+describe('optimizers.md §35 and §35b test vectors on wasm (1 thread)', () => {
+  const probeSrc = (line: string) => `model probe(g: f32[3]) {
+      param theta: f32[3] = zeros
+      output loss = sum(theta * g)
+    }
+    train probe { minimize loss; optimizer ${line} }`;
+  for (const c of VECTORS.filter((v) => v.name.startsWith('§35'))) {
+    it(c.name, async () => {
+      const { result } = compileSource('probe.kiln', probeSrc(optimizerLine(c.opt)));
+      if (result.diagnostics.length > 0) throw new Error(result.diagnostics.map(formatDiagnostic).join('\n'));
+      const train = result.trains[0]!;
+      const artifact = buildArtifact(
+        result.models.find((m) => m.name === train.model)!,
+        train,
+        { seed: 1 },
+      );
+      const m = await loadArtifact(artifact, { threads: 1 });
+      open.push(m);
+      m.setParams({ theta: f32Tensor([3], THETA0) });
+      const grads = vectorGrads(c);
+      for (const [i, g] of grads.entries()) {
+        // loss = sum(θ·g) before the update.
+        const theta = [...m.getParams()['theta']!.data];
+        const loss = await m.step({ g: f32Tensor([3], g) });
+        const f32g = [...Float32Array.from(g)];
+        expectAllClose(`loss at step ${i + 1}`, [loss], [theta.reduce((a, x, k) => a + x * f32g[k]!, 0)], 1e-6, 1e-12);
+        expectAllClose(`θ after step ${i + 1}`, m.getParams()['theta']!.data, c.expected![i]!, VEC_TOL, VEC_TOL);
+      }
+      expect(m.stepCount).toBe(grads.length);
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------
+// The parameter EMA as a second parameter set
+
+describe('getParams({ ema: true }): the EMA of every param under its name', () => {
+  it('adam + ema: equals the <param>.ema state and the reference EMA', async () => {
+    const c = CASES.find((k) => k.label === 'adam + ema')!;
+    const { step, artifact } = build(c);
+    const m = await fresh(artifact);
+    let ref = new Map([...refMap(tinyParams()), ...initialState(step)]);
+    for (let t = 1; t <= 4; t++) {
+      changeBefore(m, c, t);
+      await m.step(tinyBatch(t));
+      ref = referenceTrainStep(step, {
+        params: ref,
+        batch: refMap(tinyBatch(t)),
+        scalars: scalarsAt(c, step, t),
+      }).params;
+    }
+    const ema = m.getParams({ ema: true });
+    const all = m.getParams({ state: true });
+    expect(Object.keys(ema).sort()).toEqual([...TINY_NAMES].sort());
+    for (const n of TINY_NAMES) {
+      expect(ema[n]!.shape).toEqual(TINY_SHAPES[n]);
+      expect([...ema[n]!.data]).toEqual([...all[`${n}.ema`]!.data]);
+      expectAllClose(`${n} EMA`, ema[n]!.data, ref.get(`${n}.ema`)!.data, RTOL, ATOL);
+      // A second set: not the params themselves.
+      expect([...ema[n]!.data]).not.toEqual([...all[n]!.data]);
+    }
+    // Ready for an inference copy of the model.
+    const copy = await fresh(artifact, false);
+    copy.setParams(ema);
+    expect([...copy.getParams()['w1']!.data]).toEqual([...ema['w1']!.data]);
+  });
+
+  it('a frozen param has no EMA; an optimizer without ema has none at all', async () => {
+    const frozen = build({ label: 'adam + ema, b2 frozen', opt: o('adam', { lr: 0.05, ema: 0.9 }), freeze: 'b2' });
+    const m = await fresh(frozen.artifact);
+    await m.step(tinyBatch(1));
+    expect(Object.keys(m.getParams({ ema: true })).sort()).toEqual(['b1', 'w1', 'w2']);
+    const plain = await fresh(build(CASES.find((k) => k.label === 'adam')!).artifact);
+    expect(() => plain.getParams({ ema: true })).toThrow("model 'tiny' keeps no parameter EMA");
   });
 });
 
