@@ -90,16 +90,21 @@ describe('ThreadPool', () => {
 
   it('reports a trap on a worker thread and keeps working', async () => {
     const { memory, fn, pool } = await setup(1);
+    // The main thread always runs with |v| and lingers a moment, so the worker gets to claim a
+    // chunk; the worker runs the module's export with v itself, which traps when v < 0.
     const job = (v: number) => ({
       entry: 0,
-      fn: (...a: number[]) => (a[2] === 0 ? fn(a[0]!, Math.abs(v), a[2]!, a[3]!) : fn(...a)),
+      fn: (...a: number[]) => {
+        const until = performance.now() + 2;
+        while (performance.now() < until);
+        return fn(a[0]!, Math.abs(v), a[2]!, a[3]!);
+      },
       args: [0, v],
       bounds: [0, 1, 2],
       scratch: { offset: 0, stride: 0 },
     });
-    // The main thread takes chunk 0 with |v|; whichever thread takes chunk 1 with v < 0 traps.
     let err: unknown;
-    for (let i = 0; i < 20 && err === undefined; i++) {
+    for (let i = 0; i < 200 && err === undefined; i++) {
       try {
         const r = pool.dispatch(job(-5));
         if (r) await r;
