@@ -268,6 +268,8 @@ export class Model {
   private readonly training: ProgramExecutor | undefined;
   private optimizer: OptimizerSpec;
   private clipMax: number | undefined;
+  /** Gradient noise (eta, gamma), when the step was compiled with it; changeable between steps. */
+  private gradNoise: { eta: number; gamma: number } | undefined;
   private t = 0;
   private disposed = false;
   private poolStart: Promise<ThreadPool> | undefined;
@@ -301,6 +303,7 @@ export class Model {
       manifest.train && new ProgramExecutor(manifest.train.program, manifest.inputs, manifest.outputs, ctx);
     this.optimizer = manifest.train?.optimizer ?? { name: 'none', hyper: {} };
     this.clipMax = manifest.train?.clip?.max;
+    this.gradNoise = manifest.train?.gradNoise && { ...manifest.train.gradNoise };
   }
 
   get name(): string {
@@ -352,7 +355,7 @@ export class Model {
         train.schedule,
         t,
         train.clip && this.clipMax !== undefined ? { kind: train.clip.kind, max: this.clipMax } : undefined,
-        ...(train.gradNoise ? [train.gradNoise] : []),
+        ...(this.gradNoise ? [this.gradNoise] : []),
       );
       if (train.program.scalars.includes('@seed')) scalars['@seed'] = stepSeed(this.seed, t);
       const out = await this.training.call(batch, scalars, [train.loss]);
@@ -369,6 +372,7 @@ export class Model {
       ...(inner && resolveHyperparameters(inner)),
       ...resolveHyperparameters(this.optimizer),
       ...(this.clipMax !== undefined && { clip: this.clipMax }),
+      ...(this.gradNoise && { grad_noise: this.gradNoise.eta, grad_noise_gamma: this.gradNoise.gamma }),
     };
   }
 
@@ -379,6 +383,14 @@ export class Model {
       if (typeof value !== 'number' || !Number.isFinite(value) || !(value > 0))
         throw new KilnRuntimeError(`the clip threshold must be a positive number, got ${value}`);
       this.clipMax = value;
+      return;
+    }
+    if (name === 'grad_noise' || name === 'grad_noise_gamma') {
+      if (!this.gradNoise)
+        throw new KilnRuntimeError(`'${name}' needs a step compiled with gradient noise (grad_noise = eta)`);
+      if (typeof value !== 'number' || !Number.isFinite(value) || value < 0)
+        throw new KilnRuntimeError(`${name} must be a finite number >= 0, got ${value}`);
+      this.gradNoise = name === 'grad_noise' ? { ...this.gradNoise, eta: value } : { ...this.gradNoise, gamma: value };
       return;
     }
     const outer = this.optimizer;
@@ -392,7 +404,7 @@ export class Model {
       o === owner ? { ...o, hyper: { ...o.hyper, [name]: value } } : { ...o, ...(o.inner && { inner: set(o.inner) }) };
     const next = set(outer);
     try {
-      hostScalars(next, train.schedule, this.t + 1, undefined, ...(train.gradNoise ? [train.gradNoise] : []));
+      hostScalars(next, train.schedule, this.t + 1, undefined, ...(this.gradNoise ? [this.gradNoise] : []));
     } catch (e) {
       throw new KilnRuntimeError((e as Error).message);
     }

@@ -223,6 +223,24 @@ describe('8 wasm steps of the tiny MLP equal the float64 reference trajectory', 
     expect(await run(8)).not.toEqual(await run(7));
   });
 
+  it('gradient noise can be changed between steps: eta = 0 gives exactly the noiseless run', async () => {
+    const noisy = build(CASES.find((k) => k.label === 'adam + grad_noise')!).artifact;
+    const plain = build({ label: 'adam', opt: o('adam', { lr: 0.05 }) }).artifact;
+    const run = async (artifact: Artifact, eta?: number) => {
+      const m = await loadArtifact(artifact, { threads: 1, seed: 7 });
+      open.push(m);
+      m.setParams(tinyParams());
+      if (eta !== undefined) m.setHyperparameter('grad_noise', eta);
+      for (let t = 1; t <= 3; t++) await m.step(tinyBatch(t));
+      return [...m.getParams()['w1']!.data];
+    };
+    expect(await run(noisy, 0)).toEqual(await run(plain));
+    expect(await run(noisy)).not.toEqual(await run(plain));
+    const m = await loadArtifact(plain, { threads: 1 });
+    open.push(m);
+    expect(() => m.setHyperparameter('grad_noise', 0.1)).toThrow(/compiled with gradient noise/);
+  });
+
   it('every supported optimizer is covered', () => {
     const names = new Set(CASES.map((c) => (c.opt.inner ?? c.opt).name));
     expect([...names].sort()).toEqual([...SUPPORTED_OPTIMIZERS].sort());
