@@ -6,7 +6,21 @@
 // the fused kernels against the reference, kernel counts, validation.
 
 import { readFileSync } from 'node:fs';
-import { CASES, type TrajectoryCase, configAt, la, o, optimizerLine } from '../helpers/optimizer-cases.js';
+import {
+  CASES,
+  type TrajectoryCase,
+  configAt,
+  la,
+  o,
+  optimizerLine,
+  B,
+  BATCHES,
+  TINY_INIT,
+  TINY_NAMES,
+  TINY_SHAPES,
+  type TinyName,
+  tinySrc,
+} from '../helpers/optimizer-cases.js';
 import { THETA0, VECTORS, vectorGrads } from '../helpers/optimizer-vectors.js';
 import { describe, expect, it } from 'vitest';
 import { type RefTensor, evaluate, scalar, tensor } from '../../compiler/interpret.js';
@@ -501,35 +515,7 @@ function adamReference(decoupled: boolean): TensorStep {
 // ---------------------------------------------------------------------------
 // The tiny tanh MLP: its forward and backward by hand
 
-const TINY_NAMES = ['w1', 'b1', 'w2', 'b2'] as const;
-type TinyName = (typeof TINY_NAMES)[number];
 type TinyParams = Record<TinyName, Vec>;
-const TINY_SHAPES: Record<TinyName, number[]> = { w1: [2, 3], b1: [3], w2: [3, 1], b2: [] };
-const TINY_INIT: TinyParams = {
-  w1: [0.4, -0.3, 0.2, 0.1, 0.5, -0.6],
-  b1: [0.05, -0.05, 0.1],
-  w2: [0.7, -0.4, 0.3],
-  b2: [0.2],
-};
-const B = 4;
-const BATCHES = [
-  { x: [0.5, -1, 1.5, 0.2, -0.7, 0.9, 0.1, -0.3], y: [1, -0.5, 0.25, 0.8] },
-  { x: [-0.4, 0.8, 0.3, -1.2, 1.1, 0.6, -0.9, -0.2], y: [-0.3, 0.9, 0.4, -1] },
-];
-
-const tinySrc = (line: string, extra = '') => `model tiny(x: f32[B, 2], y: f32[B]) {
-    param w1: f32[2, 3] = glorot_uniform
-    param b1: f32[3] = zeros
-    param w2: f32[3, 1] = glorot_uniform
-    param b2: f32[] = zeros
-    h = tanh(x @ w1 + b1)
-    output loss = mean(mse((h @ w2)[:, 0] + b2, y))
-  }
-  train tiny {
-    minimize loss
-    optimizer ${line}
-    ${extra}
-  }`;
 
 function tinyGrads(p: TinyParams, batch: (typeof BATCHES)[number]): { loss: number; g: TinyParams } {
   const { x: X, y: Y } = batch;

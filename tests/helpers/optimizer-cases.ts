@@ -166,3 +166,36 @@ export function configAt(c: TrajectoryCase, t: number): OptimizerConfig {
   const changed = { name: base.name, hyper: { ...base.hyper, ...c.change } };
   return c.opt.inner ? { ...c.opt, inner: changed } : changed;
 }
+
+// ---------------------------------------------------------------------------
+// The tiny tanh MLP both trajectory tests train: its source, initial params and batches
+
+export const TINY_NAMES = ['w1', 'b1', 'w2', 'b2'] as const;
+export type TinyName = (typeof TINY_NAMES)[number];
+export const TINY_SHAPES: Record<TinyName, number[]> = { w1: [2, 3], b1: [3], w2: [3, 1], b2: [] };
+export const TINY_INIT: Record<TinyName, number[]> = {
+  w1: [0.4, -0.3, 0.2, 0.1, 0.5, -0.6],
+  b1: [0.05, -0.05, 0.1],
+  w2: [0.7, -0.4, 0.3],
+  b2: [0.2],
+};
+/** The batch size of BATCHES. */
+export const B = 4;
+export const BATCHES = [
+  { x: [0.5, -1, 1.5, 0.2, -0.7, 0.9, 0.1, -0.3], y: [1, -0.5, 0.25, 0.8] },
+  { x: [-0.4, 0.8, 0.3, -1.2, 1.1, 0.6, -0.9, -0.2], y: [-0.3, 0.9, 0.4, -1] },
+];
+
+export const tinySrc = (line: string, extra = '') => `model tiny(x: f32[B, 2], y: f32[B]) {
+    param w1: f32[2, 3] = glorot_uniform
+    param b1: f32[3] = zeros
+    param w2: f32[3, 1] = glorot_uniform
+    param b2: f32[] = zeros
+    h = tanh(x @ w1 + b1)
+    output loss = mean(mse((h @ w2)[:, 0] + b2, y))
+  }
+  train tiny {
+    minimize loss
+    optimizer ${line}
+    ${extra}
+  }`;

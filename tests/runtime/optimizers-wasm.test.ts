@@ -15,6 +15,12 @@ import {
   la,
   o,
   optimizerLine,
+  B,
+  BATCHES,
+  TINY_INIT,
+  TINY_NAMES,
+  TINY_SHAPES,
+  tinySrc,
 } from '../helpers/optimizer-cases.js';
 import { THETA0, VECTORS, vectorGrads } from '../helpers/optimizer-vectors.js';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -31,35 +37,6 @@ import { expectAllClose } from './helpers.js';
 
 // ---------------------------------------------------------------------------
 // The tiny tanh MLP, its initial params (rounded to f32 for both sides) and batches
-
-const TINY_NAMES = ['w1', 'b1', 'w2', 'b2'] as const;
-type TinyName = (typeof TINY_NAMES)[number];
-const TINY_SHAPES: Record<TinyName, number[]> = { w1: [2, 3], b1: [3], w2: [3, 1], b2: [] };
-const TINY_INIT: Record<TinyName, number[]> = {
-  w1: [0.4, -0.3, 0.2, 0.1, 0.5, -0.6],
-  b1: [0.05, -0.05, 0.1],
-  w2: [0.7, -0.4, 0.3],
-  b2: [0.2],
-};
-const B = 4;
-const BATCHES = [
-  { x: [0.5, -1, 1.5, 0.2, -0.7, 0.9, 0.1, -0.3], y: [1, -0.5, 0.25, 0.8] },
-  { x: [-0.4, 0.8, 0.3, -1.2, 1.1, 0.6, -0.9, -0.2], y: [-0.3, 0.9, 0.4, -1] },
-];
-
-const tinySrc = (line: string, extra = '') => `model tiny(x: f32[B, 2], y: f32[B]) {
-    param w1: f32[2, 3] = glorot_uniform
-    param b1: f32[3] = zeros
-    param w2: f32[3, 1] = glorot_uniform
-    param b2: f32[] = zeros
-    h = tanh(x @ w1 + b1)
-    output loss = mean(mse((h @ w2)[:, 0] + b2, y))
-  }
-  train tiny {
-    minimize loss
-    optimizer ${line}
-    ${extra}
-  }`;
 
 const f32Tensor = (shape: number[], data: readonly number[]): Tensor => ({ data: Float32Array.from(data), shape });
 /** The reference's copy of a wasm tensor: the same (f32) values in float64. */
