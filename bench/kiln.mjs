@@ -9,7 +9,7 @@ import { compileSource } from '../dist/dsl/frontend.js';
 import { tensor } from '../dist/compiler/interpret.js';
 import { buildTrainStep } from '../dist/compiler/train-step.js';
 import { initialState, referenceTrainStep, stepScalars } from '../dist/compiler/train-reference.js';
-import { buildArtifact } from '../dist/targets/wasm/artifact.js';
+import { buildArtifact } from '../dist/targets/artifact.js';
 import { loadArtifact } from '../dist/runtime/index.js';
 
 export const SOURCES = {
@@ -137,7 +137,7 @@ export async function createKiln({ threads }) {
       return {
         step: () => m.step(data),
         async params() {
-          const p = m.getParams({ state: false });
+          const p = await m.getParams({ state: false });
           return Object.fromEntries(Object.entries(p).map(([k, t]) => [k, t.data]));
         },
         dispose: () => m.dispose(),

@@ -115,19 +115,35 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     .command('train')
     .description('train a model on data')
     .argument('<file>', '.kiln source or compiled artifact directory')
-    .requiredOption('--data <data>', '.safetensors file with tensors named like the inputs, examples first')
-    .addOption(new Option('--steps <n>', 'training steps').argParser(positiveInt('--steps')).conflicts('epochs'))
-    .addOption(new Option('--epochs <n>', 'passes over the data (default 1)').argParser(positiveInt('--epochs')))
+    .requiredOption(
+      '--data <data>',
+      'training data: a .safetensors or .csv file, a directory of .npy or IDX files, or fashion-mnist',
+    )
+    .option('--eval <data>', 'held-out data (any form; fashion-mnist means its test set): loss and accuracy per epoch')
+    .addOption(new Option('--steps <n>', 'training steps in all').argParser(positiveInt('--steps')).conflicts('epochs'))
+    .addOption(new Option('--epochs <n>', 'passes over the data in all (default 1)').argParser(positiveInt('--epochs')))
     .addOption(new Option('--batch <b>', 'examples per step').argParser(positiveInt('--batch')).default(32))
     .option('--no-shuffle', 'take batches in order (the last partial batch included)')
     .addOption(new Option('--lr <x>', "learning rate (instead of the train block's)").argParser(positiveNumber('--lr')))
     .option('--params-in <p>', 'start from these params (and optimizer state) instead of initialising')
     .option('--params-out <p>', 'write the final params to this .safetensors file')
+    .option('--checkpoint <dir>', 'save params, optimizer state and position here every epoch (atomically)')
+    .option('--resume', 'continue the run saved in --checkpoint, exactly as if never stopped')
+    .option('--log <file>', 'write one JSON line per step and per epoch (.jsonl)')
+    .option('--plot <file>', 'draw the loss and accuracy curves as an SVG file')
+    .option('--x-cols <cols>', '.csv data: feature columns (names, 0-based indices, ranges like 1-784)')
+    .option('--y-col <col>', '.csv data: the label column (default: named like the label input, label, or the last)')
     .addOption(modelOpt())
     .addOption(targetOpt())
     .addOption(seedOpt())
     .addOption(threadsOpt())
-    .action(async (file: string, o: Parameters<typeof trainCommand>[1]) => setStatus(await trainCommand(file, o, out)));
+    .action(async (file: string, o: Parameters<typeof trainCommand>[1], cmd: Command) => {
+      // A resumed run takes its settings from the checkpoint unless typed.
+      const explicit = new Set(
+        cmd.options.map((opt) => opt.attributeName()).filter((k) => cmd.getOptionValueSource(k) === 'cli'),
+      );
+      setStatus(await trainCommand(file, { ...o, explicit }, out));
+    });
   return program;
 }
 

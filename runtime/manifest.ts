@@ -73,6 +73,35 @@ export interface KernelSpec {
   readonly flops: DimSpec | readonly { readonly coef: number; readonly syms: readonly string[] }[];
   /** Takes a trailing scratch pointer; `${entry}_scratch_bytes(dims...)` says how many bytes. */
   readonly scratch?: boolean;
+  /** webgpu target: how to bind and dispatch the kernel's shader (required there, absent for wasm). */
+  readonly gpu?: GpuKernelSpec;
+}
+
+/**
+ * Kernel ABI (webgpu target). Each kernel is the entry point `main` of its
+ * own WGSL module (`shaders[entry]` of the code file). Binding i of
+ * @group(0) is program buffer `bindings[i].buf` (a storage buffer: read-only
+ * when `access` is 'read'; f32 or i32 elements, bool as i32 0/1). When the
+ * kernel reads dims or scalars, binding `uniform.binding` is a uniform
+ * buffer of `uniform.bytes` bytes: the kernel's dims (i32, KernelSpec.dims
+ * order), then its scalars (`scalarTypes`, KernelSpec.scalars order), 4 bytes
+ * each. The runtime dispatches W = prod ceil(extent / per) workgroups over
+ * `grid` as (min(W, 65535), ceil(W / 65535), 1); the shader ignores
+ * workgroups past W. Kernels run in order, each seeing its predecessors'
+ * writes; storages in ProgramSpec.zeroed are cleared before each call.
+ */
+export interface GpuKernelSpec {
+  readonly bindings: readonly { readonly buf: number; readonly access: 'read' | 'readwrite' }[];
+  readonly uniform?: { readonly binding: number; readonly bytes: number };
+  readonly scalarTypes: readonly ('f32' | 'i32')[];
+  readonly grid: readonly { readonly extent: DimSpec; readonly per: number }[];
+}
+
+/** The code file of a webgpu artifact (`shaders.json`): WGSL source by kernel entry. */
+export interface ShaderFile {
+  readonly format: 'kiln-wgsl';
+  readonly version: 1;
+  readonly shaders: Readonly<Record<string, string>>;
 }
 
 export interface ProgramSpec {
@@ -114,13 +143,13 @@ export interface Manifest {
   readonly target: 'wasm' | 'webgpu';
   /** File names relative to the artifact directory. */
   readonly files: { readonly code: string; readonly params: string };
-  /** Linear memory: the runtime's first usable byte (16-aligned; the code's own data lies below). */
+  /** Linear memory (wasm): the runtime's first usable byte (16-aligned; the code's own data lies below); 0 for webgpu. */
   readonly memory: { readonly base: number };
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
   readonly params: readonly ParamSpec[];
   readonly forward: ProgramSpec;
   readonly train?: TrainSpec;
-  /** Wasm features the code needs; the runtime probes for them. */
+  /** Wasm features the code needs; the runtime probes for them (empty for webgpu). */
   readonly features: readonly ('simd' | 'relaxed-simd' | 'threads')[];
 }

@@ -1,8 +1,8 @@
-// A loaded model: the artifact validated, the module instantiated over a
-// linear memory the runtime owns, params and optimizer state resident in it,
-// and the forward and training programs ready to run. Users pass and get
-// plain typed arrays with shapes; nothing needs freeing but the whole model
-// (`dispose()` stops its worker threads).
+// A loaded model: the artifact validated, its params and optimizer state
+// resident where the kernels run (wasm linear memory or GPU buffers: see
+// runtime/backend.ts), and the forward and training programs ready to run.
+// Users pass and get plain typed arrays with shapes; nothing needs freeing
+// but the whole model (`dispose()`).
 //
 // A train block whose optimizer keeps a parameter EMA (`ema = 0.999`, §34)
 // has a second parameter set: `getParams({ ema: true })` returns, for every
@@ -11,24 +11,12 @@
 //
 // Browser-safe: Node modules are imported dynamically, only in Node.
 
-import type { Manifest, OptimizerSpec, TensorSpec } from './manifest.js';
-import { type Tensor, ProgramExecutor, readTyped, typedArrayName, writeTyped } from './executor.js';
-import {
-  type ParamLayout,
-  type ParamSlot,
-  PAGE_BYTES,
-  layoutParams,
-  mib,
-  readWasmMemory,
-  withUnsharedMemory,
-  type WasmMemoryInfo,
-  type WasmMemory,
-  type WasmModule,
-  wasmApi,
-} from './layout.js';
+import type { Backend } from './backend.js';
+import { type Tensor, typedArrayName } from './executor.js';
+import type { Manifest, OptimizerSpec, ParamSpec, TensorSpec } from './manifest.js';
 import { type HyperValue, hostScalars, resolveHyperparameters } from './optimizer-scalars.js';
 import { SafetensorsError, type StTensor, decodeSafetensors } from './safetensors.js';
-import { ThreadPool, availableCores, isNode, sharedMemoryAvailable } from './threads.js';
+import { isNode } from './threads.js';
 import {
   ArtifactError,
   KilnRuntimeError,
@@ -36,6 +24,8 @@ import {
   validateManifest,
   validateParamTensors,
 } from './validate.js';
+import { createWasmBackend } from './wasm-backend.js';
+import { createWebGpuBackend } from './webgpu/backend.js';
 
 export interface LoadOptions {
   /** Threads, the calling one included (default: the available cores; 1 never starts a worker). */
@@ -163,11 +153,6 @@ async function instantiate(
   opts: LoadOptions,
   src: ArtifactSources,
 ): Promise<Model> {
-  if (manifest.target !== 'wasm')
-    throw new ArtifactError(
-      `${src.manifest}: the artifact is for target '${manifest.target}'; this runtime runs 'wasm'`,
-    );
-
   let tensors: Map<string, StTensor>;
   try {
     tensors = decodeSafetensors(paramBytes, src.params).tensors;
@@ -176,134 +161,57 @@ async function instantiate(
     throw e;
   }
   validateParamTensors(tensors, manifest, src.params);
-
-  let info: WasmMemoryInfo;
-  try {
-    info = readWasmMemory(code);
-  } catch (e) {
-    throw new ArtifactError(`${src.code}: ${(e as Error).message}`);
-  }
-  const mem = info.memory;
-  if (!mem || mem.module !== 'env' || mem.name !== 'memory')
-    throw new ArtifactError(`${src.code}: the module must import its memory as env.memory`);
-  if (info.otherImports.length > 0)
-    throw new ArtifactError(`${src.code}: unexpected imports ${info.otherImports.join(', ')} (only env.memory)`);
-  if (info.dataEnd > manifest.memory.base)
-    throw new ArtifactError(
-      `${src.code}: its data reaches byte ${info.dataEnd}, past memory.base ${manifest.memory.base} of the manifest`,
-    );
-
-  const requested = opts.threads ?? (await availableCores());
-  if (!Number.isSafeInteger(requested) || requested < 1)
-    throw new KilnRuntimeError(`threads must be a positive integer, got ${requested}`);
-  const threaded = requested > 1 && mem.shared && sharedMemoryAvailable();
-  const threads = threaded ? requested : 1;
+  const params = new Map(
+    manifest.params.map((p) => [p.name, tensors.get(p.name)!.data as Float32Array | Int32Array | Uint8Array]),
+  );
   const seed = opts.seed ?? 0;
   if (!Number.isSafeInteger(seed)) throw new KilnRuntimeError(`seed must be an integer, got ${seed}`);
-
-  let module: WasmModule;
-  try {
-    module = await wasmApi().compile(threaded ? code : withUnsharedMemory(code, info));
-  } catch (e) {
-    const hint = manifest.features.includes('relaxed-simd')
-      ? ' (it needs relaxed SIMD: recompile without --relaxed-simd for this engine)'
-      : '';
-    throw new ArtifactError(
-      `${src.code}: not a valid WebAssembly module for this engine: ${(e as Error).message}${hint}`,
-    );
-  }
-
-  const params = layoutParams(manifest.params, manifest.memory.base);
-  const initial = Math.max(mem.min, Math.ceil(params.end / PAGE_BYTES));
-  if (mem.max !== undefined && initial > mem.max)
-    throw new ArtifactError(
-      `${src.code}: the params need ${mib(params.end)} of memory, more than the module's limit of ${mib(mem.max * PAGE_BYTES)}`,
-    );
-  const WA = wasmApi();
-  const memory = new WA.Memory({
-    initial,
-    ...(mem.max !== undefined && { maximum: mem.max }),
-    ...(threaded && { shared: true }),
-  });
-  const instance = await WA.instantiate(module, { env: { memory } });
-  const exports = instance.exports as Record<string, unknown>;
-  checkExports(manifest, exports, src.code);
-
-  const buf = memory.buffer;
-  for (const p of manifest.params) {
-    const slot = params.slots.get(p.name)!;
-    writeTyped(buf, slot.offset, tensors.get(p.name)!.data as Float32Array | Int32Array | Uint8Array, p.dtype);
-  }
-  return new Model(manifest, module, memory, exports, params, threads, seed);
-}
-
-function checkExports(manifest: Manifest, exports: Record<string, unknown>, source: string): void {
-  const programs = [
-    ['forward', manifest.forward] as const,
-    ...(manifest.train ? [['train.program', manifest.train.program] as const] : []),
-  ];
-  for (const [where, p] of programs)
-    p.kernels.forEach((k, i) => {
-      const f = exports[k.entry];
-      const want = k.buffers.length + k.dims.length + k.scalars.length + 2 + (k.scratch ? 1 : 0);
-      if (typeof f !== 'function')
-        throw new ArtifactError(`${source}: no exported function '${k.entry}' for ${where}.kernels[${i}]`);
-      if (f.length !== want)
-        throw new ArtifactError(
-          `${source}: export '${k.entry}' takes ${f.length} parameters, but ${where}.kernels[${i}] passes ${want}`,
-        );
-      if (k.scratch) {
-        const s = exports[`${k.entry}_scratch_bytes`];
-        if (typeof s !== 'function' || s.length !== k.dims.length)
-          throw new ArtifactError(
-            `${source}: ${where}.kernels[${i}] needs scratch, but there is no export '${k.entry}_scratch_bytes' taking ${k.dims.length} dims`,
-          );
-      }
-    });
+  const backend =
+    manifest.target === 'wasm'
+      ? await createWasmBackend(manifest, code, params, opts, src.code)
+      : await createWebGpuBackend(manifest, code, params, src.code);
+  return new Model(manifest, backend, seed);
 }
 
 /** A model loaded by the runtime. */
 export class Model {
-  private readonly forward: ProgramExecutor;
-  private readonly training: ProgramExecutor | undefined;
   private optimizer: OptimizerSpec;
   private clipMax: number | undefined;
   /** Gradient noise (eta, gamma), when the step was compiled with it; changeable between steps. */
   private gradNoise: { eta: number; gamma: number } | undefined;
   private t = 0;
   private disposed = false;
-  private poolStart: Promise<ThreadPool> | undefined;
-  private poolReady = false;
   private queue: Promise<unknown> = Promise.resolve();
+  private readonly slots: ReadonlyMap<string, { spec: ParamSpec; shape: readonly number[]; numel: number }>;
 
   /** @internal Use loadModel or loadArtifact. */
   constructor(
     readonly manifest: Manifest,
-    private readonly module: WasmModule,
-    private readonly memory: WasmMemory,
-    exports: Record<string, unknown>,
-    private readonly params: ParamLayout,
-    /** Threads the kernels may use, the calling one included. */
-    readonly threads: number,
+    private readonly backend: Backend,
     private readonly seed: number,
   ) {
-    const entries = [
-      ...new Set([...manifest.forward.kernels, ...(manifest.train?.program.kernels ?? [])].map((k) => k.entry)),
-    ];
-    const ctx = {
-      memory,
-      exports,
-      params,
-      threads,
-      entryIndex: new Map(entries.map((e, i) => [e, i])),
-      pool: () => this.pool(entries),
-    };
-    this.forward = new ProgramExecutor(manifest.forward, manifest.inputs, manifest.outputs, ctx);
-    this.training =
-      manifest.train && new ProgramExecutor(manifest.train.program, manifest.inputs, manifest.outputs, ctx);
     this.optimizer = manifest.train?.optimizer ?? { name: 'none', hyper: {} };
     this.clipMax = manifest.train?.clip?.max;
     this.gradNoise = manifest.train?.gradNoise && { ...manifest.train.gradNoise };
+    this.slots = new Map(
+      manifest.params.map((p) => {
+        const shape = p.shape.map((d) => d as number);
+        return [p.name, { spec: p, shape, numel: shape.reduce((x, y) => x * y, 1) }];
+      }),
+    );
+  }
+
+  /** The target the artifact was compiled for. */
+  get target(): Manifest['target'] {
+    return this.manifest.target;
+  }
+  /** Where the kernels run, e.g. `wasm (2 threads)` or `webgpu (…adapter…)`. */
+  get device(): string {
+    return this.backend.device;
+  }
+  /** Threads the kernels may use, the calling one included (1 for webgpu). */
+  get threads(): number {
+    return this.backend.threads;
   }
 
   get name(): string {
@@ -317,11 +225,11 @@ export class Model {
   }
   /** Whether the artifact has a training step. */
   get canTrain(): boolean {
-    return this.training !== undefined;
+    return this.manifest.train !== undefined;
   }
   /** Worker threads running (0 until a kernel with enough work to split first runs). */
   get workersStarted(): number {
-    return this.poolReady ? this.threads - 1 : 0;
+    return this.backend.workersStarted;
   }
 
   /** Training steps taken (t of the last update; the next step is t + 1). */
@@ -334,7 +242,7 @@ export class Model {
     inputs: Readonly<Record<string, Tensor>>,
     opts: { outputs?: readonly string[] } = {},
   ): Promise<Record<string, Tensor>> {
-    return this.serial(() => this.forward.call(inputs, {}, opts.outputs));
+    return this.serial(() => this.backend.call('forward', inputs, {}, opts.outputs));
   }
 
   /**
@@ -345,7 +253,7 @@ export class Model {
   step(batch: Readonly<Record<string, Tensor>>): Promise<number> {
     return this.serial(async () => {
       const train = this.manifest.train;
-      if (!train || !this.training)
+      if (!train)
         throw new KilnRuntimeError(
           `model '${this.name}' has no training step (its artifact was compiled without a train block it could run)`,
         );
@@ -358,7 +266,7 @@ export class Model {
         ...(this.gradNoise ? [this.gradNoise] : []),
       );
       if (train.program.scalars.includes('@seed')) scalars['@seed'] = stepSeed(this.seed, t);
-      const out = await this.training.call(batch, scalars, [train.loss]);
+      const out = await this.backend.call('train', batch, scalars, [train.loss]);
       this.t = t;
       return out[train.loss]!.data[0]!;
     });
@@ -425,38 +333,38 @@ export class Model {
    * param's name (`state` is then ignored); throws when the optimizer keeps
    * no EMA.
    */
-  getParams(opts: { state?: boolean; ema?: boolean } = {}): Record<string, Tensor> {
+  async getParams(opts: { state?: boolean; ema?: boolean } = {}): Promise<Record<string, Tensor>> {
     this.checkLive();
-    const buf = this.memory.buffer;
-    const out: Record<string, Tensor> = {};
+    // name in the result -> param or state tensor to read
+    const picks: [string, string][] = [];
     if (opts.ema) {
       const names = new Set(this.manifest.params.filter((p) => p.role === 'param').map((p) => p.name));
       for (const p of this.manifest.params) {
         const param = p.name.endsWith('.ema') ? p.name.slice(0, -'.ema'.length) : undefined;
-        if (p.role !== 'state' || param === undefined || !names.has(param)) continue;
-        const slot = this.params.slots.get(p.name)!;
-        out[param] = { data: readTyped(buf, slot.offset, slot.numel, p.dtype), shape: [...slot.shape] };
+        if (p.role === 'state' && param !== undefined && names.has(param)) picks.push([param, p.name]);
       }
-      if (Object.keys(out).length === 0)
+      if (picks.length === 0)
         throw new KilnRuntimeError(
           `model '${this.name}' keeps no parameter EMA (give its optimizer an ema argument, as in adam(ema = 0.999))`,
         );
+    } else
+      for (const p of this.manifest.params)
+        if (p.role !== 'state' || opts.state !== false) picks.push([p.name, p.name]);
+    // Serial: a read must see every step queued before it.
+    return this.serial(async () => {
+      const data = await this.backend.readParams(picks.map(([, from]) => from));
+      const out: Record<string, Tensor> = {};
+      for (const [name, from] of picks) out[name] = { data: data.get(from)!, shape: [...this.slots.get(from)!.shape] };
       return out;
-    }
-    for (const p of this.manifest.params) {
-      if (p.role === 'state' && opts.state === false) continue;
-      const slot = this.params.slots.get(p.name)!;
-      out[p.name] = { data: readTyped(buf, slot.offset, slot.numel, p.dtype), shape: [...slot.shape] };
-    }
-    return out;
+    });
   }
 
   /** Replaces the named params and state tensors (any subset); shapes and dtypes must match. */
   setParams(values: Readonly<Record<string, Tensor>>): void {
     this.checkLive();
-    const checked: [ParamSlot, Tensor][] = [];
+    const checked: [{ spec: ParamSpec; shape: readonly number[]; numel: number }, Tensor][] = [];
     for (const [name, t] of Object.entries(values)) {
-      const slot = this.params.slots.get(name);
+      const slot = this.slots.get(name);
       if (!slot)
         throw new KilnRuntimeError(
           `unknown param '${name}' (params: ${this.manifest.params.map((p) => p.name).join(', ') || 'none'})`,
@@ -482,18 +390,14 @@ export class Model {
         throw new KilnRuntimeError(`param '${name}': ${want} needs ${slot.numel} elements, got ${t.data.length}`);
       checked.push([slot, t]);
     }
-    const buf = this.memory.buffer;
-    for (const [slot, t] of checked) writeTyped(buf, slot.offset, t.data, slot.spec.dtype);
+    this.backend.writeParams(new Map(checked.map(([slot, t]) => [slot.spec.name, t.data])));
   }
 
-  /** Stops the worker threads and releases the model; later calls throw. */
+  /** Releases the model (its worker threads, or its GPU buffers and device); later calls throw. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    void this.poolStart?.then(
-      (p) => p.dispose(),
-      () => undefined,
-    );
+    this.backend.dispose();
   }
 
   private requireTrain(what: string): NonNullable<Manifest['train']> {
@@ -516,25 +420,5 @@ export class Model {
     const p = this.queue.then(run, run);
     this.queue = p.catch(() => undefined);
     return p;
-  }
-
-  private pool(entries: readonly string[]): Promise<ThreadPool> {
-    this.poolStart ??= ThreadPool.start({
-      module: this.module,
-      memory: this.memory,
-      entries,
-      workers: this.threads - 1,
-    }).then(
-      (p) => {
-        this.poolReady = true;
-        return p;
-      },
-      (e: unknown) => {
-        throw new KilnRuntimeError(
-          `cannot start ${this.threads - 1} worker threads (${(e as Error).message}); load the model with { threads: 1 }`,
-        );
-      },
-    );
-    return this.poolStart;
   }
 }

@@ -11,11 +11,13 @@ import type {
   BufferSpec,
   DTypeSpec,
   DimSpec,
+  GpuKernelSpec,
   KernelSpec,
   Manifest,
   OptimizerSpec,
   ParamSpec,
   ProgramSpec,
+  ShaderFile,
   TensorSpec,
   TrainSpec,
 } from './manifest.js';
@@ -191,6 +193,7 @@ interface ProgramContext {
   readonly params: ReadonlyMap<string, ParamSpec>;
   /** The scalars the runtime can supply to this program. */
   readonly scalars: ReadonlySet<string>;
+  readonly target: 'wasm' | 'webgpu';
 }
 
 /**
@@ -252,7 +255,7 @@ export function validateManifest(json: unknown, source: string): Manifest {
       c.fail(`params[${i}].name`, `optimizer state '${p.name}' must be named <param>.<state> after a param`);
   });
 
-  const ctx = { symbols, inputs: inputMap, outputs: outputMap, params: paramMap };
+  const ctx = { symbols, inputs: inputMap, outputs: outputMap, params: paramMap, target };
   const forward = validateProgram(c, top['forward'], 'forward', { ...ctx, scalars: new Set() });
   const produced = new Set(forward.outputs.map((o) => o.name));
   outputs.forEach((o, i) => {
@@ -415,7 +418,12 @@ function validateKernel(
   ctx: ProgramContext,
   scalars: ReadonlySet<string>,
 ): KernelSpec {
-  const o = c.obj(v, path, ['name', 'entry', 'kind', 'buffers', 'dims', 'scalars', 'split', 'flops'], ['scratch']);
+  const o = c.obj(
+    v,
+    path,
+    ['name', 'entry', 'kind', 'buffers', 'dims', 'scalars', 'split', 'flops'],
+    ctx.target === 'webgpu' ? ['gpu'] : ['scratch'],
+  );
   const name = c.str(o['name'], `${path}.name`);
   const entry = c.str(o['entry'], `${path}.entry`);
   const kind = c.oneOf(o['kind'], `${path}.kind`, KERNEL_KINDS);
@@ -457,6 +465,9 @@ function validateKernel(
   const scratch = o['scratch'];
   if (scratch !== undefined && typeof scratch !== 'boolean')
     c.fail(`${path}.scratch`, `expected true or false, got ${show(scratch)}`);
+  if (ctx.target === 'webgpu' && o['gpu'] === undefined)
+    c.fail(path, 'a webgpu kernel needs its gpu binding (field gpu)');
+  const gpu = ctx.target === 'webgpu' ? validateGpuKernel(c, o['gpu'], `${path}.gpu`, byId, ctx, ks.length) : undefined;
   return {
     name,
     entry,
@@ -467,7 +478,53 @@ function validateKernel(
     split,
     flops,
     ...(scratch === true && { scratch: true }),
+    ...(gpu && { gpu }),
   };
+}
+
+/** The webgpu binding and dispatch of a kernel (runtime/manifest.ts GpuKernelSpec). */
+function validateGpuKernel(
+  c: Checker,
+  v: unknown,
+  path: string,
+  byId: ReadonlyMap<number, BufferSpec>,
+  ctx: ProgramContext,
+  scalars: number,
+): GpuKernelSpec {
+  const o = c.obj(v, path, ['bindings', 'scalarTypes', 'grid'], ['uniform']);
+  const seen = new Set<number>();
+  const bindings = c.arr(o['bindings'], `${path}.bindings`).map((bv, i) => {
+    const bp = `${path}.bindings[${i}]`;
+    const b = c.obj(bv, bp, ['buf', 'access']);
+    const buf = c.int(b['buf'], `${bp}.buf`);
+    if (!byId.has(buf)) c.fail(`${bp}.buf`, `buffer ${buf} does not exist`);
+    if (seen.has(buf)) c.fail(`${bp}.buf`, `buffer ${buf} is bound twice`);
+    seen.add(buf);
+    return { buf, access: c.oneOf(b['access'], `${bp}.access`, ['read', 'readwrite'] as const) };
+  });
+  const scalarTypes = c
+    .arr(o['scalarTypes'], `${path}.scalarTypes`)
+    .map((t, i) => c.oneOf(t, `${path}.scalarTypes[${i}]`, ['f32', 'i32'] as const));
+  if (scalarTypes.length !== scalars)
+    c.fail(`${path}.scalarTypes`, `expected ${scalars} types (one per scalar), got ${scalarTypes.length}`);
+  let uniform: GpuKernelSpec['uniform'];
+  if (o['uniform'] !== undefined) {
+    const u = c.obj(o['uniform'], `${path}.uniform`, ['binding', 'bytes']);
+    const binding = c.int(u['binding'], `${path}.uniform.binding`);
+    if (binding !== bindings.length)
+      c.fail(`${path}.uniform.binding`, `expected ${bindings.length} (after the storage bindings), got ${binding}`);
+    const bytes = c.int(u['bytes'], `${path}.uniform.bytes`, 16, 65536);
+    if (bytes % 16 !== 0) c.fail(`${path}.uniform.bytes`, `${bytes} is not a multiple of 16`);
+    uniform = { binding, bytes };
+  }
+  const grid = c.arr(o['grid'], `${path}.grid`).map((gv, i) => {
+    const g = c.obj(gv, `${path}.grid[${i}]`, ['extent', 'per']);
+    return {
+      extent: c.dim(g['extent'], `${path}.grid[${i}].extent`, ctx.symbols),
+      per: c.int(g['per'], `${path}.grid[${i}].per`, 1),
+    };
+  });
+  return { bindings, scalarTypes, grid, ...(uniform && { uniform }) };
 }
 
 function validateOptimizer(c: Checker, v: unknown, path: string): OptimizerSpec {
@@ -607,4 +664,27 @@ export function checkTensorAgainst(p: ParamSpec, t: StTensor, fail: (msg: string
   const shape = p.shape as readonly number[];
   if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i]))
     fail(`shape [${t.shape.join(', ')}], but the manifest says ${formatTensorType(p.dtype, p.shape)}`);
+}
+
+/** Checks the code file of a webgpu artifact: a shader for every kernel entry of the manifest. */
+export function validateShaderFile(bytes: Uint8Array, manifest: Manifest, source: string): ShaderFile {
+  const c = new Checker(source);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes));
+  } catch (e) {
+    c.fail('', `not valid JSON (${(e as Error).message})`);
+  }
+  const o = c.obj(json, '', ['format', 'version', 'shaders']);
+  if (o['format'] !== 'kiln-wgsl') c.fail('format', `expected 'kiln-wgsl', got ${show(o['format'])}`);
+  if (o['version'] !== 1)
+    c.fail('version', `shader file version ${show(o['version'])} is not supported (this runtime reads 1)`);
+  const raw = c.obj(o['shaders'], 'shaders', [], Object.keys((o['shaders'] ?? {}) as Obj));
+  const shaders: Record<string, string> = {};
+  for (const [k, v] of Object.entries(raw)) shaders[k] = c.str(v, `shaders.${k}`);
+  const programs = [manifest.forward, ...(manifest.train ? [manifest.train.program] : [])];
+  for (const p of programs)
+    for (const k of p.kernels)
+      if (!Object.hasOwn(shaders, k.entry)) c.fail('shaders', `no shader for kernel entry '${k.entry}'`);
+  return { format: 'kiln-wgsl', version: 1, shaders };
 }

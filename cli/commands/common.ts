@@ -11,7 +11,7 @@ import { KilnRuntimeError, formatTensorType } from '../../runtime/validate.js';
 import { type Model, loadArtifact, loadModel as loadArtifactDir } from '../../runtime/model.js';
 import type { Tensor, TensorData } from '../../runtime/executor.js';
 import type { RefTensor } from '../../compiler/interpret.js';
-import { type ArtifactOptions, buildArtifact } from '../../targets/wasm/artifact.js';
+import { type ArtifactOptions, buildArtifact } from '../../targets/artifact.js';
 import { probeRelaxedSimd } from '../../targets/wasm/features.js';
 import { UsageError, UserError } from '../errors.js';
 import { type LoadedModel, loadModel } from '../model.js';
@@ -30,14 +30,10 @@ export interface CommonOptions {
   readonly threads?: number;
 }
 
-/** wasm and the float64 reference interpreter execute models; webgpu is not built yet. */
+/** wasm, webgpu and the float64 reference interpreter execute models. */
 export function checkTarget(target: string): void {
   if (!(TARGETS as readonly string[]).includes(target))
     throw new UsageError(`unknown target '${target}' (expected ${TARGETS.join(', ')})`);
-  if (target === 'webgpu')
-    throw new UserError(
-      `target 'webgpu' is not built yet; use --target wasm, or --target reference (the float64 interpreter)`,
-    );
 }
 
 export function parseSeed(s: string): number {
@@ -83,7 +79,7 @@ export async function userErrors<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
-export interface WasmModel {
+export interface RuntimeModel {
   readonly model: Model;
   /** The checked source, when FILE was a .kiln file. */
   readonly source: LoadedModel | undefined;
@@ -92,15 +88,16 @@ export interface WasmModel {
 }
 
 /**
- * The model on the wasm runtime: an artifact directory loaded as is, or a
- * .kiln source compiled in memory (params initialised with --seed).
+ * The model on the runtime (wasm or webgpu, from --target): an artifact
+ * directory loaded as is (its own target), or a .kiln source compiled in
+ * memory (params initialised with --seed).
  */
-export async function wasmModel(
+export async function runtimeModel(
   file: string,
   opts: CommonOptions,
   build: Partial<Pick<ArtifactOptions, 'grad'>> & { readonly training?: boolean } = {},
   what = 'this command',
-): Promise<WasmModel> {
+): Promise<RuntimeModel> {
   const loadOpts = { ...(opts.threads !== undefined && { threads: opts.threads }), seed: opts.seed };
   if (isDirectory(file)) {
     if (build.grad) throw new UserError(`${file}: ${what} needs the .kiln source, not a compiled artifact`);
@@ -109,15 +106,17 @@ export async function wasmModel(
   }
   const source = loadModel(file, opts.model);
   // Only `train` needs the training step: leaving it out saves compile time.
+  const target = opts.target === 'webgpu' ? 'webgpu' : 'wasm';
   const artifact = buildArtifact(source.model, build.training ? source.train : undefined, {
+    target,
     seed: opts.seed,
-    relaxedSimd: probeRelaxedSimd(),
+    relaxedSimd: target === 'wasm' && probeRelaxedSimd(),
     ...(build.grad && { grad: build.grad }),
   });
   const model = await userErrors(() =>
     loadArtifact(artifact, loadOpts, {
       manifest: `${file} (compiled manifest)`,
-      code: `${file} (compiled module)`,
+      code: `${file} (compiled ${target === 'wasm' ? 'module' : 'shaders'})`,
       params: `${file} (initial params)`,
     }),
   );

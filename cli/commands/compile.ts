@@ -1,8 +1,8 @@
-// `kiln compile FILE --target wasm -o DIR`: write an artifact (manifest.json,
-// the module, initial params as safetensors) that the runtime loads without
-// the compiler.
+// `kiln compile FILE --target wasm|webgpu -o DIR`: write an artifact
+// (manifest.json, the code — a wasm module or the WGSL shaders — and the
+// initial params as safetensors) that the runtime loads without the compiler.
 
-import { buildArtifact, writeArtifact } from '../../targets/wasm/artifact.js';
+import { buildArtifact, writeArtifact } from '../../targets/artifact.js';
 import { UsageError, UserError } from '../errors.js';
 import { loadModel } from '../model.js';
 import type { Output } from '../output.js';
@@ -24,6 +24,7 @@ export async function compileCommand(file: string, opts: CompileOptions, out: Ou
   checkTarget(opts.target);
   const lm = loadModel(file, opts.model);
   const artifact = buildArtifact(lm.model, lm.train, {
+    target: opts.target === 'webgpu' ? 'webgpu' : 'wasm',
     seed: opts.seed,
     relaxedSimd: opts.relaxedSimd ?? false,
     threads: opts.threads ?? true,

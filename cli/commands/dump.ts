@@ -12,6 +12,8 @@ import { kernelTable, printKernels } from '../../compiler/kernel/print.js';
 import { formatMemoryPlan, planMemory } from '../../compiler/memory.js';
 import { buildTrainStep } from '../../compiler/train-step.js';
 import { buildWasmModule } from '../../targets/wasm/codegen.js';
+import { generateWgsl } from '../../targets/wgsl/codegen.js';
+import { describeWgsl } from '../../targets/wgsl/describe.js';
 import { UserError, UsageError } from '../errors.js';
 import { type LoadedModel, loadModel } from '../model.js';
 import type { Output } from '../output.js';
@@ -112,7 +114,15 @@ export function dumpCommand(file: string, opts: DumpOptions, out: Output): numbe
       out.stdout(module.text());
       return 0;
     }
-    case 'wgsl':
-      throw new UserError(`stage 'wgsl' is not built yet: the WebGPU code generator comes in a later release`);
+    case 'wgsl': {
+      const { graph } = optimizeGraph(stageGraph(lm, opts.train));
+      const program = planKernels(graph, TARGET_LIMITS['webgpu']).program;
+      const parts = program.kernels.map((k) => {
+        const w = generateWgsl(k);
+        return `${describeWgsl(k, w, program)}\n\n${w.code}`;
+      });
+      out.stdout(`// ${title}: ${program.kernels.length} WGSL shaders (target webgpu)\n\n${parts.join('\n')}`);
+      return 0;
+    }
   }
 }

@@ -19,7 +19,7 @@ import {
   isDirectory,
   readRuntimeTensors,
   userErrors,
-  wasmModel,
+  runtimeModel,
   writeRuntimeTensors,
 } from './common.js';
 
@@ -64,7 +64,7 @@ export async function gradCommand(file: string, opts: GradOptions, out: Output):
   const of = defaultScalarOutput(lm, opts.of);
   const wrtInputs = opts.wrtInputs ? model.inputs.filter((i) => i.type.dtype === 'f32').map((i) => i.name) : [];
   if (opts.target === 'wasm') {
-    const { model: m } = await wasmModel(file, opts, { grad: { of, inputs: wrtInputs } }, 'grad');
+    const { model: m } = await runtimeModel(file, opts, { grad: { of, inputs: wrtInputs } }, 'grad');
     try {
       const inputs = readRuntimeTensors(opts.inputs, m.inputs, 'an input');
       if (opts.params !== undefined) applyParamsFile(m, opts.params);

@@ -15,7 +15,7 @@ import {
   readRuntimeTensors,
   summarizeTensor,
   userErrors,
-  wasmModel,
+  runtimeModel,
   writeRuntimeTensors,
 } from './common.js';
 
@@ -28,7 +28,7 @@ export interface RunOptions extends CommonOptions {
 export async function runCommand(file: string, opts: RunOptions, out: Output): Promise<number> {
   checkTarget(opts.target);
   if (opts.target === 'reference') return runReference(file, opts, out);
-  const { model } = await wasmModel(file, opts);
+  const { model } = await runtimeModel(file, opts);
   try {
     const inputs = readRuntimeTensors(opts.inputs, model.inputs, 'an input');
     if (opts.params !== undefined) applyParamsFile(model, opts.params);

@@ -1,268 +1,327 @@
-// `kiln train FILE --data DATA.safetensors`: minimal training (the full
-// workflow of CLI.md comes later). One step = forward on a batch, gradient of
-// the `minimize` output, fused optimizer update; on the wasm runtime (FILE a
-// .kiln source or an artifact directory) or the float64 reference
-// interpreter. Prints the loss per step (--steps) or per epoch as plain lines.
+// `kiln train FILE --data DATA [...]` (CLI.md): loads the model on its
+// target, the data (and --eval data) in any of the data forms, restores a
+// checkpoint with --resume, runs the training loop with a progress bar or
+// plain lines, and writes --params-out, --plot and a final summary. Exit
+// status 0, 1 on user errors (bad data, a diverged loss), 2 on bad usage,
+// 130 when interrupted (after saving a checkpoint).
 
-import { ParamRng } from '../../compiler/init.js';
-import type { RefTensor } from '../../compiler/interpret.js';
-import { initialState, referenceTrainStep, stepScalars } from '../../compiler/train-reference.js';
-import { type TrainStep, buildTrainStep } from '../../compiler/train-step.js';
-import type { Tensor, TensorData } from '../../runtime/executor.js';
-import type { TensorSpec } from '../../runtime/manifest.js';
-import { stepSeed } from '../../runtime/model.js';
-import { writeSafetensorsFile } from '../../runtime/safetensors-node.js';
-import type { StTensor } from '../../runtime/safetensors.js';
-import { formatTensorType } from '../../runtime/validate.js';
+import { processOutput, type Output } from '../output.js';
 import { UsageError, UserError } from '../errors.js';
-import { initialParams, loadModel } from '../model.js';
-import type { Output } from '../output.js';
-import { fromRef } from '../tensors.js';
+import { fingerprint } from '../data/fingerprint.js';
+import { checkLabels } from '../data/labels.js';
+import { type LoadedData, loadData } from '../data/load.js';
+import { FASHION_MNIST } from '../data/fashion-mnist.js';
+import { writeSafetensorsFile } from '../../runtime/safetensors-node.js';
+import { writeFileAtomic } from '../train/atomic-write.js';
 import {
-  applyParamsFile,
-  checkTarget,
-  type CommonOptions,
-  inputSpecs,
-  isDirectory,
-  readRuntimeTensors,
-  toSafetensors,
-  userErrors,
-  wasmModel,
-} from './common.js';
+  type Checkpoint,
+  CHECKPOINT_FILE,
+  type RunSettings,
+  checkpointPath,
+  readCheckpoint,
+  saveCheckpoint,
+} from '../train/checkpoint.js';
+import { type Classifier, classifierOf } from '../train/classifier.js';
+import { History } from '../train/history.js';
+import { INTERRUPTED_STATUS, watchInterrupt } from '../train/interrupt.js';
+import { JsonlLog } from '../train/log.js';
+import { type LoopResult, type Snapshot, orderFor, trainLoop } from '../train/loop.js';
+import { type Plan, planRun } from '../train/plan.js';
+import { plotSvg } from '../train/plot.js';
+import { type Reporter, barReporter, fmtLoss, plainReporter } from '../train/progress.js';
+import { referenceTrainer } from '../train/reference-trainer.js';
+import { runtimeTrainer } from '../train/runtime-trainer.js';
+import { type GivenSettings, resolveSettings } from '../train/settings.js';
+import { summaryTable } from '../train/summary.js';
+import type { Trainer } from '../train/trainer.js';
+import { checkTarget, type CommonOptions, isDirectory } from './common.js';
+import { type Signature, sourceSignature } from '../train/signature.js';
 
-export interface TrainOptions extends CommonOptions {
+export interface TrainOptions extends CommonOptions, GivenSettings {
   readonly data: string;
-  readonly steps?: number;
-  readonly epochs?: number;
-  readonly batch: number;
-  readonly shuffle: boolean;
-  readonly lr?: number;
+  readonly eval?: string;
   readonly paramsIn?: string;
   readonly paramsOut?: string;
-}
-
-/** A training loop's view of a backend. */
-interface Trainer {
-  readonly name: string;
-  readonly inputs: readonly TensorSpec[];
-  step(batch: Record<string, Tensor>): Promise<number>;
-  /** The params (not the optimizer state), as safetensors. */
-  params(): Map<string, StTensor>;
-  dispose(): void;
+  readonly checkpoint?: string;
+  readonly resume?: boolean;
+  readonly log?: string;
+  readonly plot?: string;
+  readonly xCols?: string;
+  readonly yCol?: string;
 }
 
 export async function trainCommand(file: string, opts: TrainOptions, out: Output): Promise<number> {
-  checkTarget(opts.target);
-  if (opts.steps !== undefined && opts.epochs !== undefined) throw new UsageError('give --steps or --epochs, not both');
-  const trainer = opts.target === 'reference' ? referenceTrainer(file, opts) : await wasmTrainer(file, opts);
+  checkUsage(opts);
+  const prior = opts.checkpoint === undefined ? undefined : readCheckpoint(opts.checkpoint);
+  if (opts.checkpoint !== undefined) checkPrior(opts.checkpoint, prior, opts.resume === true);
+  const settings = resolveSettings(opts, prior?.meta, opts.checkpoint);
+  checkTarget(settings.target);
+  // A source's data is checked before compiling it; an artifact's once it is loaded.
+  const source = isDirectory(file) ? undefined : sourceSignature(file, opts.model);
+  const early = source && (await loadAll(opts, source));
+  const trainer = await makeTrainer(file, opts, settings);
   try {
-    const data = loadData(opts.data, trainer.inputs);
-    await loop(trainer, data, opts, out);
-    if (opts.paramsOut !== undefined) {
-      try {
-        writeSafetensorsFile(opts.paramsOut, trainer.params());
-      } catch (e) {
-        throw new UserError((e as Error).message);
-      }
-      out.stdout(`wrote the params to ${opts.paramsOut}\n`);
-    }
-    return 0;
+    if (prior && prior.meta.model !== trainer.name)
+      throw new UserError(
+        `${checkpointPath(opts.checkpoint!)}: the checkpoint is of model '${prior.meta.model}', not '${trainer.name}'`,
+      );
+    const { train, evalSet, classifier } = early ?? (await loadAll(opts, trainer));
+    return await run({ file, opts, out, trainer, settings, prior, train, evalSet, classifier });
   } finally {
     trainer.dispose();
   }
 }
 
-async function wasmTrainer(file: string, opts: TrainOptions): Promise<Trainer> {
-  const { model, source, notes } = await wasmModel(file, opts, { training: true });
-  try {
-    if (!model.canTrain) {
-      const why =
-        source && !source.train ? 'it has no train block' : notes.join('; ') || 'the artifact has no training step';
-      throw new UserError(`${file}: cannot train model '${model.name}': ${why}`);
-    }
-    if (opts.paramsIn !== undefined) applyParamsFile(model, opts.paramsIn);
-    if (opts.lr !== undefined) {
-      const lr = opts.lr;
-      await userErrors(async () => model.setHyperparameter('lr', lr));
-    }
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  return {
-    name: model.name,
-    inputs: model.inputs,
-    step: (batch) => userErrors(() => model.step(batch)),
-    params: () => {
-      const out = new Map<string, StTensor>();
-      for (const [k, t] of Object.entries(model.getParams({ state: false }))) out.set(k, toSafetensors(t, false));
-      return out;
-    },
-    dispose: () => model.dispose(),
-  };
+/** The training and eval data for the model's inputs, labels checked against its classes. */
+async function loadAll(
+  opts: TrainOptions,
+  sig: Signature,
+): Promise<{ train: LoadedData; evalSet: LoadedData | undefined; classifier: Classifier | undefined }> {
+  const ctx = { inputs: sig.inputs, csv: { xCols: opts.xCols, yCol: opts.yCol } };
+  const train = await loadData(opts.data, { ...ctx, role: 'train' });
+  // `--data fashion-mnist` alone also evaluates on its test split: a named dataset's
+  // test set is what a user training on it wants to see the accuracy on.
+  const evalName = opts.eval ?? (opts.data === FASHION_MNIST ? FASHION_MNIST : undefined);
+  const evalSet = evalName === undefined ? undefined : await loadData(evalName, { ...ctx, role: 'eval' });
+  const classifier = classifierOf(sig.inputs, sig.outputs);
+  if (classifier) for (const d of [train, evalSet]) if (d) checkLabels(d.dataset, classifier.label, classifier.classes);
+  return { train, evalSet, classifier };
 }
 
-function referenceTrainer(file: string, opts: TrainOptions): Trainer {
-  if (isDirectory(file))
+function checkUsage(opts: TrainOptions): void {
+  if (opts.steps !== undefined && opts.epochs !== undefined) throw new UsageError('give --steps or --epochs, not both');
+  if (opts.resume && opts.checkpoint === undefined) throw new UsageError('--resume needs --checkpoint DIR');
+  if (opts.resume && opts.paramsIn !== undefined)
+    throw new UsageError('--resume restores the params from the checkpoint; leave out --params-in');
+}
+
+function checkPrior(dir: string, prior: Checkpoint | undefined, resume: boolean): void {
+  if (resume && !prior) throw new UserError(`${dir}: no checkpoint to resume (no ${CHECKPOINT_FILE} there)`);
+  if (!resume && prior)
     throw new UserError(
-      `${file}: a compiled artifact trains on --target wasm; the reference interpreter needs the .kiln source`,
+      `${dir} already holds a checkpoint (step ${prior.meta.position.step}); add --resume to continue it, or choose another directory`,
     );
-  const lm = loadModel(file, opts.model);
-  if (!lm.train) throw new UserError(`${file}: cannot train model '${lm.model.name}': it has no train block`);
-  let step: TrainStep;
+}
+
+async function makeTrainer(file: string, opts: TrainOptions, s: RunSettings): Promise<Trainer> {
+  const common = {
+    ...(opts.model !== undefined && { model: opts.model }),
+    seed: s.seed,
+    ...(opts.paramsIn !== undefined && { paramsIn: opts.paramsIn }),
+    ...(s.lr !== null && { lr: s.lr }),
+  };
+  if (s.target === 'reference') return referenceTrainer(file, common);
+  return runtimeTrainer(file, {
+    ...common,
+    target: s.target,
+    ...(opts.threads !== undefined && { threads: opts.threads }),
+  });
+}
+
+interface RunContext {
+  readonly file: string;
+  readonly opts: TrainOptions;
+  readonly out: Output;
+  readonly trainer: Trainer;
+  readonly settings: RunSettings;
+  readonly prior: Checkpoint | undefined;
+  readonly train: LoadedData;
+  readonly evalSet: LoadedData | undefined;
+  readonly classifier: Classifier | undefined;
+}
+
+async function run(r: RunContext): Promise<number> {
+  const { opts, out, trainer, settings, prior } = r;
+  const data = r.train.dataset;
+  const plan = planRun(data.n, settings);
+  const sha = opts.checkpoint === undefined ? '' : fingerprint(data);
+  const start = await startingPoint(r, plan, sha);
+  header(r, plan, start);
+  if (start.position.step >= plan.total) {
+    out.stdout(
+      `nothing to do: the checkpoint is at step ${start.position.step} of ${plan.total}; ask for more with --epochs or --steps\n`,
+    );
+    await writeParams(r);
+    return 0;
+  }
+  const reporter = makeReporter(out, plan.bySteps);
+  const log = opts.log === undefined ? undefined : JsonlLog.open(opts.log, prior?.meta.position.step);
+  const elapsed0 = prior?.meta.elapsedSeconds ?? 0;
+  const now = () => performance.now() / 1000;
+  const t0 = now();
+  const save =
+    opts.checkpoint === undefined
+      ? undefined
+      : saver(opts.checkpoint, trainer, settings, { examples: data.n, sha256: sha }, () => elapsed0 + now() - t0);
+  const interrupt = watchInterrupt((signal) =>
+    reporter.note(`${signal}: stopping after this step${opts.checkpoint ? ' and saving a checkpoint' : ''}`),
+  );
+  let result: LoopResult;
   try {
-    step = buildTrainStep(lm.model, lm.train);
-  } catch (e) {
-    throw new UserError(`${file}: cannot train model '${lm.model.name}': ${(e as Error).message}`);
+    result = await trainLoop({
+      trainer,
+      data,
+      evalData: r.evalSet?.dataset,
+      classifier: r.classifier,
+      settings,
+      plan,
+      start,
+      reporter,
+      log,
+      save,
+      interrupt,
+      now,
+    });
+  } finally {
+    interrupt.dispose();
+    reporter.stop();
+    log?.close();
   }
-  if (opts.lr !== undefined)
-    step = { ...step, optimizer: { ...step.optimizer, hyper: { ...step.optimizer.hyper, lr: opts.lr } } };
-  const specs = [
-    ...lm.model.params.map((p) => ({ name: p.name, dtype: p.type.dtype, shape: p.type.shape })),
-    ...step.state.map((s) => ({ name: s.name, dtype: s.dtype, shape: s.shape })),
-  ];
-  let params = new Map<string, RefTensor>([...initialParams(lm.model, opts.seed), ...initialState(step)]);
-  if (opts.paramsIn !== undefined) {
-    const given = readRuntimeTensors(opts.paramsIn, specs, 'a param or optimizer state');
-    for (const p of lm.model.params)
-      if (!Object.hasOwn(given, p.name)) throw new UserError(`${opts.paramsIn}: missing param '${p.name}'`);
-    for (const [name, t] of Object.entries(given)) {
-      const spec = specs.find((s) => s.name === name)!;
-      const want = spec.shape as readonly number[];
-      if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i]))
-        throw new UserError(
-          `${opts.paramsIn}: tensor '${name}' has shape [${t.shape.join(', ')}], expected ${formatTensorType(spec.dtype, spec.shape)}`,
-        );
-      params.set(name, { dtype: spec.dtype, shape: [...t.shape], data: Float64Array.from(t.data) });
-    }
-  }
-  let t = 0;
-  const names = new Set(lm.model.params.map((p) => p.name));
+  if (opts.plot !== undefined)
+    writeFileAtomic(opts.plot, plotSvg(start.history, `${trainer.name}: ${data.source} (${trainer.target})`));
+  return finish(r, plan, start, result, now() - t0);
+}
+
+/** Where the run starts: the checkpoint's position (data checked), or step 0. */
+async function startingPoint(r: RunContext, plan: Plan, sha: string): Promise<Snapshot> {
+  const { prior, trainer, settings } = r;
+  const data = r.train.dataset;
+  if (!prior)
+    return {
+      position: { step: 0, epoch: 0, batch: 0, epochLossSum: 0, epochSeen: 0 },
+      order: orderFor(settings, data.n, 0),
+      history: History.empty(),
+    };
+  const path = checkpointPath(r.opts.checkpoint!);
+  const m = prior.meta;
+  if (m.data.examples !== data.n || m.data.sha256 !== sha)
+    throw new UserError(
+      `${path}: the checkpoint was trained on other data (${m.data.examples} examples, fingerprint ${m.data.sha256.slice(0, 12)}); ${data.source} has ${data.n} examples, fingerprint ${sha.slice(0, 12)}`,
+    );
+  if (m.position.batch > plan.perEpoch)
+    throw new UserError(`${path}: the checkpoint's position (batch ${m.position.batch}) is past the epoch's end`);
+  await trainer.restore(prior.tensors, m.position.step, path);
   return {
-    name: lm.model.name,
-    inputs: inputSpecs(lm),
-    step: async (batch) => {
-      const refBatch = new Map<string, RefTensor>();
-      for (const i of lm.model.inputs) {
-        const b = batch[i.name]!;
-        refBatch.set(i.name, { dtype: i.type.dtype, shape: [...b.shape], data: Float64Array.from(b.data) });
-      }
-      const r = referenceTrainStep(step, {
-        params,
-        batch: refBatch,
-        scalars: stepScalars(step, t + 1),
-        seed: stepSeed(opts.seed, t + 1),
-      });
-      t += 1;
-      params = r.params;
-      return r.loss;
-    },
-    params: () => new Map([...params].filter(([k]) => names.has(k)).map(([k, v]) => [k, fromRef(v, false)])),
-    dispose: () => undefined,
+    position: m.position,
+    order: m.order === null ? undefined : Int32Array.from(m.order),
+    history: History.fromJson(m.history),
   };
 }
 
-interface Data {
-  /** Examples. */
-  readonly n: number;
-  readonly tensors: Readonly<Record<string, Tensor>>;
-}
-
-/** The training data: every input, first dimension = examples, the same count everywhere. */
-export function loadData(path: string, inputs: readonly TensorSpec[]): Data {
-  if (isDirectory(path))
-    throw new UserError(`${path}: training data must be a .safetensors file (other formats come later)`);
-  const tensors = readRuntimeTensors(path, inputs, 'an input');
-  let n: number | undefined;
-  let first = '';
-  for (const spec of inputs) {
-    const t = tensors[spec.name];
-    const want = formatTensorType(spec.dtype, spec.shape);
-    if (!t) throw new UserError(`${path}: missing tensor '${spec.name}' (the model's input ${want}, examples first)`);
-    if (spec.shape.length === 0 || typeof spec.shape[0] === 'number')
-      throw new UserError(
-        `input '${spec.name}' is ${want}: training batches the first dimension, so it must be symbolic (like B)`,
-      );
-    if (t.shape.length !== spec.shape.length)
-      throw new UserError(
-        `${path}: tensor '${spec.name}' has shape [${t.shape.join(', ')}], but input '${spec.name}' is ${want} (examples first)`,
-      );
-    spec.shape.forEach((d, i) => {
-      if (typeof d === 'number' && t.shape[i] !== d)
-        throw new UserError(
-          `${path}: tensor '${spec.name}' has shape [${t.shape.join(', ')}], but input '${spec.name}' is ${want} (dimension ${i} is ${t.shape[i]}, expected ${d})`,
-        );
-    });
-    const count = t.shape[0]!;
-    if (n === undefined) {
-      n = count;
-      first = spec.name;
-    } else if (count !== n)
-      throw new UserError(
-        `${path}: tensor '${spec.name}' has ${count} examples but '${first}' has ${n} (the first dimension counts examples)`,
-      );
-  }
-  if (n === undefined || n === 0) throw new UserError(`${path}: the data holds no examples`);
-  return { n, tensors };
-}
-
-/** Rows `idx` (or [lo, hi)) of a tensor whose first dimension counts examples. */
-function rows(t: Tensor, lo: number, hi: number, order: readonly number[] | undefined): Tensor {
-  const row = t.shape.slice(1).reduce((a, b) => a * b, 1);
-  const shape = [hi - lo, ...t.shape.slice(1)];
-  if (!order) return { data: t.data.subarray(lo * row, hi * row) as TensorData, shape };
-  const ctor = t.data.constructor as new (n: number) => TensorData;
-  const data = new ctor((hi - lo) * row);
-  for (let i = lo; i < hi; i++) data.set(t.data.subarray(order[i]! * row, (order[i]! + 1) * row), (i - lo) * row);
-  return { data, shape };
-}
-
-/** A seeded permutation of 0..n-1 for an epoch (Fisher-Yates). */
-function permutation(n: number, seed: number, epoch: number): number[] {
-  const rng = new ParamRng(seed, `shuffle.${epoch}`);
-  const p = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = Math.floor(rng.nextUniform() * (i + 1));
-    [p[i], p[j]] = [p[j]!, p[i]!];
-  }
-  return p;
-}
-
-function fmt(x: number): string {
-  return x.toPrecision(6);
-}
-
-async function loop(trainer: Trainer, data: Data, opts: TrainOptions, out: Output): Promise<void> {
-  const batch = Math.min(opts.batch, data.n);
-  const perEpoch = Math.ceil(data.n / batch);
-  const epochs = opts.epochs ?? (opts.steps === undefined ? 1 : Math.ceil(opts.steps / perEpoch));
-  const total = opts.steps ?? epochs * perEpoch;
-  const perStep = opts.steps !== undefined;
+function header(r: RunContext, plan: Plan, start: Snapshot): void {
+  const { out, trainer, settings } = r;
+  const data = r.train.dataset;
+  const epochs = plan.bySteps ? '' : ` (${plan.epochs} epoch${plan.epochs === 1 ? '' : 's'})`;
   out.stdout(
-    `training ${trainer.name} on ${data.n} examples: ${total} steps of batch ${batch}` +
-      `${perStep ? '' : ` (${epochs} epoch${epochs === 1 ? '' : 's'})`}${opts.shuffle ? '' : ', in order'}\n`,
+    `training ${trainer.name} on ${data.n} examples: ${plan.total} steps of batch ${plan.batch}${epochs}${settings.shuffle ? '' : ', in order'}\n`,
   );
-  let t = 0;
-  let last = NaN;
-  for (let epoch = 0; t < total; epoch++) {
-    const order = opts.shuffle ? permutation(data.n, opts.seed, epoch) : undefined;
-    let sum = 0;
-    let seen = 0;
-    for (let s = 0; s < perEpoch && t < total; s++) {
-      const lo = s * batch;
-      const hi = Math.min(data.n, lo + batch);
-      const b: Record<string, Tensor> = {};
-      for (const [name, tensor] of Object.entries(data.tensors)) b[name] = rows(tensor, lo, hi, order);
-      const loss = await trainer.step(b);
-      t += 1;
-      if (!Number.isFinite(loss))
-        throw new UserError(`the loss became ${loss} at step ${t}; stopping (no params written)`);
-      if (perStep) out.stdout(`step ${t}/${total}  loss ${fmt(loss)}\n`);
-      sum += loss * (hi - lo);
-      seen += hi - lo;
-      last = loss;
-    }
-    if (!perStep) out.stdout(`epoch ${epoch + 1}/${epochs}  loss ${fmt(sum / seen)}\n`);
+  if (r.train.origin) out.stdout(`  data: ${data.source} (${r.train.origin})\n`);
+  const ev = r.evalSet;
+  if (ev)
+    out.stdout(
+      `  eval: ${ev.dataset.source}${ev.origin ? ` (${ev.origin})` : ''}, ${ev.dataset.n} examples${r.classifier ? `, accuracy of '${r.classifier.scores}' over ${r.classifier.classes} classes` : ''}\n`,
+    );
+  const p = start.position;
+  if (r.prior)
+    out.stdout(
+      `  resuming from ${checkpointPath(r.opts.checkpoint!)} at step ${p.step} (epoch ${p.epoch + 1}, batch ${p.batch + 1} of ${plan.perEpoch})\n`,
+    );
+}
+
+function makeReporter(out: Output, bySteps: boolean): Reporter {
+  // Only the real process output can be a terminal; tests and pipes get plain lines.
+  if (out === processOutput && process.stderr.isTTY) return barReporter(out, process.stderr, !process.stdout.isTTY);
+  return plainReporter(out, bySteps, () => performance.now() / 1000);
+}
+
+function saver(
+  dir: string,
+  trainer: Trainer,
+  settings: RunSettings,
+  data: { examples: number; sha256: string },
+  elapsed: () => number,
+): (reason: 'epoch' | 'end' | 'interrupt', s: Snapshot) => Promise<void> {
+  return async (reason, s) => {
+    const tensors = await trainer.state();
+    saveCheckpoint(dir, {
+      tensors,
+      meta: {
+        format: 'kiln-checkpoint',
+        version: 1,
+        model: trainer.name,
+        settings,
+        position: s.position,
+        data,
+        order: s.order ? Array.from(s.order) : null,
+        history: s.history.toJson(),
+        elapsedSeconds: elapsed(),
+        reason,
+      },
+    });
+  };
+}
+
+async function finish(
+  r: RunContext,
+  plan: Plan,
+  start: Snapshot,
+  result: LoopResult,
+  seconds: number,
+): Promise<number> {
+  const { opts, out, trainer } = r;
+  const end = result.end;
+  const ckpt = opts.checkpoint;
+  if (end.kind === 'diverged') {
+    const kept = ckpt === undefined ? undefined : readCheckpoint(ckpt);
+    const where = kept
+      ? `the last good checkpoint (step ${kept.meta.position.step}) is kept in ${ckpt}`
+      : 'no params were written';
+    throw new UserError(
+      `the loss became ${end.loss} at step ${end.step} (epoch ${end.epoch}); stopped training: ${where}. Try a lower --lr`,
+    );
   }
-  out.stdout(`final loss ${fmt(last)}\n`);
+  if (end.kind === 'interrupted') {
+    out.stdout(
+      `interrupted at step ${end.step}: ${ckpt === undefined ? 'nothing saved (no --checkpoint)' : `checkpoint saved in ${ckpt}; continue with --resume`}\n`,
+    );
+    return INTERRUPTED_STATUS;
+  }
+  const wrote: string[] = [];
+  if (await writeParams(r)) wrote.push(`${opts.paramsOut} (params)`);
+  if (ckpt !== undefined) wrote.push(`${checkpointPath(ckpt)} (checkpoint)`);
+  if (opts.log !== undefined) wrote.push(`${opts.log} (log)`);
+  if (opts.plot !== undefined) wrote.push(`${opts.plot} (plot)`);
+  if (end.lastLoss !== undefined) out.stdout(`final loss ${fmtLoss(end.lastLoss)}\n`);
+  out.stdout(
+    summaryTable({
+      model: trainer.name,
+      target: trainer.target,
+      data: r.train.dataset.source,
+      examples: r.train.dataset.n,
+      steps: plan.total,
+      epochs: plan.epochs,
+      batch: plan.batch,
+      ranSteps: result.ranSteps,
+      ranExamples: result.ranExamples,
+      seconds,
+      last: start.history.epochs.at(-1),
+      evalExamples: r.evalSet?.dataset.n,
+      outputs: wrote,
+    }),
+  );
+  return 0;
+}
+
+/** `--params-out`: the params alone; whether it was asked for. */
+async function writeParams(r: RunContext): Promise<boolean> {
+  const path = r.opts.paramsOut;
+  if (path === undefined) return false;
+  const params = await r.trainer.params();
+  try {
+    writeSafetensorsFile(path, params);
+  } catch (e) {
+    throw new UserError((e as Error).message);
+  }
+  r.out.stdout(`wrote the params to ${path}\n`);
+  return true;
 }

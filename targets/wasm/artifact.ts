@@ -1,93 +1,25 @@
-// The compiler side of the wasm artifact: the forward program (and the
-// fused training step when the train block's optimizer can run), compiled to
-// one module with prefixes `fwd` and `step`, described by a manifest the
-// runtime validates (runtime/manifest.ts), with the initial params (and
-// zeroed optimizer state) as safetensors.
+// The wasm target's part of an artifact (targets/artifact.ts): every kernel
+// of the programs as an export of one module (prefixes `fwd` and `step`),
+// the runtime's memory starting above the module's data.
 
-import type { CheckedModel, CheckedTrain } from '../../dsl/check.js';
-import type { Dim, Shape } from '../../dsl/types.js';
-import { evalShape } from '../../dsl/types.js';
-import { initParam } from '../../compiler/init.js';
-import { gradientGraph } from '../../compiler/gradient-graph.js';
-import type { Kernel, KernelProgram, Stage, VExpr } from '../../compiler/kernel/kir.js';
-import { type Poly, planMemory, poly, polyAdd, polyScale } from '../../compiler/memory.js';
-import { TARGET_LIMITS, compileGraph } from '../../compiler/pipeline.js';
-import { type TrainStep, buildTrainStep } from '../../compiler/train-step.js';
-import type {
-  BufferSpec,
-  DimSpec,
-  KernelSpec,
-  Manifest,
-  ParamSpec,
-  ProgramSpec,
-  TensorSpec,
-  TrainSpec,
-} from '../../runtime/manifest.js';
+import type { Kernel } from '../../compiler/kernel/kir.js';
 import { alignUp, readWasmMemory } from '../../runtime/layout.js';
-import { encodeSafetensors, type StTensor } from '../../runtime/safetensors.js';
-import { MANIFEST_FORMAT, MANIFEST_VERSION } from '../../runtime/validate.js';
+import type { NamedProgram, TargetCode } from '../artifact.js';
 import { buildWasmModule } from './codegen.js';
-
-export interface Artifact {
-  readonly manifest: Manifest;
-  readonly code: Uint8Array;
-  readonly params: Uint8Array;
-  /** Why parts are missing (e.g. no training step for an optimizer the backend lacks). */
-  readonly notes: readonly string[];
-}
-
-export interface ArtifactOptions {
-  /** Seed of the initial params. */
-  readonly seed: number;
-  /** Use relaxed SIMD (fused multiply-add); the artifact then needs an engine that has it. */
-  readonly relaxedSimd?: boolean;
-  /** Import a shared memory so the runtime can run kernels on worker threads (default true). */
-  readonly threads?: boolean;
-  /**
-   * Instead of the plain forward pass, compute output `of` and its gradients
-   * (`grad.<param>` for every f32 param, `grad.<input>` for `inputs`): what `kiln grad` runs.
-   */
-  readonly grad?: { readonly of: string; readonly inputs: readonly string[] };
-}
 
 /** Linear memory limit of the modules (pages of 64 KiB): 2 GiB (a shared memory needs a limit, reserved up front). */
 export const MAX_PAGES = 32768;
 export const CODE_FILE = 'model.wasm';
-export const PARAMS_FILE = 'params.safetensors';
-export const MANIFEST_FILE = 'manifest.json';
 
-export function buildArtifact(model: CheckedModel, train: CheckedTrain | undefined, opts: ArtifactOptions): Artifact {
-  const notes: string[] = [];
-  const threads = opts.threads ?? true;
-  const relaxedSimd = opts.relaxedSimd ?? false;
-
-  let fwdGraph = model.lower({ training: false });
-  if (opts.grad) {
-    const { of } = opts.grad;
-    const g = gradientGraph(fwdGraph, {
-      of,
-      params: model.params.filter((p) => p.type.dtype === 'f32').map((p) => p.name),
-      inputs: opts.grad.inputs,
-    });
-    fwdGraph = { ...g, outputs: g.outputs.filter((o) => o.name === of || o.name.startsWith('grad.')) };
-  }
-  const forward = compileGraph(fwdGraph, TARGET_LIMITS['wasm']).fusion.program;
-
-  let step: TrainStep | undefined;
-  if (train && !opts.grad) {
-    try {
-      step = buildTrainStep(model, train);
-    } catch (e) {
-      notes.push(`no training step: ${(e as Error).message}`);
-    }
-  }
-  const stepProgram = step && compileGraph(step.graph, TARGET_LIMITS['wasm']).fusion.program;
-
-  const programs = [{ prefix: 'fwd', program: forward }];
-  if (stepProgram) programs.push({ prefix: 'step', program: stepProgram });
-  const mod = buildWasmModule(programs, { relaxedSimd, sharedMemory: threads, maxPages: MAX_PAGES });
-  const code = mod.binary;
-  const base = alignUp(Math.max(16, readWasmMemory(code).dataEnd));
+export function wasmCode(
+  programs: readonly NamedProgram[],
+  opts: { readonly relaxedSimd: boolean; readonly threads: boolean },
+): TargetCode {
+  const mod = buildWasmModule(programs, {
+    relaxedSimd: opts.relaxedSimd,
+    sharedMemory: opts.threads,
+    maxPages: MAX_PAGES,
+  });
   const entry = (prefix: string, k: Kernel): string => {
     const e = mod.entries.get(`${prefix}.${k.name}`);
     if (e === undefined) throw new Error(`the code generator exported no entry for ${prefix}.${k.name}`);
@@ -101,219 +33,18 @@ export function buildArtifact(model: CheckedModel, train: CheckedTrain | undefin
       throw new Error(`the code generator's scratch export '${fn}' for ${key} does not follow the ABI`);
     scratch.add(e);
   }
-
-  const params: ParamSpec[] = [
-    ...model.params.map((p) => ({
-      name: p.name,
-      dtype: p.type.dtype,
-      shape: dimSpecs(p.type.shape),
-      role: 'param' as const,
-    })),
-    ...(step?.state ?? []).map((s) => ({
-      name: s.name,
-      dtype: s.dtype,
-      shape: dimSpecs(s.shape),
-      role: 'state' as const,
-    })),
-  ];
-  const inputs: TensorSpec[] = model.inputs.map((i) => ({
-    name: i.name,
-    dtype: i.type.dtype,
-    shape: dimSpecs(i.type.shape),
-  }));
-  const outputs: TensorSpec[] = forward.outputs.map((o) => ({
-    name: o.name,
-    dtype: o.dtype,
-    shape: dimSpecs(o.shape),
-  }));
-
-  const trainSpec: TrainSpec | undefined =
-    step && stepProgram
-      ? {
-          program: programSpec(stepProgram, (k) => entry('step', k), scratch),
-          loss: step.loss,
-          optimizer: plainOptimizer(step.optimizer),
-          ...(step.schedule && { schedule: { name: step.schedule.name, args: { ...step.schedule.args } } }),
-          ...(step.clip && { clip: { kind: step.clip.kind, max: step.clip.max } }),
-          ...(step.gradNoise && { gradNoise: { eta: step.gradNoise.eta, gamma: step.gradNoise.gamma } }),
-          trainable: [...step.trainable],
-        }
-      : undefined;
-
-  const manifest: Manifest = {
-    format: MANIFEST_FORMAT,
-    version: MANIFEST_VERSION,
-    model: model.name,
-    target: 'wasm',
-    files: { code: CODE_FILE, params: PARAMS_FILE },
-    memory: { base },
-    inputs,
-    outputs,
-    params,
-    forward: programSpec(forward, (k) => entry('fwd', k), scratch),
-    ...(trainSpec && { train: trainSpec }),
-    features: ['simd', ...(relaxedSimd ? (['relaxed-simd'] as const) : []), ...(threads ? (['threads'] as const) : [])],
-  };
-  return { manifest, code, params: initialParams(model, step, opts.seed), notes };
-}
-
-/** The optimizer as plain JSON (the training step's copy, with any wrapped optimizer). */
-function plainOptimizer(o: TrainStep['optimizer']): TrainSpec['optimizer'] {
-  return { name: o.name, hyper: { ...o.hyper }, ...(o.inner && { inner: plainOptimizer(o.inner) }) };
-}
-
-function dimSpec(d: Dim): DimSpec {
-  return typeof d === 'number' ? d : { coef: d.coef, syms: [...d.syms] };
-}
-
-function dimSpecs(s: Shape): DimSpec[] {
-  return s.map(dimSpec);
-}
-
-function programSpec(p: KernelProgram, entry: (k: Kernel) => string, scratch: ReadonlySet<string>): ProgramSpec {
-  const plan = planMemory(p);
-  const buffers: BufferSpec[] = p.buffers.map((b) => ({
-    id: b.id,
-    dtype: b.dtype,
-    size: dimSpec(b.size),
-    role: b.role.kind === 'temp' ? { kind: 'temp' } : { kind: b.role.kind, name: b.role.name },
-    storage: plan.storageOf.get(b.id)!,
-  }));
-  const kernels: KernelSpec[] = p.kernels.map((k) => {
-    const e = entry(k);
-    return {
-      name: k.name,
-      entry: e,
-      kind: k.kind,
-      buffers: k.buffers.map((b) => b.id),
-      dims: [...k.dims],
-      scalars: [...k.scalars],
-      split: dimSpec(k.parallel[0]?.extent ?? 1),
-      flops: kernelFlops(k).map((t) => ({ coef: t.coef, syms: [...t.syms] })),
-      ...(scratch.has(e) && { scratch: true }),
-    };
-  });
   return {
-    buffers,
-    kernels,
-    outputs: p.outputs.map((o) => ({ name: o.name, buf: o.buf })),
-    assigns: p.assigns.map((a) => ({ target: a.target, buf: a.buf })),
-    scalars: [...p.scalars],
-    zeroed: zeroedStorages(p, plan.storageOf),
+    file: CODE_FILE,
+    bytes: mod.binary,
+    base: alignUp(Math.max(16, readWasmMemory(mod.binary).dataEnd)),
+    features: [
+      'simd',
+      ...(opts.relaxedSimd ? (['relaxed-simd'] as const) : []),
+      ...(opts.threads ? (['threads'] as const) : []),
+    ],
+    kernel: (prefix, k) => {
+      const e = entry(prefix, k);
+      return { entry: e, ...(scratch.has(e) && { scratch: true }) };
+    },
   };
-}
-
-/**
- * Storages to zero before each call: those of buffers (not inputs or params)
- * whose first access reads them (an accumulation into zeros, as the kernel
- * interpreter's fresh temps are) or that no kernel writes.
- */
-function zeroedStorages(p: KernelProgram, storageOf: ReadonlyMap<number, number>): number[] {
-  const first = new Map<number, boolean>(); // buffer -> its first access reads it
-  const written = new Set<number>();
-  for (const k of p.kernels) {
-    const reads = new Map<number, boolean>();
-    for (const s of k.buffers) {
-      reads.set(s.id, (reads.get(s.id) ?? false) || s.access !== 'write');
-      if (s.access !== 'read') written.add(s.id);
-    }
-    for (const [id, r] of reads) if (!first.has(id)) first.set(id, r);
-  }
-  const out = new Set<number>();
-  for (const b of p.buffers) {
-    if (b.role.kind === 'input' || b.role.kind === 'param') continue;
-    if (first.get(b.id) === true || !written.has(b.id)) out.add(storageOf.get(b.id)!);
-  }
-  return [...out].sort((a, b) => a - b);
-}
-
-/** Estimated work of one call: for every stage, points × (value ops + loads + stores), over the parallel space. */
-export function kernelFlops(k: Kernel): Poly {
-  const scaleAll = (p: Poly, extents: readonly Dim[]) => extents.reduce((acc, d) => polyScale(acc, d), p);
-  const parallel = k.parallel.map((l) => l.extent);
-  return polyAdd(
-    ...k.stages.map((s) => scaleAll(poly(Math.max(1, stageOps(s))), [...parallel, ...s.loops.map((l) => l.extent)])),
-  );
-}
-
-function stageOps(s: Stage): number {
-  const seen = new Set<VExpr>();
-  const walk = (v: VExpr): void => {
-    if (seen.has(v)) return;
-    seen.add(v);
-    switch (v.k) {
-      case 'unary':
-      case 'cast':
-        walk(v.x);
-        break;
-      case 'binary':
-        walk(v.a);
-        walk(v.b);
-        break;
-      case 'where':
-        walk(v.c);
-        walk(v.a);
-        walk(v.b);
-        break;
-      case 'rand':
-        walk(v.key);
-        break;
-      default:
-        break;
-    }
-  };
-  if (s.kind === 'reduce') for (const a of s.accs) walk(a.value);
-  else for (const st of s.stores) walk(st.value);
-  const ops = [...seen].filter((v) => v.k !== 'const' && v.k !== 'scalar' && v.k !== 'acc').length;
-  return ops + (s.kind === 'map' ? s.stores.length : s.accs.length);
-}
-
-function initialParams(model: CheckedModel, step: TrainStep | undefined, seed: number): Uint8Array {
-  const tensors = new Map<string, StTensor>();
-  for (const p of model.params) {
-    const shape = evalShape(p.type.shape, new Map());
-    const data = initParam(p.init, shape, p.type.dtype, seed, p.name);
-    tensors.set(p.name, {
-      dtype: p.type.dtype === 'f32' ? 'F32' : p.type.dtype === 'i32' ? 'I32' : 'BOOL',
-      shape,
-      data,
-    });
-  }
-  for (const s of step?.state ?? []) {
-    const shape = evalShape(s.shape, new Map());
-    const n = shape.reduce((a, b) => a * b, 1);
-    tensors.set(s.name, { dtype: 'F32', shape, data: new Float32Array(n) });
-  }
-  return encodeSafetensors(tensors);
-}
-
-/**
- * Writes the artifact into `dir` (created if needed): each file atomically
- * (a temporary file renamed into place), the manifest last, so a reader never
- * sees a manifest without its files.
- */
-export async function writeArtifact(dir: string, artifact: Artifact): Promise<void> {
-  const fs = await import('node:fs/promises');
-  const path = await import('node:path');
-  await fs.mkdir(dir, { recursive: true });
-  const write = async (name: string, bytes: Uint8Array) => {
-    const target = path.join(dir, name);
-    const tmp = path.join(dir, `.${name}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-    try {
-      const fh = await fs.open(tmp, 'wx');
-      try {
-        await fh.writeFile(bytes);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await fs.rename(tmp, target);
-    } catch (e) {
-      await fs.rm(tmp, { force: true });
-      throw e;
-    }
-  };
-  await write(artifact.manifest.files.code, artifact.code);
-  await write(artifact.manifest.files.params, artifact.params);
-  await write(MANIFEST_FILE, new TextEncoder().encode(`${JSON.stringify(artifact.manifest, null, 1)}\n`));
 }

@@ -20,81 +20,17 @@
 // 4)*K*4 + 128 bytes.
 
 import binaryen from 'binaryen';
-import type { Accumulator, Kernel, Loop, VExpr } from '../../compiler/kernel/kir.js';
-import { ivars } from './affine.js';
+import { ivars } from '../../compiler/kernel/affine.js';
+import type { MatmulPlan } from '../../compiler/kernel/matmul-plan.js';
 import type { KernelAbi } from './abi.js';
 import type { Ref } from './builder.js';
 import type { ExprEmitter } from './expr.js';
 import { type StageEmitter, extentRef } from './kernel.js';
-import { aliasSafe, collect, distinctSlots, writtenSlots } from './simd.js';
 
-type LoadExpr = Extract<VExpr, { k: 'load' }>;
-
-export interface MatmulPart {
-  /** Index of the reduce stage. */
-  readonly stage: number;
-  readonly k: Loop;
-  readonly acc: Accumulator;
-  /** A[m, k] (does not mention n). */
-  readonly a: LoadExpr;
-  /** B[k, n] (does not mention m). */
-  readonly b: LoadExpr;
-}
-
-export interface MatmulPlan {
-  readonly batch: readonly Loop[];
-  readonly m: Loop;
-  readonly n: Loop;
-  readonly parts: readonly MatmulPart[];
-  /** Indices of the epilogue (map) stages, in order. */
-  readonly maps: readonly number[];
-}
+export { type MatmulPart, type MatmulPlan, planMatmul } from '../../compiler/kernel/matmul-plan.js';
 
 /** Rows per block (the A panel kept in L2), a multiple of the 4-row tile. */
 const MB = 64;
-
-function plainOperand(x: VExpr): x is LoadExpr {
-  if (x.k !== 'load' || x.dtype !== 'f32' || x.valid.k !== 'true') return false;
-  return collect([x]).loads.length === 1; // no gathers in the index
-}
-
-/** The template's plan for `k`, or undefined when its operand pattern is not recognised. */
-export function planMatmul(k: Kernel): MatmulPlan | undefined {
-  if (k.kind !== 'matmul' || k.parallel.length < 2 || !distinctSlots(k)) return undefined;
-  const n = k.parallel[k.parallel.length - 1]!;
-  const m = k.parallel[k.parallel.length - 2]!;
-  const batch = k.parallel.slice(0, -2);
-  if (typeof n.extent === 'number' && n.extent < 8) return undefined;
-  if (k.stages[0]?.kind !== 'reduce') return undefined;
-  const written = writtenSlots(k);
-  const parts: MatmulPart[] = [];
-  const maps: number[] = [];
-  const batchNames = new Set(batch.map((l) => l.name));
-  const within = (x: LoadExpr, allowed: readonly string[]) =>
-    [...ivars(x.index)].every((v) => batchNames.has(v) || allowed.includes(v));
-  for (const [si, s] of k.stages.entries()) {
-    if (s.kind === 'map') {
-      if (s.loops.length > 0) return undefined;
-      maps.push(si);
-      continue;
-    }
-    const acc = s.accs[0];
-    const kl = s.loops[0];
-    if (s.loops.length !== 1 || s.accs.length !== 1 || !acc || !kl) return undefined;
-    if (acc.fn !== 'sum' || acc.dtype !== 'f32') return undefined;
-    const v = acc.value;
-    if (v.k !== 'binary' || v.fn !== 'mul' || !plainOperand(v.a) || !plainOperand(v.b)) return undefined;
-    const bFirst = ivars(v.a.index).has(n.name);
-    const a = bFirst ? v.b : v.a;
-    const b = bFirst ? v.a : v.b;
-    if (!within(a, [m.name, kl.name]) || !within(b, [n.name, kl.name])) return undefined;
-    if (!ivars(a.index).has(kl.name) || !ivars(b.index).has(kl.name) || !ivars(b.index).has(n.name)) return undefined;
-    if (written.has(a.buf) || written.has(b.buf)) return undefined;
-    parts.push({ stage: si, k: kl, acc, a, b });
-  }
-  if (!aliasSafe(maps.map((i) => k.stages[i]!))) return undefined;
-  return { batch, m, n, parts, maps };
-}
 
 /** Rows of the packed A block: MB, or all of m (rounded up to whole tiles) when fewer. */
 function blockRows(em: ExprEmitter, p: MatmulPlan): Ref {

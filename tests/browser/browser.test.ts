@@ -4,7 +4,8 @@
 // `kiln compile --target wasm`, trains a few steps on a fixed batch, and must
 // match the same steps run in Node through the runtime: once on one thread
 // (linear regression), once with worker threads (the MLP example; the page is
-// cross-origin isolated so it has SharedArrayBuffer).
+// cross-origin isolated so it has SharedArrayBuffer), and once compiled with
+// `--target webgpu`, on the page's navigator.gpu against Dawn in Node.
 //
 // Without /usr/bin/chromium the test is skipped with a visible message, unless
 // KILN_REQUIRE_BROWSER=1 (CI), where a missing browser is a failure.
@@ -29,7 +30,9 @@ if (!RUN) console.warn(`[tests/browser] ${SKIP_MESSAGE}`);
 const ARGS = [
   '--headless=new',
   '--no-sandbox',
-  '--disable-gpu',
+  // WebGPU on SwiftShader (Chromium's CPU Vulkan driver) where there is no GPU.
+  '--enable-unsafe-webgpu',
+  '--enable-unsafe-swiftshader',
   '--disable-background-networking',
   '--disable-component-update',
   '--disable-sync',
@@ -48,6 +51,7 @@ interface StepResult {
   before: Record<string, PlainTensor>;
   after: Record<string, PlainTensor>;
   threads: number;
+  target?: string;
   crossOriginIsolated?: boolean;
 }
 /** What tests/browser/page.html defines on the page's global object. */
@@ -105,41 +109,42 @@ async function nodeSteps(dir: string, batch: Batch, steps: number, threads: numb
         { shape: t.shape, data: t.dtype === 'i32' ? Int32Array.from(t.data) : Float32Array.from(t.data) },
       ]),
     );
-    const before = plain(model.getParams());
+    const before = plain(await model.getParams());
     const losses: number[] = [];
     for (let i = 0; i < steps; i++) losses.push(await model.step(inputs));
-    const after = plain(model.getParams());
-    return { losses, before, after, threads: model.threads };
+    const after = plain(await model.getParams());
+    return { losses, before, after, threads: model.threads, target: model.target };
   } finally {
     model.dispose();
   }
 }
 
-function expectClose(got: readonly number[], want: readonly number[], what: string): void {
+function expectClose(got: readonly number[], want: readonly number[], what: string, rel = 1e-6): void {
   expect(got.length, `${what}: length`).toBe(want.length);
   for (let i = 0; i < want.length; i++) {
-    const tol = 1e-6 * Math.max(1, Math.abs(want[i]!));
+    const tol = rel * Math.max(1, Math.abs(want[i]!));
     if (!(Math.abs(got[i]! - want[i]!) <= tol))
       expect.fail(`${what}[${i}]: browser ${got[i]} vs node ${want[i]} (tolerance ${tol})`);
   }
 }
 
-function expectSameTraining(browser: StepResult, node: StepResult): void {
-  expectClose(browser.losses, node.losses, 'losses');
+/** `rel`: relative tolerance (two WebGPU implementations may compile shaders differently). */
+function expectSameTraining(browser: StepResult, node: StepResult, rel = 1e-6): void {
+  expectClose(browser.losses, node.losses, 'losses', rel);
   expect(Object.keys(browser.after).sort()).toEqual(Object.keys(node.after).sort());
   for (const k of Object.keys(node.after)) {
     expect(browser.before[k]!.shape, `shape of ${k}`).toEqual(node.before[k]!.shape);
-    expectClose(browser.before[k]!.data, node.before[k]!.data, `initial ${k}`);
-    expectClose(browser.after[k]!.data, node.after[k]!.data, `${k} after ${browser.losses.length} steps`);
+    expectClose(browser.before[k]!.data, node.before[k]!.data, `initial ${k}`, rel);
+    expectClose(browser.after[k]!.data, node.after[k]!.data, `${k} after ${browser.losses.length} steps`, rel);
   }
 }
 
-/** `kiln compile FILE --target wasm -o <fresh dir under .browser-tmp/>`, in-process. */
-async function compileArtifact(file: string, prefix: string): Promise<string> {
+/** `kiln compile FILE --target TARGET -o <fresh dir under .browser-tmp/>`, in-process. */
+async function compileArtifact(file: string, prefix: string, target = 'wasm'): Promise<string> {
   mkdirSync(TMP_ROOT, { recursive: true });
   const dir = mkdtempSync(join(TMP_ROOT, prefix));
   let out = '';
-  const status = await main(['compile', file, '--target', 'wasm', '-o', dir], {
+  const status = await main(['compile', file, '--target', target, '-o', dir], {
     stdout: (s) => (out += s),
     stderr: (s) => (out += s),
   });
@@ -229,6 +234,18 @@ describe('browser (headless Chromium)', () => {
       expect(browser.crossOriginIsolated, 'the page is cross-origin isolated').toBe(true);
       expect(browser.threads, 'the browser model runs on 2 threads').toBe(2);
       expectSameTraining(browser, node);
+    }, 120_000);
+
+    it('MLP compiled for webgpu: navigator.gpu in the page trains as Dawn does in Node', async () => {
+      const dir = await compileArtifact('examples/mlp.kiln', 'mlp-gpu-', 'webgpu');
+      cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+      const batch = mlpBatch();
+      const node = await nodeSteps(dir, batch, 2, 1);
+      expect(node.target).toBe('webgpu');
+      expect(node.losses.every(Number.isFinite)).toBe(true);
+      const browser = await browserSteps(dir, batch, 2, 1);
+      expect(browser.target).toBe('webgpu');
+      expectSameTraining(browser, node, 1e-4);
     }, 120_000);
   });
 });

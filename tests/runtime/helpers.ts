@@ -6,7 +6,7 @@ import { loadKilnFile } from '../../dsl/frontend.js';
 import { evalShape, type DType } from '../../dsl/types.js';
 import type { RefTensor } from '../../compiler/interpret.js';
 import type { Tensor, TensorData } from '../../runtime/executor.js';
-import { type Artifact, buildArtifact } from '../../targets/wasm/artifact.js';
+import { type Artifact, buildArtifact } from '../../targets/artifact.js';
 
 export interface Example {
   readonly model: CheckedModel;
@@ -22,13 +22,14 @@ export function example(file: string): Example {
 
 const cache = new Map<string, Artifact>();
 
-/** The example's artifact (seed 1, no relaxed SIMD), built once per test file. */
-export function artifactOf(file: string, opts: { threads?: boolean } = {}): Artifact {
-  const key = `${file}:${opts.threads ?? true}`;
+/** The example's artifact (seed 1, no relaxed SIMD; wasm unless `target` says), built once per test file. */
+export function artifactOf(file: string, opts: { threads?: boolean; target?: 'wasm' | 'webgpu' } = {}): Artifact {
+  const target = opts.target ?? 'wasm';
+  const key = `${file}:${opts.threads ?? true}:${target}`;
   let a = cache.get(key);
   if (!a) {
     const ex = example(file);
-    a = buildArtifact(ex.model, ex.train, { seed: 1, threads: opts.threads ?? true });
+    a = buildArtifact(ex.model, ex.train, { seed: 1, threads: opts.threads ?? true, target });
     cache.set(key, a);
   }
   return a;

@@ -14,7 +14,7 @@ import { initialState, referenceTrainStep, stepScalars } from '../../compiler/tr
 import { type TrainStep, buildTrainStep } from '../../compiler/train-step.js';
 import type { Tensor } from '../../runtime/executor.js';
 import { KilnRuntimeError, type Model, loadArtifact, loadModel, stepSeed } from '../../runtime/index.js';
-import { writeArtifact } from '../../targets/wasm/artifact.js';
+import { writeArtifact } from '../../targets/artifact.js';
 import { artifactOf, expectAllClose, example, randomInputs, refMap, toRef } from './helpers.js';
 
 const MLP = 'examples/mlp.kiln';
@@ -35,12 +35,12 @@ afterAll(() => {
 });
 
 /** The reference forward pass with the model's current params. */
-function referenceRun(file: string, m: Model, inputs: Record<string, Tensor>): Map<string, RefTensor> {
+async function referenceRun(file: string, m: Model, inputs: Record<string, Tensor>): Promise<Map<string, RefTensor>> {
   const { model } = example(file);
   const g = model.lower({ training: false });
   const values = evaluate(
     g.outputs.map((o) => o.node),
-    { inputs: refMap(inputs), params: refMap(m.getParams({ state: false })) },
+    { inputs: refMap(inputs), params: refMap(await m.getParams({ state: false })) },
   );
   return new Map(g.outputs.map((o, i) => [o.name, values[i]!]));
 }
@@ -54,7 +54,7 @@ describe('run', () => {
     const { model } = example(file);
     const inputs = randomInputs(model, 3);
     const got = await m.run(inputs);
-    const want = referenceRun(file, m, inputs);
+    const want = await referenceRun(file, m, inputs);
     expect(Object.keys(got).sort()).toEqual([...want.keys()].sort());
     for (const [name, w] of want) {
       const g = got[name]!;
@@ -70,7 +70,7 @@ describe('run', () => {
       const inputs = randomInputs(model, b, b);
       const got = await m.run(inputs);
       expect(got['probs']!.shape).toEqual([b, 10]);
-      expectAllClose(`probs B=${b}`, got['probs']!.data, referenceRun(MLP, m, inputs).get('probs')!.data);
+      expectAllClose(`probs B=${b}`, got['probs']!.data, (await referenceRun(MLP, m, inputs)).get('probs')!.data);
     }
   });
 
@@ -97,10 +97,10 @@ describe('run', () => {
 });
 
 /** The reference training step of an example with the model's initial params. */
-function referenceSetup(file: string, m: Model): { step: TrainStep; params: Map<string, RefTensor> } {
+async function referenceSetup(file: string, m: Model): Promise<{ step: TrainStep; params: Map<string, RefTensor> }> {
   const ex = example(file);
   const step = buildTrainStep(ex.model, ex.train!);
-  const params = new Map([...refMap(m.getParams({ state: false })), ...initialState(step)]);
+  const params = new Map([...refMap(await m.getParams({ state: false })), ...initialState(step)]);
   return { step, params };
 }
 
@@ -110,7 +110,7 @@ function batchOf(file: string, size: number, seed: number): Record<string, Tenso
 
 async function expectStepsMatch(file: string, threads: number): Promise<void> {
   const m = await load(file, threads);
-  const setup = referenceSetup(file, m);
+  const setup = await referenceSetup(file, m);
   const step = setup.step;
   let params = setup.params;
   for (let t = 1; t <= 3; t++) {
@@ -124,7 +124,7 @@ async function expectStepsMatch(file: string, threads: number): Promise<void> {
     });
     expectAllClose(`loss at step ${t}`, [loss], [ref.loss], 1e-4, 1e-6);
     params = ref.params;
-    const got = m.getParams();
+    const got = await m.getParams();
     for (const [name, want] of params)
       expectAllClose(`${file} ${name} after step ${t}`, got[name]!.data, want.data, 1e-3, 2e-5);
   }
@@ -137,7 +137,7 @@ describe('step', () => {
 
   it("setHyperparameter('lr') changes the next step exactly as the reference with that lr", async () => {
     const m = await load(LINREG);
-    let { step, params } = referenceSetup(LINREG, m);
+    let { step, params } = await referenceSetup(LINREG, m);
     const b1 = batchOf(LINREG, 8, 1);
     await m.step(b1);
     params = referenceTrainStep(step, { params, batch: refMap(b1), scalars: stepScalars(step, 1) }).params;
@@ -147,7 +147,7 @@ describe('step', () => {
     const b2 = batchOf(LINREG, 8, 2);
     await m.step(b2);
     const ref = referenceTrainStep(step, { params, batch: refMap(b2), scalars: stepScalars(step, 2) });
-    const got = m.getParams();
+    const got = await m.getParams();
     for (const [name, want] of ref.params) expectAllClose(`${name}`, got[name]!.data, want.data, 1e-5, 1e-7);
   });
 
@@ -160,7 +160,7 @@ describe('step', () => {
 
   it('says when an artifact has no training step', async () => {
     const ex = example(LINREG);
-    const { buildArtifact } = await import('../../targets/wasm/artifact.js');
+    const { buildArtifact } = await import('../../targets/artifact.js');
     const m = await loadArtifact(buildArtifact(ex.model, undefined, { seed: 0 }), { threads: 1 });
     open.push(m);
     expect(m.canTrain).toBe(false);
@@ -185,8 +185,8 @@ describe('threads', () => {
       const l2 = await two.step(batch);
       expectAllClose(`loss ${t}`, [l2], [l1], 1e-6, 1e-7);
     }
-    const p1 = one.getParams();
-    const p2 = two.getParams();
+    const p1 = await one.getParams();
+    const p2 = await two.getParams();
     for (const k of Object.keys(p1)) expectAllClose(`param ${k}`, p2[k]!.data, p1[k]!.data, 1e-5, 1e-7);
   });
 
@@ -197,7 +197,11 @@ describe('threads', () => {
     open.push(m);
     expect(m.threads).toBe(1);
     const inputs = batchOf(MLP, 8, 4);
-    expectAllClose('probs', (await m.run(inputs))['probs']!.data, referenceRun(MLP, m, inputs).get('probs')!.data);
+    expectAllClose(
+      'probs',
+      (await m.run(inputs))['probs']!.data,
+      (await referenceRun(MLP, m, inputs)).get('probs')!.data,
+    );
   });
 
   it('loads from a file: URL', async () => {
@@ -212,11 +216,11 @@ describe('threads', () => {
 describe('params', () => {
   it('getParams/setParams round trip, optimizer state included', async () => {
     const m = await load(MLP);
-    const before = m.getParams();
+    const before = await m.getParams();
     expect(Object.keys(before).sort()).toEqual(
       ['b1', 'b1.m', 'b1.v', 'b2', 'b2.m', 'b2.v', 'w1', 'w1.m', 'w1.v', 'w2', 'w2.m', 'w2.v'].sort(),
     );
-    expect(Object.keys(m.getParams({ state: false })).sort()).toEqual(['b1', 'b2', 'w1', 'w2']);
+    expect(Object.keys(await m.getParams({ state: false })).sort()).toEqual(['b1', 'b2', 'w1', 'w2']);
     const changed = Object.fromEntries(
       Object.entries(before).map(([k, t]) => [
         k,
@@ -224,24 +228,24 @@ describe('params', () => {
       ]),
     );
     m.setParams(changed);
-    const after = m.getParams();
+    const after = await m.getParams();
     for (const k of Object.keys(changed)) expect(after[k]!.data).toEqual(changed[k]!.data);
     // The copies are the caller's: changing them does not touch the model.
     (after['b1']!.data as Float32Array)[0] = 123;
-    expect(m.getParams()['b1']!.data[0]).not.toBe(123);
+    expect((await m.getParams())['b1']!.data[0]).not.toBe(123);
   });
 
   it('save and resume: a model restored from getParams steps as the original', async () => {
     const a = await load(MLP);
     await a.step(batchOf(MLP, 8, 1));
-    const saved = a.getParams();
+    const saved = await a.getParams();
     const b = await load(MLP);
     b.setParams(saved);
     b.setStepCount(a.stepCount);
     const batch = batchOf(MLP, 8, 2);
     expect(await b.step(batch)).toBe(await a.step(batch));
-    const pa = a.getParams();
-    const pb = b.getParams();
+    const pa = await a.getParams();
+    const pb = await b.getParams();
     for (const k of Object.keys(pa)) expect(pb[k]!.data).toEqual(pa[k]!.data);
   });
 
@@ -260,7 +264,7 @@ describe('params', () => {
     const m = await load(LINREG, 2);
     m.dispose();
     await expect(m.run(batchOf(LINREG, 2, 1))).rejects.toThrow(/has been disposed/);
-    expect(() => m.getParams()).toThrow(/has been disposed/);
+    await expect(m.getParams()).rejects.toThrow(/has been disposed/);
   });
 });
 

@@ -32,7 +32,7 @@ import { formatDiagnostic } from '../../dsl/source.js';
 import type { Tensor } from '../../runtime/executor.js';
 import { type Model, loadArtifact, stepSeed } from '../../runtime/index.js';
 import { SUPPORTED_OPTIMIZERS, hostScalars } from '../../runtime/optimizer-scalars.js';
-import { type Artifact, buildArtifact } from '../../targets/wasm/artifact.js';
+import { type Artifact, buildArtifact } from '../../targets/artifact.js';
 import { expectAllClose } from './helpers.js';
 
 // ---------------------------------------------------------------------------
@@ -159,7 +159,7 @@ describe('8 wasm steps of the tiny MLP equal the float64 reference trajectory', 
       const { step, artifact } = build(c);
       const m = await fresh(artifact);
       let ref = new Map([...refMap(tinyParams()), ...initialState(step)]);
-      expect(Object.keys(m.getParams()).sort()).toEqual([...ref.keys()].sort());
+      expect(Object.keys(await m.getParams()).sort()).toEqual([...ref.keys()].sort());
       for (let t = 1; t <= 8; t++) {
         changeBefore(m, c, t);
         const batch = tinyBatch(t);
@@ -172,13 +172,13 @@ describe('8 wasm steps of the tiny MLP equal the float64 reference trajectory', 
         });
         ref = r.params;
         expectAllClose(`loss at step ${t}`, [loss], [r.loss], RTOL, ATOL);
-        const got = m.getParams();
+        const got = await m.getParams();
         for (const [name, want] of ref)
           expectAllClose(`${name} after step ${t}`, got[name]!.data, want.data, RTOL, ATOL);
       }
       expect(m.stepCount).toBe(8);
       // The run moved (a frozen optimizer would pass trivially).
-      expect([...m.getParams()['w1']!.data]).not.toEqual([...tinyParams()['w1']!.data]);
+      expect([...(await m.getParams())['w1']!.data]).not.toEqual([...tinyParams()['w1']!.data]);
     });
   }
 
@@ -194,7 +194,7 @@ describe('8 wasm steps of the tiny MLP equal the float64 reference trajectory', 
       open.push(m);
       m.setParams(tinyParams());
       for (let t = 1; t <= 3; t++) await m.step(tinyBatch(t));
-      return [...m.getParams()['w1']!.data];
+      return [...(await m.getParams())['w1']!.data];
     };
     expect(await run(7)).toEqual(await run(7));
     expect(await run(8)).not.toEqual(await run(7));
@@ -209,7 +209,7 @@ describe('8 wasm steps of the tiny MLP equal the float64 reference trajectory', 
       m.setParams(tinyParams());
       if (eta !== undefined) m.setHyperparameter('grad_noise', eta);
       for (let t = 1; t <= 3; t++) await m.step(tinyBatch(t));
-      return [...m.getParams()['w1']!.data];
+      return [...(await m.getParams())['w1']!.data];
     };
     expect(await run(noisy, 0)).toEqual(await run(plain));
     expect(await run(noisy)).not.toEqual(await run(plain));
@@ -257,11 +257,17 @@ describe('optimizers.md §35 and §35b test vectors on wasm (1 thread)', () => {
       const grads = vectorGrads(c);
       for (const [i, g] of grads.entries()) {
         // loss = sum(θ·g) before the update.
-        const theta = [...m.getParams()['theta']!.data];
+        const theta = [...(await m.getParams())['theta']!.data];
         const loss = await m.step({ g: f32Tensor([3], g) });
         const f32g = [...Float32Array.from(g)];
         expectAllClose(`loss at step ${i + 1}`, [loss], [theta.reduce((a, x, k) => a + x * f32g[k]!, 0)], 1e-6, 1e-12);
-        expectAllClose(`θ after step ${i + 1}`, m.getParams()['theta']!.data, c.expected![i]!, VEC_TOL, VEC_TOL);
+        expectAllClose(
+          `θ after step ${i + 1}`,
+          (await m.getParams())['theta']!.data,
+          c.expected![i]!,
+          VEC_TOL,
+          VEC_TOL,
+        );
       }
       expect(m.stepCount).toBe(grads.length);
     });
@@ -286,8 +292,8 @@ describe('getParams({ ema: true }): the EMA of every param under its name', () =
         scalars: scalarsAt(c, step, t),
       }).params;
     }
-    const ema = m.getParams({ ema: true });
-    const all = m.getParams({ state: true });
+    const ema = await m.getParams({ ema: true });
+    const all = await m.getParams({ state: true });
     expect(Object.keys(ema).sort()).toEqual([...TINY_NAMES].sort());
     for (const n of TINY_NAMES) {
       expect(ema[n]!.shape).toEqual(TINY_SHAPES[n]);
@@ -299,16 +305,16 @@ describe('getParams({ ema: true }): the EMA of every param under its name', () =
     // Ready for an inference copy of the model.
     const copy = await fresh(artifact, false);
     copy.setParams(ema);
-    expect([...copy.getParams()['w1']!.data]).toEqual([...ema['w1']!.data]);
+    expect([...(await copy.getParams())['w1']!.data]).toEqual([...ema['w1']!.data]);
   });
 
   it('a frozen param has no EMA; an optimizer without ema has none at all', async () => {
     const frozen = build({ label: 'adam + ema, b2 frozen', opt: o('adam', { lr: 0.05, ema: 0.9 }), freeze: 'b2' });
     const m = await fresh(frozen.artifact);
     await m.step(tinyBatch(1));
-    expect(Object.keys(m.getParams({ ema: true })).sort()).toEqual(['b1', 'w1', 'w2']);
+    expect(Object.keys(await m.getParams({ ema: true })).sort()).toEqual(['b1', 'w1', 'w2']);
     const plain = await fresh(build(CASES.find((k) => k.label === 'adam')!).artifact);
-    expect(() => plain.getParams({ ema: true })).toThrow("model 'tiny' keeps no parameter EMA");
+    await expect(plain.getParams({ ema: true })).rejects.toThrow("model 'tiny' keeps no parameter EMA");
   });
 });
 
@@ -340,7 +346,7 @@ describe('save, load and resume on wasm equals an uninterrupted run bit for bit'
       const b = await fresh(artifact);
       const lossesC: number[] = [];
       for (let t = 1; t <= 4; t++) lossesC.push(await b.step(tinyBatch(t)));
-      const saved = b.getParams({ state: true });
+      const saved = await b.getParams({ state: true });
       b.dispose();
       // C: a new model of the same artifact (its own initial params), restored, 4 more steps.
       const m = await fresh(artifact, false);
@@ -354,8 +360,8 @@ describe('save, load and resume on wasm equals an uninterrupted run bit for bit'
       lossesC.forEach((l, i) =>
         expect(Object.is(l, lossesA[i]), `loss at step ${i + 1}: ${l} vs ${lossesA[i]}`).toBe(true),
       );
-      const pa = a.getParams({ state: true });
-      const pc = m.getParams({ state: true });
+      const pa = await a.getParams({ state: true });
+      const pc = await m.getParams({ state: true });
       expect(Object.keys(pc).sort()).toEqual(Object.keys(pa).sort());
       for (const k of Object.keys(pa)) expect(bits(pc[k]!), `${k} bits`).toEqual(bits(pa[k]!));
       // State is part of what was compared (moments, slow weights, EMA).

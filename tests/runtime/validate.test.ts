@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { type ArtifactFiles, loadArtifact, loadModel } from '../../runtime/model.js';
 import { decodeSafetensors, encodeSafetensors } from '../../runtime/safetensors.js';
 import { ArtifactError, validateManifest } from '../../runtime/validate.js';
-import { writeArtifact } from '../../targets/wasm/artifact.js';
+import { writeArtifact } from '../../targets/artifact.js';
 import { artifactOf } from './helpers.js';
 
 const MLP = 'examples/mlp.kiln';

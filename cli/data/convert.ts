@@ -1,0 +1,58 @@
+// Converting a file's numbers to an input's dtype, checking that nothing is
+// lost: floats narrowed to f32 must stay finite, integers into f32 must be
+// exact (|v| <= 2^24), values into i32 must be integers in range, values
+// into bool must be 0 or 1. The first offending value is named.
+
+import type { TensorData } from '../../runtime/executor.js';
+import type { DTypeSpec } from '../../runtime/manifest.js';
+import { UserError } from '../errors.js';
+
+/** Numbers read from a file: `label` names their type there ('<f8', 'int64', 'CSV numbers', ...). */
+export interface SourceNumbers {
+  readonly label: string;
+  /** Whether the source type holds integers only (then f32 needs exactness, not finiteness). */
+  readonly integer: boolean;
+  readonly data: ArrayLike<number> | BigInt64Array;
+}
+
+const F32_EXACT = 2 ** 24;
+const I32_MIN = -(2 ** 31);
+const I32_MAX = 2 ** 31 - 1;
+
+/** `what` names the tensor in messages, e.g. "x.npy: tensor 'x'". */
+export function convertNumbers(what: string, src: SourceNumbers, dtype: DTypeSpec): TensorData {
+  const n = src.data.length;
+  const at = (i: number): number => Number(src.data[i]!);
+  const bad = (i: number, why: string): never => {
+    throw new UserError(`${what} (${src.label}): value ${String(src.data[i])} at index ${i} ${why}`);
+  };
+  if (dtype === 'f32') {
+    if (src.data instanceof Float32Array) return src.data;
+    const out = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = at(i);
+      if (src.integer && Math.abs(v) > F32_EXACT) bad(i, 'is not exact in f32 (integers beyond 2^24 round)');
+      out[i] = v;
+      if (!Number.isFinite(out[i]!) && Number.isFinite(v)) bad(i, 'does not fit f32');
+    }
+    return out;
+  }
+  if (dtype === 'i32') {
+    if (src.data instanceof Int32Array) return src.data;
+    const out = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const v = at(i);
+      if (!Number.isInteger(v)) bad(i, 'is not an integer (the model expects i32)');
+      if (v < I32_MIN || v > I32_MAX) bad(i, 'does not fit i32');
+      out[i] = v;
+    }
+    return out;
+  }
+  const out = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const v = at(i);
+    if (v !== 0 && v !== 1) bad(i, 'is not 0 or 1 (the model expects bool)');
+    out[i] = v;
+  }
+  return out;
+}

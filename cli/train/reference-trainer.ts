@@ -1,0 +1,134 @@
+// The Trainer over the float64 reference interpreter (`--target reference`):
+// the training step graph evaluated with its assigns applied. Checkpoints
+// keep its float64 values (F64), so a resumed run is exact here too.
+
+import { evaluate, type RefTensor } from '../../compiler/interpret.js';
+import { initialState, referenceTrainStep, stepScalars } from '../../compiler/train-reference.js';
+import { type TrainStep, buildTrainStep } from '../../compiler/train-step.js';
+import type { Tensor, TensorData } from '../../runtime/executor.js';
+import type { TensorSpec } from '../../runtime/manifest.js';
+import { stepSeed } from '../../runtime/model.js';
+import { formatTensorType } from '../../runtime/validate.js';
+import { inputSpecs, isDirectory, readRuntimeTensors } from '../commands/common.js';
+import { UserError } from '../errors.js';
+import { initialParams, loadModel } from '../model.js';
+import { fromRef, toRef } from '../tensors.js';
+import type { Trainer } from './trainer.js';
+
+export interface ReferenceTrainerOptions {
+  readonly model?: string;
+  readonly seed: number;
+  readonly paramsIn?: string;
+  readonly lr?: number;
+}
+
+export function referenceTrainer(file: string, opts: ReferenceTrainerOptions): Trainer {
+  if (isDirectory(file))
+    throw new UserError(
+      `${file}: a compiled artifact trains on --target wasm; the reference interpreter needs the .kiln source`,
+    );
+  const lm = loadModel(file, opts.model);
+  if (!lm.train) throw new UserError(`${file}: cannot train model '${lm.model.name}': it has no train block`);
+  let step: TrainStep;
+  try {
+    step = buildTrainStep(lm.model, lm.train);
+  } catch (e) {
+    throw new UserError(`${file}: cannot train model '${lm.model.name}': ${(e as Error).message}`);
+  }
+  if (opts.lr !== undefined)
+    step = { ...step, optimizer: { ...step.optimizer, hyper: { ...step.optimizer.hyper, lr: opts.lr } } };
+  const specs: TensorSpec[] = [
+    ...lm.model.params.map((p) => ({ name: p.name, dtype: p.type.dtype, shape: p.type.shape })),
+    ...step.state.map((s) => ({ name: s.name, dtype: s.dtype, shape: s.shape })),
+  ];
+  let params = new Map<string, RefTensor>([...initialParams(lm.model, opts.seed), ...initialState(step)]);
+  if (opts.paramsIn !== undefined) params = withParamsFile(params, opts.paramsIn, specs, lm.model.params);
+  let t = 0;
+  const names = new Set(lm.model.params.map((p) => p.name));
+  const forward = lm.model.lower({ training: false });
+  const toRefBatch = (batch: Readonly<Record<string, Tensor>>) => {
+    const out = new Map<string, RefTensor>();
+    for (const i of lm.model.inputs) {
+      const b = batch[i.name]!;
+      out.set(i.name, { dtype: i.type.dtype, shape: [...b.shape], data: Float64Array.from(b.data) });
+    }
+    return out;
+  };
+  return {
+    name: lm.model.name,
+    target: 'reference',
+    inputs: inputSpecs(lm),
+    outputs: lm.model.outputs.map((o) => ({ name: o.name, dtype: o.type.dtype, shape: o.type.shape })),
+    loss: step.loss,
+    stepCount: () => t,
+    step: async (batch) => {
+      const r = referenceTrainStep(step, {
+        params,
+        batch: toRefBatch(batch),
+        scalars: stepScalars(step, t + 1),
+        seed: stepSeed(opts.seed, t + 1),
+      });
+      t += 1;
+      params = r.params;
+      return r.loss;
+    },
+    run: async (batch, outputs) => {
+      const wanted = forward.outputs.filter((o) => outputs.includes(o.name));
+      const values = evaluate(
+        wanted.map((o) => o.node),
+        { inputs: toRefBatch(batch), params },
+      );
+      return Object.fromEntries(wanted.map((o, i) => [o.name, toTensor(values[i]!)]));
+    },
+    state: async () => new Map([...params].map(([k, v]) => [k, fromRef(v, true)])),
+    params: async () => new Map([...params].filter(([k]) => names.has(k)).map(([k, v]) => [k, fromRef(v, false)])),
+    restore: async (state, step, source) => {
+      const next = new Map<string, RefTensor>();
+      for (const spec of specs) {
+        const st = state.get(spec.name);
+        if (!st) throw new UserError(`${source}: missing tensor '${spec.name}'`);
+        next.set(spec.name, checked(toRef(spec.name, st, spec.dtype, source), spec, source));
+      }
+      params = next;
+      t = step;
+    },
+    dispose: () => undefined,
+  };
+}
+
+/** `--params-in`: every param, optionally optimizer state, shapes as declared. */
+function withParamsFile(
+  params: Map<string, RefTensor>,
+  path: string,
+  specs: readonly TensorSpec[],
+  modelParams: readonly { readonly name: string }[],
+): Map<string, RefTensor> {
+  const given = readRuntimeTensors(path, specs, 'a param or optimizer state');
+  for (const p of modelParams)
+    if (!Object.hasOwn(given, p.name)) throw new UserError(`${path}: missing param '${p.name}'`);
+  const out = new Map(params);
+  for (const [name, t] of Object.entries(given)) {
+    const spec = specs.find((s) => s.name === name)!;
+    out.set(name, checked({ dtype: spec.dtype, shape: [...t.shape], data: Float64Array.from(t.data) }, spec, path));
+  }
+  return out;
+}
+
+function checked(t: RefTensor, spec: TensorSpec, source: string): RefTensor {
+  const want = spec.shape as readonly number[];
+  if (t.shape.length !== want.length || t.shape.some((d, i) => d !== want[i]))
+    throw new UserError(
+      `${source}: tensor '${spec.name}' has shape [${t.shape.join(', ')}], expected ${formatTensorType(spec.dtype, spec.shape)}`,
+    );
+  return t;
+}
+
+function toTensor(t: RefTensor): Tensor {
+  const data: TensorData =
+    t.dtype === 'f32'
+      ? Float32Array.from(t.data)
+      : t.dtype === 'i32'
+        ? Int32Array.from(t.data)
+        : Uint8Array.from(t.data);
+  return { data, shape: [...t.shape] };
+}

@@ -1,0 +1,86 @@
+// The Trainer over the runtime `Model` (wasm or webgpu, as common.ts loads
+// it): a .kiln source compiled in memory or an artifact directory.
+
+import type { Model } from '../../runtime/model.js';
+import type { StTensor } from '../../runtime/safetensors.js';
+import type { Tensor } from '../../runtime/executor.js';
+import { KilnRuntimeError } from '../../runtime/validate.js';
+import { UserError } from '../errors.js';
+import {
+  applyParamsFile,
+  type CommonOptions,
+  toRuntime,
+  toSafetensors,
+  userErrors,
+  runtimeModel,
+} from '../commands/common.js';
+import type { Trainer } from './trainer.js';
+
+export interface RuntimeTrainerOptions extends CommonOptions {
+  readonly paramsIn?: string;
+  readonly lr?: number;
+}
+
+export async function runtimeTrainer(file: string, opts: RuntimeTrainerOptions): Promise<Trainer> {
+  const { model, source, notes } = await runtimeModel(file, opts, { training: true });
+  try {
+    if (!model.canTrain) {
+      const why =
+        source && !source.train ? 'it has no train block' : notes.join('; ') || 'the artifact has no training step';
+      throw new UserError(`${file}: cannot train model '${model.name}': ${why}`);
+    }
+    if (opts.paramsIn !== undefined) applyParamsFile(model, opts.paramsIn);
+    if (opts.lr !== undefined) {
+      const lr = opts.lr;
+      await userErrors(async () => model.setHyperparameter('lr', lr));
+    }
+  } catch (e) {
+    model.dispose();
+    throw e;
+  }
+  return wrap(model);
+}
+
+function wrap(model: Model): Trainer {
+  const tensors = async (state: boolean) => {
+    const out = new Map<string, StTensor>();
+    for (const [k, t] of Object.entries(await model.getParams({ state }))) out.set(k, toSafetensors(t, false));
+    return out;
+  };
+  return {
+    name: model.name,
+    target: model.target,
+    inputs: model.inputs,
+    outputs: model.outputs,
+    loss: model.manifest.train!.loss,
+    stepCount: () => model.stepCount,
+    step: (batch) => userErrors(() => model.step(batch)),
+    run: (batch, outputs) => userErrors(() => model.run(batch, { outputs })),
+    state: () => tensors(true),
+    params: () => tensors(false),
+    restore: (state, step, source) => restore(model, state, step, source),
+    dispose: () => model.dispose(),
+  };
+}
+
+async function restore(
+  model: Model,
+  state: ReadonlyMap<string, StTensor>,
+  step: number,
+  source: string,
+): Promise<void> {
+  const values: Record<string, Tensor> = {};
+  for (const spec of model.manifest.params) {
+    const t = state.get(spec.name);
+    if (!t)
+      throw new UserError(`${source}: missing ${spec.role === 'param' ? 'param' : 'optimizer state'} '${spec.name}'`);
+    values[spec.name] = toRuntime(spec.name, t, spec.dtype, source);
+  }
+  try {
+    await model.setParams(values);
+    model.setStepCount(step);
+  } catch (e) {
+    if (e instanceof KilnRuntimeError) throw new UserError(`${source}: ${e.message}`);
+    throw e;
+  }
+}

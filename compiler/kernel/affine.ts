@@ -1,0 +1,428 @@
+// What the code generators need to know about index and value expressions: an
+// IExpr as a polynomial (sum of coefficient x atoms), its coefficient in one
+// loop variable, and the dependencies of every node (the loop variables,
+// accumulators and written buffers it reads), which decide where a value is
+// placed and whether it varies across vector lanes.
+
+import { indexKey } from './index-expr.js';
+import type { IBool, IExpr, Kernel, Stage, VExpr } from './kir.js';
+
+/** coef * product(atoms); atoms are var, dim, div, mod and value nodes (with repetition). */
+export interface Term {
+  readonly coef: number;
+  readonly atoms: readonly IExpr[];
+}
+
+export interface Poly {
+  readonly terms: readonly Term[];
+  readonly c: number;
+}
+
+const polyCache = new WeakMap<IExpr, Poly>();
+
+function termKey(atoms: readonly IExpr[]): string {
+  return atoms.map(indexKey).sort().join(' ');
+}
+
+function normalize(terms: Iterable<Term>, c: number): Poly {
+  const byKey = new Map<string, Term>();
+  for (const t of terms) {
+    const k = termKey(t.atoms);
+    const have = byKey.get(k);
+    byKey.set(k, { coef: (have?.coef ?? 0) + t.coef, atoms: t.atoms });
+  }
+  return { terms: [...byKey.values()].filter((t) => t.coef !== 0), c };
+}
+
+/** e as a polynomial (expanding products of sums, so any IExpr shape works). */
+export function polyOf(e: IExpr): Poly {
+  const hit = polyCache.get(e);
+  if (hit) return hit;
+  let p: Poly;
+  switch (e.k) {
+    case 'const':
+      p = { terms: [], c: e.v };
+      break;
+    case 'var':
+    case 'dim':
+    case 'div':
+    case 'mod':
+    case 'value':
+      p = { terms: [{ coef: 1, atoms: [e] }], c: 0 };
+      break;
+    case 'add': {
+      const a = polyOf(e.a);
+      const b = polyOf(e.b);
+      p = normalize([...a.terms, ...b.terms], a.c + b.c);
+      break;
+    }
+    case 'mul': {
+      const a = polyOf(e.a);
+      const b = polyOf(e.b);
+      const out: Term[] = [];
+      for (const x of a.terms) {
+        for (const y of b.terms) out.push({ coef: x.coef * y.coef, atoms: [...x.atoms, ...y.atoms] });
+        if (b.c !== 0) out.push({ coef: x.coef * b.c, atoms: x.atoms });
+      }
+      if (a.c !== 0) for (const y of b.terms) out.push({ coef: y.coef * a.c, atoms: y.atoms });
+      p = normalize(out, a.c * b.c);
+      break;
+    }
+  }
+  polyCache.set(e, p);
+  return p;
+}
+
+/** The loop variables an IExpr mentions (also inside div, mod and gather values). */
+export function ivars(e: IExpr): ReadonlySet<string> {
+  const out = new Set<string>();
+  const walkI = (x: IExpr): void => {
+    switch (x.k) {
+      case 'const':
+      case 'dim':
+        return;
+      case 'var':
+        out.add(x.name);
+        return;
+      case 'add':
+      case 'mul':
+      case 'div':
+      case 'mod':
+        walkI(x.a);
+        walkI(x.b);
+        return;
+      case 'value':
+        for (const v of vexprVars(x.x)) out.add(v);
+        walkI(x.hi);
+        return;
+    }
+  };
+  walkI(e);
+  return out;
+}
+
+const vvarCache = new WeakMap<VExpr, ReadonlySet<string>>();
+
+function vexprVars(x: VExpr): ReadonlySet<string> {
+  const hit = vvarCache.get(x);
+  if (hit) return hit;
+  const out = new Set<string>();
+  const add = (s: ReadonlySet<string>) => s.forEach((v) => out.add(v));
+  switch (x.k) {
+    case 'const':
+    case 'scalar':
+    case 'acc':
+      break;
+    case 'load':
+      add(ivars(x.index));
+      add(bvars(x.valid));
+      break;
+    case 'index':
+      add(ivars(x.i));
+      break;
+    case 'unary':
+    case 'cast':
+      add(vexprVars(x.x));
+      break;
+    case 'binary':
+      add(vexprVars(x.a));
+      add(vexprVars(x.b));
+      break;
+    case 'where':
+      add(vexprVars(x.c));
+      add(vexprVars(x.a));
+      add(vexprVars(x.b));
+      break;
+    case 'rand':
+      add(vexprVars(x.key));
+      add(ivars(x.i));
+      break;
+  }
+  vvarCache.set(x, out);
+  return out;
+}
+
+export function bvars(c: IBool): ReadonlySet<string> {
+  switch (c.k) {
+    case 'true':
+      return new Set();
+    case 'le':
+      return new Set([...ivars(c.a), ...ivars(c.b)]);
+    case 'and':
+      return new Set([...bvars(c.a), ...bvars(c.b)]);
+  }
+}
+
+/** e = coef * v + rest with coef and rest free of v, or undefined (v inside div/mod/value or nonlinear). */
+export function linearIn(e: IExpr, v: string): { coef: Poly; rest: Poly } | undefined {
+  const p = polyOf(e);
+  const coef: Term[] = [];
+  const rest: Term[] = [];
+  for (const t of p.terms) {
+    let hits = 0;
+    const others: IExpr[] = [];
+    for (const a of t.atoms) {
+      if (a.k === 'var' && a.name === v) hits++;
+      else if (a.k !== 'var' && a.k !== 'dim' && ivars(a).has(v)) return undefined;
+      else others.push(a);
+    }
+    if (hits > 1) return undefined;
+    (hits === 1 ? coef : rest).push({ coef: t.coef, atoms: others });
+  }
+  const cc = coef.filter((t) => t.atoms.length === 0).reduce((a, t) => a + t.coef, 0);
+  return {
+    coef: { terms: coef.filter((t) => t.atoms.length > 0), c: cc },
+    rest: { terms: rest, c: p.c },
+  };
+}
+
+/** The constant coefficient of v in e (0 when e does not mention v), or undefined when it is not a constant. */
+export function constCoef(e: IExpr, v: string): number | undefined {
+  if (!ivars(e).has(v)) return 0;
+  const l = linearIn(e, v);
+  if (!l || l.coef.terms.length > 0) return undefined;
+  return l.coef.c;
+}
+
+// ---------------------------------------------------------------- dependencies
+
+/** What a node depends on: where it may be computed and whether it varies across vector lanes. */
+export interface NodeInfo {
+  readonly vars: ReadonlySet<string>;
+  readonly accs: ReadonlySet<number>;
+  /** Loads a buffer the kernel writes: not movable above the start of its stage. */
+  readonly readsWritten: boolean;
+  /** Loads a buffer its own stage writes: computed at the point itself. */
+  readonly readsStageWritten: boolean;
+}
+
+const EMPTY: NodeInfo = { vars: new Set(), accs: new Set(), readsWritten: false, readsStageWritten: false };
+
+function merge(xs: readonly NodeInfo[]): NodeInfo {
+  if (xs.length === 0) return EMPTY;
+  if (xs.length === 1) return xs[0]!;
+  const vars = new Set<string>();
+  const accs = new Set<number>();
+  let w = false;
+  let sw = false;
+  for (const x of xs) {
+    x.vars.forEach((v) => vars.add(v));
+    x.accs.forEach((a) => accs.add(a));
+    w ||= x.readsWritten;
+    sw ||= x.readsStageWritten;
+  }
+  return { vars, accs, readsWritten: w, readsStageWritten: sw };
+}
+
+/** Dependencies of the nodes of one stage (slots written by the kernel and by the stage decide the flags). */
+export class Deps {
+  private readonly vmemo = new WeakMap<VExpr, NodeInfo>();
+  private readonly imemo = new WeakMap<IExpr, NodeInfo>();
+
+  constructor(
+    private readonly kernelWrites: ReadonlySet<number>,
+    private readonly stageWrites: ReadonlySet<number>,
+  ) {}
+
+  v(x: VExpr): NodeInfo {
+    const hit = this.vmemo.get(x);
+    if (hit) return hit;
+    let r: NodeInfo;
+    switch (x.k) {
+      case 'const':
+      case 'scalar':
+        r = EMPTY;
+        break;
+      case 'acc':
+        r = { ...EMPTY, accs: new Set([x.id]) };
+        break;
+      case 'load': {
+        const own = {
+          ...EMPTY,
+          readsWritten: this.kernelWrites.has(x.buf),
+          readsStageWritten: this.stageWrites.has(x.buf),
+        };
+        r = merge([own, this.i(x.index), this.b(x.valid)]);
+        break;
+      }
+      case 'index':
+        r = this.i(x.i);
+        break;
+      case 'unary':
+      case 'cast':
+        r = this.v(x.x);
+        break;
+      case 'binary':
+        r = merge([this.v(x.a), this.v(x.b)]);
+        break;
+      case 'where':
+        r = merge([this.v(x.c), this.v(x.a), this.v(x.b)]);
+        break;
+      case 'rand':
+        r = merge([this.v(x.key), this.i(x.i)]);
+        break;
+    }
+    this.vmemo.set(x, r);
+    return r;
+  }
+
+  i(e: IExpr): NodeInfo {
+    const hit = this.imemo.get(e);
+    if (hit) return hit;
+    let r: NodeInfo;
+    switch (e.k) {
+      case 'const':
+      case 'dim':
+        r = EMPTY;
+        break;
+      case 'var':
+        r = { ...EMPTY, vars: new Set([e.name]) };
+        break;
+      case 'add':
+      case 'mul':
+      case 'div':
+      case 'mod':
+        r = merge([this.i(e.a), this.i(e.b)]);
+        break;
+      case 'value':
+        r = merge([this.v(e.x), this.i(e.hi)]);
+        break;
+    }
+    this.imemo.set(e, r);
+    return r;
+  }
+
+  b(c: IBool): NodeInfo {
+    switch (c.k) {
+      case 'true':
+        return EMPTY;
+      case 'le':
+        return merge([this.i(c.a), this.i(c.b)]);
+      case 'and':
+        return merge([this.b(c.a), this.b(c.b)]);
+    }
+  }
+
+  /** The dependencies of a polynomial's terms. */
+  terms(ts: readonly Term[]): NodeInfo {
+    return merge(ts.flatMap((t) => t.atoms.map((a) => this.i(a))));
+  }
+}
+
+// ---------------------------------------------------------------- nodes and written slots
+
+type LoadExpr = Extract<VExpr, { k: 'load' }>;
+
+/** Every load and value node reachable from `roots` (also inside gather indices and masks), in pre-order. */
+export function collect(roots: readonly VExpr[]): { loads: LoadExpr[]; nodes: VExpr[] } {
+  const seen = new Set<VExpr>();
+  const loads: LoadExpr[] = [];
+  const nodes: VExpr[] = [];
+  const walkI = (e: IExpr): void => {
+    switch (e.k) {
+      case 'const':
+      case 'var':
+      case 'dim':
+        return;
+      case 'add':
+      case 'mul':
+      case 'div':
+      case 'mod':
+        walkI(e.a);
+        walkI(e.b);
+        return;
+      case 'value':
+        walkV(e.x);
+        walkI(e.hi);
+        return;
+    }
+  };
+  const walkB = (c: IBool): void => {
+    if (c.k === 'le') {
+      walkI(c.a);
+      walkI(c.b);
+    } else if (c.k === 'and') {
+      walkB(c.a);
+      walkB(c.b);
+    }
+  };
+  const walkV = (x: VExpr): void => {
+    if (seen.has(x)) return;
+    seen.add(x);
+    nodes.push(x);
+    switch (x.k) {
+      case 'const':
+      case 'scalar':
+      case 'acc':
+        return;
+      case 'load':
+        loads.push(x);
+        walkI(x.index);
+        walkB(x.valid);
+        return;
+      case 'index':
+        walkI(x.i);
+        return;
+      case 'unary':
+      case 'cast':
+        walkV(x.x);
+        return;
+      case 'binary':
+        walkV(x.a);
+        walkV(x.b);
+        return;
+      case 'where':
+        walkV(x.c);
+        walkV(x.a);
+        walkV(x.b);
+        return;
+      case 'rand':
+        walkV(x.key);
+        walkI(x.i);
+        return;
+    }
+  };
+  roots.forEach(walkV);
+  return { loads, nodes };
+}
+
+/** The value roots of a stage: accumulator values, or store values and (as index nodes) store indices. */
+export function stageRoots(s: Stage): VExpr[] {
+  return s.kind === 'reduce'
+    ? s.accs.map((a) => a.value)
+    : s.stores.flatMap((st) => [st.value, { k: 'index', i: st.index } as const]);
+}
+
+/** Slots whose buffer some stage stores to (any slot bound to a stored program buffer). */
+export function writtenSlots(k: Kernel, stages: readonly Stage[] = k.stages): Set<number> {
+  const ids = new Set<number>();
+  for (const s of stages) if (s.kind === 'map') for (const st of s.stores) ids.add(k.buffers[st.buf]?.id ?? -1);
+  const out = new Set<number>();
+  k.buffers.forEach((b, i) => ids.has(b.id) && out.add(i));
+  return out;
+}
+
+/** True when no program buffer is bound to two slots (the alias analyses work on slots). */
+export function distinctSlots(k: Kernel): boolean {
+  return new Set(k.buffers.map((b) => b.id)).size === k.buffers.length;
+}
+
+/**
+ * Reordering the points of `stages` is safe: every load of a buffer they
+ * store is unmasked and at exactly an index a store of that buffer uses.
+ */
+export function aliasSafe(stages: readonly Stage[]): boolean {
+  const stored = new Map<number, Set<string>>();
+  for (const s of stages)
+    if (s.kind === 'map')
+      for (const st of s.stores) {
+        const keys = stored.get(st.buf) ?? new Set();
+        keys.add(indexKey(st.index));
+        stored.set(st.buf, keys);
+      }
+  for (const x of collect(stages.flatMap(stageRoots)).loads) {
+    const keys = stored.get(x.buf);
+    if (keys && (x.valid.k !== 'true' || !keys.has(indexKey(x.index)))) return false;
+  }
+  return true;
+}

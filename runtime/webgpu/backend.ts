@@ -1,0 +1,491 @@
+// The webgpu backend: every kernel's WGSL compiled once into a compute
+// pipeline (asynchronously, checked for errors before first use), params and
+// optimizer state resident in GPU buffers for the model's life, and each
+// call of a program encoded as one command buffer: clear the accumulated
+// storages, one compute pass with every dispatch in order (WebGPU makes each
+// dispatch see its predecessors' writes), the assigns as buffer copies, and
+// copies of only the requested outputs into one mappable staging buffer.
+// Kernel ABI: runtime/manifest.ts GpuKernelSpec.
+//
+// Browser-safe: Dawn is loaded dynamically, only in Node (./device.ts).
+
+import type { Backend, ProgramName } from '../backend.js';
+import { type Tensor, type TensorData, bindDims, readTyped } from '../executor.js';
+import { evalDimSpec } from '../layout.js';
+import type { KernelSpec, Manifest, ProgramSpec, TensorSpec } from '../manifest.js';
+import { ArtifactError, KilnRuntimeError, validateShaderFile } from '../validate.js';
+import { type GpuLease, leaseGpuDevice } from './device.js';
+
+// WebGPU's usage and map-mode flags (spec constants; Node has no GPUBufferUsage global).
+const MAP_READ = 0x1;
+const COPY_SRC = 0x4;
+const COPY_DST = 0x8;
+const UNIFORM = 0x40;
+const STORAGE = 0x80;
+const MAP_MODE_READ = 0x1;
+/** WebGPU's maxComputeWorkgroupsPerDimension default. */
+const MAX_GROUPS_PER_DIM = 65535;
+const PLAN_CACHE = 8;
+
+const alignTo = (n: number, a: number) => Math.ceil(n / a) * a;
+/** Bytes of a GPU buffer holding `elements` 4-byte values (never empty: bindings must not be). */
+const bufferBytes = (elements: number) => Math.max(16, alignTo(elements * 4, 16));
+
+export async function createWebGpuBackend(
+  manifest: Manifest,
+  code: Uint8Array,
+  params: ReadonlyMap<string, TensorData>,
+  codeSource: string,
+): Promise<Backend> {
+  const shaders = validateShaderFile(code, manifest, codeSource).shaders;
+  const lease = await leaseGpuDevice();
+  const { device } = lease.handle;
+  try {
+    const kernels = [...manifest.forward.kernels, ...(manifest.train?.program.kernels ?? [])];
+    const pipelines = new Map<string, Promise<Pipeline>>();
+    for (const k of kernels)
+      if (!pipelines.has(k.entry)) pipelines.set(k.entry, cachedPipeline(device, k, shaders[k.entry]!, codeSource));
+    // Settle all before reporting the first failure: no compilation is left unobserved.
+    const settled = await Promise.allSettled(pipelines.values());
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) throw failed.reason;
+    const entries = [...pipelines.keys()];
+    const compiled = new Map(
+      settled.map((r, i) => [entries[i]!, (r as PromiseFulfilledResult<Pipeline>).value] as const),
+    );
+    const backend = new WebGpuBackend(manifest, lease, compiled);
+    backend.writeParams(params);
+    return backend;
+  } catch (e) {
+    lease.release();
+    throw e;
+  }
+}
+
+/** Compiled pipelines by device, shader and binding layout: models of one process share them. */
+const PIPELINES = new WeakMap<GPUDevice, Map<string, Promise<Pipeline>>>();
+
+function cachedPipeline(device: GPUDevice, k: KernelSpec, wgsl: string, source: string): Promise<Pipeline> {
+  let cache = PIPELINES.get(device);
+  if (!cache) PIPELINES.set(device, (cache = new Map()));
+  const gpu = k.gpu!;
+  const key = `${gpu.bindings.map((b) => b.access).join(',')}|${gpu.uniform ? 'u' : ''}|${wgsl}`;
+  let p = cache.get(key);
+  if (!p) {
+    p = compileKernel(device, k, wgsl, source);
+    cache.set(key, p);
+    p.catch(() => cache.delete(key));
+  }
+  return p;
+}
+
+interface Pipeline {
+  readonly pipeline: GPUComputePipeline;
+  readonly layout: GPUBindGroupLayout;
+}
+
+/** Compiles one kernel's shader with an explicit layout from its spec; any error or warning rejects the artifact. */
+async function compileKernel(device: GPUDevice, k: KernelSpec, wgsl: string, source: string): Promise<Pipeline> {
+  const gpu = k.gpu!;
+  // Scopes are a per-device stack: push and pop around synchronous calls only
+  // (compilations run concurrently).
+  device.pushErrorScope('validation');
+  const module = device.createShaderModule({ code: wgsl, label: k.entry });
+  const layout = device.createBindGroupLayout({
+    label: k.entry,
+    entries: [
+      ...gpu.bindings.map((b, i): GPUBindGroupLayoutEntry => ({
+        binding: i,
+        visibility: 4, // GPUShaderStage.COMPUTE
+        buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' },
+      })),
+      ...(gpu.uniform ? [{ binding: gpu.uniform.binding, visibility: 4, buffer: { type: 'uniform' as const } }] : []),
+    ],
+  });
+  const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });
+  const scope = device.popErrorScope();
+  const info = await module.getCompilationInfo();
+  const problems = info.messages.filter((m) => m.type === 'error' || m.type === 'warning');
+  if (problems.length > 0) {
+    await scope;
+    const first = problems[0]!;
+    throw new ArtifactError(
+      `${source}: the shader of kernel '${k.entry}' does not compile cleanly: ${first.type} at ${first.lineNum}:${first.linePos}: ${first.message}` +
+        (problems.length > 1 ? ` (and ${problems.length - 1} more)` : ''),
+    );
+  }
+  const err = await scope;
+  if (err) throw new ArtifactError(`${source}: kernel '${k.entry}' cannot run on this device: ${err.message}`);
+  try {
+    const pipeline = await device.createComputePipelineAsync({
+      label: k.entry,
+      layout: pipelineLayout,
+      compute: { module, entryPoint: 'main' },
+    });
+    return { pipeline, layout };
+  } catch (e) {
+    throw new ArtifactError(`${source}: kernel '${k.entry}' cannot run on this device: ${(e as Error).message}`);
+  }
+}
+
+interface Dispatch {
+  readonly pipeline: GPUComputePipeline;
+  readonly group: GPUBindGroup;
+  readonly x: number;
+  readonly y: number;
+  /** The uniform buffer and what goes in it (dims fixed by the plan; scalars per call). */
+  readonly uniform?: { readonly buffer: GPUBuffer; readonly spec: KernelSpec };
+}
+
+interface GpuPlan {
+  readonly dims: ReadonlyMap<string, number>;
+  /** Program buffer id -> the GPU buffer holding it. */
+  readonly bufOf: ReadonlyMap<number, GPUBuffer>;
+  /** Buffers this plan created (storages, uniforms, staging), destroyed on eviction. */
+  readonly owned: readonly GPUBuffer[];
+  readonly dispatches: readonly Dispatch[];
+  readonly zeroed: readonly GPUBuffer[];
+}
+
+class GpuProgram {
+  private readonly plans = new Map<string, GpuPlan>();
+  private readonly outputSpecs: ReadonlyMap<string, TensorSpec>;
+
+  constructor(
+    readonly program: ProgramSpec,
+    private readonly inputs: readonly TensorSpec[],
+    outputs: readonly TensorSpec[],
+    private readonly owner: WebGpuBackend,
+  ) {
+    this.outputSpecs = new Map(outputs.map((o) => [o.name, o]));
+  }
+
+  async call(
+    given: Readonly<Record<string, Tensor>>,
+    scalars: Readonly<Record<string, number>>,
+    want?: readonly string[],
+  ): Promise<Record<string, Tensor>> {
+    const dims = bindDims(this.inputs, given);
+    const wanted = want ?? this.program.outputs.map((o) => o.name);
+    for (const name of wanted)
+      if (!this.program.outputs.some((o) => o.name === name))
+        throw new KilnRuntimeError(
+          `unknown output '${name}' (outputs: ${this.program.outputs.map((o) => o.name).join(', ')})`,
+        );
+    for (const s of this.program.scalars)
+      if (typeof scalars[s] !== 'number') throw new KilnRuntimeError(`missing run-time scalar '${s}'`);
+    const device = this.owner.gpu;
+    const plan = this.plan(dims);
+
+    for (const b of this.program.buffers) {
+      if (b.role.kind !== 'input') continue;
+      const t = given[b.role.name]!;
+      const data = b.dtype === 'bool' ? Int32Array.from(t.data, (v) => (v !== 0 ? 1 : 0)) : t.data;
+      if (data.length > 0) device.queue.writeBuffer(plan.bufOf.get(b.id)!, 0, data);
+    }
+    for (const d of plan.dispatches)
+      if (d.uniform) writeUniform(device, d.uniform.buffer, d.uniform.spec, dims, scalars);
+
+    const enc = device.createCommandEncoder();
+    for (const z of plan.zeroed) enc.clearBuffer(z);
+    const pass = enc.beginComputePass();
+    for (const d of plan.dispatches) {
+      pass.setPipeline(d.pipeline);
+      pass.setBindGroup(0, d.group);
+      pass.dispatchWorkgroups(d.x, d.y);
+    }
+    pass.end();
+    this.encodeAssigns(enc, plan);
+
+    // The wanted outputs, copied into one staging buffer.
+    const reads: { name: string; buf: number; at: number; n: number; dtype: TensorSpec['dtype']; shape: number[] }[] =
+      [];
+    let bytes = 0;
+    for (const name of wanted) {
+      const o = this.program.outputs.find((x) => x.name === name)!;
+      const shape = this.outputSpecs.get(name)!.shape.map((d) => evalDimSpec(d, dims));
+      const n = shape.reduce((a, b) => a * b, 1);
+      const b = this.program.buffers.find((x) => x.id === o.buf)!;
+      reads.push({ name, buf: o.buf, at: bytes, n, dtype: b.dtype, shape });
+      bytes = alignTo(bytes + n * 4, 16);
+    }
+    const staging = this.owner.staging(bytes);
+    for (const r of reads) if (r.n > 0) enc.copyBufferToBuffer(plan.bufOf.get(r.buf)!, 0, staging, r.at, r.n * 4);
+    const host = await this.owner.submit(enc, bytes);
+    const out: Record<string, Tensor> = {};
+    for (const r of reads) out[r.name] = { data: readTyped(host, r.at, r.n, r.dtype), shape: r.shape };
+    return out;
+  }
+
+  /** After the last kernel, each assigned param holds its buffer: copies where they differ (through temps when sources are themselves targets). */
+  private encodeAssigns(enc: GPUCommandEncoder, plan: GpuPlan): void {
+    const moves = this.program.assigns
+      .map((a) => ({
+        from: plan.bufOf.get(a.buf)!,
+        to: this.owner.paramBuffer(a.target),
+        size: this.owner.paramBytes(a.target),
+      }))
+      .filter((m) => m.from !== m.to);
+    const targets = new Set(moves.map((m) => m.to));
+    if (moves.some((m) => targets.has(m.from))) {
+      const temps = moves.map((m) => {
+        const t = this.owner.gpu.createBuffer({ size: m.size, usage: COPY_SRC | COPY_DST });
+        enc.copyBufferToBuffer(m.from, 0, t, 0, m.size);
+        return t;
+      });
+      moves.forEach((m, i) => enc.copyBufferToBuffer(temps[i]!, 0, m.to, 0, m.size));
+      this.owner.afterSubmit(() => temps.forEach((t) => t.destroy()));
+    } else for (const m of moves) enc.copyBufferToBuffer(m.from, 0, m.to, 0, m.size);
+  }
+
+  private plan(dims: ReadonlyMap<string, number>): GpuPlan {
+    const key = [...dims.entries()]
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => `${k}=${v}`)
+      .join(',');
+    const have = this.plans.get(key);
+    if (have) return have;
+    const device = this.owner.gpu;
+    const maxBinding = device.limits.maxStorageBufferBindingSize;
+    const owned: GPUBuffer[] = [];
+    // One GPU buffer per storage, as large as its largest buffer.
+    const storageElems = new Map<number, number>();
+    for (const b of this.program.buffers) {
+      if (b.role.kind === 'param') continue;
+      const n = evalDimSpec(b.size, dims);
+      if (n * 4 > maxBinding)
+        throw new KilnRuntimeError(
+          `${b.role.kind === 'temp' ? `a temporary buffer (${b.id})` : `${b.role.kind} '${b.role.name}'`} needs ${n * 4} bytes, ` +
+            `more than this WebGPU device binds (maxStorageBufferBindingSize ${maxBinding}): use a smaller batch`,
+        );
+      storageElems.set(b.storage, Math.max(storageElems.get(b.storage) ?? 0, n));
+    }
+    const storages = new Map<number, GPUBuffer>();
+    for (const [id, n] of storageElems) {
+      const buf = device.createBuffer({
+        label: `storage ${id}`,
+        size: bufferBytes(n),
+        usage: STORAGE | COPY_SRC | COPY_DST,
+      });
+      owned.push(buf);
+      storages.set(id, buf);
+    }
+    const bufOf = new Map<number, GPUBuffer>();
+    for (const b of this.program.buffers)
+      bufOf.set(b.id, b.role.kind === 'param' ? this.owner.paramBuffer(b.role.name) : storages.get(b.storage)!);
+
+    const dispatches: Dispatch[] = [];
+    for (const k of this.program.kernels) {
+      const gpu = k.gpu!;
+      const groups = gpu.grid.reduce((w, g) => w * Math.ceil(evalDimSpec(g.extent, dims) / g.per), 1);
+      if (groups === 0) continue;
+      const x = Math.min(groups, MAX_GROUPS_PER_DIM);
+      const y = Math.ceil(groups / x);
+      if (y > MAX_GROUPS_PER_DIM)
+        throw new KilnRuntimeError(`kernel '${k.name}' needs ${groups} workgroups, more than WebGPU can dispatch`);
+      const p = this.owner.pipeline(k.entry);
+      let uniform: Dispatch['uniform'];
+      const entries: GPUBindGroupEntry[] = gpu.bindings.map((b, i) => ({
+        binding: i,
+        resource: { buffer: bufOf.get(b.buf)! },
+      }));
+      if (gpu.uniform) {
+        const buffer = device.createBuffer({
+          label: `${k.entry} args`,
+          size: gpu.uniform.bytes,
+          usage: UNIFORM | COPY_DST,
+        });
+        owned.push(buffer);
+        entries.push({ binding: gpu.uniform.binding, resource: { buffer } });
+        uniform = { buffer, spec: k };
+      }
+      const group = device.createBindGroup({ label: k.entry, layout: p.layout, entries });
+      dispatches.push({ pipeline: p.pipeline, group, x, y, ...(uniform && { uniform }) });
+    }
+    const zeroed = this.program.zeroed.map((id) => storages.get(id)).filter((b): b is GPUBuffer => b !== undefined);
+    const plan: GpuPlan = { dims, bufOf, owned, dispatches, zeroed };
+    if (this.plans.size >= PLAN_CACHE) {
+      const [oldKey, old] = this.plans.entries().next().value!;
+      this.plans.delete(oldKey);
+      this.owner.afterSubmit(() => old.owned.forEach((b) => b.destroy()));
+    }
+    this.plans.set(key, plan);
+    return plan;
+  }
+
+  destroy(): void {
+    for (const p of this.plans.values()) for (const b of p.owned) b.destroy();
+    this.plans.clear();
+  }
+}
+
+/** The uniform block: dims (i32) then scalars (f32 or i32), 4 bytes each. */
+function writeUniform(
+  device: GPUDevice,
+  buffer: GPUBuffer,
+  k: KernelSpec,
+  dims: ReadonlyMap<string, number>,
+  scalars: Readonly<Record<string, number>>,
+): void {
+  const bytes = new ArrayBuffer(k.gpu!.uniform!.bytes);
+  const i32 = new Int32Array(bytes);
+  const f32 = new Float32Array(bytes);
+  k.dims.forEach((d, i) => (i32[i] = dims.get(d)!));
+  k.scalars.forEach((s, j) => {
+    const at = k.dims.length + j;
+    if (k.gpu!.scalarTypes[j] === 'i32') i32[at] = scalars[s]! | 0;
+    else f32[at] = scalars[s]!;
+  });
+  device.queue.writeBuffer(buffer, 0, bytes);
+}
+
+class WebGpuBackend implements Backend {
+  readonly threads = 1;
+  readonly workersStarted = 0;
+  readonly gpu: GPUDevice;
+  private readonly adapter: string;
+  private readonly programs: Readonly<Record<ProgramName, GpuProgram | undefined>>;
+  private readonly params = new Map<string, { buffer: GPUBuffer; bytes: number; dtype: TensorSpec['dtype'] }>();
+  private stagingBuf: GPUBuffer | undefined;
+  private pending: (() => void)[] = [];
+  private lost: string | undefined;
+  private destroyed = false;
+
+  constructor(
+    manifest: Manifest,
+    private readonly lease: GpuLease,
+    private readonly pipelines: ReadonlyMap<string, Pipeline>,
+  ) {
+    const device = lease.handle.device;
+    this.adapter = lease.handle.adapterInfo;
+    this.gpu = device;
+    void device.lost.then((info) => {
+      if (!this.destroyed) this.lost = `${info.reason}: ${info.message}`;
+    });
+    for (const p of manifest.params) {
+      const n = p.shape.reduce<number>((a, d) => a * (d as number), 1);
+      const buffer = device.createBuffer({ label: p.name, size: bufferBytes(n), usage: STORAGE | COPY_SRC | COPY_DST });
+      this.params.set(p.name, { buffer, bytes: n * 4, dtype: p.dtype });
+    }
+    this.programs = {
+      forward: new GpuProgram(manifest.forward, manifest.inputs, manifest.outputs, this),
+      train: manifest.train && new GpuProgram(manifest.train.program, manifest.inputs, manifest.outputs, this),
+    };
+  }
+
+  get device(): string {
+    return `webgpu (${this.adapter})`;
+  }
+
+  async call(
+    program: ProgramName,
+    given: Readonly<Record<string, Tensor>>,
+    scalars: Readonly<Record<string, number>>,
+    want?: readonly string[],
+  ): Promise<Record<string, Tensor>> {
+    this.checkDevice();
+    const p = this.programs[program];
+    if (!p) throw new KilnRuntimeError(`the artifact has no ${program} program`);
+    return p.call(given, scalars, want);
+  }
+
+  async readParams(names: readonly string[]): Promise<Map<string, TensorData>> {
+    this.checkDevice();
+    const enc = this.gpu.createCommandEncoder();
+    const at = new Map<string, number>();
+    let bytes = 0;
+    for (const n of names) {
+      at.set(n, bytes);
+      bytes = alignTo(bytes + this.params.get(n)!.bytes, 16);
+    }
+    const staging = this.staging(bytes);
+    for (const n of names) {
+      const p = this.params.get(n)!;
+      if (p.bytes > 0) enc.copyBufferToBuffer(p.buffer, 0, staging, at.get(n)!, p.bytes);
+    }
+    const host = await this.submit(enc, bytes);
+    return new Map(
+      names.map((n) => [n, readTyped(host, at.get(n)!, this.params.get(n)!.bytes / 4, this.params.get(n)!.dtype)]),
+    );
+  }
+
+  writeParams(values: ReadonlyMap<string, TensorData>): void {
+    this.checkDevice();
+    for (const [n, data] of values) {
+      const p = this.params.get(n)!;
+      const words = p.dtype === 'bool' ? Int32Array.from(data, (v) => (v !== 0 ? 1 : 0)) : data;
+      if (words.length > 0) this.gpu.queue.writeBuffer(p.buffer, 0, words);
+    }
+  }
+
+  dispose(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const p of Object.values(this.programs)) p?.destroy();
+    for (const p of this.params.values()) p.buffer.destroy();
+    this.stagingBuf?.destroy();
+    this.lease.release();
+  }
+
+  // ---- for GpuProgram
+
+  pipeline(entry: string): Pipeline {
+    return this.pipelines.get(entry)!;
+  }
+  paramBuffer(name: string): GPUBuffer {
+    return this.params.get(name)!.buffer;
+  }
+  paramBytes(name: string): number {
+    return Math.max(4, this.params.get(name)!.bytes);
+  }
+  /** Runs `f` once the next submission has finished (freeing buffers it may still use). */
+  afterSubmit(f: () => void): void {
+    this.pending.push(f);
+  }
+
+  /** The shared staging buffer, grown to at least `bytes`. */
+  staging(bytes: number): GPUBuffer {
+    if (!this.stagingBuf || this.stagingBuf.size < bytes) {
+      this.stagingBuf?.destroy();
+      this.stagingBuf = this.gpu.createBuffer({
+        label: 'staging',
+        size: Math.max(256, alignTo(bytes, 256) * 2),
+        usage: MAP_READ | COPY_DST,
+      });
+    }
+    return this.stagingBuf;
+  }
+
+  /** Submits `enc` and returns a copy of the first `bytes` of the staging buffer once the GPU is done. */
+  async submit(enc: GPUCommandEncoder, bytes: number): Promise<ArrayBuffer> {
+    const device = this.gpu;
+    device.pushErrorScope('out-of-memory');
+    device.pushErrorScope('validation');
+    device.queue.submit([enc.finish()]);
+    const [validation, oom] = [device.popErrorScope(), device.popErrorScope()];
+    let host = new ArrayBuffer(0);
+    try {
+      if (bytes > 0) {
+        const staging = this.stagingBuf!;
+        await staging.mapAsync(MAP_MODE_READ, 0, bytes);
+        host = staging.getMappedRange(0, bytes).slice(0);
+        staging.unmap();
+      } else await device.queue.onSubmittedWorkDone();
+    } catch (e) {
+      this.checkDevice();
+      throw new KilnRuntimeError(`reading results back from the GPU failed: ${(e as Error).message}`);
+    } finally {
+      const done = this.pending;
+      this.pending = [];
+      done.forEach((f) => f());
+    }
+    const err = (await validation) ?? (await oom);
+    if (err) throw new KilnRuntimeError(`the GPU rejected the work: ${err.message}`);
+    this.checkDevice();
+    return host;
+  }
+
+  private checkDevice(): void {
+    if (this.lost !== undefined) throw new KilnRuntimeError(`the WebGPU device was lost (${this.lost})`);
+  }
+}

@@ -1,0 +1,104 @@
+// The resource interface of a WGSL kernel (the ABI of codegen.ts): one
+// storage binding per distinct program buffer (WebGPU forbids aliasing a
+// writable binding, so slots bound to one buffer share it, access = union),
+// element types from how the kernel reads and writes each slot, and the
+// uniform block of dims (i32) then scalars (f32 or i32), 4 bytes each,
+// padded to a multiple of 16 bytes.
+
+import { collect, stageRoots } from '../../compiler/kernel/affine.js';
+import { vdtype } from '../../compiler/kernel/interpret.js';
+import type { Kernel } from '../../compiler/kernel/kir.js';
+import type { DType } from '../../dsl/types.js';
+
+/** What a buffer element is in WGSL: f32, or i32 for i32 and bool (0/1). */
+export type Elem = 'f32' | 'i32';
+
+export interface Binding {
+  readonly buf: number;
+  readonly access: 'read' | 'readwrite';
+  readonly elem: Elem;
+  /** The WGSL name of the binding's array. */
+  readonly name: string;
+}
+
+export interface UniformField {
+  /** The WGSL member name. */
+  readonly name: string;
+  /** The kernel's dim or scalar name. */
+  readonly source: string;
+  readonly kind: 'dim' | 'scalar';
+  readonly type: Elem;
+  readonly offset: number;
+}
+
+export interface Layout {
+  readonly bindings: readonly Binding[];
+  /** Kernel slot -> binding index. */
+  readonly slotBinding: readonly number[];
+  readonly uniform?: { readonly binding: number; readonly bytes: number; readonly fields: readonly UniformField[] };
+}
+
+export const elemOf = (d: DType): Elem => (d === 'f32' ? 'f32' : 'i32');
+
+/**
+ * The uniform type of each scalar (Kernel.scalars order): i32 when its first
+ * use reads it as i32 or bool (the dropout key), else f32. The same rule as
+ * targets/wasm/abi.ts scalarDTypes, so both runtimes agree.
+ */
+export function scalarTypes(k: Kernel): Elem[] {
+  const { nodes } = collect(k.stages.flatMap(stageRoots));
+  const used = new Map<string, Elem>();
+  for (const x of nodes) if (x.k === 'scalar' && !used.has(x.name)) used.set(x.name, x.dtype === 'f32' ? 'f32' : 'i32');
+  return k.scalars.map((s) => used.get(s) ?? 'f32');
+}
+
+/** The element type of each slot, from its loads' dtypes and its stores' value dtypes. */
+function slotElems(k: Kernel): Elem[] {
+  const seen: (Elem | undefined)[] = k.buffers.map(() => undefined);
+  const note = (slot: number, d: DType) => {
+    const e = elemOf(d);
+    const had = seen[slot];
+    if (had !== undefined && had !== e)
+      throw new Error(`kernel ${k.name}: slot ${slot} is used both as ${had} and as ${e}`);
+    seen[slot] = e;
+  };
+  for (const x of collect(k.stages.flatMap(stageRoots)).loads) note(x.buf, x.dtype);
+  for (const s of k.stages) if (s.kind === 'map') for (const st of s.stores) note(st.buf, vdtype(st.value));
+  return seen.map((e) => e ?? 'f32');
+}
+
+export function layoutOf(k: Kernel): Layout {
+  const elems = slotElems(k);
+  const byBuf = new Map<number, number>();
+  const bindings: { buf: number; access: 'read' | 'readwrite'; elem: Elem; name: string }[] = [];
+  const slotBinding = k.buffers.map((b, slot) => {
+    const access = b.access === 'read' ? 'read' : 'readwrite';
+    const have = byBuf.get(b.id);
+    if (have !== undefined) {
+      const bd = bindings[have]!;
+      if (access === 'readwrite') bd.access = 'readwrite';
+      if (bd.elem !== elems[slot])
+        throw new Error(`kernel ${k.name}: buffer b${b.id} is used both as ${bd.elem} and as ${elems[slot]}`);
+      return have;
+    }
+    byBuf.set(b.id, bindings.length);
+    bindings.push({ buf: b.id, access, elem: elems[slot]!, name: `b${bindings.length}` });
+    return bindings.length - 1;
+  });
+  const types = scalarTypes(k);
+  const fields: UniformField[] = [
+    ...k.dims.map((d, i): UniformField => ({ name: `d${i}`, source: d, kind: 'dim', type: 'i32', offset: 4 * i })),
+    ...k.scalars.map(
+      (s, i): UniformField => ({
+        name: `s${i}`,
+        source: s,
+        kind: 'scalar',
+        type: types[i]!,
+        offset: 4 * (k.dims.length + i),
+      }),
+    ),
+  ];
+  if (fields.length === 0) return { bindings, slotBinding };
+  const bytes = Math.ceil((4 * fields.length) / 16) * 16;
+  return { bindings, slotBinding, uniform: { binding: bindings.length, bytes, fields } };
+}
