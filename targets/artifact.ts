@@ -327,4 +327,3 @@ export async function writeArtifact(dir: string, artifact: Artifact): Promise<vo
   await write(artifact.manifest.files.params, artifact.params);
   await write(MANIFEST_FILE, new TextEncoder().encode(`${JSON.stringify(artifact.manifest, null, 1)}\n`));
 }
-

@@ -57,11 +57,20 @@ async function fromGpu(gpu: GPU, source: GpuHandle['source']): Promise<GpuHandle
 }
 
 let dawn: Promise<{ create: (opts: string[]) => GPU }> | undefined;
-/** Dawn's instance must outlive every device made from it (a collected instance crashes the process at exit). */
-let dawnInstance: GPU | undefined;
+/** Dawn's instances, by flags: each must outlive every device made from it (a collected instance crashes the process at exit). */
+const dawnInstances = new Map<string, GPU>();
 
-async function dawnGpu(fresh: boolean): Promise<GPU> {
-  if (dawnInstance && !fresh) return dawnInstance;
+/**
+ * Kiln's shaders never read workgroup memory before writing it, so Dawn's
+ * zero-initialisation of it is wasted work, and on SwiftShader it makes
+ * every pipeline that uses workgroup memory take seconds to compile.
+ */
+const FAST_FLAGS = ['enable-dawn-features=disable_workgroup_init'];
+
+async function dawnGpu(fresh: boolean, flags: readonly string[]): Promise<GPU> {
+  const key = flags.join(' ');
+  const have = dawnInstances.get(key);
+  if (have && !fresh) return have;
   // A variable specifier: bundlers for the browser must not follow it.
   const specifier = 'webgpu';
   dawn ??= import(/* @vite-ignore */ specifier) as Promise<{ create: (opts: string[]) => GPU }>;
@@ -74,8 +83,9 @@ async function dawnGpu(fresh: boolean): Promise<GPU> {
       `WebGPU in Node needs the 'webgpu' package (Dawn), which did not load: ${(e as Error).message}`,
     );
   }
-  dawnInstance = mod.create([]);
-  return dawnInstance;
+  const instance = mod.create([...flags]);
+  dawnInstances.set(key, instance);
+  return instance;
 }
 
 async function fileExists(path: string): Promise<boolean> {
@@ -88,10 +98,12 @@ async function fileExists(path: string): Promise<boolean> {
 }
 
 /**
- * A WebGPU device, or a KilnRuntimeError saying why there is none and what
- * to install. Each call creates a new device: a model owns and destroys its own.
+ * A new WebGPU device, or a KilnRuntimeError saying why there is none and
+ * what to install. `zeroWorkgroupMemory` keeps Dawn's default (WGSL's
+ * zero-initialised workgroup memory, as browsers do), for tests.
  */
-export async function requestGpuDevice(): Promise<GpuHandle> {
+export async function requestGpuDevice(opts: { zeroWorkgroupMemory?: boolean } = {}): Promise<GpuHandle> {
+  const flags = opts.zeroWorkgroupMemory ? [] : FAST_FLAGS;
   const nav = (globalThis as { navigator?: { gpu?: GPU } }).navigator;
   if (nav?.gpu) {
     const h = await fromGpu(nav.gpu, 'navigator');
@@ -100,11 +112,11 @@ export async function requestGpuDevice(): Promise<GpuHandle> {
   }
   const proc = nodeProcess();
   if (!proc) throw new KilnRuntimeError('this JavaScript engine has no WebGPU (no navigator.gpu)');
-  const first = await fromGpu(await dawnGpu(false), 'dawn');
+  const first = await fromGpu(await dawnGpu(false, flags), 'dawn');
   if (first) return first;
   if (proc.env['VK_ICD_FILENAMES'] === undefined && (await fileExists(SWIFTSHADER_ICD))) {
     proc.env['VK_ICD_FILENAMES'] = SWIFTSHADER_ICD;
-    const retry = await fromGpu(await dawnGpu(true), 'dawn');
+    const retry = await fromGpu(await dawnGpu(true, flags), 'dawn');
     if (retry) return retry;
   }
   throw new KilnRuntimeError(

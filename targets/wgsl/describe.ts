@@ -25,7 +25,13 @@ export function describeWgsl(k: Kernel, w: WgslKernel, p?: KernelProgram): strin
     lines.push(`uniform: @binding(${w.uniform.binding}), ${w.uniform.bytes} bytes`);
     for (const f of u.fields) lines.push(`  +${f.offset} ${f.name}: ${f.type} = ${f.kind} ${f.source}`);
   }
-  const groups = w.grid.map((g) => (g.per === 1 ? formatDim(g.extent) : `ceil(${formatDim(g.extent)} / ${g.per})`));
+  const groups = w.grid.map((g) =>
+    typeof g.extent === 'number'
+      ? String(Math.ceil(g.extent / g.per))
+      : g.per === 1
+        ? formatDim(g.extent)
+        : `ceil(${formatDim(g.extent)} / ${g.per})`,
+  );
   lines.push(`grid: ${groups.join(' * ')} workgroups`);
   return lines.map((l) => `// ${l}`).join('\n');
 }

@@ -182,10 +182,6 @@ export class Emitter {
 
   // ---------------------------------------------------------------- levels
 
-  get depth(): number {
-    return this.levels.length;
-  }
-
   /** Opens a level binding `names` ('v:<var>' / 'a:<id>' -> WGSL); a floor starts a stage's block. */
   open(names: Readonly<Record<string, string>> = {}, floor = false): void {
     this.levels.push({ names: new Map(Object.entries(names)), stmts: [], vmemo: new Map(), imemo: new Map(), floor });
@@ -232,7 +228,9 @@ export class Emitter {
       const code = this.levels[i]!.names.get(key);
       if (code !== undefined) return { level: i, code };
     }
-    throw new Error(`kernel ${this.kernel.name}: ${key.startsWith('v:') ? 'loop variable' : 'accumulator'} '${key.slice(2)}' is not in scope`);
+    throw new Error(
+      `kernel ${this.kernel.name}: ${key.startsWith('v:') ? 'loop variable' : 'accumulator'} '${key.slice(2)}' is not in scope`,
+    );
   }
 
   /** The outermost level a node with dependencies `info` may be computed at. */
@@ -457,7 +455,8 @@ export class Emitter {
         return castCode(this.v(x.x, at), x.dtype, this.lib);
       case 'rand': {
         const key = this.v(x.key, at);
-        const k = key.ty === 'i32' ? `bitcast<u32>(${key.code})` : `bitcast<u32>(${castCode(key, 'i32', this.lib).code})`;
+        const k =
+          key.ty === 'i32' ? `bitcast<u32>(${key.code})` : `bitcast<u32>(${castCode(key, 'i32', this.lib).code})`;
         const salt = (Math.imul(x.salt >>> 0, 0x9e3779b9) >>> 0).toString(16);
         this.lib.add('rand');
         return {

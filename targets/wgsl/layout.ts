@@ -88,15 +88,13 @@ export function layoutOf(k: Kernel): Layout {
   const types = scalarTypes(k);
   const fields: UniformField[] = [
     ...k.dims.map((d, i): UniformField => ({ name: `d${i}`, source: d, kind: 'dim', type: 'i32', offset: 4 * i })),
-    ...k.scalars.map(
-      (s, i): UniformField => ({
-        name: `s${i}`,
-        source: s,
-        kind: 'scalar',
-        type: types[i]!,
-        offset: 4 * (k.dims.length + i),
-      }),
-    ),
+    ...k.scalars.map((s, i): UniformField => ({
+      name: `s${i}`,
+      source: s,
+      kind: 'scalar',
+      type: types[i]!,
+      offset: 4 * (k.dims.length + i),
+    })),
   ];
   if (fields.length === 0) return { bindings, slotBinding };
   const bytes = Math.ceil((4 * fields.length) / 16) * 16;

@@ -68,7 +68,12 @@ function epilogue(em: Emitter, k: Kernel, p: MatmulPlan): { decl: string[]; call
     const s = k.stages[si]!;
     if (s.kind !== 'map') continue;
     em.enterStage(s);
-    em.emit(...block('', em.scoped({}, () => emitStores(em, s), true)));
+    em.emit(
+      ...block(
+        '',
+        em.scoped({}, () => emitStores(em, s), true),
+      ),
+    );
   }
   const body = em.close();
   const params = [...vars.map((v) => `${v}: i32`), ...accs.map((a) => `${a}: f32`)].join(', ');
@@ -127,7 +132,10 @@ export function buildMatmul(k: Kernel, p: MatmulPlan, layout: Layout, limits: Li
   const M = em.extent(p.m.extent);
   const N = em.extent(p.n.extent);
   em.emit(`let wg = ${WORKGROUP_INDEX};`);
-  em.emit(`let tilesM = ${groupsOf(em, grid[grid.length - 2]!)};`, `let tilesN = ${groupsOf(em, grid[grid.length - 1]!)};`);
+  em.emit(
+    `let tilesM = ${groupsOf(em, grid[grid.length - 2]!)};`,
+    `let tilesN = ${groupsOf(em, grid[grid.length - 1]!)};`,
+  );
   const batches = em.extent(pointCount(p.batch));
   em.emit(...block(`if (wg >= tilesM * tilesN * ${batches})`, ['return;']));
   em.emit('let tn = wg % tilesN;', 'let tmb = wg / tilesN;', 'let tm = tmb % tilesM;', 'let bt = tmb / tilesM;');

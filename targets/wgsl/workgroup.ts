@@ -8,9 +8,9 @@
 // stages, invocation 0 runs it alone. A storage barrier separates stages
 // where a later one reads or writes what an earlier one touched.
 
-import { aliasSafe, constCoef, ivars, stageRoots, collect } from '../../compiler/kernel/affine.js';
+import { aliasSafe, collect, constCoef, distinctSlots, stageRoots } from '../../compiler/kernel/affine.js';
 import { indexKey } from '../../compiler/kernel/index-expr.js';
-import type { Kernel, Loop, Stage } from '../../compiler/kernel/kir.js';
+import type { IExpr, Kernel, Loop, Stage } from '../../compiler/kernel/kir.js';
 import type { Dim } from '../../dsl/types.js';
 import { Emitter } from './emit.js';
 import { emitSequential, kernelCtx } from './generic.js';
@@ -40,7 +40,7 @@ export function workgroupWorthIt(k: Kernel): boolean {
 }
 
 /** Distinct points of the stage's loops store to distinct places: each index is an injective (mixed-radix) linear form. */
-function injective(index: Parameters<typeof ivars>[0], loops: readonly Loop[]): boolean {
+function injective(index: IExpr, loops: readonly Loop[]): boolean {
   const coefs = loops.map((l) => constCoef(index, l.name));
   if (coefs.some((c) => c === undefined || c === 0)) return false;
   if (loops.length === 1) return true;
@@ -54,9 +54,9 @@ function injective(index: Parameters<typeof ivars>[0], loops: readonly Loop[]): 
   return true;
 }
 
-/** Can the points of map stage `s` run on different invocations in any order? */
-function splittable(s: Extract<Stage, { kind: 'map' }>): boolean {
-  if (s.loops.length === 0 || !aliasSafe([s])) return false;
+/** Can the points of map stage `s` run on different invocations in any order? (The alias analysis works on slots.) */
+function splittable(k: Kernel, s: Extract<Stage, { kind: 'map' }>): boolean {
+  if (s.loops.length === 0 || !distinctSlots(k) || !aliasSafe([s])) return false;
   const byBuf = new Map<number, string>();
   for (const st of s.stores) {
     const key = indexKey(st.index);
@@ -106,16 +106,14 @@ function emitStrided(em: Emitter, loops: readonly Loop[], size: number, body: ()
 
 /** Partial accumulators of all invocations -> the reduction, read by every invocation. */
 function emitTree(em: Emitter, s: ReduceStage, partials: readonly string[], size: number, reuse: boolean): void {
-  const bits = (j: number, at: string) => {
-    const ty = accTy(s.accs[j]!);
-    return `bitcast<${ty}>(red[${j * size} + ${at}])`;
-  };
-  s.accs.forEach((_, j) => em.emit(`red[${j * size} + tid] = bitcast<u32>(${partials[j]});`));
+  const slot = (j: number, at: string) => (j === 0 ? at : at === '0' ? String(j * size) : `${j * size} + ${at}`);
+  const bits = (j: number, at: string) => `bitcast<${accTy(s.accs[j]!)}>(red[${slot(j, at)}])`;
+  s.accs.forEach((_, j) => em.emit(`red[${slot(j, 'tid')}] = bitcast<u32>(${partials[j]});`));
   em.emit('workgroupBarrier();');
   if (size > 1) {
-    const step = s.accs.flatMap((a, j) => [
-      `red[${j * size} + tid] = bitcast<u32>(${combine(em, a, bits(j, 'tid'), bits(j, 'tid + h'))});`,
-    ]);
+    const step = s.accs.map(
+      (a, j) => `red[${slot(j, 'tid')}] = bitcast<u32>(${combine(em, a, bits(j, 'tid'), bits(j, 'tid + h'))});`,
+    );
     em.emit(
       ...block(`for (var h = ${size / 2}; h > 0; h = h / 2)`, [...block('if (tid < h)', step), 'workgroupBarrier();']),
     );
@@ -149,12 +147,12 @@ export function buildWorkgroup(k: Kernel, layout: Layout, limits: Limits): Built
     pending.push(si);
     em.enterStage(s);
     if (s.kind === 'reduce') {
-      const partials = declarePartials(em, s, 'q');
+      const partials = declarePartials(em, s, 'part');
       const stmts = em.scoped({}, () => emitStrided(em, s.loops, size, () => emitFold(em, s, partials)), true);
       em.emit(...block('', stmts));
       const later = k.stages.slice(si + 1).some((x) => x.kind === 'reduce');
       emitTree(em, s, partials, size, later);
-    } else if (splittable(s)) {
+    } else if (splittable(k, s)) {
       const stmts = em.scoped({}, () => emitStrided(em, s.loops, size, () => emitStores(em, s)), true);
       em.emit(...block('', stmts));
     } else {

@@ -66,20 +66,6 @@ describe('CLI errors', () => {
     expect(r.stderr).toContain(path);
   });
 
-  it('says that the webgpu target is not built yet', async () => {
-    const dir = tempDir();
-    const r = await kiln(
-      'run',
-      MLP,
-      '--inputs',
-      inputs(dir, { shape: [2, 784] }, { shape: [2] }),
-      '--target',
-      'webgpu',
-    );
-    expect(r.status).toBe(1);
-    expect(r.stderr).toMatch(/webgpu.*not built yet/);
-  });
-
   it('reports the same input errors on the reference target', async () => {
     const dir = tempDir();
     const r = await kiln(

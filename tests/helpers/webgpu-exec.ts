@@ -78,18 +78,18 @@ async function compile(device: GPUDevice, k: Kernel, s: WgslKernel): Promise<Pip
   const bad = info.messages.filter((m) => m.type === 'error' || m.type === 'warning');
   if (bad.length > 0) {
     const lines = s.code.split('\n');
-    const msgs = bad.map((m) => `${m.type} at ${m.lineNum}:${m.linePos}: ${m.message}\n  > ${lines[m.lineNum - 1] ?? ''}`);
+    const msgs = bad.map(
+      (m) => `${m.type} at ${m.lineNum}:${m.linePos}: ${m.message}\n  > ${lines[m.lineNum - 1] ?? ''}`,
+    );
     throw new Error(`kernel ${k.name} (${s.template}): the shader does not compile cleanly:\n${msgs.join('\n')}`);
   }
   const layout = device.createBindGroupLayout({
     entries: [
-      ...s.bindings.map(
-        (b, i): GPUBindGroupLayoutEntry => ({
-          binding: i,
-          visibility: COMPUTE,
-          buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' },
-        }),
-      ),
+      ...s.bindings.map((b, i): GPUBindGroupLayoutEntry => ({
+        binding: i,
+        visibility: COMPUTE,
+        buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' },
+      })),
       ...(s.uniform ? [{ binding: s.uniform.binding, visibility: COMPUTE, buffer: { type: 'uniform' as const } }] : []),
     ],
   });
@@ -161,7 +161,8 @@ export async function runWebGpuPrograms(cache: GpuCache, jobs: readonly GpuJob[]
         if (b.role.kind !== 'input' && b.role.kind !== 'param') continue;
         const t = (b.role.kind === 'input' ? env.inputs : env.params).get(b.role.name);
         if (!t) throw new Error(`missing ${b.role.kind} '${b.role.name}'`);
-        if (t.data.length !== sizes.get(b.id)) throw new Error(`${b.role.name}: ${t.data.length} elements, expected ${sizes.get(b.id)}`);
+        if (t.data.length !== sizes.get(b.id))
+          throw new Error(`${b.role.name}: ${t.data.length} elements, expected ${sizes.get(b.id)}`);
         const data = b.dtype === 'f32' ? Float32Array.from(t.data) : Int32Array.from(t.data);
         device.queue.writeBuffer(gb, 0, data);
       }
@@ -172,7 +173,10 @@ export async function runWebGpuPrograms(cache: GpuCache, jobs: readonly GpuJob[]
         const s = shaders[i]!;
         const [x, y] = dispatchSize(s, env.dims);
         if (x === 0) return;
-        const entries: GPUBindGroupEntry[] = s.bindings.map((b, j) => ({ binding: j, resource: { buffer: bufs.get(b.buf)! } }));
+        const entries: GPUBindGroupEntry[] = s.bindings.map((b, j) => ({
+          binding: j,
+          resource: { buffer: bufs.get(b.buf)! },
+        }));
         if (s.uniform) {
           const ub = buffer(s.uniform.bytes, UNIFORM | COPY_DST);
           device.queue.writeBuffer(ub, 0, uniformBytes(k, s, env));

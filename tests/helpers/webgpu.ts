@@ -2,49 +2,17 @@
 // why there is none. Without a device the suites are skipped with a visible
 // message, unless KILN_REQUIRE_WEBGPU=1, where they fail instead.
 
-import { existsSync } from 'node:fs';
 import { describe, it } from 'vitest';
-import { SWIFTSHADER_ICD, requestGpuDevice } from '../../runtime/webgpu/device.js';
+import { requestGpuDevice } from '../../runtime/webgpu/device.js';
 
 interface Acquired {
   readonly device?: GPUDevice;
   readonly reason?: string;
 }
 
-type Dawn = { create: (flags: string[]) => GPU };
-
-/** Keeps Dawn's instance alive as long as its device (a collected instance crashes the process at exit). */
-let instance: GPU | undefined;
-
-/**
- * Dawn in Node with workgroup memory left uninitialised: on SwiftShader,
- * Dawn's zero-initialisation of workgroup memory makes every pipeline that
- * uses it take seconds to compile, and no kiln shader reads workgroup memory
- * before writing it. (One test checks the shaders on a default device too.)
- */
-async function dawnDevice(): Promise<GPUDevice | undefined> {
-  const specifier = 'webgpu';
-  const mod = (await import(/* @vite-ignore */ specifier)) as Dawn;
-  const adapter = async () => {
-    instance = mod.create(['enable-dawn-features=disable_workgroup_init']);
-    return instance.requestAdapter({ powerPreference: 'high-performance' });
-  };
-  let a = await adapter();
-  if (!a && process.env['VK_ICD_FILENAMES'] === undefined && existsSync(SWIFTSHADER_ICD)) {
-    process.env['VK_ICD_FILENAMES'] = SWIFTSHADER_ICD;
-    a = await adapter();
-  }
-  if (!a) return undefined;
-  const limits: Record<string, number> = {};
-  for (const n of ['maxStorageBufferBindingSize', 'maxBufferSize', 'maxComputeWorkgroupStorageSize'] as const)
-    limits[n] = a.limits[n];
-  return a.requestDevice({ requiredLimits: limits });
-}
-
+/** The runtime's own device request (Dawn in Node, workgroup memory left uninitialised: see runtime/webgpu/device.ts). */
 async function acquire(): Promise<Acquired> {
   try {
-    const d = await dawnDevice().catch(() => undefined);
-    if (d) return { device: d };
     return { device: (await requestGpuDevice()).device };
   } catch (e) {
     return { reason: e instanceof Error ? e.message : String(e) };

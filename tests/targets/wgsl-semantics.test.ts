@@ -135,7 +135,11 @@ webgpuSuite('WGSL scalar semantics vs the kernel interpreter', () => {
   async function check(dtype: DType, a: number[], b: number[], f: (x: VExpr, y: VExpr) => VExpr, tol = 1e-6) {
     const n = a.length;
     const program = programOf(dtype, n, f);
-    const t = (data: number[]) => ({ dtype, shape: [n], data: Float64Array.from(data.map((v) => (dtype === 'f32' ? Math.fround(v) : v))) });
+    const t = (data: number[]) => ({
+      dtype,
+      shape: [n],
+      data: Float64Array.from(data.map((v) => (dtype === 'f32' ? Math.fround(v) : v))),
+    });
     const inputs = new Map([
       ['a', t(a)],
       ['b', t(b)],
@@ -224,20 +228,44 @@ webgpuSuite('WGSL scalar semantics vs the kernel interpreter', () => {
   describe('where, logic and rand', () => {
     it('where on f32 (NaN is true), i32 and bool conditions', async () => {
       await check('f32', fa, fb, (x, y) => ({ k: 'where', c: bin('lt', x, y), a: x, b: y, dtype: 'f32' }));
-      await check('f32', fa, fb, (x, y) => ({ k: 'where', c: { k: 'cast', x, dtype: 'bool' }, a: y, b: x, dtype: 'f32' }));
-      await check('i32', ia, ib, (x, y) => ({ k: 'where', c: { k: 'cast', x, dtype: 'bool' }, a: y, b: x, dtype: 'i32' }), 0);
+      await check('f32', fa, fb, (x, y) => ({
+        k: 'where',
+        c: { k: 'cast', x, dtype: 'bool' },
+        a: y,
+        b: x,
+        dtype: 'f32',
+      }));
+      await check(
+        'i32',
+        ia,
+        ib,
+        (x, y) => ({ k: 'where', c: { k: 'cast', x, dtype: 'bool' }, a: y, b: x, dtype: 'i32' }),
+        0,
+      );
     });
     it('not, and, or on bools', () =>
-      check('f32', fa, fb, (x, y) => {
-        const c = bin('lt', x, y);
-        const d = bin('eq', x, y);
-        return { k: 'cast', x: bin('or', bin('and', un('not', c), d), un('not', d)), dtype: 'f32' };
-      }, 0));
+      check(
+        'f32',
+        fa,
+        fb,
+        (x, y) => {
+          const c = bin('lt', x, y);
+          const d = bin('eq', x, y);
+          return { k: 'cast', x: bin('or', bin('and', un('not', c), d), un('not', d)), dtype: 'f32' };
+        },
+        0,
+      ));
     it('rand reproduces the reference hash bit for bit', async () => {
       const keys = [...ia, 12345, -999999, 0x7fffffff];
       await check('i32', keys, keys, (x) => ({ k: 'rand', key: x, salt: 12345, i: p0 }), 0);
       await check('i32', keys, keys, (x) => ({ k: 'rand', key: x, salt: 0, i: p0 }), 0);
-      await check('i32', keys, keys, (x) => ({ k: 'rand', key: x, salt: 4294967295, i: { k: 'mul', a: p0, b: { k: 'const', v: 1000003 } } }), 0);
+      await check(
+        'i32',
+        keys,
+        keys,
+        (x) => ({ k: 'rand', key: x, salt: 4294967295, i: { k: 'mul', a: p0, b: { k: 'const', v: 1000003 } } }),
+        0,
+      );
     });
     it('constants that are NaN, infinite or overflow i32 when folded', () =>
       check('f32', [1, 2], [3, 4], (x) => {
@@ -275,7 +303,11 @@ webgpuSuite('WGSL scalar semantics vs the kernel interpreter', () => {
 describe('WGSL literals', () => {
   it('emits no literal WGSL cannot represent', () => {
     const program = programOf('f32', 4, (x) =>
-      bin('add', bin('mul', x, { k: 'const', v: 3.4028234663852886e38, dtype: 'f32' }), { k: 'const', v: -1e-45, dtype: 'f32' }),
+      bin('add', bin('mul', x, { k: 'const', v: 3.4028234663852886e38, dtype: 'f32' }), {
+        k: 'const',
+        v: -1e-45,
+        dtype: 'f32',
+      }),
     );
     const code = generateWgsl(program.kernels[0]!).code;
     expect(code).toContain('3.4028234663852886e+38');
