@@ -12,10 +12,17 @@
 // code writes is only read at exactly the index it is written
 // (`aliasSafe`).
 
-import { indexKey } from '../../compiler/kernel/index-expr.js';
-import type { IBool, IExpr, Kernel, Stage, VExpr } from '../../compiler/kernel/kir.js';
+import type { IExpr, Kernel, Stage, VExpr } from '../../compiler/kernel/kir.js';
 import { vdtype } from '../../compiler/kernel/interpret.js';
-import { bvars, constCoef, ivars } from './affine.js';
+import {
+  aliasSafe,
+  bvars,
+  collect,
+  constCoef,
+  distinctSlots,
+  ivars,
+  stageRoots,
+} from '../../compiler/kernel/affine.js';
 
 type LoadExpr = Extract<VExpr, { k: 'load' }>;
 
@@ -36,117 +43,8 @@ export function classifyStore(index: IExpr, v: string): Access {
 }
 
 /** Every load and value node reachable from `roots` (also inside gather indices and masks). */
-export function collect(roots: readonly VExpr[]): { loads: LoadExpr[]; nodes: VExpr[] } {
-  const seen = new Set<VExpr>();
-  const loads: LoadExpr[] = [];
-  const nodes: VExpr[] = [];
-  const walkI = (e: IExpr): void => {
-    switch (e.k) {
-      case 'const':
-      case 'var':
-      case 'dim':
-        return;
-      case 'add':
-      case 'mul':
-      case 'div':
-      case 'mod':
-        walkI(e.a);
-        walkI(e.b);
-        return;
-      case 'value':
-        walkV(e.x);
-        walkI(e.hi);
-        return;
-    }
-  };
-  const walkB = (c: IBool): void => {
-    if (c.k === 'le') {
-      walkI(c.a);
-      walkI(c.b);
-    } else if (c.k === 'and') {
-      walkB(c.a);
-      walkB(c.b);
-    }
-  };
-  const walkV = (x: VExpr): void => {
-    if (seen.has(x)) return;
-    seen.add(x);
-    nodes.push(x);
-    switch (x.k) {
-      case 'const':
-      case 'scalar':
-      case 'acc':
-        return;
-      case 'load':
-        loads.push(x);
-        walkI(x.index);
-        walkB(x.valid);
-        return;
-      case 'index':
-        walkI(x.i);
-        return;
-      case 'unary':
-      case 'cast':
-        walkV(x.x);
-        return;
-      case 'binary':
-        walkV(x.a);
-        walkV(x.b);
-        return;
-      case 'where':
-        walkV(x.c);
-        walkV(x.a);
-        walkV(x.b);
-        return;
-      case 'rand':
-        walkV(x.key);
-        walkI(x.i);
-        return;
-    }
-  };
-  roots.forEach(walkV);
-  return { loads, nodes };
-}
-
-export function stageRoots(s: Stage): VExpr[] {
-  return s.kind === 'reduce'
-    ? s.accs.map((a) => a.value)
-    : s.stores.flatMap((st) => [st.value, { k: 'index', i: st.index } as const]);
-}
-
-/** Slots whose buffer some stage stores to. */
-export function writtenSlots(k: Kernel, stages: readonly Stage[] = k.stages): Set<number> {
-  const ids = new Set<number>();
-  for (const s of stages) if (s.kind === 'map') for (const st of s.stores) ids.add(k.buffers[st.buf]?.id ?? -1);
-  const out = new Set<number>();
-  k.buffers.forEach((b, i) => ids.has(b.id) && out.add(i));
-  return out;
-}
-
-/** True when no program buffer is bound to two slots (the alias analysis works on slots). */
-export function distinctSlots(k: Kernel): boolean {
-  return new Set(k.buffers.map((b) => b.id)).size === k.buffers.length;
-}
-
-/**
- * Reordering the points of `stages` is safe: every load of a buffer they
- * store is unmasked and at exactly an index a store of that buffer uses.
- */
-export function aliasSafe(stages: readonly Stage[]): boolean {
-  const stored = new Map<number, Set<string>>();
-  for (const s of stages)
-    if (s.kind === 'map')
-      for (const st of s.stores) {
-        const keys = stored.get(st.buf) ?? new Set();
-        keys.add(indexKey(st.index));
-        stored.set(st.buf, keys);
-      }
-  for (const x of collect(stages.flatMap(stageRoots)).loads) {
-    const keys = stored.get(x.buf);
-    if (keys && (x.valid.k !== 'true' || !keys.has(indexKey(x.index)))) return false;
-  }
-  return true;
-}
+// The slot and alias analyses are backend-neutral (compiler/kernel/affine.ts).
+export { aliasSafe, collect, distinctSlots, stageRoots, writtenSlots } from '../../compiler/kernel/affine.js';
 
 export interface VectorPlan {
   /** Run every stage on four consecutive points of the innermost parallel loop. */
