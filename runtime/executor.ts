@@ -154,6 +154,30 @@ function describeData(data: unknown): string {
   return (data as object).constructor?.name ?? 'an object';
 }
 
+/**
+ * The checks every backend makes before running a program: the inputs
+ * (binding the symbolic dims), the wanted outputs (all by default) and the
+ * run-time scalars.
+ */
+export function checkCall(
+  program: ProgramSpec,
+  inputs: readonly TensorSpec[],
+  given: Readonly<Record<string, Tensor>>,
+  scalars: Readonly<Record<string, number>>,
+  want: readonly string[] | undefined,
+): { dims: Map<string, number>; wanted: readonly string[] } {
+  const dims = bindDims(inputs, given);
+  const wanted = want ?? program.outputs.map((o) => o.name);
+  for (const name of wanted)
+    if (!program.outputs.some((o) => o.name === name))
+      throw new KilnRuntimeError(
+        `unknown output '${name}' (outputs: ${program.outputs.map((o) => o.name).join(', ')})`,
+      );
+  for (const s of program.scalars)
+    if (typeof scalars[s] !== 'number') throw new KilnRuntimeError(`missing run-time scalar '${s}'`);
+  return { dims, wanted };
+}
+
 /** Chunk boundaries of [0, split) for a kernel of `flops` on `threads` threads; undefined: run it whole. */
 export function chunkBounds(split: number, flops: number, threads: number): number[] | undefined {
   if (threads < 2 || split < 2 || !(flops >= PARALLEL_MIN_FLOPS)) return undefined;
@@ -223,15 +247,7 @@ export class ProgramExecutor {
     scalars: Readonly<Record<string, number>>,
     want?: readonly string[],
   ): Promise<Record<string, Tensor>> {
-    const dims = bindDims(this.inputs, given);
-    const wanted = want ?? this.program.outputs.map((o) => o.name);
-    for (const name of wanted)
-      if (!this.program.outputs.some((o) => o.name === name))
-        throw new KilnRuntimeError(
-          `unknown output '${name}' (outputs: ${this.program.outputs.map((o) => o.name).join(', ')})`,
-        );
-    for (const s of this.program.scalars)
-      if (typeof scalars[s] !== 'number') throw new KilnRuntimeError(`missing run-time scalar '${s}'`);
+    const { dims, wanted } = checkCall(this.program, this.inputs, given, scalars, want);
 
     const plan = this.plan(dims);
     const pool = plan.parallel ? await this.ctx.pool() : undefined;

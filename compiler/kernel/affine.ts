@@ -6,6 +6,7 @@
 
 import { indexKey } from './index-expr.js';
 import type { IBool, IExpr, Kernel, Stage, VExpr } from './kir.js';
+import { forEachValue } from './walk.js';
 
 /** coef * product(atoms); atoms are var, dim, div, mod and value nodes (with repetition). */
 export interface Term {
@@ -315,74 +316,13 @@ type LoadExpr = Extract<VExpr, { k: 'load' }>;
 
 /** Every load and value node reachable from `roots` (also inside gather indices and masks), in pre-order. */
 export function collect(roots: readonly VExpr[]): { loads: LoadExpr[]; nodes: VExpr[] } {
-  const seen = new Set<VExpr>();
   const loads: LoadExpr[] = [];
   const nodes: VExpr[] = [];
-  const walkI = (e: IExpr): void => {
-    switch (e.k) {
-      case 'const':
-      case 'var':
-      case 'dim':
-        return;
-      case 'add':
-      case 'mul':
-      case 'div':
-      case 'mod':
-        walkI(e.a);
-        walkI(e.b);
-        return;
-      case 'value':
-        walkV(e.x);
-        walkI(e.hi);
-        return;
-    }
-  };
-  const walkB = (c: IBool): void => {
-    if (c.k === 'le') {
-      walkI(c.a);
-      walkI(c.b);
-    } else if (c.k === 'and') {
-      walkB(c.a);
-      walkB(c.b);
-    }
-  };
-  const walkV = (x: VExpr): void => {
-    if (seen.has(x)) return;
-    seen.add(x);
+  forEachValue(roots, (x, again) => {
+    if (again) return;
     nodes.push(x);
-    switch (x.k) {
-      case 'const':
-      case 'scalar':
-      case 'acc':
-        return;
-      case 'load':
-        loads.push(x);
-        walkI(x.index);
-        walkB(x.valid);
-        return;
-      case 'index':
-        walkI(x.i);
-        return;
-      case 'unary':
-      case 'cast':
-        walkV(x.x);
-        return;
-      case 'binary':
-        walkV(x.a);
-        walkV(x.b);
-        return;
-      case 'where':
-        walkV(x.c);
-        walkV(x.a);
-        walkV(x.b);
-        return;
-      case 'rand':
-        walkV(x.key);
-        walkI(x.i);
-        return;
-    }
-  };
-  roots.forEach(walkV);
+    if (x.k === 'load') loads.push(x);
+  });
   return { loads, nodes };
 }
 

@@ -19,6 +19,7 @@ import type { RefTensor } from '../interpret.js';
 import { binaryImpl, castValue, coerce, randUniform, reduceImpl as reduceIdentity, unaryImpl } from '../semantics.js';
 import type { ReduceFn } from '../ir.js';
 import type { IBool, IExpr, Kernel, KernelProgram, Stage, VExpr } from './kir.js';
+import { forEachValue } from './walk.js';
 
 export interface KernelEnv {
   readonly dims: ReadonlyMap<string, number>;
@@ -78,79 +79,10 @@ interface Scope {
 
 /** Counts references to each VExpr of a stage (also inside gather indices), to find shared subtrees. */
 function sharedNodes(roots: readonly VExpr[]): Set<VExpr> {
-  const seen = new Set<VExpr>();
   const shared = new Set<VExpr>();
-  const visitI = (e: IExpr): void => {
-    switch (e.k) {
-      case 'const':
-      case 'var':
-      case 'dim':
-        return;
-      case 'add':
-      case 'mul':
-      case 'div':
-      case 'mod':
-        visitI(e.a);
-        visitI(e.b);
-        return;
-      case 'value':
-        visitV(e.x);
-        visitI(e.hi);
-        return;
-    }
-  };
-  const visitB = (c: IBool): void => {
-    switch (c.k) {
-      case 'true':
-        return;
-      case 'le':
-        visitI(c.a);
-        visitI(c.b);
-        return;
-      case 'and':
-        visitB(c.a);
-        visitB(c.b);
-        return;
-    }
-  };
-  const visitV = (x: VExpr): void => {
-    if (seen.has(x)) {
-      shared.add(x);
-      return;
-    }
-    seen.add(x);
-    switch (x.k) {
-      case 'const':
-      case 'scalar':
-      case 'acc':
-        return;
-      case 'load':
-        visitI(x.index);
-        visitB(x.valid);
-        return;
-      case 'index':
-        visitI(x.i);
-        return;
-      case 'unary':
-      case 'cast':
-        visitV(x.x);
-        return;
-      case 'binary':
-        visitV(x.a);
-        visitV(x.b);
-        return;
-      case 'where':
-        visitV(x.c);
-        visitV(x.a);
-        visitV(x.b);
-        return;
-      case 'rand':
-        visitV(x.key);
-        visitI(x.i);
-        return;
-    }
-  };
-  roots.forEach(visitV);
+  forEachValue(roots, (x, again) => {
+    if (again) shared.add(x);
+  });
   return shared;
 }
 

@@ -125,3 +125,82 @@ export function collectDims(stages: readonly Stage[], extraIndex: readonly IExpr
   extraIndex.forEach(visitI);
   return dims;
 }
+
+/**
+ * Visits every value node reachable from `roots`, also through gather
+ * indices and validity masks, in pre-order. `visit(x, again)` is called on
+ * every reference; a node's operands are entered on its first visit only.
+ */
+export function forEachValue(roots: readonly VExpr[], visit: (x: VExpr, again: boolean) => void): void {
+  const seen = new Set<VExpr>();
+  const walkI = (e: IExpr): void => {
+    switch (e.k) {
+      case 'const':
+      case 'var':
+      case 'dim':
+        return;
+      case 'add':
+      case 'mul':
+      case 'div':
+      case 'mod':
+        walkI(e.a);
+        walkI(e.b);
+        return;
+      case 'value':
+        walkV(e.x);
+        walkI(e.hi);
+        return;
+    }
+  };
+  const walkB = (c: IBool): void => {
+    switch (c.k) {
+      case 'true':
+        return;
+      case 'le':
+        walkI(c.a);
+        walkI(c.b);
+        return;
+      case 'and':
+        walkB(c.a);
+        walkB(c.b);
+        return;
+    }
+  };
+  const walkV = (x: VExpr): void => {
+    const again = seen.has(x);
+    visit(x, again);
+    if (again) return;
+    seen.add(x);
+    switch (x.k) {
+      case 'const':
+      case 'scalar':
+      case 'acc':
+        return;
+      case 'load':
+        walkI(x.index);
+        walkB(x.valid);
+        return;
+      case 'index':
+        walkI(x.i);
+        return;
+      case 'unary':
+      case 'cast':
+        walkV(x.x);
+        return;
+      case 'binary':
+        walkV(x.a);
+        walkV(x.b);
+        return;
+      case 'where':
+        walkV(x.c);
+        walkV(x.a);
+        walkV(x.b);
+        return;
+      case 'rand':
+        walkV(x.key);
+        walkI(x.i);
+        return;
+    }
+  };
+  roots.forEach(walkV);
+}

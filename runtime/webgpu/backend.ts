@@ -10,7 +10,7 @@
 // Browser-safe: Dawn is loaded dynamically, only in Node (./device.ts).
 
 import type { Backend, ProgramName } from '../backend.js';
-import { type Tensor, type TensorData, bindDims, readTyped } from '../executor.js';
+import { type Tensor, type TensorData, checkCall, readTyped } from '../executor.js';
 import { evalDimSpec } from '../layout.js';
 import type { KernelSpec, Manifest, ProgramSpec, TensorSpec } from '../manifest.js';
 import { ArtifactError, KilnRuntimeError, validateShaderFile } from '../validate.js';
@@ -165,15 +165,7 @@ class GpuProgram {
     scalars: Readonly<Record<string, number>>,
     want?: readonly string[],
   ): Promise<Record<string, Tensor>> {
-    const dims = bindDims(this.inputs, given);
-    const wanted = want ?? this.program.outputs.map((o) => o.name);
-    for (const name of wanted)
-      if (!this.program.outputs.some((o) => o.name === name))
-        throw new KilnRuntimeError(
-          `unknown output '${name}' (outputs: ${this.program.outputs.map((o) => o.name).join(', ')})`,
-        );
-    for (const s of this.program.scalars)
-      if (typeof scalars[s] !== 'number') throw new KilnRuntimeError(`missing run-time scalar '${s}'`);
+    const { dims, wanted } = checkCall(this.program, this.inputs, given, scalars, want);
     const device = this.owner.gpu;
     const plan = this.plan(dims);
 

@@ -6,6 +6,7 @@
 import type { RefTensor } from '../../compiler/interpret.js';
 import { compileSource } from '../../dsl/frontend.js';
 import { evalShape } from '../../dsl/types.js';
+import { lcg } from '../runtime/helpers.js';
 
 export const EXACT = 1e-5;
 export const TRANS = 1e-4;
@@ -564,14 +565,6 @@ export const ROWS: readonly Row[] = [
 export const EXCLUDED: ReadonlyMap<string, string> = new Map([]);
 
 // ---------------------------------------------------------------- harness
-
-export function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 export function rowLabel(r: Row): string {
   return r.label ?? r.covers[0]!;

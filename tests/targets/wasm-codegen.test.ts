@@ -17,7 +17,6 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { bindDims } from '../../compiler/bind.js';
 import { gradientGraph } from '../../compiler/gradient-graph.js';
 import type { RefTensor } from '../../compiler/interpret.js';
 import type { Graph } from '../../compiler/ir.js';
@@ -31,7 +30,7 @@ import { compileGraph } from '../../compiler/pipeline.js';
 import { initialState, stepScalars } from '../../compiler/train-reference.js';
 import { buildTrainStep } from '../../compiler/train-step.js';
 import { loadKilnFile } from '../../dsl/frontend.js';
-import { type Shape, evalShape, sym } from '../../dsl/types.js';
+import { type Shape, sym } from '../../dsl/types.js';
 import { buildWasmModule } from '../../targets/wasm/codegen.js';
 import { probeRelaxedSimd } from '../../targets/wasm/features.js';
 import { planMatmul } from '../../targets/wasm/matmul.js';
@@ -39,55 +38,14 @@ import { planVectors } from '../../targets/wasm/simd.js';
 import { expectGolden } from '../golden.js';
 import { arbGraph, mismatch } from '../helpers/random-graph.js';
 import { runWasmProgram } from '../helpers/wasm-exec.js';
+import { dimsOf, randomTensors } from '../helpers/random-tensors.js';
+import { lcg } from '../runtime/helpers.js';
 
 const RELAXED = probeRelaxedSimd();
 
 const EXAMPLES = readdirSync('examples')
   .filter((f) => f.endsWith('.kiln'))
   .map((f) => join('examples', f));
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
-
-/** Random f32-exact tensors (i32 in [0, 10): labels and token ids, clamped by gathers). */
-function randomTensors(
-  decls: readonly { name: string; type: { dtype: 'f32' | 'i32' | 'bool'; shape: Shape } }[],
-  dims: ReadonlyMap<string, number>,
-  seed: number,
-): Map<string, RefTensor> {
-  const rnd = lcg(seed);
-  return new Map(
-    decls.map((d) => {
-      const shape = evalShape(d.type.shape, dims);
-      const n = shape.reduce((a, b) => a * b, 1);
-      const data = Float64Array.from({ length: n }, () =>
-        d.type.dtype === 'f32'
-          ? Math.fround(rnd() * 2 - 1)
-          : d.type.dtype === 'i32'
-            ? Math.floor(rnd() * 10)
-            : rnd() < 0.5
-              ? 0
-              : 1,
-      );
-      return [d.name, { dtype: d.type.dtype, shape, data }];
-    }),
-  );
-}
-
-function dimsOf(g: Graph, tensors: ReadonlyMap<string, RefTensor>): Map<string, number> {
-  return bindDims(
-    [
-      ...g.inputs.map((n) => ({ name: n.name, kind: 'input' as const, type: n })),
-      ...g.params.map((n) => ({ name: n.name, kind: 'param' as const, type: n })),
-    ].filter((d) => tensors.has(d.name)),
-    tensors,
-  );
-}
 
 interface Case {
   readonly program: KernelProgram;

@@ -28,6 +28,7 @@ import { expectGolden } from '../golden.js';
 import { arbGraph, mismatch } from '../helpers/random-graph.js';
 import { GpuCache, runWebGpuProgram } from '../helpers/webgpu-exec.js';
 import { gpuDevice, webgpuSuite } from '../helpers/webgpu.js';
+import { lcg } from '../runtime/helpers.js';
 
 const EXAMPLES = readdirSync('examples')
   .filter((f) => f.endsWith('.kiln'))
@@ -229,14 +230,6 @@ describe('golden WGSL', () => {
 });
 
 // ---------------------------------------------------------------- on a device
-
-function lcg(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    return s / 2 ** 32;
-  };
-}
 
 function randomInputs(g: Graph, dims: ReadonlyMap<string, number>, seed: number): Map<string, RefTensor> {
   const rnd = lcg(seed);
