@@ -15,16 +15,8 @@ import { evalDimSpec } from '../layout.js';
 import type { KernelSpec, Manifest, ProgramSpec, TensorSpec } from '../manifest.js';
 import { ArtifactError, KilnRuntimeError, validateShaderFile } from '../validate.js';
 import { type GpuLease, leaseGpuDevice } from './device.js';
+import { COMPUTE, COPY_DST, COPY_SRC, MAP_MODE_READ, MAP_READ, MAX_GROUPS_PER_DIM, STORAGE, UNIFORM } from './flags.js';
 
-// WebGPU's usage and map-mode flags (spec constants; Node has no GPUBufferUsage global).
-const MAP_READ = 0x1;
-const COPY_SRC = 0x4;
-const COPY_DST = 0x8;
-const UNIFORM = 0x40;
-const STORAGE = 0x80;
-const MAP_MODE_READ = 0x1;
-/** WebGPU's maxComputeWorkgroupsPerDimension default. */
-const MAX_GROUPS_PER_DIM = 65535;
 const PLAN_CACHE = 8;
 
 const alignTo = (n: number, a: number) => Math.ceil(n / a) * a;
@@ -96,10 +88,12 @@ async function compileKernel(device: GPUDevice, k: KernelSpec, wgsl: string, sou
     entries: [
       ...gpu.bindings.map((b, i): GPUBindGroupLayoutEntry => ({
         binding: i,
-        visibility: 4, // GPUShaderStage.COMPUTE
+        visibility: COMPUTE,
         buffer: { type: b.access === 'read' ? 'read-only-storage' : 'storage' },
       })),
-      ...(gpu.uniform ? [{ binding: gpu.uniform.binding, visibility: 4, buffer: { type: 'uniform' as const } }] : []),
+      ...(gpu.uniform
+        ? [{ binding: gpu.uniform.binding, visibility: COMPUTE, buffer: { type: 'uniform' as const } }]
+        : []),
     ],
   });
   const pipelineLayout = device.createPipelineLayout({ bindGroupLayouts: [layout] });

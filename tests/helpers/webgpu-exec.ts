@@ -11,16 +11,16 @@ import type { Kernel, KernelProgram } from '../../compiler/kernel/kir.js';
 import { evalDim } from '../../dsl/types.js';
 import { type WgslKernel, type WgslOptions, generateWgsl } from '../../targets/wgsl/codegen.js';
 import { layoutOf } from '../../targets/wgsl/layout.js';
-
-// GPUBufferUsage / GPUShaderStage / GPUMapMode values (Dawn in Node defines no globals).
-const MAP_READ = 0x1;
-const COPY_SRC = 0x4;
-const COPY_DST = 0x8;
-const UNIFORM = 0x40;
-const STORAGE = 0x80;
-const COMPUTE = 0x4;
-const MAP_MODE_READ = 0x1;
-const MAX_GROUPS = 65535;
+import {
+  COMPUTE,
+  COPY_DST,
+  COPY_SRC,
+  MAP_MODE_READ,
+  MAP_READ,
+  MAX_GROUPS_PER_DIM as MAX_GROUPS,
+  STORAGE,
+  UNIFORM,
+} from '../../runtime/webgpu/flags.js';
 
 export interface GpuEnv {
   readonly inputs: ReadonlyMap<string, RefTensor>;
