@@ -1,9 +1,10 @@
 // Neural-network builtins: softmax, log_softmax, layer_norm, rms_norm,
 // dropout, conv2d (NCHW input, OIHW weights, as PyTorch) and 2-D pooling.
 // Convolution is im2col: one strided slice of the padded input per kernel tap,
-// stacked, then one (grouped) matmul. Pooling stacks the window taps in
-// row-major order and reduces over them, so a max's gradient goes to the first
-// maximal element of the window (what reduce max's gradient does).
+// stacked, then one (grouped) matmul. Pooling reduces over the window taps in
+// row-major order, so a max's gradient goes to the first maximal element of
+// the window (what reduce max's gradient does); windows that tile the input
+// (stride = size, no padding) are a reshape of it, other windows a stack of taps.
 
 import { type DType, type Shape, type TensorType, dimMul, formatType } from '../../dsl/types.js';
 import type { BuiltinDef } from '../builtin.js';
@@ -148,6 +149,39 @@ function taps(b: IRBuilder, x: Node, win: Window, padValue: number): Node {
   return b.concat(parts, r - 2);
 }
 
+/** Windows that tile the input (stride = size, no padding): pooling is then a reshape, not a stack of taps. */
+function tiles(win: Window): boolean {
+  return (
+    win.stride[0] === win.size[0] &&
+    win.stride[1] === win.size[1] &&
+    win.padding[0] === 0 &&
+    win.padding[1] === 0 &&
+    win.dilation[0] === 1 &&
+    win.dilation[1] === 1
+  );
+}
+
+/**
+ * x [..., H, W] as [..., Ho, kh, Wo, kw] for tiling windows (rows and
+ * columns past the last whole window dropped): every op a view, so the
+ * reduce reads x in place and the gradient is a plain broadcast.
+ */
+function windowTiles(b: IRBuilder, x: Node, win: Window): Node {
+  const r = x.shape.length;
+  const [kh, kw] = win.size;
+  const [ho, wo] = win.out;
+  const lead = x.shape.slice(0, r - 2);
+  const whole = x.shape[r - 2] === ho * kh && x.shape[r - 1] === wo * kw;
+  const cut = whole
+    ? x
+    : b.slice(x, [
+        ...lead.map((d): SliceAxis => ({ start: 0, size: d, step: 1 })),
+        { start: 0, size: ho * kh, step: 1 },
+        { start: 0, size: wo * kw, step: 1 },
+      ]);
+  return b.reshape(cut, [...lead, ho, kh, wo, kw]);
+}
+
 interface ConvPlan {
   readonly win: Window;
   readonly groups: number;
@@ -226,11 +260,13 @@ function pool(kind: 'max' | 'avg'): BuiltinDef {
       const x = arg(a, 'x');
       const win = unwrap(poolPlan(a));
       const axis = x.shape.length - 2;
-      const stacked = taps(b, x, win, kind === 'max' ? -Infinity : 0);
-      const r = b.reshape(b.reduce(kind === 'max' ? 'max' : 'sum', stacked, [axis]), [
-        ...x.shape.slice(0, axis),
-        ...win.out,
-      ]);
+      const fn = kind === 'max' ? 'max' : 'sum';
+      const r = tiles(win)
+        ? b.reshape(b.reduce(fn, windowTiles(b, x, win), [axis + 1, axis + 3]), [...x.shape.slice(0, axis), ...win.out])
+        : b.reshape(b.reduce(fn, taps(b, x, win, kind === 'max' ? -Infinity : 0), [axis]), [
+            ...x.shape.slice(0, axis),
+            ...win.out,
+          ]);
       // avg: count_include_pad (PyTorch's default): padded zeros count in the divisor.
       return kind === 'max' ? r : b.bin('div', r, win.size[0] * win.size[1]);
     },

@@ -32,6 +32,15 @@ function effectiveConsumers(info: GraphInfo, n: Node): Node[] {
   return out;
 }
 
+/** True when some consumer of `n` reads it through a broadcasting expand: each element more than once. */
+function readThroughBroadcast(info: GraphInfo, n: Node): boolean {
+  const visit = (x: Node): boolean =>
+    (info.consumers.get(x.id) ?? []).some(
+      (c) => isView(c) && ((c.op === 'expand' && c.shape.some((d, i) => d !== x.shape[i])) || visit(c)),
+    );
+  return visit(n);
+}
+
 export function decide(info: GraphInfo, forced: ReadonlyMap<number, string>): Decisions {
   const materialized = new Set<number>();
   const rowLocal = new Set<number>();
@@ -93,16 +102,19 @@ export function decide(info: GraphInfo, forced: ReadonlyMap<number, string>): De
         break;
     }
   }
-  // Elementwise values with several consumers: recompute when cheap or when
-  // they belong to a row (fused with the row's reductions), else store.
+  // Elementwise values with several consumers, or read several times through a
+  // broadcast: recompute when cheap or when they belong to a row (fused with
+  // the row's reductions), else store.
   for (const n of info.nodes) {
     if (materialized.has(n.id) || isLeaf(n) || isView(n) || n.op === 'reduce') continue;
     const users = effectiveConsumers(info, n);
-    if (users.length <= 1) continue;
+    const broadcast = users.length === 1 && readThroughBroadcast(info, n);
+    if (users.length <= 1 && !broadcast) continue;
     const c = cone(n);
     if (c.rowReduce || users.some((u) => rowLocal.has(u.id))) continue;
     if (c.ops <= CHEAP_OPS && c.reads <= CHEAP_READS) continue;
-    mark(n, `${users.length} consumers and not cheap to recompute (${c.ops} ops, ${c.reads} buffers)`);
+    const readers = broadcast ? 'read through a broadcast' : `${users.length} consumers`;
+    mark(n, `${readers} and not cheap to recompute (${c.ops} ops, ${c.reads} buffers)`);
   }
   return { materialized, rowLocal, reasons };
 }

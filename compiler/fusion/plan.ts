@@ -10,8 +10,9 @@ import { type Shape, dimEq, formatShape, numel } from '../../dsl/types.js';
 import { type Graph, IRError, type Node } from '../ir.js';
 import { printNodes } from '../print.js';
 import type { IExpr, Kernel, KernelProgram, Loop, ProgramBuffer, Stage, VExpr } from '../kernel/kir.js';
-import { dimExpr, ic, ivar, printIndex } from '../kernel/index-expr.js';
+import { dimExpr, iadd, ic, imul, ivar, printIndex } from '../kernel/index-expr.js';
 import { VExprRewriter, collectDims, collectLoads } from '../kernel/walk.js';
+import { refineLoops } from '../kernel/refine-loops.js';
 import { type DraftKernel, KernelBuilder, Refine, type BufferMap } from './kernel-builder.js';
 import { decide, describeNode } from './decide.js';
 import { type GraphInfo, graphInfo, isScalarArg, reducesTrailing } from './graph-info.js';
@@ -21,6 +22,8 @@ export interface PlanOptions {
   readonly maxBuffers?: number;
   /** Skip kernel merging (for differential tests of fused vs unfused). */
   readonly noMerge?: boolean;
+  /** Skip loop splitting and unrolling (for differential tests of refined vs plain loops). */
+  readonly noRefine?: boolean;
 }
 
 export interface FusionPlan {
@@ -51,7 +54,7 @@ export function planKernels(g: Graph, opts: PlanOptions = {}): FusionPlan {
         explain.push(`materialised ${describeNode(n, ids)} ${formatShape(n.shape)}: ${why}`);
       }
       if (!opts.noMerge) drafts = mergeKernels(drafts, buffers, maxBuffers, explain, ids);
-      return { program: assemble(drafts, buffers, g), explain: [...new Set(explain)] };
+      return { program: assemble(drafts, buffers, g, !opts.noRefine), explain: [...new Set(explain)] };
     } catch (e) {
       if (!(e instanceof Refine)) throw e;
       if (forced.has(e.node.id)) throw new IRError(`fusion: cannot place ${describeNode(e.node, ids)}: ${e.reason}`);
@@ -175,6 +178,12 @@ function parallelLoops(shape: Shape): { loops: Loop[]; idx: IExpr[] } {
   return { loops, idx };
 }
 
+/** A concat whose operands all have one shape. */
+function equalPieces(n: Node): boolean {
+  const first = n.inputs[0]!.shape;
+  return n.inputs.every((p) => p.shape.length === first.length && p.shape.every((d, i) => dimEq(d, first[i]!)));
+}
+
 /** The row prefix shared by the row-local reductions a root's value inlines, if any. */
 function rowPrefix(root: Node, buffers: Buffers): Shape | undefined {
   const seen = new Set<number>();
@@ -287,6 +296,27 @@ function buildRoot(root: Node, buffers: Buffers, maxBuffers: number): DraftKerne
     kb.draft.stageNodes.push(root.id);
     kb.draft.ops.push('scatter_add');
     kb.pushMap([], storeAll(kb, root.shape, idx, { k: 'acc', id: root.id, dtype: root.dtype }));
+    draft = kb.draft;
+  } else if (root.op === 'concat' && equalPieces(root) && rowPrefix(root, buffers) === undefined) {
+    // A stored concat of equal pieces: one point per element of a piece, one
+    // store per piece, so no element pays for selecting among the pieces.
+    const piece = root.inputs[0]!.shape;
+    const par = parallelLoops(piece);
+    const kb = new KernelBuilder(
+      root,
+      'elementwise',
+      buffers,
+      par.idx.filter((e: IExpr) => e.k === 'var'),
+      par.loops,
+    );
+    kb.draft.ops.push('concat');
+    const size = dimExpr(piece[root.axis]!);
+    const stores = root.inputs.flatMap((p, i) => {
+      const v = kb.value(p, par.idx);
+      const at = par.idx.map((e, k) => (k === root.axis ? iadd(e, imul(ic(i), size)) : e));
+      return storeAll(kb, root.shape, at, v);
+    });
+    kb.pushMap([], stores);
     draft = kb.draft;
   } else {
     // Elementwise (and views, copies, assigns): over the whole shape, or row-wise when
@@ -686,7 +716,7 @@ function orderDrafts(ks: readonly DraftKernel[], buffers: Buffers): DraftKernel[
 // ---------------------------------------------------------------------------
 // Assembly
 
-function assemble(drafts: DraftKernel[], buffers: Buffers, g: Graph): KernelProgram {
+function assemble(drafts: DraftKernel[], buffers: Buffers, g: Graph, refine: boolean): KernelProgram {
   const ordered = orderDrafts(drafts, buffers);
   // Drop stores into temps that nobody reads any more (their values were forwarded).
   const readBufs = new Set<number>();
@@ -722,7 +752,7 @@ function assemble(drafts: DraftKernel[], buffers: Buffers, g: Graph): KernelProg
     const dims = collectDims(finalStages);
     for (const l of [...d.parallel, ...finalStages.flatMap((s) => s.loops)])
       if (typeof l.extent !== 'number') l.extent.syms.forEach((s) => dims.add(s));
-    kernels.push({
+    const kernel: Kernel = {
       name: `k${kernels.length}`,
       kind: d.kind,
       buffers: keep.map((slot, i) => ({
@@ -734,7 +764,8 @@ function assemble(drafts: DraftKernel[], buffers: Buffers, g: Graph): KernelProg
       parallel: d.parallel,
       stages: finalStages,
       ops: d.ops,
-    });
+    };
+    kernels.push(refine ? refineLoops(kernel) : kernel);
   }
   const scalars = g.inputs.filter(isScalarArg).map((n) => n.name);
   return {
