@@ -89,12 +89,40 @@ export interface KernelSpec {
  * `grid` as (min(W, 65535), ceil(W / 65535), 1); the shader ignores
  * workgroups past W. Kernels run in order, each seeing its predecessors'
  * writes; storages in ProgramSpec.zeroed are cleared before each call.
+ *
+ * Split dispatches. With `split`, the kernel may run as several dispatches,
+ * each covering a range [a, a + n) of its outermost parallel loop p0 (extent
+ * `split.extent`): the i32 uniform fields at byte `split.at` are n, a, then
+ * for each binding whose `split.strides[i]` is not null (in binding order)
+ * its base element. Such a binding touches only the elements [a * stride,
+ * (a + n) * stride) of its buffer; the runtime may bind it from byte offset
+ * 4 * base (a multiple of minStorageBufferOffsetAlignment) with any size
+ * covering them, and the shader indexes it relative to `base`. A binding
+ * the shader declares array<vec4<...>> needs 4 * base a multiple of 16
+ * (true of every offset alignment WebGPU allows). A null
+ * stride: the binding is bound whole in every dispatch. Every piece but
+ * the last covers a multiple of `step` values of p0. Grid entries with
+ * `p0: true` count p0's extent once: for n values their extent is
+ * extent / split.extent * n. A single dispatch: n = split.extent, a = 0,
+ * every base 0.
  */
 export interface GpuKernelSpec {
   readonly bindings: readonly { readonly buf: number; readonly access: 'read' | 'readwrite' }[];
   readonly uniform?: { readonly binding: number; readonly bytes: number };
   readonly scalarTypes: readonly ('f32' | 'i32')[];
-  readonly grid: readonly { readonly extent: DimSpec; readonly per: number }[];
+  readonly grid: readonly { readonly extent: DimSpec; readonly per: number; readonly p0?: true }[];
+  readonly split?: GpuSplitSpec;
+}
+
+/** How a webgpu kernel's dispatch may be split along p0 (GpuKernelSpec). */
+export interface GpuSplitSpec {
+  readonly extent: DimSpec;
+  /** Byte offset in the uniform of the i32 fields: p0 count, first p0, base element per strided binding. */
+  readonly at: number;
+  /** Per binding: elements it advances per step of p0, or null when it is bound whole. */
+  readonly strides: readonly (DimSpec | null)[];
+  /** Pieces must start at multiples of this many p0 values (default 1; 4 where a shader takes 4 p0 values at once). */
+  readonly step?: number;
 }
 
 /** The code file of a webgpu artifact (`shaders.json`): WGSL source by kernel entry. */

@@ -12,6 +12,7 @@ import type {
   DTypeSpec,
   DimSpec,
   GpuKernelSpec,
+  GpuSplitSpec,
   KernelSpec,
   Manifest,
   OptimizerSpec,
@@ -491,7 +492,7 @@ function validateGpuKernel(
   ctx: ProgramContext,
   scalars: number,
 ): GpuKernelSpec {
-  const o = c.obj(v, path, ['bindings', 'scalarTypes', 'grid'], ['uniform']);
+  const o = c.obj(v, path, ['bindings', 'scalarTypes', 'grid'], ['uniform', 'split']);
   const seen = new Set<number>();
   const bindings = c.arr(o['bindings'], `${path}.bindings`).map((bv, i) => {
     const bp = `${path}.bindings[${i}]`;
@@ -517,14 +518,38 @@ function validateGpuKernel(
     if (bytes % 16 !== 0) c.fail(`${path}.uniform.bytes`, `${bytes} is not a multiple of 16`);
     uniform = { binding, bytes };
   }
+  let split: GpuSplitSpec | undefined;
+  if (o['split'] !== undefined) {
+    const sp = `${path}.split`;
+    const so = c.obj(o['split'], sp, ['extent', 'at', 'strides'], ['step']);
+    const extent = c.dim(so['extent'], `${sp}.extent`, ctx.symbols);
+    const strides = c
+      .arr(so['strides'], `${sp}.strides`)
+      .map((d, i) => (d === null ? null : c.dim(d, `${sp}.strides[${i}]`, ctx.symbols)));
+    if (strides.length !== bindings.length)
+      c.fail(`${sp}.strides`, `expected ${bindings.length} strides (one per binding), got ${strides.length}`);
+    if (strides.some((d) => d !== null && (typeof d === 'number' ? d : d.coef) < 1))
+      c.fail(`${sp}.strides`, 'a stride must be positive');
+    const at = c.int(so['at'], `${sp}.at`, 0);
+    const fields = 2 + strides.filter((d) => d !== null).length;
+    if (!uniform) c.fail(sp, 'a split kernel needs a uniform block');
+    else if (at % 4 !== 0 || at + 4 * fields > uniform.bytes)
+      c.fail(`${sp}.at`, `${at}: its ${fields} fields do not fit the ${uniform.bytes}-byte uniform block`);
+    const step = so['step'] === undefined ? undefined : c.int(so['step'], `${sp}.step`, 1, 64);
+    split = { extent, at, strides, ...(step !== undefined && { step }) };
+  }
   const grid = c.arr(o['grid'], `${path}.grid`).map((gv, i) => {
-    const g = c.obj(gv, `${path}.grid[${i}]`, ['extent', 'per']);
+    const gp = `${path}.grid[${i}]`;
+    const g = c.obj(gv, gp, ['extent', 'per'], ['p0']);
+    if (g['p0'] !== undefined && (g['p0'] !== true || !split))
+      c.fail(`${gp}.p0`, split ? 'must be true when present' : 'only a split kernel has p0 grid entries');
     return {
-      extent: c.dim(g['extent'], `${path}.grid[${i}].extent`, ctx.symbols),
-      per: c.int(g['per'], `${path}.grid[${i}].per`, 1),
+      extent: c.dim(g['extent'], `${gp}.extent`, ctx.symbols),
+      per: c.int(g['per'], `${gp}.per`, 1),
+      ...(g['p0'] === true && { p0: true as const }),
     };
   });
-  return { bindings, scalarTypes, grid, ...(uniform && { uniform }) };
+  return { bindings, scalarTypes, grid, ...(uniform && { uniform }), ...(split && { split }) };
 }
 
 function validateOptimizer(c: Checker, v: unknown, path: string): OptimizerSpec {

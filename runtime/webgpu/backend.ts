@@ -12,12 +12,32 @@
 import type { Backend, ProgramName } from '../backend.js';
 import { type Tensor, type TensorData, checkCall, readTyped } from '../executor.js';
 import { evalDimSpec } from '../layout.js';
-import type { KernelSpec, Manifest, ProgramSpec, TensorSpec } from '../manifest.js';
+import type { BufferSpec, KernelSpec, Manifest, ProgramSpec, TensorSpec } from '../manifest.js';
 import { ArtifactError, KilnRuntimeError, validateShaderFile } from '../validate.js';
 import { type GpuLease, leaseGpuDevice } from './device.js';
 import { COMPUTE, COPY_DST, COPY_SRC, MAP_MODE_READ, MAP_READ, MAX_GROUPS_PER_DIM, STORAGE, UNIFORM } from './flags.js';
 
 const PLAN_CACHE = 8;
+
+/**
+ * Options of the webgpu backend. A testing knob: `maxBindingBytes` plans
+ * every dispatch as if the device bound at most that many bytes per storage
+ * binding (at most the device's maxStorageBufferBindingSize), so tests force
+ * split dispatches (manifest.ts GpuSplitSpec) without huge buffers.
+ */
+export interface WebGpuOptions {
+  readonly maxBindingBytes?: number;
+}
+
+/**
+ * Process-wide testing knobs: the WebGpuOptions of backends created without
+ * their own (loadModel passes none), and a hook told, per planned program,
+ * how many dispatches each kernel became.
+ */
+export const webgpuTesting: {
+  maxBindingBytes?: number;
+  onPlan?: (pieces: readonly { readonly kernel: string; readonly dispatches: number }[]) => void;
+} = {};
 
 const alignTo = (n: number, a: number) => Math.ceil(n / a) * a;
 /** Bytes of a GPU buffer holding `elements` 4-byte values (never empty: bindings must not be). */
@@ -28,11 +48,22 @@ export async function createWebGpuBackend(
   code: Uint8Array,
   params: ReadonlyMap<string, TensorData>,
   codeSource: string,
+  opts: WebGpuOptions = {},
 ): Promise<Backend> {
   const shaders = validateShaderFile(code, manifest, codeSource).shaders;
   const lease = await leaseGpuDevice();
   const { device } = lease.handle;
   try {
+    const deviceMax = device.limits.maxStorageBufferBindingSize;
+    const knob = opts.maxBindingBytes ?? webgpuTesting.maxBindingBytes;
+    if (knob !== undefined && !(Number.isInteger(knob) && knob >= 4 && knob <= deviceMax))
+      throw new KilnRuntimeError(
+        `maxBindingBytes must be an integer in [4, ${deviceMax}] (this device's maxStorageBufferBindingSize), got ${knob}`,
+      );
+    const limit =
+      knob === undefined
+        ? { bytes: deviceMax, name: 'maxStorageBufferBindingSize' }
+        : { bytes: knob, name: 'maxBindingBytes' };
     const kernels = [...manifest.forward.kernels, ...(manifest.train?.program.kernels ?? [])];
     const pipelines = new Map<string, Promise<Pipeline>>();
     for (const k of kernels)
@@ -45,7 +76,7 @@ export async function createWebGpuBackend(
     const compiled = new Map(
       settled.map((r, i) => [entries[i]!, (r as PromiseFulfilledResult<Pipeline>).value] as const),
     );
-    const backend = new WebGpuBackend(manifest, lease, compiled);
+    const backend = new WebGpuBackend(manifest, lease, compiled, limit);
     backend.writeParams(params);
     return backend;
   } catch (e) {
@@ -127,8 +158,23 @@ interface Dispatch {
   readonly group: GPUBindGroup;
   readonly x: number;
   readonly y: number;
-  /** The uniform buffer and what goes in it (dims fixed by the plan; scalars per call). */
-  readonly uniform?: { readonly buffer: GPUBuffer; readonly spec: KernelSpec };
+  /**
+   * The uniform buffer and what goes in it (dims fixed by the plan; scalars per call; for a splittable kernel the
+   * piece's fields at spec.gpu.split.at: p0 count, first p0, base elements).
+   */
+  readonly uniform?: { readonly buffer: GPUBuffer; readonly spec: KernelSpec; readonly split?: Int32Array };
+}
+
+/** One dispatch of a kernel: p0 in [first, first + count), each binding's byte range and base element. */
+interface Piece {
+  readonly first: number;
+  readonly count: number;
+  readonly ranges: readonly { readonly offset: number; readonly size: number }[];
+  readonly bases: readonly number[];
+}
+
+function describeBuffer(b: BufferSpec): string {
+  return b.role.kind === 'temp' ? `a temporary buffer (${b.id})` : `${b.role.kind} '${b.role.name}'`;
 }
 
 interface GpuPlan {
@@ -170,7 +216,7 @@ class GpuProgram {
       if (data.length > 0) device.queue.writeBuffer(plan.bufOf.get(b.id)!, 0, data);
     }
     for (const d of plan.dispatches)
-      if (d.uniform) writeUniform(device, d.uniform.buffer, d.uniform.spec, dims, scalars);
+      if (d.uniform) writeUniform(device, d.uniform.buffer, d.uniform.spec, dims, scalars, d.uniform.split);
 
     const enc = device.createCommandEncoder();
     for (const z of plan.zeroed) enc.clearBuffer(z);
@@ -232,17 +278,18 @@ class GpuProgram {
     const have = this.plans.get(key);
     if (have) return have;
     const device = this.owner.gpu;
-    const maxBinding = device.limits.maxStorageBufferBindingSize;
     const owned: GPUBuffer[] = [];
     // One GPU buffer per storage, as large as its largest buffer.
     const storageElems = new Map<number, number>();
+    const byId = new Map(this.program.buffers.map((b) => [b.id, b]));
+    const maxBuffer = device.limits.maxBufferSize;
     for (const b of this.program.buffers) {
       if (b.role.kind === 'param') continue;
       const n = evalDimSpec(b.size, dims);
-      if (n * 4 > maxBinding)
+      if (bufferBytes(n) > maxBuffer)
         throw new KilnRuntimeError(
-          `${b.role.kind === 'temp' ? `a temporary buffer (${b.id})` : `${b.role.kind} '${b.role.name}'`} needs ${n * 4} bytes, ` +
-            `more than this WebGPU device binds (maxStorageBufferBindingSize ${maxBinding}): use a smaller batch`,
+          `${describeBuffer(b)} needs ${n * 4} bytes, more than this WebGPU device allocates in one buffer ` +
+            `(maxBufferSize ${maxBuffer}): use a smaller batch`,
         );
       storageElems.set(b.storage, Math.max(storageElems.get(b.storage) ?? 0, n));
     }
@@ -261,33 +308,46 @@ class GpuProgram {
       bufOf.set(b.id, b.role.kind === 'param' ? this.owner.paramBuffer(b.role.name) : storages.get(b.storage)!);
 
     const dispatches: Dispatch[] = [];
+    const counts: { kernel: string; dispatches: number }[] = [];
     for (const k of this.program.kernels) {
       const gpu = k.gpu!;
-      const groups = gpu.grid.reduce((w, g) => w * Math.ceil(evalDimSpec(g.extent, dims) / g.per), 1);
-      if (groups === 0) continue;
-      const x = Math.min(groups, MAX_GROUPS_PER_DIM);
-      const y = Math.ceil(groups / x);
-      if (y > MAX_GROUPS_PER_DIM)
-        throw new KilnRuntimeError(`kernel '${k.name}' needs ${groups} workgroups, more than WebGPU can dispatch`);
+      const split = gpu.split;
+      const extent = split ? evalDimSpec(split.extent, dims) : 1;
       const p = this.owner.pipeline(k.entry);
-      let uniform: Dispatch['uniform'];
-      const entries: GPUBindGroupEntry[] = gpu.bindings.map((b, i) => ({
-        binding: i,
-        resource: { buffer: bufOf.get(b.buf)! },
-      }));
-      if (gpu.uniform) {
-        const buffer = device.createBuffer({
-          label: `${k.entry} args`,
-          size: gpu.uniform.bytes,
-          usage: UNIFORM | COPY_DST,
-        });
-        owned.push(buffer);
-        entries.push({ binding: gpu.uniform.binding, resource: { buffer } });
-        uniform = { buffer, spec: k };
+      const pieces = this.pieces(k, dims, byId);
+      counts.push({ kernel: k.name, dispatches: 0 });
+      for (const piece of pieces) {
+        const groups = gpu.grid.reduce((w, g) => {
+          const e = evalDimSpec(g.extent, dims);
+          return w * Math.ceil((g.p0 ? (e / extent) * piece.count : e) / g.per);
+        }, 1);
+        if (groups === 0) continue;
+        const x = Math.min(groups, MAX_GROUPS_PER_DIM);
+        const y = Math.ceil(groups / x);
+        if (y > MAX_GROUPS_PER_DIM)
+          throw new KilnRuntimeError(`kernel '${k.name}' needs ${groups} workgroups, more than WebGPU can dispatch`);
+        let uniform: Dispatch['uniform'];
+        const entries: GPUBindGroupEntry[] = gpu.bindings.map((b, i) => ({
+          binding: i,
+          resource: { buffer: bufOf.get(b.buf)!, offset: piece.ranges[i]!.offset, size: piece.ranges[i]!.size },
+        }));
+        if (gpu.uniform) {
+          const buffer = device.createBuffer({
+            label: `${k.entry} args`,
+            size: gpu.uniform.bytes,
+            usage: UNIFORM | COPY_DST,
+          });
+          owned.push(buffer);
+          entries.push({ binding: gpu.uniform.binding, resource: { buffer } });
+          const fields = split && Int32Array.from([piece.count, piece.first, ...piece.bases]);
+          uniform = { buffer, spec: k, ...(fields && { split: fields }) };
+        }
+        const group = device.createBindGroup({ label: k.entry, layout: p.layout, entries });
+        dispatches.push({ pipeline: p.pipeline, group, x, y, ...(uniform && { uniform }) });
+        counts[counts.length - 1]!.dispatches++;
       }
-      const group = device.createBindGroup({ label: k.entry, layout: p.layout, entries });
-      dispatches.push({ pipeline: p.pipeline, group, x, y, ...(uniform && { uniform }) });
     }
+    webgpuTesting.onPlan?.(counts);
     const zeroed = this.program.zeroed.map((id) => storages.get(id)).filter((b): b is GPUBuffer => b !== undefined);
     const plan: GpuPlan = { dims, bufOf, owned, dispatches, zeroed };
     if (this.plans.size >= PLAN_CACHE) {
@@ -299,19 +359,95 @@ class GpuProgram {
     return plan;
   }
 
+  /**
+   * The dispatches of kernel `k` at these dims: one covering all of p0 when every binding fits the binding limit;
+   * else pieces of p0 whose strided bindings' ranges fit (offsets aligned down to
+   * minStorageBufferOffsetAlignment, the rest of the misalignment in the base element), or a KilnRuntimeError
+   * naming the kernel and the buffer that cannot be bound.
+   */
+  private pieces(k: KernelSpec, dims: ReadonlyMap<string, number>, byId: ReadonlyMap<number, BufferSpec>): Piece[] {
+    const gpu = k.gpu!;
+    const limit = this.owner.bindingLimit;
+    const align = this.owner.gpu.limits.minStorageBufferOffsetAlignment;
+    const bufs = gpu.bindings.map((b) => byId.get(b.buf)!);
+    const elems = bufs.map((b) => evalDimSpec(b.size, dims));
+    const whole = elems.map((n) => Math.max(4, n * 4));
+    const split = gpu.split;
+    const extent = split ? evalDimSpec(split.extent, dims) : 1;
+    const strides = gpu.bindings.map((_, i) => {
+      const s = split?.strides[i];
+      return s === undefined || s === null ? undefined : evalDimSpec(s, dims);
+    });
+    const stridedCount = strides.filter((s) => s !== undefined).length;
+    const too = (i: number) => `kernel '${k.name}' binds ${describeBuffer(bufs[i]!)} (${whole[i]} bytes)`;
+    const limitText = `${limit.name} ${limit.bytes}`;
+    if (whole.every((b) => b <= limit.bytes))
+      return [
+        {
+          first: 0,
+          count: extent,
+          ranges: whole.map((size) => ({ offset: 0, size })),
+          bases: Array.from({ length: stridedCount }, () => 0),
+        },
+      ];
+    whole.forEach((b, i) => {
+      if (b > limit.bytes && strides[i] === undefined)
+        throw new KilnRuntimeError(
+          `${too(i)} whole, more than this WebGPU device binds (${limitText}), and cannot split it: ` +
+            (split
+              ? "its elements do not advance with the kernel's outermost parallel loop (a reduction over them, or a gather)"
+              : 'the kernel has no parallel loop to split along') +
+            ': use a smaller batch',
+        );
+    });
+    const out: Piece[] = [];
+    for (let first = 0; first < extent;) {
+      let end = extent;
+      const starts = strides.map((s) => (s === undefined ? 0 : Math.floor((first * s * 4) / align) * align));
+      strides.forEach((s, i) => {
+        if (s === undefined) return;
+        const fit = Math.floor((starts[i]! + limit.bytes) / (4 * s));
+        if (fit <= first)
+          throw new KilnRuntimeError(
+            `${too(i)}, more than this WebGPU device binds (${limitText}), and cannot split it finely enough: ` +
+              `one step of its outermost parallel loop takes ${s * 4} bytes of it (from byte ${first * s * 4}, ` +
+              `bound from ${starts[i]}): use a smaller batch`,
+          );
+        end = Math.min(end, fit);
+      });
+      const step = split?.step ?? 1;
+      if (end < extent) end -= end % step;
+      if (end <= first)
+        throw new KilnRuntimeError(
+          `kernel '${k.name}' cannot be split finely enough to bind its buffers within ${limitText}: ` +
+            `its pieces take ${step} steps of its outermost parallel loop at least: use a smaller batch`,
+        );
+      const ranges = strides.map((s, i) =>
+        s === undefined
+          ? { offset: 0, size: whole[i]! }
+          : { offset: starts[i]!, size: Math.max(4, Math.min(end * s, elems[i]!) * 4 - starts[i]!) },
+      );
+      const bases = strides.flatMap((s, i) => (s === undefined ? [] : [starts[i]! / 4]));
+      out.push({ first, count: end - first, ranges, bases });
+      first = end;
+    }
+    return out;
+  }
+
   destroy(): void {
     for (const p of this.plans.values()) for (const b of p.owned) b.destroy();
     this.plans.clear();
   }
 }
 
-/** The uniform block: dims (i32) then scalars (f32 or i32), 4 bytes each. */
+/** The uniform block: dims (i32) then scalars (f32 or i32), 4 bytes each; then a split kernel's piece fields. */
 function writeUniform(
   device: GPUDevice,
   buffer: GPUBuffer,
   k: KernelSpec,
   dims: ReadonlyMap<string, number>,
   scalars: Readonly<Record<string, number>>,
+  split?: Int32Array,
 ): void {
   const bytes = new ArrayBuffer(k.gpu!.uniform!.bytes);
   const i32 = new Int32Array(bytes);
@@ -322,6 +458,7 @@ function writeUniform(
     if (k.gpu!.scalarTypes[j] === 'i32') i32[at] = scalars[s]! | 0;
     else f32[at] = scalars[s]!;
   });
+  if (split) i32.set(split, k.gpu!.split!.at / 4);
   device.queue.writeBuffer(buffer, 0, bytes);
 }
 
@@ -341,6 +478,8 @@ class WebGpuBackend implements Backend {
     manifest: Manifest,
     private readonly lease: GpuLease,
     private readonly pipelines: ReadonlyMap<string, Pipeline>,
+    /** Bytes a storage binding may have: the device's limit, or the maxBindingBytes testing knob. */
+    readonly bindingLimit: { readonly bytes: number; readonly name: string },
   ) {
     const device = lease.handle.device;
     this.adapter = lease.handle.adapterInfo;
@@ -350,6 +489,11 @@ class WebGpuBackend implements Backend {
     });
     for (const p of manifest.params) {
       const n = p.shape.reduce<number>((a, d) => a * (d as number), 1);
+      if (bufferBytes(n) > device.limits.maxBufferSize)
+        throw new KilnRuntimeError(
+          `${p.role} '${p.name}' needs ${n * 4} bytes, more than this WebGPU device allocates in one buffer ` +
+            `(maxBufferSize ${device.limits.maxBufferSize})`,
+        );
       const buffer = device.createBuffer({ label: p.name, size: bufferBytes(n), usage: STORAGE | COPY_SRC | COPY_DST });
       this.params.set(p.name, { buffer, bytes: n * 4, dtype: p.dtype });
     }

@@ -38,7 +38,15 @@ export function wgslCode(programs: readonly NamedProgram[]): TargetCode {
           bindings: wgsl.bindings.map((b) => ({ buf: b.buf, access: b.access })),
           ...(wgsl.uniform && { uniform: { binding: wgsl.uniform.binding, bytes: wgsl.uniform.bytes } }),
           scalarTypes: scalarDTypes(k),
-          grid: wgsl.grid.map((g) => ({ extent: dimSpec(g.extent), per: g.per })),
+          grid: wgsl.grid.map((g) => ({ extent: dimSpec(g.extent), per: g.per, ...(g.p0 && { p0: true as const }) })),
+          ...(wgsl.split && {
+            split: {
+              extent: dimSpec(wgsl.split.extent),
+              at: wgsl.split.at,
+              strides: wgsl.split.strides.map((d) => (d === undefined ? null : dimSpec(d))),
+              ...(wgsl.split.step > 1 && { step: wgsl.split.step }),
+            },
+          }),
         },
       };
     },

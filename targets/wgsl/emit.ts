@@ -160,6 +160,8 @@ const ARITH: Partial<Record<BinaryFn, string>> = { add: '+', sub: '-', mul: '*' 
 
 export class Emitter {
   readonly lib = new Set<Helper>();
+  /** The vector template's hook: a load served by a lane of a vec4 load (vector.ts), else undefined. */
+  lanes: ((x: Extract<VExpr, { k: 'load' }>) => Val | undefined) | undefined;
   private readonly levels: Level[] = [];
   private deps: Deps;
   private shared = new Set<VExpr>();
@@ -363,6 +365,10 @@ export class Emitter {
     if (c !== undefined) return this.literal(c, vdtype(x));
     if (x.k === 'scalar') return this.scalar(x.name, x.dtype);
     if (x.k === 'acc') return { code: this.lookup(`a:${x.id}`).code, ty: x.dtype, depth: 0 };
+    if (x.k === 'load' && this.lanes) {
+      const lane = this.lanes(x);
+      if (lane) return lane;
+    }
     const level = this.place(this.deps.v(x));
     const memo = this.levels[level]!.vmemo;
     const hit = memo.get(x);
@@ -423,8 +429,26 @@ export class Emitter {
   private plainLoad(x: Extract<VExpr, { k: 'load' }>, at: number): Val {
     const bi = this.layout.slotBinding[x.buf];
     if (bi === undefined) throw new Error(`kernel ${this.kernel.name}: slot ${x.buf} does not exist`);
-    const ref = `${this.layout.bindings[bi]!.name}[${this.i(x.index, at)}]`;
+    const ref = this.ref(bi, this.i(x.index, at));
     return x.dtype === 'bool' ? { code: `(${ref} != 0i)`, ty: 'bool', depth: 1 } : { code: ref, ty: x.dtype, depth: 0 };
+  }
+
+  /**
+   * Element `idx` (a global element index) of binding `bi`: relative to the
+   * binding's base element when the dispatch may be split (split.ts).
+   */
+  ref(bi: number, idx: string): string {
+    const b = this.layout.bindings[bi]!;
+    return b.base ? `${b.name}[${idx} - u.${b.base}]` : `${b.name}[${idx}]`;
+  }
+
+  /**
+   * The vec4 holding element `idx` (a global element index, a multiple of 4) of binding `bi`, declared
+   * array<vec4<...>> (vector.ts); relative to the binding's base element (a multiple of 4) when split.
+   */
+  vecRef(bi: number, idx: string): string {
+    const b = this.layout.bindings[bi]!;
+    return b.base ? `${b.name}[(${idx} - u.${b.base}) / 4]` : `${b.name}[${idx} / 4]`;
   }
 
   /** A call of helper `h`. */

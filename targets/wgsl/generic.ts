@@ -6,7 +6,7 @@
 import { ctxOf } from '../../compiler/kernel/index-expr.js';
 import type { Kernel } from '../../compiler/kernel/kir.js';
 import { Emitter } from './emit.js';
-import { WORKGROUP_INDEX, pointCount, unflatten } from './grid.js';
+import { WORKGROUP_INDEX, gridLoops, pointCount, unflatten } from './grid.js';
 import type { Layout } from './layout.js';
 import { accRef, block, declarePartials, emitFold, emitLoops, emitStores } from './stages.js';
 import type { Built, Limits } from './template.js';
@@ -34,12 +34,14 @@ export function emitSequential(em: Emitter, k: Kernel, stages: readonly number[]
 
 export function buildGeneric(k: Kernel, layout: Layout, limits: Limits): Built {
   const em = new Emitter(k, layout, kernelCtx(k));
-  const points = pointCount(k.parallel);
-  const size = Math.max(1, Math.min(limits.maxInvocations, 256, typeof points === 'number' ? points : Infinity));
+  const all = pointCount(k.parallel);
+  const size = Math.max(1, Math.min(limits.maxInvocations, 256, typeof all === 'number' ? all : Infinity));
+  const loops = gridLoops(k.parallel, layout);
+  const points = pointCount(loops);
   em.open();
   em.emit(`let prog = ${WORKGROUP_INDEX} * ${size} + i32(lid);`);
   em.emit(...block(`if (prog >= ${em.extent(points)})`, ['return;']));
-  const names = unflatten(em, 'prog', k.parallel);
+  const names = unflatten(em, 'prog', loops);
   em.open(names);
   emitSequential(
     em,

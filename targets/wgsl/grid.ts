@@ -5,8 +5,10 @@
 // split into loop variables row-major (the last loop varies fastest).
 
 import type { Loop } from '../../compiler/kernel/kir.js';
-import { type Dim, dimMul } from '../../dsl/types.js';
+import { type Dim, dimMul, sym } from '../../dsl/types.js';
 import { type Emitter, varName } from './emit.js';
+import type { Layout } from './layout.js';
+import { CHUNK_DIM } from './split.js';
 
 export interface GridEntry {
   readonly extent: Dim;
@@ -33,8 +35,18 @@ export function groupsOf(em: Emitter, g: GridEntry): string {
 }
 
 /**
+ * `loops` as one dispatch covers them: when the dispatch may be split along
+ * p0 (split.ts), p0 ranges over the piece's count (`u.pn`) only.
+ */
+export function gridLoops(loops: readonly Loop[], layout: Layout): Loop[] {
+  const p0 = layout.split?.p0;
+  return loops.map((l) => (l.name === p0 ? { name: l.name, extent: sym(CHUNK_DIM) } : l));
+}
+
+/**
  * Lets at the innermost level splitting `flat` (a non-negative i32 below the
  * loops' point count) into the loops' variables; returns the names to bind.
+ * Pass gridLoops(...): p0 of a split dispatch is offset to its global value.
  */
 export function unflatten(em: Emitter, flat: string, loops: readonly Loop[]): Record<string, string> {
   const names: Record<string, string> = {};
@@ -43,8 +55,10 @@ export function unflatten(em: Emitter, flat: string, loops: readonly Loop[]): Re
     const l = loops[i]!;
     const n = varName(l.name);
     names[`v:${l.name}`] = n;
+    // p0 of a split dispatch: the piece's first p0 added (the global p0).
+    const first = l.name === em.layout.split?.p0 ? ' + u.po' : '';
     if (i === 0) {
-      em.emit(`let ${n} = ${rest};`);
+      em.emit(`let ${n} = ${rest}${first};`);
       break;
     }
     if (l.extent === 1) {
@@ -52,7 +66,7 @@ export function unflatten(em: Emitter, flat: string, loops: readonly Loop[]): Re
       continue;
     }
     const ext = em.extent(l.extent);
-    em.emit(`let ${n} = ${rest} % ${ext};`);
+    em.emit(first ? `let ${n} = (${rest} % ${ext})${first};` : `let ${n} = ${rest} % ${ext};`);
     const q = em.fresh('q');
     em.emit(`let ${q} = ${rest} / ${ext};`);
     rest = q;

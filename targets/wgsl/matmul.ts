@@ -15,7 +15,7 @@ import type { Dim } from '../../dsl/types.js';
 import type { MatmulPart, MatmulPlan } from '../../compiler/kernel/matmul-plan.js';
 import { Emitter, varName } from './emit.js';
 import { kernelCtx } from './generic.js';
-import { WORKGROUP_INDEX, groupsOf, pointCount, unflatten } from './grid.js';
+import { WORKGROUP_INDEX, gridLoops, groupsOf, pointCount, unflatten } from './grid.js';
 import type { GridEntry } from './grid.js';
 import type { Layout } from './layout.js';
 import { block, emitStores } from './stages.js';
@@ -57,7 +57,12 @@ function chooseTile(p: MatmulPlan, limits: Limits): Tile | undefined {
 }
 
 /** The epilogue function: the map stages at one output point, from the accumulators' values. */
-function epilogue(em: Emitter, k: Kernel, p: MatmulPlan): { decl: string[]; call: (accs: string[]) => string } {
+function epilogue(
+  em: Emitter,
+  k: Kernel,
+  p: MatmulPlan,
+  gm: string,
+): { decl: string[]; call: (accs: string[]) => string } {
   const vars = [...p.batch, p.m, p.n].map((l) => varName(l.name));
   const accs = p.parts.map((part) => `acc${part.acc.id}`);
   const names: Record<string, string> = {};
@@ -79,7 +84,7 @@ function epilogue(em: Emitter, k: Kernel, p: MatmulPlan): { decl: string[]; call
   const params = [...vars.map((v) => `${v}: i32`), ...accs.map((a) => `${a}: f32`)].join(', ');
   return {
     decl: block(`fn epilogue(${params})`, body),
-    call: (values) => `epilogue(${[...vars.slice(0, p.batch.length), 'gm', 'gn', ...values].join(', ')});`,
+    call: (values) => `epilogue(${[...vars.slice(0, p.batch.length), gm, 'gn', ...values].join(', ')});`,
   };
 }
 
@@ -92,7 +97,14 @@ function loadTile(
   em: Emitter,
   x: Extract<VExpr, { k: 'load' }>,
   part: MatmulPart,
-  side: { readonly loopName: string; readonly origin: string; readonly extent: string; readonly rows: number },
+  side: {
+    readonly loopName: string;
+    readonly origin: string;
+    readonly extent: string;
+    readonly rows: number;
+    /** Added to the (piece-local) row to give the loop variable's value: the first p0 of a split dispatch. */
+    readonly first?: string;
+  },
   shared: string,
   t: Tile,
   threads: number,
@@ -105,7 +117,8 @@ function loadTile(
     if (kFast) em.emit(`let kk = e % ${t.tk};`, `let rr = e / ${t.tk};`);
     else em.emit(`let rr = e % ${side.rows};`, `let kk = e / ${side.rows};`);
     em.emit(`let gr = ${side.origin} + rr;`, `let gk = k0 + kk;`, 'var v = 0.0;');
-    const load = em.scoped({ [`v:${side.loopName}`]: 'gr', [`v:${part.k.name}`]: 'gk' }, () =>
+    const row = side.first ? `(gr + ${side.first})` : 'gr';
+    const load = em.scoped({ [`v:${side.loopName}`]: row, [`v:${part.k.name}`]: 'gk' }, () =>
       em.emit(`v = ${em.v(x).code};`),
     );
     em.emit(...block(`if ((gr < ${side.extent}) & (gk < ${K}))`, load));
@@ -121,25 +134,28 @@ export function buildMatmul(k: Kernel, p: MatmulPlan, layout: Layout, limits: Li
   const TM = t.ty * R;
   const TN = t.tx * R;
   const em = new Emitter(k, layout, kernelCtx(k));
-  const epi = epilogue(em, k, p);
+  // A split dispatch (split.ts) covers a piece of p0: a batch loop, or m (rows local to the piece, shifted by u.po).
+  const [m, ...batch] = gridLoops([p.m, ...p.batch], layout);
+  const mFirst = layout.split?.p0 === p.m.name ? 'u.po' : undefined;
+  const epi = epilogue(em, k, p, mFirst ? `gm + ${mFirst}` : 'gm');
   const grid: GridEntry[] = [
-    ...p.batch.map((l) => ({ extent: l.extent, per: 1 })),
-    { extent: p.m.extent, per: TM },
+    ...batch.map((l) => ({ extent: l.extent, per: 1 })),
+    { extent: m!.extent, per: TM },
     { extent: p.n.extent, per: TN },
   ];
 
   em.open();
-  const M = em.extent(p.m.extent);
+  const M = em.extent(m!.extent);
   const N = em.extent(p.n.extent);
   em.emit(`let wg = ${WORKGROUP_INDEX};`);
   em.emit(
     `let tilesM = ${groupsOf(em, grid[grid.length - 2]!)};`,
     `let tilesN = ${groupsOf(em, grid[grid.length - 1]!)};`,
   );
-  const batches = em.extent(pointCount(p.batch));
+  const batches = em.extent(pointCount(batch));
   em.emit(...block(`if (wg >= tilesM * tilesN * ${batches})`, ['return;']));
   em.emit('let tn = wg % tilesN;', 'let tmb = wg / tilesN;', 'let tm = tmb % tilesM;', 'let bt = tmb / tilesM;');
-  const batchNames = unflatten(em, 'bt', p.batch);
+  const batchNames = unflatten(em, 'bt', batch);
   em.emit('let tid = i32(lid);', `let tx = tid % ${t.tx};`, `let ty = tid / ${t.tx};`);
   em.emit(`let m0 = tm * ${TM};`, `let n0 = tn * ${TN};`);
   em.open(batchNames);
@@ -149,7 +165,8 @@ export function buildMatmul(k: Kernel, p: MatmulPlan, layout: Layout, limits: Li
     for (const x of c) em.emit(`var ${x} = vec4<f32>(0.0);`);
     const K = em.bind(em.extent(part.k.extent));
     const tile = em.scoped({}, () => {
-      loadTile(em, part.a, part, { loopName: p.m.name, origin: 'm0', extent: M, rows: TM }, 'As', t, threads, K);
+      const aSide = { loopName: p.m.name, origin: 'm0', extent: M, rows: TM, ...(mFirst && { first: mFirst }) };
+      loadTile(em, part.a, part, aSide, 'As', t, threads, K);
       loadTile(em, part.b, part, { loopName: p.n.name, origin: 'n0', extent: N, rows: TN }, 'Bs', t, threads, K);
       em.emit('workgroupBarrier();');
       const step = [

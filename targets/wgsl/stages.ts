@@ -71,20 +71,19 @@ export function emitFold(em: Emitter, s: ReduceStage, partials: readonly string[
 
 /** At the innermost level: the stores of one point, all values and indices first. */
 export function emitStores(em: Emitter, s: MapStage): void {
-  const target = (slot: number) => em.layout.bindings[em.layout.slotBinding[slot]!]!;
   const items = s.stores.map((st) => {
-    const b = target(st.buf);
+    const bi = em.layout.slotBinding[st.buf]!;
     const idx = em.i(st.index);
-    const val = castCode(em.v(st.value), b.elem, em.lib).code;
-    return { name: b.name, idx, val };
+    const val = castCode(em.v(st.value), em.layout.bindings[bi]!.elem, em.lib).code;
+    return { bi, idx, val };
   });
   if (items.length === 1) {
     const [x] = items;
-    em.emit(`${x!.name}[${x!.idx}] = ${x!.val};`);
+    em.emit(`${em.ref(x!.bi, x!.idx)} = ${x!.val};`);
     return;
   }
-  const bound = items.map((x) => ({ name: x.name, idx: em.bind(x.idx), val: em.bind(x.val) }));
-  for (const x of bound) em.emit(`${x.name}[${x.idx}] = ${x.val};`);
+  const bound = items.map((x) => ({ bi: x.bi, idx: em.bind(x.idx), val: em.bind(x.val) }));
+  for (const x of bound) em.emit(`${em.ref(x.bi, x.idx)} = ${x.val};`);
 }
 
 /** Declares `partials` (one per accumulator, at their identities) at the innermost level. */

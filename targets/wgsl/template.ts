@@ -13,7 +13,7 @@ export interface Limits {
 }
 
 export interface Built {
-  readonly template: 'generic' | 'reduce' | 'rowwise' | 'matmul';
+  readonly template: 'generic' | 'vector' | 'reduce' | 'rowwise' | 'matmul';
   readonly workgroupSize: number;
   readonly grid: readonly GridEntry[];
   readonly decls: readonly string[];

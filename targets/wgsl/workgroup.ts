@@ -14,7 +14,7 @@ import type { IExpr, Kernel, Loop, Stage } from '../../compiler/kernel/kir.js';
 import type { Dim } from '../../dsl/types.js';
 import { Emitter } from './emit.js';
 import { emitSequential, kernelCtx } from './generic.js';
-import { WORKGROUP_INDEX, pointCount, unflatten } from './grid.js';
+import { WORKGROUP_INDEX, gridLoops, pointCount, unflatten } from './grid.js';
 import type { Layout } from './layout.js';
 import { accRef, accTy, block, combine, declarePartials, emitFold, emitStores } from './stages.js';
 import { type Built, type Limits, floorPow2 } from './template.js';
@@ -131,12 +131,13 @@ export function buildWorkgroup(k: Kernel, layout: Layout, limits: Limits): Built
   const size = workgroupSize(k, limits, Math.max(accs, 1));
   if (size === undefined) return undefined;
   const em = new Emitter(k, layout, kernelCtx(k));
-  const points = pointCount(k.parallel);
+  const loops = gridLoops(k.parallel, layout);
+  const points = pointCount(loops);
   em.open();
   em.emit(`let prog = ${WORKGROUP_INDEX};`);
   em.emit(...block(`if (prog >= ${em.extent(points)})`, ['return;']));
   em.emit('let tid = i32(lid);');
-  em.open(unflatten(em, 'prog', k.parallel));
+  em.open(unflatten(em, 'prog', loops));
   const info = k.stages.map((s) => touches(k, s));
   let pending: number[] = [];
   k.stages.forEach((s, si) => {

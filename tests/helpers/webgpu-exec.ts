@@ -2,9 +2,11 @@
 // tests/helpers/wasm-exec.ts: one GPUBuffer per program buffer (temps and
 // outputs zeroed, inputs and params uploaded as f32 / i32, bool as i32 0/1),
 // each kernel's dims and scalars in its uniform block, every dispatch of
-// every program of a batch in one command encoder, then outputs and assigned
-// params read back. Pipelines are cached by shader text; a shader with any
-// compilation error or warning fails the run.
+// every program of a batch in one command encoder (optionally each splittable
+// kernel as several dispatches over pieces of p0, as the runtime splits past
+// the binding limit), then outputs and assigned params read back. Pipelines
+// are cached by shader text; a shader with any compilation error or warning
+// fails the run.
 
 import type { RefTensor } from '../../compiler/interpret.js';
 import type { Kernel, KernelProgram } from '../../compiler/kernel/kir.js';
@@ -27,6 +29,11 @@ export interface GpuEnv {
   readonly params: ReadonlyMap<string, RefTensor>;
   readonly dims: ReadonlyMap<string, number>;
   readonly scalars?: ReadonlyMap<string, number>;
+  /**
+   * Run every kernel that may be split (WgslKernel.split) as this many dispatches over pieces of p0 (at multiples
+   * of its step), strided bindings bound from aligned offsets: what runtime/webgpu does past the binding limit.
+   */
+  readonly pieces?: number;
 }
 
 export interface GpuRunResult {
@@ -103,9 +110,13 @@ async function compile(device: GPUDevice, k: Kernel, s: WgslKernel): Promise<Pip
   return { pipeline, layout };
 }
 
-/** Workgroups of a dispatch as (x, y), per the grid ABI. */
-export function dispatchSize(s: WgslKernel, dims: ReadonlyMap<string, number>): [number, number] {
-  const w = s.grid.reduce((acc, g) => acc * Math.ceil(evalDim(g.extent, dims) / g.per), 1);
+/** Workgroups of a dispatch as (x, y), per the grid ABI; `count`: the p0 values a piece of a split dispatch covers. */
+export function dispatchSize(s: WgslKernel, dims: ReadonlyMap<string, number>, count?: number): [number, number] {
+  const p0 = s.split ? evalDim(s.split.extent, dims) : 1;
+  const w = s.grid.reduce((acc, g) => {
+    const e = evalDim(g.extent, dims);
+    return acc * Math.ceil((g.p0 && count !== undefined ? (e / p0) * count : e) / g.per);
+  }, 1);
   if (w === 0) return [0, 0];
   const x = Math.min(w, MAX_GROUPS);
   return [x, Math.ceil(w / x)];
@@ -118,8 +129,39 @@ export interface GpuJob {
   readonly env: GpuEnv;
 }
 
-/** The uniform block of kernel `k`: dims (i32) then scalars (f32 or i32). */
-function uniformBytes(k: Kernel, s: WgslKernel, env: GpuEnv): ArrayBuffer {
+/** One dispatch of a kernel: p0 in [first, first + count), strided bindings bound from `offsets` (bytes). */
+interface Piece {
+  readonly first: number;
+  readonly count: number;
+  readonly offsets: readonly number[];
+}
+
+/** The pieces of `s` at `dims`: one covering all of p0 unless env.pieces asks for more. */
+function piecesOf(s: WgslKernel, env: GpuEnv, align: number): Piece[] {
+  const split = s.split;
+  const extent = split ? evalDim(split.extent, env.dims) : 1;
+  const none = s.bindings.map(() => 0);
+  if (!split || !env.pieces || env.pieces <= 1) return [{ first: 0, count: extent, offsets: none }];
+  const cuts = [0];
+  for (let j = 1; j < env.pieces; j++) {
+    const c = Math.floor((extent * j) / env.pieces);
+    cuts.push(c - (c % split.step));
+  }
+  cuts.push(extent);
+  const out: Piece[] = [];
+  for (let j = 0; j + 1 < cuts.length; j++) {
+    const [first, end] = [cuts[j]!, cuts[j + 1]!];
+    if (end <= first) continue;
+    const offsets = split.strides.map((d) =>
+      d === undefined ? 0 : Math.floor((first * evalDim(d, env.dims) * 4) / align) * align,
+    );
+    out.push({ first, count: end - first, offsets });
+  }
+  return out;
+}
+
+/** The uniform block of kernel `k`: dims (i32) then scalars (f32 or i32), then the split fields of `piece`. */
+function uniformBytes(k: Kernel, s: WgslKernel, env: GpuEnv, piece: Piece): ArrayBuffer {
   const bytes = new ArrayBuffer(s.uniform!.bytes);
   const i32 = new Int32Array(bytes);
   const f32 = new Float32Array(bytes);
@@ -136,6 +178,11 @@ function uniformBytes(k: Kernel, s: WgslKernel, env: GpuEnv): ArrayBuffer {
     if (fields[at]!.type === 'i32') i32[at] = v | 0;
     else f32[at] = v;
   });
+  // The piece of p0 and each strided binding's base element (targets/wgsl/split.ts).
+  if (s.split) {
+    const bases = piece.offsets.filter((_, i) => s.split!.strides[i] !== undefined).map((o) => o / 4);
+    i32.set([piece.count, piece.first, ...bases], s.split.at / 4);
+  }
   return bytes;
 }
 
@@ -171,20 +218,23 @@ export async function runWebGpuPrograms(cache: GpuCache, jobs: readonly GpuJob[]
       const pass = encoder.beginComputePass();
       p.kernels.forEach((k, i) => {
         const s = shaders[i]!;
-        const [x, y] = dispatchSize(s, env.dims);
-        if (x === 0) return;
-        const entries: GPUBindGroupEntry[] = s.bindings.map((b, j) => ({
-          binding: j,
-          resource: { buffer: bufs.get(b.buf)! },
-        }));
-        if (s.uniform) {
-          const ub = buffer(s.uniform.bytes, UNIFORM | COPY_DST);
-          device.queue.writeBuffer(ub, 0, uniformBytes(k, s, env));
-          entries.push({ binding: s.uniform.binding, resource: { buffer: ub } });
+        for (const piece of piecesOf(s, env, device.limits.minStorageBufferOffsetAlignment)) {
+          const [x, y] = dispatchSize(s, env.dims, piece.count);
+          if (x === 0) continue;
+          const entries: GPUBindGroupEntry[] = s.bindings.map((b, j) => {
+            const gb = bufs.get(b.buf)!;
+            const offset = piece.offsets[j]!;
+            return { binding: j, resource: { buffer: gb, offset, size: gb.size - offset } };
+          });
+          if (s.uniform) {
+            const ub = buffer(s.uniform.bytes, UNIFORM | COPY_DST);
+            device.queue.writeBuffer(ub, 0, uniformBytes(k, s, env, piece));
+            entries.push({ binding: s.uniform.binding, resource: { buffer: ub } });
+          }
+          pass.setPipeline(pipelines[i]!.pipeline);
+          pass.setBindGroup(0, device.createBindGroup({ layout: pipelines[i]!.layout, entries }));
+          pass.dispatchWorkgroups(x, y);
         }
-        pass.setPipeline(pipelines[i]!.pipeline);
-        pass.setBindGroup(0, device.createBindGroup({ layout: pipelines[i]!.layout, entries }));
-        pass.dispatchWorkgroups(x, y);
       });
       pass.end();
       const staged = new Map<number, GPUBuffer>();

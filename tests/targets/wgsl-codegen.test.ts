@@ -130,16 +130,48 @@ describe('the ABI', () => {
   });
 
   it('puts dims (i32) then scalars (f32, or i32 as scalarDTypes says) in a 16-byte padded uniform', () => {
-    expect(w.uniform).toEqual({ binding: 2, bytes: 16 });
+    expect(w.uniform).toEqual({ binding: 2, bytes: 32 });
     expect(w.code).toMatch(
-      /struct Args \{\n {2}d0: i32, \/\/ dim N\n {2}d1: i32, \/\/ dim M\n {2}s0: f32, \/\/ scalar @lr\n {2}s1: i32, \/\/ scalar @seed\n\}/,
+      /struct Args \{\n {2}d0: i32, \/\/ dim N\n {2}d1: i32, \/\/ dim M\n {2}s0: f32, \/\/ scalar @lr\n {2}s1: i32, \/\/ scalar @seed\n/,
     );
+    // Then the fields of a split dispatch (targets/wgsl/split.ts): both bindings advance 1 element per p0.
+    expect(w.code).toMatch(/ {2}pn: i32, \/\/ dim #p0n\n {2}po: i32, .*\n {2}o0: i32, .*\n {2}o1: i32, .*\n/);
+    expect(w.split).toEqual({ extent: { coef: 2, syms: ['N'] }, at: 16, strides: [1, 1], step: 1 });
     expect(scalarTypes(kernel)).toEqual(scalarDTypes(kernel));
   });
 
   it('describes the grid as ceil(extent / per) per entry', () => {
     expect(w.template).toBe('generic');
-    expect(w.grid).toEqual([{ extent: { coef: 2, syms: ['N'] }, per: 256 }]);
+    expect(w.grid).toEqual([{ extent: { coef: 2, syms: ['N'] }, per: 256, p0: true }]);
+  });
+
+  it('records how each binding advances with p0 (split dispatches), or that it is bound whole', () => {
+    // By program buffer: inputs x0, x1, ... and the output.
+    const strides = (g: Graph) => {
+      const p = webgpu(g);
+      return p.kernels.map((k) => {
+        const w = generateWgsl(k);
+        const name = (buf: number) => {
+          const r = p.buffers.find((b) => b.id === buf)!.role;
+          return r.kind === 'temp' ? `t${buf}` : r.name;
+        };
+        return Object.fromEntries(w.bindings.map((b, i) => [name(b.buf), w.split?.strides[i] ?? 'whole']));
+      });
+    };
+    const mm = graphOf([[B, 16], [16, 8], [8]], (b, [x, w, bias]) => b.bin('add', b.matmul(x!, w!), bias!));
+    expect(strides(mm)).toEqual([{ x0: 16, x1: 'whole', x2: 'whole', y: 8 }]);
+    const bmm = graphOf(
+      [
+        [B, 4, 16],
+        [B, 16, 8],
+      ],
+      (b, [x, w]) => b.matmul(x!, w!),
+    );
+    expect(strides(bmm)).toEqual([{ x0: 64, x1: 128, y: 32 }]);
+    const col = graphOf([[B, 3]], (b, [x]) => b.reduce('sum', x!, [0]));
+    expect(strides(col)).toEqual([{ x0: 'whole', y: 1 }]);
+    const rows = graphOf([[B, 5]], (b, [x]) => b.reduce('max', x!, [1]));
+    expect(strides(rows)).toEqual([{ x0: 5, y: 1 }]);
   });
 
   it('agrees with the wasm backend on every example kernel’s scalar types', () => {
@@ -202,9 +234,25 @@ describe('golden WGSL', () => {
       .kernels.map((k) => generateWgsl(k).code)
       .join('\n// ----------------------------------------------------------------\n\n');
 
-  it('an elementwise chain', () => {
+  it('an elementwise chain (the vector template: vec4 loads and stores, 4 points per invocation)', () => {
     const g = graphOf([[B, 8], [8]], (b, [x, y]) => b.bin('mul', b.bin('add', x!, y!), b.bin('max', x!, 0)));
     expectGolden('tests/targets/golden/elementwise.wgsl', wgsl(g));
+  });
+
+  it('an elementwise chain with a broadcast operand (its one scalar load shared by the 4 points)', () => {
+    const g = graphOf(
+      [
+        [B, 8],
+        [B, 1],
+      ],
+      (b, [x, z]) => b.bin('sub', b.unary('exp', x!), b.expand(z!, [B, 8])),
+    );
+    expectGolden('tests/targets/golden/elementwise-broadcast.wgsl', wgsl(g));
+  });
+
+  it('an elementwise chain over odd rows (the generic template, one point per invocation)', () => {
+    const g = graphOf([[B, 7], [7]], (b, [x, y]) => b.bin('mul', b.bin('add', x!, y!), b.bin('max', x!, 0)));
+    expectGolden('tests/targets/golden/elementwise-odd.wgsl', wgsl(g));
   });
 
   it('a row-wise softmax (a workgroup per row)', () => {

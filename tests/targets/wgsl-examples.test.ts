@@ -1,7 +1,9 @@
 // The WGSL code generator against the kernel interpreter (the oracle) on
 // every example: the forward pass at batch sizes 1, 3 and 5, the gradient
-// of the training objective, and three training steps (params fed back),
-// all compiled with the webgpu target limits (8 buffers per kernel).
+// of the training objective, three training steps (params fed back), and a
+// training step with its kernels split along their outermost parallel loop
+// (as the runtime does past the binding limit), all compiled with the
+// webgpu target limits (8 buffers per kernel).
 //
 // Tolerances (relative, absolute below magnitude 1, as `mismatch` measures):
 // 1e-4 for forward passes and gradients (f32 sums of up to a few hundred
@@ -35,6 +37,8 @@ interface Case {
   readonly params: ReadonlyMap<string, RefTensor>;
   readonly dims: ReadonlyMap<string, number>;
   readonly scalars?: ReadonlyMap<string, number>;
+  /** Dispatch every splittable kernel in this many pieces of p0 (tests/helpers/webgpu-exec.ts). */
+  readonly pieces?: number;
 }
 
 const program = (g: Graph) => compileGraph(g, TARGET_LIMITS['webgpu']).fusion.program;
@@ -57,6 +61,7 @@ async function disagreement(
     params: c.params,
     dims: c.dims,
     ...(c.scalars && { scalars: c.scalars }),
+    ...(c.pieces && { pieces: c.pieces }),
   });
   for (const [name, t] of out) {
     const m = mismatch(got.outputs.get(name)!, t, tol);
@@ -116,6 +121,18 @@ webgpuSuite('examples on WebGPU vs the kernel interpreter', () => {
         expect(r.msg, `step ${i}`).toBeUndefined();
         params = r.params;
       }
+    });
+
+    it('a training step with every splittable kernel dispatched in 3 pieces of its outermost loop', async () => {
+      const dims = new Map([...model.symbolicDims].map((s) => [s, 5]));
+      const step = buildTrainStep(model, train);
+      const params = new Map([...randomTensors(model.params, dims, 6), ...initialState(step)]);
+      const inputs = randomTensors(model.inputs, dims, 21);
+      const scalars = new Map(Object.entries(stepScalars(step, 1)));
+      if (step.graph.inputs.some((n) => n.name === '@seed')) scalars.set('@seed', 8);
+      const dimsAll = dimsOf(step.graph, new Map([...inputs, ...params]));
+      const c = { program: program(step.graph), inputs, params, scalars, dims: dimsAll, pieces: 3 };
+      expect((await disagreement(cache, c, 2e-3)).msg).toBeUndefined();
     });
   });
 });

@@ -3,9 +3,9 @@
 
 struct Args {
   d0: i32, // dim B
-  pad0: i32,
-  pad1: i32,
-  pad2: i32,
+  pn: i32, // dim #p0n
+  po: i32, // split first p0
+  o1: i32, // split base of b1
 }
 @group(0) @binding(2) var<uniform> u: Args;
 
@@ -14,11 +14,11 @@ var<workgroup> red: array<u32, 256>;
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let prog = i32(wid.x + wid.y * nwg.x);
-  if (prog >= 3) {
+  if (prog >= u.pn) {
     return;
   }
   let tid = i32(lid);
-  let p0 = prog;
+  let p0 = prog + u.po;
   var part1: f32 = 0.0;
   {
     for (var e0 = tid; e0 < u.d0; e0 += 256) {
@@ -36,7 +36,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   let a1 = bitcast<f32>(red[0]);
   if (tid == 0) {
     {
-      b1[p0] = a1;
+      b1[p0 - u.o1] = a1;
     }
   }
 }

@@ -1,9 +1,13 @@
-@group(0) @binding(0) var<storage, read> b0: array<f32>;
-@group(0) @binding(1) var<storage, read> b1: array<f32>;
-@group(0) @binding(2) var<storage, read_write> b2: array<f32>;
+@group(0) @binding(0) var<storage, read> b0: array<vec4<f32>>;
+@group(0) @binding(1) var<storage, read> b1: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> b2: array<vec4<f32>>;
 
 struct Args {
   d0: i32, // dim B
+  pn: i32, // dim #p0n
+  po: i32, // split first p0
+  o0: i32, // split base of b0
+  o2: i32, // split base of b2
   pad0: i32,
   pad1: i32,
   pad2: i32,
@@ -12,16 +16,21 @@ struct Args {
 
 @compute @workgroup_size(256)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let prog = i32(wid.x + wid.y * nwg.x) * 256 + i32(lid);
-  if (prog >= (u.d0 * 8)) {
+  let e0 = (i32(wid.x + wid.y * nwg.x) * 256 + i32(lid)) * 4;
+  if (e0 >= (u.pn * 8)) {
     return;
   }
-  let p1 = prog % 8;
-  let q0 = prog / 8;
-  let p0 = q0;
+  let p1 = e0 % 8;
+  let q0 = e0 / 8;
+  let p0 = q0 + u.po;
   {
-    let t1 = b0[((p0 * 8) + p1)];
-    b2[((p0 * 8) + p1)] = ((t1 + b1[p1]) * kiln_max(t1, 0.0));
+    let v1 = b0[(((p0 * 8) + p1) - u.o0) / 4];
+    let v2 = b1[p1 / 4];
+    let t3 = ((v1.x + v2.x) * kiln_max(v1.x, 0.0));
+    let t4 = ((v1.y + v2.y) * kiln_max(v1.y, 0.0));
+    let t5 = ((v1.z + v2.z) * kiln_max(v1.z, 0.0));
+    let t6 = ((v1.w + v2.w) * kiln_max(v1.w, 0.0));
+    b2[(((p0 * 8) + p1) - u.o2) / 4] = vec4<f32>(t3, t4, t5, t6);
   }
 }
 

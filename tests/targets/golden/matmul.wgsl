@@ -5,6 +5,10 @@
 
 struct Args {
   d0: i32, // dim B
+  pn: i32, // dim #p0n
+  po: i32, // split first p0
+  o0: i32, // split base of b0
+  o3: i32, // split base of b3
   pad0: i32,
   pad1: i32,
   pad2: i32,
@@ -16,14 +20,14 @@ var<workgroup> Bs: array<vec4<f32>, 32>;
 
 fn epilogue(p0: i32, p1: i32, acc3: f32) {
   {
-    b3[((p0 * 8) + p1)] = kiln_max((acc3 + b2[p1]), 0.0);
+    b3[((p0 * 8) + p1) - u.o3] = kiln_max((acc3 + b2[p1]), 0.0);
   }
 }
 
 @compute @workgroup_size(32)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let wg = i32(wid.x + wid.y * nwg.x);
-  let tilesM = ((u.d0 + 63) / 64);
+  let tilesM = ((u.pn + 63) / 64);
   let tilesN = 1;
   if (wg >= tilesM * tilesN * 1) {
     return;
@@ -50,8 +54,8 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
       let gr = m0 + rr;
       let gk = k0 + kk;
       var v = 0.0;
-      if ((gr < u.d0) & (gk < t0)) {
-        v = b0[(gk + (gr * 16))];
+      if ((gr < u.pn) & (gk < t0)) {
+        v = b0[(gk + ((gr + u.po) * 16)) - u.o0];
       }
       As[kk * 16 + rr / 4][rr % 4] = v;
     }
@@ -80,12 +84,12 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   }
   for (var i = 0; i < 4; i++) {
     let gm = m0 + ty * 4 + i;
-    if (gm < u.d0) {
+    if (gm < u.pn) {
       let r0 = select(select(select(c0_0, c0_1, i == 1), c0_2, i == 2), c0_3, i == 3);
       for (var j = 0; j < 4; j++) {
         let gn = n0 + tx * 4 + j;
         if (gn < 8) {
-          epilogue(gm, gn, r0[j]);
+          epilogue(gm + u.po, gn, r0[j]);
         }
       }
     }

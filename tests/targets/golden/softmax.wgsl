@@ -3,6 +3,10 @@
 
 struct Args {
   d0: i32, // dim B
+  pn: i32, // dim #p0n
+  po: i32, // split first p0
+  o0: i32, // split base of b0
+  o1: i32, // split base of b1
   pad0: i32,
   pad1: i32,
   pad2: i32,
@@ -14,16 +18,16 @@ var<workgroup> red: array<u32, 64>;
 @compute @workgroup_size(64)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
   let prog = i32(wid.x + wid.y * nwg.x);
-  if (prog >= u.d0) {
+  if (prog >= u.pn) {
     return;
   }
   let tid = i32(lid);
-  let p0 = prog;
+  let p0 = prog + u.po;
   var part1: f32 = kiln_f32(0xff800000u);
   {
     let t1 = (p0 * 256);
     for (var e0 = tid; e0 < 256; e0 += 64) {
-      part1 = kiln_max(part1, b0[(t1 + e0)]);
+      part1 = kiln_max(part1, b0[(t1 + e0) - u.o0]);
     }
   }
   red[tid] = bitcast<u32>(part1);
@@ -40,7 +44,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let t3 = (p0 * 256);
     for (var e2 = tid; e2 < 256; e2 += 64) {
-      part5 = part5 + kiln_exp((b0[(t3 + e2)] - a1));
+      part5 = part5 + kiln_exp((b0[(t3 + e2) - u.o0] - a1));
     }
   }
   red[tid] = bitcast<u32>(part5);
@@ -55,7 +59,7 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(num_workgroups) nwg: vec
   {
     let t5 = (p0 * 256);
     for (var e4 = tid; e4 < 256; e4 += 64) {
-      b1[(e4 + t5)] = (kiln_exp((b0[(e4 + t5)] - a1)) / a5);
+      b1[(e4 + t5) - u.o1] = (kiln_exp((b0[(e4 + t5) - u.o0] - a1)) / a5);
     }
   }
 }

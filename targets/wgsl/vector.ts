@@ -1,0 +1,133 @@
+// The 'vector' template: pure elementwise kernels (one loop-free map stage)
+// whose innermost parallel extent is a multiple of 4, each invocation taking
+// 4 consecutive points of that loop. A binding is read and written as
+// array<vec4<f32>> (or vec4<i32>) when every access to it in the kernel is
+// unmasked, contiguous in the innermost variable (coefficient 1) and starts
+// at a multiple of 4 (the rest of its index a multiple of 4): one vec4 load
+// or store serves the 4 points. Every other access (a masked or broadcast
+// load, a strided index) stays scalar, once per point. The values themselves
+// are computed per point with the generic template's scalar code (the same
+// helpers: NaN and infinity behave identically), all before any store, as
+// kir.ts defines a map stage.
+
+import { collect, linearIn, stageRoots } from '../../compiler/kernel/affine.js';
+import type { IExpr, Kernel, Stage, VExpr } from '../../compiler/kernel/kir.js';
+import type { Dim } from '../../dsl/types.js';
+import { Emitter, castCode } from './emit.js';
+import { kernelCtx } from './generic.js';
+import { WORKGROUP_INDEX, gridLoops, pointCount, unflatten } from './grid.js';
+import type { Layout } from './layout.js';
+import { block } from './stages.js';
+import type { Built, Limits } from './template.js';
+
+/** Points per invocation. */
+export const LANES = 4;
+
+const multipleOf4 = (d: Dim): boolean => (typeof d === 'number' ? d % LANES === 0 : d.coef % LANES === 0);
+
+/** index = inner + rest with rest a multiple of 4 (every coefficient and the constant). */
+function aligned(index: IExpr, inner: string): boolean {
+  const lin = linearIn(index, inner);
+  if (!lin || lin.coef.terms.length > 0 || lin.coef.c !== 1) return false;
+  return lin.rest.c % LANES === 0 && lin.rest.terms.every((t) => t.coef % LANES === 0);
+}
+
+export interface VectorPlan {
+  /** The innermost parallel loop, 4 points of which each invocation takes. */
+  readonly inner: string;
+  /** Per binding: accessed as vec4 only. */
+  readonly vec: readonly boolean[];
+}
+
+/** The vector variant of `k`, when it is pure elementwise and at least one binding is accessed as vec4. */
+export function vectorPlan(k: Kernel, slotBinding: readonly number[], bindings: number): VectorPlan | undefined {
+  const s = k.stages[0];
+  if (k.kind !== 'elementwise' || k.stages.length !== 1 || !s || s.kind !== 'map' || s.loops.length > 0)
+    return undefined;
+  const inner = k.parallel[k.parallel.length - 1];
+  if (!inner || !multipleOf4(inner.extent)) return undefined;
+  const vec: (boolean | undefined)[] = Array.from({ length: bindings }, () => undefined);
+  const note = (slot: number, index: IExpr, masked: boolean) => {
+    const bi = slotBinding[slot]!;
+    vec[bi] = vec[bi] !== false && !masked && aligned(index, inner.name);
+  };
+  for (const x of collect(stageRoots(s)).loads) note(x.buf, x.index, x.valid.k !== 'true');
+  for (const st of s.stores) note(st.buf, st.index, false);
+  const out = vec.map((v) => v === true);
+  return out.some((v) => v) ? { inner: inner.name, vec: out } : undefined;
+}
+
+type Load = Extract<VExpr, { k: 'load' }>;
+
+export function buildVector(k: Kernel, layout: Layout, limits: Limits): Built | undefined {
+  const plan = layout.vector;
+  const s = k.stages[0] as Extract<Stage, { kind: 'map' }>;
+  if (!plan) return undefined;
+  const em = new Emitter(k, layout, kernelCtx(k));
+  const all = pointCount(k.parallel);
+  const size = Math.max(1, Math.min(limits.maxInvocations, 256, typeof all === 'number' ? all / LANES : Infinity));
+  const loops = gridLoops(k.parallel, layout);
+  const points = pointCount(loops);
+  em.open();
+  // e0: the first of this invocation's 4 points (flat, within the dispatch); the 4 differ in the innermost variable only.
+  em.emit(`let e0 = (${WORKGROUP_INDEX} * ${size} + i32(lid)) * ${LANES};`);
+  em.emit(...block(`if (e0 >= ${em.extent(points)})`, ['return;']));
+  const names = unflatten(em, 'e0', loops);
+  const first = names[`v:${plan.inner}`]!;
+  em.open(names);
+  em.enterStage(s);
+  const isVec = (slot: number) => plan.vec[layout.slotBinding[slot]!] === true;
+  const stmts = em.scoped(
+    {},
+    () => {
+      // The vec4 loads, at the first point (before any store: a map stage reads the old values).
+      const vecs = new Map<Load, string>();
+      for (const x of collect(stageRoots(s)).loads)
+        if (isVec(x.buf) && !vecs.has(x)) {
+          const n = em.fresh('v');
+          em.emit(`let ${n} = ${em.vecRef(layout.slotBinding[x.buf]!, em.i(x.index))};`);
+          vecs.set(x, n);
+        }
+      const values: { val: string; idx?: string }[][] = [];
+      for (let lane = 0; lane < LANES; lane++) {
+        em.open({ [`v:${plan.inner}`]: lane === 0 ? first : `(${first} + ${lane})` });
+        em.lanes = (x) => {
+          const n = vecs.get(x);
+          if (n === undefined) return undefined;
+          const c = `${n}.${'xyzw'[lane]}`;
+          return x.dtype === 'bool'
+            ? { code: `(${c} != 0i)`, ty: 'bool', depth: 1 }
+            : { code: c, ty: x.dtype, depth: 0 };
+        };
+        values.push(
+          s.stores.map((st) => {
+            const elem = layout.bindings[layout.slotBinding[st.buf]!]!.elem;
+            const val = em.bind(castCode(em.v(st.value), elem, em.lib).code);
+            return isVec(st.buf) ? { val } : { val, idx: em.bind(em.i(st.index)) };
+          }),
+        );
+        em.lanes = undefined;
+        em.emit(...em.close());
+      }
+      s.stores.forEach((st, j) => {
+        const bi = layout.slotBinding[st.buf]!;
+        if (isVec(st.buf)) {
+          const v = values.map((lane) => lane[j]!.val).join(', ');
+          em.emit(`${em.vecRef(bi, em.i(st.index))} = vec4<${layout.bindings[bi]!.elem}>(${v});`);
+        } else for (const lane of values) em.emit(`${em.ref(bi, lane[j]!.idx!)} = ${lane[j]!.val};`);
+      });
+    },
+    true,
+  );
+  em.emit(...block('', stmts));
+  const program = em.close();
+  const head = em.close();
+  return {
+    template: 'vector',
+    workgroupSize: size,
+    grid: [{ extent: points, per: size * LANES }],
+    decls: [],
+    body: [...head, ...program],
+    lib: em.lib,
+  };
+}
