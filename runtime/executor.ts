@@ -178,10 +178,14 @@ export function checkCall(
   return { dims, wanted };
 }
 
-/** Chunk boundaries of [0, split) for a kernel of `flops` on `threads` threads; undefined: run it whole. */
-export function chunkBounds(split: number, flops: number, threads: number): number[] | undefined {
+/**
+ * Chunk boundaries of [0, split) for a kernel of `flops` on `threads` threads; undefined: run it whole.
+ * `perThread`: at most one chunk per thread (each chunk repeats a setup, such as packing an operand).
+ */
+export function chunkBounds(split: number, flops: number, threads: number, perThread = false): number[] | undefined {
   if (threads < 2 || split < 2 || !(flops >= PARALLEL_MIN_FLOPS)) return undefined;
-  const n = Math.min(split, threads * CHUNKS_PER_THREAD, Math.floor(flops / CHUNK_MIN_FLOPS), MAX_CHUNKS);
+  const perThreadChunks = perThread ? 1 : CHUNKS_PER_THREAD;
+  const n = Math.min(split, threads * perThreadChunks, Math.floor(flops / CHUNK_MIN_FLOPS), MAX_CHUNKS);
   if (n < 2) return undefined;
   // Multiples of 4 rows where there is room: whole SIMD micro-tiles per chunk.
   const grain = split >= 16 * n ? 4 : 1;
@@ -328,7 +332,7 @@ export class ProgramExecutor {
         entry: this.ctx.entryIndex.get(k.entry) ?? -1,
         head: [...k.buffers.map((id) => layout.offsets.get(id)!), ...dimArgs(k)],
         split,
-        bounds: chunkBounds(split, evalFlops(k.flops, dims), threads),
+        bounds: chunkBounds(split, evalFlops(k.flops, dims), threads, k.chunking === 'per-thread'),
       };
     });
     const plan = { layout, calls, parallel: calls.some((c) => c.bounds !== undefined) };

@@ -67,8 +67,13 @@ export interface KernelSpec {
   readonly buffers: readonly number[];
   readonly dims: readonly string[];
   readonly scalars: readonly string[];
-  /** Extent of the outermost parallel loop (what [begin, end) ranges over); 1 when there is none. */
+  /**
+   * What a call's [begin, end) ranges over: the extent of the outermost parallel loop (1 when there is
+   * none), or for a wasm matmul that splits its columns, the columns.
+   */
   readonly split: DimSpec;
+  /** 'per-thread': split into one range per thread only (each call repeats a setup, such as packing an operand). */
+  readonly chunking?: 'per-thread';
   /** Estimated floating-point operations per call over the whole range, for scheduling threads. */
   readonly flops: DimSpec | readonly { readonly coef: number; readonly syms: readonly string[] }[];
   /** Takes a trailing scratch pointer; `${entry}_scratch_bytes(dims...)` says how many bytes. */

@@ -14,6 +14,7 @@
 import type { WasmMemory, WasmModule } from './layout.js';
 import { KilnRuntimeError } from './validate.js';
 import {
+  CLAIM_CLOSED,
   ARGS_BYTE,
   BROWSER_WORKER_SOURCE,
   CONTROL_BYTES,
@@ -192,6 +193,10 @@ export class ThreadPool {
     const n = job.bounds.length - 1;
     if (n < 1 || n > MAX_CHUNKS) throw new Error(`bad chunk count ${n}`);
     if (job.args.length > MAX_ARGS) throw new Error(`kernel takes ${job.args.length} arguments, over ${MAX_ARGS}`);
+    // Close the previous job's claims first: a worker that has just finished its last chunk may
+    // still be in its claim loop, and must not pair that job's claim counter with this job's
+    // chunk count (it would run a chunk of this job before it is published, and count it twice).
+    Atomics.store(I, CTRL.CLAIM, (Atomics.load(I, CTRL.CLAIM) & ~0xffff) | CLAIM_CLOSED);
     I[CTRL.ENTRY] = job.entry;
     I[CTRL.NARGS] = job.args.length;
     F.set(job.args);

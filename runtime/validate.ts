@@ -423,7 +423,7 @@ function validateKernel(
     v,
     path,
     ['name', 'entry', 'kind', 'buffers', 'dims', 'scalars', 'split', 'flops'],
-    ctx.target === 'webgpu' ? ['gpu'] : ['scratch'],
+    ctx.target === 'webgpu' ? ['gpu'] : ['scratch', 'chunking'],
   );
   const name = c.str(o['name'], `${path}.name`);
   const entry = c.str(o['entry'], `${path}.entry`);
@@ -466,6 +466,9 @@ function validateKernel(
   const scratch = o['scratch'];
   if (scratch !== undefined && typeof scratch !== 'boolean')
     c.fail(`${path}.scratch`, `expected true or false, got ${show(scratch)}`);
+  const chunking = o['chunking'];
+  if (chunking !== undefined && chunking !== 'per-thread')
+    c.fail(`${path}.chunking`, `expected 'per-thread', got ${show(chunking)}`);
   if (ctx.target === 'webgpu' && o['gpu'] === undefined)
     c.fail(path, 'a webgpu kernel needs its gpu binding (field gpu)');
   const gpu = ctx.target === 'webgpu' ? validateGpuKernel(c, o['gpu'], `${path}.gpu`, byId, ctx, ks.length) : undefined;
@@ -479,6 +482,7 @@ function validateKernel(
     split,
     flops,
     ...(scratch === true && { scratch: true }),
+    ...(chunking === 'per-thread' && { chunking: 'per-thread' as const }),
     ...(gpu && { gpu }),
   };
 }

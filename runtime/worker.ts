@@ -39,6 +39,8 @@ export const CTRL = {
 
 /** Fits the 16-bit chunk field of CLAIM with room to spare. */
 export const MAX_CHUNKS = 1024;
+/** A claim counter past every chunk (> MAX_CHUNKS): the job takes no more claims. */
+export const CLAIM_CLOSED = 0xffff;
 export const MAX_ARGS = 512;
 export const ARGS_BYTE = Math.ceil(((CTRL.BOUNDS + MAX_CHUNKS + 1) * 4) / 8) * 8;
 export const ERROR_BYTE = ARGS_BYTE + MAX_ARGS * 8;

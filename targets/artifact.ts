@@ -44,9 +44,14 @@ export interface TargetCode {
   /** manifest.memory.base */
   readonly base: number;
   readonly features: Manifest['features'];
-  /** The target-specific fields of a kernel's spec (its entry, and scratch or gpu). */
-  kernel(prefix: NamedProgram['prefix'], k: Kernel): Pick<KernelSpec, 'entry' | 'scratch' | 'gpu'>;
+  /** The target-specific fields of a kernel's spec (its entry, and scratch or gpu; a split of its own). */
+  kernel(prefix: NamedProgram['prefix'], k: Kernel): TargetKernelFields;
 }
+
+/** What a target says about each kernel; `split` defaults to the outermost parallel loop's extent. */
+export type TargetKernelFields = Pick<KernelSpec, 'entry' | 'scratch' | 'gpu' | 'chunking'> & {
+  readonly split?: DimSpec;
+};
 
 export interface Artifact {
   readonly manifest: Manifest;
@@ -176,10 +181,7 @@ function dimSpecs(s: Shape): DimSpec[] {
   return s.map(dimSpec);
 }
 
-function programSpec(
-  p: KernelProgram,
-  targetFields: (k: Kernel) => Pick<KernelSpec, 'entry' | 'scratch' | 'gpu'>,
-): ProgramSpec {
+function programSpec(p: KernelProgram, targetFields: (k: Kernel) => TargetKernelFields): ProgramSpec {
   const plan = planMemory(p);
   const buffers: BufferSpec[] = p.buffers.map((b) => ({
     id: b.id,
@@ -197,9 +199,10 @@ function programSpec(
       buffers: k.buffers.map((b) => b.id),
       dims: [...k.dims],
       scalars: [...k.scalars],
-      split: dimSpec(k.parallel[0]?.extent ?? 1),
+      split: t.split ?? dimSpec(k.parallel[0]?.extent ?? 1),
       flops: kernelFlops(k).map((t) => ({ coef: t.coef, syms: [...t.syms] })),
       ...(t.scratch && { scratch: true }),
+      ...(t.chunking && { chunking: t.chunking }),
       ...(t.gpu && { gpu: t.gpu }),
     };
   });

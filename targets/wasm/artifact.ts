@@ -4,7 +4,7 @@
 
 import type { Kernel } from '../../compiler/kernel/kir.js';
 import { alignUp, readWasmMemory } from '../../runtime/layout.js';
-import type { NamedProgram, TargetCode } from '../artifact.js';
+import { type NamedProgram, type TargetCode, dimSpec } from '../artifact.js';
 import { buildWasmModule } from './codegen.js';
 
 /** Linear memory limit of the modules (pages of 64 KiB): 2 GiB (a shared memory needs a limit, reserved up front). */
@@ -44,7 +44,12 @@ export function wasmCode(
     ],
     kernel: (prefix, k) => {
       const e = entry(prefix, k);
-      return { entry: e, ...(scratch.has(e) && { scratch: true }) };
+      const split = mod.splits.get(`${prefix}.${k.name}`);
+      return {
+        entry: e,
+        ...(scratch.has(e) && { scratch: true }),
+        ...(split !== undefined && { split: dimSpec(split), chunking: 'per-thread' as const }),
+      };
     },
   };
 }

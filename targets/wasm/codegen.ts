@@ -9,13 +9,14 @@
 
 import binaryen from 'binaryen';
 import type { Kernel, KernelProgram } from '../../compiler/kernel/kir.js';
+import type { Dim } from '../../dsl/types.js';
 import { exportName, kernelAbi } from './abi.js';
 import { FnBuilder } from './builder.js';
 import { ExprEmitter } from './expr.js';
 import { Helpers } from './helpers.js';
 import { StageEmitter } from './kernel.js';
 import { type MathLib, addMathLibrary } from './math.js';
-import { emitMatmul, planMatmul, scratchBytes } from './matmul.js';
+import { emitMatmul, planMatmul, scratchBytes, splitsColumns } from './matmul.js';
 import { planVectors } from './simd.js';
 
 export interface WasmBuildOptions {
@@ -33,6 +34,12 @@ export interface WasmModule {
   readonly entries: Map<string, string>;
   /** `${prefix}.${kernel.name}` -> export of its `_scratch_bytes(dims...)` function, for kernels that take a scratch pointer. */
   readonly scratch: Map<string, string>;
+  /**
+   * `${prefix}.${kernel.name}` -> what a call's [begin, end) ranges over, for kernels where it is not the
+   * outermost parallel loop (matmuls splitting their columns; each call repeats the packing of A, so one
+   * range per thread).
+   */
+  readonly splits: Map<string, Dim>;
   /** The module as WAT (for golden tests and dumps). */
   readonly text: () => string;
 }
@@ -65,6 +72,7 @@ export function buildWasmModule(
     const getMath = () => (math ??= addMathLibrary(m, { relaxedSimd: opts.relaxedSimd }));
     const entries = new Map<string, string>();
     const scratch = new Map<string, string>();
+    const splits = new Map<string, Dim>();
     const used = new Set<string>();
     for (const { prefix, program } of programs) {
       for (const k of program.kernels) {
@@ -72,9 +80,10 @@ export function buildWasmModule(
         for (let n = 2; used.has(name); n++) name = `${exportName(prefix, k.name)}_${n}`;
         used.add(name);
         const key = `${prefix}.${k.name}`;
-        const s = emitKernel(m, program, k, name, { helpers, math: getMath, relaxed: opts.relaxedSimd });
+        const e = emitKernel(m, program, k, name, { helpers, math: getMath, relaxed: opts.relaxedSimd });
         entries.set(key, name);
-        if (s) scratch.set(key, s);
+        if (e.scratch) scratch.set(key, e.scratch);
+        if (e.split !== undefined) splits.set(key, e.split);
       }
     }
     m.setFeatures(features | m.getFeatures());
@@ -87,6 +96,7 @@ export function buildWasmModule(
       binary,
       entries,
       scratch,
+      splits,
       text: () => {
         const r = binaryen.readBinary(binary);
         try {
@@ -130,8 +140,17 @@ interface EmitCtx {
   readonly relaxed: boolean;
 }
 
-/** Adds kernel `k` as export `name`; returns the export of its scratch-size function, if it takes scratch. */
-function emitKernel(m: binaryen.Module, p: KernelProgram, k: Kernel, name: string, ctx: EmitCtx): string | undefined {
+/**
+ * Adds kernel `k` as export `name`; returns the export of its scratch-size function, if it takes scratch,
+ * and what its [begin, end) ranges over when that is not the outermost parallel loop.
+ */
+function emitKernel(
+  m: binaryen.Module,
+  p: KernelProgram,
+  k: Kernel,
+  name: string,
+  ctx: EmitCtx,
+): { scratch?: string; split?: Dim } {
   const mm = planMatmul(k);
   const abi = kernelAbi(k, mm !== undefined);
   const fb = new FnBuilder(m, abi.params);
@@ -155,7 +174,7 @@ function emitKernel(m: binaryen.Module, p: KernelProgram, k: Kernel, name: strin
   const body = fb.finish();
   m.addFunction(name, binaryen.createType([...abi.params]), binaryen.none, [...fb.vars], body);
   m.addFunctionExport(name, name);
-  if (!mm) return undefined;
+  if (!mm) return {};
   // <name>_scratch_bytes(dims...): the work area one call needs.
   const sname = `${name}_scratch_bytes`;
   const dimParams = k.dims.map(() => binaryen.i32);
@@ -165,5 +184,5 @@ function emitKernel(m: binaryen.Module, p: KernelProgram, k: Kernel, name: strin
   const sizeBody = scratchBytes(sem, mm);
   m.addFunction(sname, binaryen.createType(dimParams), binaryen.i32, [...sb.vars], sizeBody);
   m.addFunctionExport(sname, sname);
-  return sname;
+  return { scratch: sname, ...(splitsColumns(mm) && { split: mm.n.extent }) };
 }

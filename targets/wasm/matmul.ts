@@ -12,6 +12,12 @@
 //         epilogue straight from those registers on f32x4 lanes of n (a
 //         tile past the last column: spilled to a 4 x 8 tile, point by point)
 //
+// A call computes rows [begin, end) of m, or, for a matmul without batch axes
+// whose m is a constant of at most COLUMN_SPLIT_MAX_ROWS (a convolution's
+// output channels), columns [begin, end) of n instead: threads splitting few
+// rows would each pack the whole B operand. A column range owns the 8-column
+// panels whose first column lies in it.
+//
 // Packing reads the operands through their own index expressions, so
 // transposed (A^T, B^T from the backward pass) and even div/mod-indexed
 // operands (convolutions as matmuls) all become contiguous streams; the
@@ -31,6 +37,14 @@ export { type MatmulPart, type MatmulPlan, planMatmul } from '../../compiler/ker
 
 /** Rows per block (the A panel kept in L2), a multiple of the 4-row tile. */
 const MB = 64;
+
+/** Matmuls with at most this many (constant) rows and no batch axes split their columns across threads. */
+export const COLUMN_SPLIT_MAX_ROWS = 2 * MB;
+
+/** Whether a call's [begin, end) ranges over n's columns (else over m's rows, or the outermost batch axis). */
+export function splitsColumns(p: MatmulPlan): boolean {
+  return p.batch.length === 0 && typeof p.m.extent === 'number' && p.m.extent <= COLUMN_SPLIT_MAX_ROWS;
+}
 
 /** Rows of the packed A block: MB, or all of m (rounded up to whole tiles) when fewer. */
 function blockRows(em: ExprEmitter, p: MatmulPlan): Ref {
@@ -72,6 +86,11 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
   const N = local(extentRef(em, p.n.extent));
   const panels = local(m.i32.shr_u(m.i32.add(g(N), c(7)), c(3)));
   const rows = local(blockRows(em, p));
+  // The panels this call computes: all, or those whose first column is in [begin, end).
+  const columns = splitsColumns(p);
+  const firstPanel = (x: number) => m.i32.shr_u(m.i32.add(g(x), c(7)), c(3));
+  const pb0 = local(columns ? firstPanel(abi.begin) : c(0));
+  const pb1 = local(columns ? firstPanel(abi.end) : g(panels));
   let cursor = local(g(scratchParam));
   const parts = p.parts.map((part) => {
     const K = local(extentRef(em, part.k.extent));
@@ -107,10 +126,11 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
   const packB = (part: Part) => {
     se.enterStage(part.stage);
     const full = local(m.i32.shr_u(g(N), c(3)));
+    const fullEnd = local(m.select(m.i32.lt_u(g(full), g(pb1)), g(full), g(pb1)));
     // Full panels: two 4-lane halves of n per k.
     forLt(
-      c(0),
-      () => g(full),
+      g(pb0),
+      () => g(fullEnd),
       1,
       (jp) => {
         forLt(
@@ -135,7 +155,7 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
     // The last, partial panel: zeros past N.
     fb.emit(
       m.if(
-        m.i32.lt_u(g(full), g(panels)),
+        m.i32.and(m.i32.lt_u(g(full), g(pb1)), m.i32.ge_u(g(full), g(pb0))),
         fb.block(
           scope({}, null, () =>
             forLt(
@@ -324,8 +344,9 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
   };
 
   const compute = () => {
-    const m0 = p.batch.length === 0 ? g(abi.begin) : c(0);
-    const m1 = local(p.batch.length === 0 ? g(abi.end) : extentRef(em, p.m.extent));
+    const rowRange = p.batch.length === 0 && !columns;
+    const m0 = rowRange ? g(abi.begin) : c(0);
+    const m1 = local(rowRange ? g(abi.end) : extentRef(em, p.m.extent));
     forLt(
       m0,
       () => g(m1),
@@ -335,8 +356,8 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
         for (const part of parts) packA(part, mb, mbEnd);
         const tiles = local(m.i32.shr_u(m.i32.add(m.i32.sub(g(mbEnd), g(mb)), c(3)), c(2)));
         forLt(
-          c(0),
-          () => g(panels),
+          g(pb0),
+          () => g(pb1),
           1,
           (jp) => {
             const n0 = local(m.i32.shl(g(jp), c(3)));

@@ -134,7 +134,9 @@ export function runWasmProgram(
         return v;
       }),
     ];
-    const split = k.parallel[0] ? evalDim(k.parallel[0].extent, dims) : 1;
+    // [begin, end) ranges over the outermost parallel loop, or what the module says (matmul columns)
+    const range = mod.splits.get(key) ?? k.parallel[0]?.extent;
+    const split = range !== undefined ? evalDim(range, dims) : 1;
     const tail = mod.scratch.has(key) ? [scratch] : [];
     for (const [b, e] of cuts(split, opts.pieces)) {
       f(...head, b, e, ...tail);

@@ -192,6 +192,24 @@ describe('threads', () => {
 
   it('steps with two threads equal referenceTrainStep', () => expectStepsMatch(MLP, 2));
 
+  it('convolution matmuls (few rows) split their columns across threads: two threads equal one exactly', async () => {
+    const file = 'examples/cnn.kiln';
+    const kernels = artifactOf(file).manifest.train!.program.kernels;
+    // the convolutions' matmuls range over columns, one range per thread
+    expect(kernels.filter((k) => k.chunking === 'per-thread').length).toBeGreaterThanOrEqual(2);
+    const one = await load(file, 1);
+    const two = await load(file, 2);
+    for (let t = 1; t <= 2; t++) {
+      const batch = batchOf(file, 48, 200 + t);
+      expect(await two.step(batch)).toBe(await one.step(batch));
+    }
+    const p1 = await one.getParams();
+    const p2 = await two.getParams();
+    for (const k of Object.keys(p1)) expect([...p2[k]!.data], k).toEqual([...p1[k]!.data]);
+  });
+
+  it('the CNN on two threads equals referenceTrainStep', () => expectStepsMatch('examples/cnn.kiln', 2));
+
   it('an artifact built without threads runs on one thread whatever is asked', async () => {
     const m = await loadArtifact(artifactOf(MLP, { threads: false }), { threads: 4 });
     open.push(m);

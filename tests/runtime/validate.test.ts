@@ -93,6 +93,14 @@ describe('validateManifest', () => {
     rejects(j, "memory: unknown field 'size'");
   });
 
+  it("accepts the CNN's column-split matmuls and rejects an unknown chunking", () => {
+    const json = manifestJson('examples/cnn.kiln');
+    expect(validateManifest(json, 'm.json')).toEqual(json);
+    const j = manifestJson();
+    at(j, 'forward', 'kernels', 0)['chunking'] = 'per-chunk';
+    rejects(j, `forward.kernels[0].chunking: expected 'per-thread', got "per-chunk"`);
+  });
+
   it('rejects a buffer id out of range', () => {
     const j = manifestJson();
     list(j, 'forward', 'kernels', 1, 'buffers')[0] = 41;
