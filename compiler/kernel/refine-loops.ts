@@ -12,6 +12,7 @@
 import type { ReduceFn } from '../ir.js';
 import { ctxOf, iadd, ic, imul, ivar, simplify, simplifyBool, type IndexCtx } from './index-expr.js';
 import type { IBool, IExpr, Kernel, Loop, Stage, Store, VExpr } from './kir.js';
+import { forEachValue } from './walk.js';
 
 /** Reduce stages over at most this many points (a 3x3 window) are unrolled; longer rows keep their vectorised loops. */
 const UNROLL_POINTS = 9;
@@ -134,60 +135,30 @@ class Substituter {
 /** Every index expression of the kernel (loads, masks, iotas, gathers, store targets), each reference once. */
 function indexExprs(stages: readonly Stage[]): IExpr[] {
   const out: IExpr[] = [];
-  const seen = new Set<VExpr>();
-  const visitI = (e: IExpr): void => {
-    out.push(e);
-    if (e.k === 'value') visitV(e.x);
-  };
-  const visitB = (c: IBool): void => {
-    if (c.k === 'le') {
-      visitI(c.a);
-      visitI(c.b);
-    } else if (c.k === 'and') {
-      visitB(c.a);
-      visitB(c.b);
+  const boolExprs = (c: IBool): void => {
+    if (c.k === 'le') out.push(c.a, c.b);
+    else if (c.k === 'and') {
+      boolExprs(c.a);
+      boolExprs(c.b);
     }
   };
-  const visitV = (x: VExpr): void => {
-    if (seen.has(x)) return;
-    seen.add(x);
-    switch (x.k) {
-      case 'load':
-        visitI(x.index);
-        visitB(x.valid);
-        return;
-      case 'index':
-        visitI(x.i);
-        return;
-      case 'rand':
-        visitV(x.key);
-        visitI(x.i);
-        return;
-      case 'unary':
-      case 'cast':
-        visitV(x.x);
-        return;
-      case 'binary':
-        visitV(x.a);
-        visitV(x.b);
-        return;
-      case 'where':
-        visitV(x.c);
-        visitV(x.a);
-        visitV(x.b);
-        return;
-      default:
-        return;
-    }
-  };
+  const roots: VExpr[] = [];
   for (const s of stages) {
-    if (s.kind === 'reduce') s.accs.forEach((a) => visitV(a.value));
+    if (s.kind === 'reduce') roots.push(...s.accs.map((a) => a.value));
     else
       for (const st of s.stores) {
-        visitI(st.index);
-        visitV(st.value);
+        out.push(st.index);
+        roots.push(st.value);
       }
   }
+  // forEachValue also enters gathered values (an index's `value`) and masks
+  forEachValue(roots, (x, again) => {
+    if (again) return;
+    if (x.k === 'load') {
+      out.push(x.index);
+      boolExprs(x.valid);
+    } else if (x.k === 'index' || x.k === 'rand') out.push(x.i);
+  });
   return out;
 }
 
