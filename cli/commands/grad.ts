@@ -1,8 +1,8 @@
 // `kiln grad FILE --inputs IN --out G [--of NAME] [--wrt-inputs]`: a scalar
-// output and its gradients w.r.t. every param (and input), on the wasm
-// runtime (the gradient graph compiled into an in-memory artifact whose
-// forward program outputs the value and the gradients) or on the reference
-// interpreter.
+// output and its gradients w.r.t. every param (and input), on the wasm or
+// webgpu runtime (the gradient graph compiled into an in-memory artifact
+// whose forward program outputs the value and the gradients) or on the
+// reference interpreter; the last line says which ran it.
 
 import { didYouMean } from '../../dsl/source.js';
 import { formatType } from '../../dsl/types.js';
@@ -63,7 +63,7 @@ export async function gradCommand(file: string, opts: GradOptions, out: Output):
   const { model } = lm;
   const of = defaultScalarOutput(lm, opts.of);
   const wrtInputs = opts.wrtInputs ? model.inputs.filter((i) => i.type.dtype === 'f32').map((i) => i.name) : [];
-  if (opts.target === 'wasm') {
+  if (opts.target !== 'reference') {
     const { model: m } = await runtimeModel(file, opts, { grad: { of, inputs: wrtInputs } }, 'grad');
     try {
       const inputs = readRuntimeTensors(opts.inputs, m.inputs, 'an input');
@@ -71,7 +71,9 @@ export async function gradCommand(file: string, opts: GradOptions, out: Output):
       const results = await userErrors(() => m.run(inputs));
       writeRuntimeTensors(opts.out, results, opts.f64 ?? false);
       const n = Object.keys(results).length;
-      out.stdout(`${of} = ${results[of]!.data[0]}\nwrote ${of} and ${n - 1} gradients to ${opts.out}\n`);
+      out.stdout(
+        `${of} = ${results[of]!.data[0]}\nwrote ${of} and ${n - 1} gradients to ${opts.out} (on ${m.device})\n`,
+      );
       return 0;
     } finally {
       m.dispose();
@@ -92,6 +94,8 @@ export async function gradCommand(file: string, opts: GradOptions, out: Output):
   );
   const results = new Map(wanted.map((o, i) => [o.name, values[i]!]));
   writeTensors(opts.out, results, opts.f64 ?? false);
-  out.stdout(`${of} = ${results.get(of)!.data[0]}\nwrote ${of} and ${results.size - 1} gradients to ${opts.out}\n`);
+  out.stdout(
+    `${of} = ${results.get(of)!.data[0]}\nwrote ${of} and ${results.size - 1} gradients to ${opts.out} (on the reference interpreter)\n`,
+  );
   return 0;
 }

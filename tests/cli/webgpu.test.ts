@@ -68,8 +68,12 @@ webgpuSuite('kiln on --target webgpu', () => {
     const data = linregData(dir, 5);
     const ref = join(dir, 'ref.safetensors');
     const gpu = join(dir, 'gpu.safetensors');
-    await ok('grad', LINREG, '--inputs', data, '--out', ref, '--target', 'reference', '--seed', '2');
-    await ok('grad', LINREG, '--inputs', data, '--out', gpu, '--target', 'webgpu', '--seed', '2');
+    expect(await ok('grad', LINREG, '--inputs', data, '--out', ref, '--target', 'reference', '--seed', '2')).toContain(
+      '(on the reference interpreter)',
+    );
+    expect(await ok('grad', LINREG, '--inputs', data, '--out', gpu, '--target', 'webgpu', '--seed', '2')).toMatch(
+      /\(on webgpu/,
+    );
     const want = read(ref);
     expect([...read(gpu).keys()].sort()).toEqual([...want.keys()].sort());
     for (const [name, w] of want) expectAllClose(name, read(gpu).get(name)!.data, w.data, 1e-4, 1e-5);
