@@ -195,6 +195,14 @@ export function chunkBounds(split: number, flops: number, threads: number, perTh
   return bounds.filter((b, i) => i === 0 || b > bounds[i - 1]!);
 }
 
+/** A cache key for a call's plan: its bound dims, in name order. */
+export function dimsKey(dims: ReadonlyMap<string, number>): string {
+  return [...dims.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : 1))
+    .map(([k, v]) => `${k}=${v}`)
+    .join(',');
+}
+
 /** What the executor needs from the loaded model. */
 export interface ExecContext {
   readonly memory: WasmMemory;
@@ -303,10 +311,7 @@ export class ProgramExecutor {
   }
 
   private plan(dims: ReadonlyMap<string, number>): Plan {
-    const key = [...dims.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',');
+    const key = dimsKey(dims);
     const have = this.plans.get(key);
     if (have) return have;
     const { exports, threads } = this.ctx;

@@ -200,7 +200,7 @@ function programSpec(p: KernelProgram, targetFields: (k: Kernel) => TargetKernel
       dims: [...k.dims],
       scalars: [...k.scalars],
       split: t.split ?? dimSpec(k.parallel[0]?.extent ?? 1),
-      flops: kernelFlops(k).map((t) => ({ coef: t.coef, syms: [...t.syms] })),
+      flops: kernelWork(k).map((t) => ({ coef: t.coef, syms: [...t.syms] })),
       ...(t.scratch && { scratch: true }),
       ...(t.chunking && { chunking: t.chunking }),
       ...(t.gpu && { gpu: t.gpu }),
@@ -240,8 +240,12 @@ function zeroedStorages(p: KernelProgram, storageOf: ReadonlyMap<number, number>
   return [...out].sort((a, b) => a - b);
 }
 
-/** Estimated work of one call: for every stage, points × (value ops + loads + stores), over the parallel space. */
-export function kernelFlops(k: Kernel): Poly {
+/**
+ * Estimated work of one call, the manifest's `flops` (for scheduling threads): for every stage,
+ * points × (value ops + loads + stores), over the parallel space. Not the dump's FLOP count
+ * (compiler/kernel/print.ts kernelFlops), which counts arithmetic only.
+ */
+export function kernelWork(k: Kernel): Poly {
   const scaleAll = (p: Poly, extents: readonly Dim[]) => extents.reduce((acc, d) => polyScale(acc, d), p);
   const parallel = k.parallel.map((l) => l.extent);
   return polyAdd(

@@ -10,7 +10,7 @@
 // Browser-safe: Dawn is loaded dynamically, only in Node (./device.ts).
 
 import type { Backend, ProgramName } from '../backend.js';
-import { type Tensor, type TensorData, checkCall, readTyped } from '../executor.js';
+import { type Tensor, type TensorData, checkCall, dimsKey, readTyped } from '../executor.js';
 import { evalDimSpec } from '../layout.js';
 import type { BufferSpec, KernelSpec, Manifest, ProgramSpec, TensorSpec } from '../manifest.js';
 import { ArtifactError, KilnRuntimeError, validateShaderFile } from '../validate.js';
@@ -271,10 +271,7 @@ class GpuProgram {
   }
 
   private plan(dims: ReadonlyMap<string, number>): GpuPlan {
-    const key = [...dims.entries()]
-      .sort(([a], [b]) => (a < b ? -1 : 1))
-      .map(([k, v]) => `${k}=${v}`)
-      .join(',');
+    const key = dimsKey(dims);
     const have = this.plans.get(key);
     if (have) return have;
     const device = this.owner.gpu;
