@@ -5,7 +5,7 @@ import { statSync } from 'node:fs';
 import type { CheckedModel, CheckedTrain } from '../dsl/check.js';
 import { loadKilnFile } from '../dsl/frontend.js';
 import { didYouMean } from '../dsl/source.js';
-import { evalShape } from '../dsl/types.js';
+import { evalShape } from '../compiler/types.js';
 import type { RefTensor } from '../compiler/interpret.js';
 import { initParam } from '../compiler/init.js';
 import { UserError } from './errors.js';

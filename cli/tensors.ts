@@ -1,8 +1,8 @@
 // Conversions between safetensors files and the reference interpreter's
 // float64 tensors, with the model's declared types as the contract.
 
-import type { DType, TensorType } from '../dsl/types.js';
-import { formatType } from '../dsl/types.js';
+import type { DType, TensorType } from '../compiler/types.js';
+import { formatType } from '../compiler/types.js';
 import type { RefTensor } from '../compiler/interpret.js';
 import type { StDType, StTensor } from '../runtime/safetensors.js';
 import { readSafetensorsFile, writeSafetensorsFile } from '../runtime/safetensors-node.js';

@@ -9,7 +9,7 @@
 // Only f32 values carry gradients: i32/bool nodes are skipped, `cast` from
 // an integer gives the integer nothing, `stop_gradient` blocks.
 
-import { type Dim, type Shape, dimEq, formatType, numel, shapeEq } from '../dsl/types.js';
+import { type Dim, type Shape, dimEq, formatType, numel, shapeEq } from './types.js';
 import { type BinaryFn, type IRBuilder, type Node, type NodeOf, type UnaryFn, IRError, topoSort } from './ir.js';
 
 /** One gradient per input of a node (undefined: none). */

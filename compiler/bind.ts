@@ -2,7 +2,7 @@
 // caller supplies, with user-facing messages that name the tensor and show
 // both the declared and the given shape.
 
-import { type DType, type Dim, type TensorType, evalDim, formatDim, formatShape } from '../dsl/types.js';
+import { type DType, type Dim, type TensorType, evalDim, formatDim, formatShape } from './types.js';
 
 /** A user mistake in the tensors given to a model (missing, wrong dtype or shape). */
 export class InputError extends Error {

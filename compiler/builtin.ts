@@ -3,7 +3,7 @@
 // lowered to primitive IR. The checker turns call syntax into `Args`; the
 // table (compiler/decompose.ts) says what each builtin means.
 
-import type { DType, Dim, TensorType } from '../dsl/types.js';
+import type { DType, Dim, TensorType } from './types.js';
 import type { IRBuilder, Node } from './ir.js';
 
 /** What kind of value a builtin parameter takes. */

@@ -7,7 +7,7 @@
 // anywhere, so backends are compared with a tolerance), i32 as exact
 // integers in [-2^31, 2^31), bool as 0/1.
 
-import { type DType, evalDim, evalShape, formatShape } from '../dsl/types.js';
+import { type DType, evalDim, evalShape, formatShape } from './types.js';
 import { bindDims, InputError, type TensorDecl } from './bind.js';
 import { type Node, type NodeOf, IRError, topoSort } from './ir.js';
 import { binaryImpl, castValue, coerce, randUniform, reduceImpl, unaryImpl } from './semantics.js';

@@ -20,13 +20,14 @@ import {
   type Dim,
   type Shape,
   type TensorType,
+  broadcastShapes,
   dimEq,
   formatDim,
   formatShape,
   formatType,
   numel,
   shapeEq,
-} from '../dsl/types.js';
+} from './types.js';
 
 export type UnaryFn =
   | 'neg'
@@ -547,15 +548,8 @@ export class IRBuilder {
 }
 
 function broadcastOrFail(a: Shape, b: Shape): Shape {
-  const n = Math.max(a.length, b.length);
-  const out: Dim[] = [];
-  for (let i = 0; i < n; i++) {
-    const da = i < n - a.length ? 1 : a[i - (n - a.length)]!;
-    const db = i < n - b.length ? 1 : b[i - (n - b.length)]!;
-    if (dimEq(da, db) || db === 1) out.push(da);
-    else if (da === 1) out.push(db);
-    else fail(`shapes ${formatShape(a)} and ${formatShape(b)} do not broadcast`);
-  }
+  const out = broadcastShapes(a, b);
+  if (typeof out === 'string') fail(`shapes ${formatShape(a)} and ${formatShape(b)} do not broadcast`);
   return out;
 }
 

@@ -18,7 +18,7 @@
 // reused one. A kernel with write-only access to a temp is assumed to write
 // every element that is read later.
 
-import { type DType, type Dim, type SymDim, dimEq, dimMul, evalDim, formatDim } from '../dsl/types.js';
+import { type DType, type Dim, type SymDim, dimEq, dimMul, evalDim, formatDim } from './types.js';
 import type { Kernel, KernelProgram, ProgramBuffer } from './kernel/kir.js';
 
 // ------------------------------------------------------------ polynomials

@@ -2,7 +2,7 @@
 // tests. Nodes are renumbered in print order so unrelated changes to the
 // builder do not churn the goldens.
 
-import { formatType } from '../dsl/types.js';
+import { formatType } from './types.js';
 import { type Graph, type Node, attrsKey, topoSort } from './ir.js';
 
 /** The op's printed name: unary/binary/reduce print their function directly. */

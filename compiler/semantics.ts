@@ -4,7 +4,7 @@
 // half-to-even, erf is accurate to ~1e-16, and `rand` is a documented
 // counter-based hash that code generators reproduce bit for bit.
 
-import type { DType } from '../dsl/types.js';
+import type { DType } from './types.js';
 import { type BinaryFn, IRError, type ReduceFn, type UnaryFn } from './ir.js';
 
 export const I32_MIN = -2147483648;

@@ -7,8 +7,7 @@
 // runtime/optimizer-scalars.ts; the step counter is host-side too. Optional
 // annealed gradient noise (§34) draws from the IR `rand` op keyed by `@seed`.
 
-import type { CheckedModel, CheckedTrain } from '../dsl/check.js';
-import type { DType, Shape } from '../dsl/types.js';
+import type { DType, Shape } from './types.js';
 import {
   CLIP_SCALAR,
   type ClipConfig,
@@ -21,6 +20,7 @@ import {
   splitGradNoise,
 } from '../runtime/optimizer-scalars.js';
 import { gradients } from './autodiff.js';
+import type { ModelContract, TrainContract } from './model.js';
 import { type Graph, type IRBuilder, type Node, type NodeOf, IRError } from './ir.js';
 import { optimizerRule } from './optimizers/index.js';
 import { verifyGraph } from './verify.js';
@@ -61,12 +61,8 @@ export interface TrainStep {
   readonly gradNoise?: GradNoiseConfig;
 }
 
-/**
- * A train block. Gradient noise (§34) is written among the optimizer's
- * arguments, `adam(lr = 1e-3, grad_noise = 0.01, grad_noise_gamma = 0.55)`
- * (on the wrapped optimizer under lookahead); buildTrainStep splits it off.
- */
-export type TrainConfig = CheckedTrain;
+/** A train block (compiler/model.ts). */
+export type TrainConfig = TrainContract;
 
 /** PyTorch clip_grad_norm_'s guard against a zero norm (§31); structural, not a hyperparameter. */
 const CLIP_NORM_EPS = 1e-6;
@@ -74,7 +70,7 @@ const CLIP_NORM_EPS = 1e-6;
 /** Salts of the gradient noise's uniforms (two per param), far above the model's dropout salts (0, 1, ...). */
 const NOISE_SALT = 0x4e000000;
 
-export function buildTrainStep(model: CheckedModel, train: TrainConfig): TrainStep {
+export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainStep {
   if (train.model !== model.name) throw new Error(`train block is for model ${train.model}, not ${model.name}`);
   const spec = train.optimizer;
   const { optimizer: opt, gradNoise: noise } = splitGradNoise({

@@ -3,7 +3,7 @@
 // inputs/params/outputs must be unique, and graph inputs/params must be the
 // nodes the graph actually uses.
 
-import { formatType, shapeEq } from '../dsl/types.js';
+import { formatType, shapeEq } from './types.js';
 import { type Graph, type Node, IRError, inferType, topoSort } from './ir.js';
 import { printNodes } from './print.js';
 

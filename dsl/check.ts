@@ -62,11 +62,19 @@ import {
   formatType,
   isDType,
   sym,
-} from './types.js';
+} from '../compiler/types.js';
 import type { BuiltinDef, LowerContext, ParamSpec, StaticValue } from '../compiler/builtin.js';
 import { BUILTINS, type IndexSpec, lowerIndex, validateIndex } from '../compiler/decompose.js';
 import { gradients } from '../compiler/autodiff.js';
 import { type InitSpec, initParam } from '../compiler/init.js';
+import type {
+  HyperCallContract,
+  ModelContract,
+  ModelParam,
+  ModelTensor,
+  OptimizerCallContract,
+  TrainContract,
+} from '../compiler/model.js';
 import { type Graph, type Node, type NodeOf, IRBuilder } from '../compiler/ir.js';
 import { verifyGraph } from '../compiler/verify.js';
 import { validateOptimizer } from '../runtime/optimizer-scalars.js';
@@ -74,50 +82,28 @@ import { validateOptimizer } from '../runtime/optimizer-scalars.js';
 // ---------------------------------------------------------------------------
 // Public results
 
-export interface CheckedTensor {
-  readonly name: string;
-  readonly type: TensorType;
+/** The compiler's model contract (compiler/model.ts), with the source positions the CLI's messages use. */
+export interface CheckedTensor extends ModelTensor {
   readonly span: Span;
 }
 
-export interface CheckedParam extends CheckedTensor {
-  readonly init: InitSpec;
-}
+export interface CheckedParam extends CheckedTensor, ModelParam {}
 
-export interface CheckedModel {
-  readonly name: string;
+export interface CheckedModel extends ModelContract {
   readonly span: Span;
   readonly decl: ModelDecl;
-  /** In declaration order; symbolic dimensions allowed. */
   readonly inputs: readonly CheckedTensor[];
-  /** In declaration order; static shapes. */
   readonly params: readonly CheckedParam[];
-  /** In declaration order. */
   readonly outputs: readonly CheckedTensor[];
-  /** The symbolic dimension names of the inputs, in order of first appearance. */
-  readonly symbolicDims: readonly string[];
   /** The type of every statement of the body (params, lets and outputs). */
   readonly statementTypes: ReadonlyMap<ModelStmt, TensorType>;
-  /** Whether the model draws random numbers in training steps (dropout): its training graph has `@seed`. */
-  readonly usesRandomness: boolean;
-  /**
-   * The model as a fresh IR graph (a new IRBuilder per call; deterministic).
-   * With `training`, dropout is active and, if the model uses it, the graph
-   * has an extra input `@seed: i32[]` (last) keying the random numbers.
-   */
-  lower(opts: { readonly training: boolean }): Graph;
 }
 
-/** A named call with literal keyword arguments, as in a train block. */
-export interface HyperCall {
-  readonly name: string;
-  /** Only the arguments written in the source; defaults are the consumer's. */
-  readonly args: Readonly<Record<string, number | boolean>>;
+export interface HyperCall extends HyperCallContract {
   readonly span: Span;
 }
 
-export interface OptimizerSpec extends HyperCall {
-  /** For `lookahead(inner, k, alpha)`: the wrapped optimizer. */
+export interface OptimizerSpec extends HyperCall, OptimizerCallContract {
   readonly inner?: HyperCall;
 }
 
@@ -127,15 +113,11 @@ export interface ClipSpec {
   readonly span: Span;
 }
 
-export interface CheckedTrain {
-  readonly model: string;
+export interface CheckedTrain extends TrainContract {
   readonly span: Span;
-  /** A scalar f32 output of the model. */
-  readonly minimize: string;
   readonly optimizer: OptimizerSpec;
   readonly schedule?: HyperCall;
   readonly clip?: ClipSpec;
-  /** Params not to train, in source order. */
   readonly freeze: string[];
 }
 

@@ -7,7 +7,7 @@
 import type { Expr, FnDecl, IndexItem, KwArg, ModelDecl, ModelStmt, Program, TrainDecl } from './ast.js';
 import type { CheckResult, CheckedModel, CheckedTrain, HyperCall } from './check.js';
 import type { InitSpec } from '../compiler/init.js';
-import { formatType } from './types.js';
+import { formatType } from '../compiler/types.js';
 
 // Binding strength, loosest first (LANGUAGE.md, Expressions).
 const TERNARY = 1;

@@ -7,9 +7,9 @@
 // (runtime/manifest.ts), with the initial params (and zeroed optimizer
 // state) as safetensors.
 
-import type { CheckedModel, CheckedTrain } from '../dsl/check.js';
-import type { Dim, Shape } from '../dsl/types.js';
-import { evalShape } from '../dsl/types.js';
+import type { ModelContract, TrainContract } from '../compiler/model.js';
+import type { Dim, Shape } from '../compiler/types.js';
+import { evalShape } from '../compiler/types.js';
 import { initParam } from '../compiler/init.js';
 import { gradientGraph } from '../compiler/gradient-graph.js';
 import type { Kernel, KernelProgram, Stage, VExpr } from '../compiler/kernel/kir.js';
@@ -80,7 +80,7 @@ export interface ArtifactOptions {
 export const PARAMS_FILE = 'params.safetensors';
 export const MANIFEST_FILE = 'manifest.json';
 
-export function buildArtifact(model: CheckedModel, train: CheckedTrain | undefined, opts: ArtifactOptions): Artifact {
+export function buildArtifact(model: ModelContract, train: TrainContract | undefined, opts: ArtifactOptions): Artifact {
   const notes: string[] = [];
   const target = opts.target ?? 'wasm';
 
@@ -285,7 +285,7 @@ function stageOps(s: Stage): number {
   return ops + (s.kind === 'map' ? s.stores.length : s.accs.length);
 }
 
-function initialParams(model: CheckedModel, step: TrainStep | undefined, seed: number): Uint8Array {
+function initialParams(model: ModelContract, step: TrainStep | undefined, seed: number): Uint8Array {
   const tensors = new Map<string, StTensor>();
   for (const p of model.params) {
     const shape = evalShape(p.type.shape, new Map());

@@ -1,7 +1,7 @@
 // `kiln check FILE`: parse and type-check; print each model's inputs, params and outputs.
 
 import { loadKilnFile } from '../../dsl/frontend.js';
-import { evalDim, formatType, isStatic, numel } from '../../dsl/types.js';
+import { evalDim, formatType, isStatic, numel } from '../../compiler/types.js';
 import type { Output } from '../output.js';
 
 export function checkCommand(file: string, out: Output): number {

@@ -5,7 +5,7 @@
 // reference interpreter; the last line says which ran it.
 
 import { didYouMean } from '../../dsl/source.js';
-import { formatType } from '../../dsl/types.js';
+import { formatType } from '../../compiler/types.js';
 import { evaluate } from '../../compiler/interpret.js';
 import { gradientGraph } from '../../compiler/gradient-graph.js';
 import { UserError } from '../errors.js';

@@ -13,7 +13,7 @@ import {
   dimEq,
   formatType,
   numel,
-} from '../../dsl/types.js';
+} from '../types.js';
 import type { BuiltinDef, LowerContext, ParamSpec, StaticValue } from '../builtin.js';
 import { type IRBuilder, type Node, type ReduceFn, IRError } from '../ir.js';
 

@@ -2,7 +2,7 @@
 // builtins the checker maps syntax to (`a + b` is `add(a, b)`, `c ? a : b` is
 // `ternary(c, a, b)`). All broadcast with NumPy rules; dtypes must match.
 
-import type { DType, TensorType } from '../../dsl/types.js';
+import type { DType, TensorType } from '../types.js';
 import type { BuiltinDef } from '../builtin.js';
 import type { BinaryFn, IRBuilder, Node, UnaryFn } from '../ir.js';
 import {

@@ -14,7 +14,7 @@ import {
   formatShape,
   formatType,
   numel,
-} from '../../dsl/types.js';
+} from '../types.js';
 import type { BuiltinDef } from '../builtin.js';
 import { type IRBuilder, type Node, IRError } from '../ir.js';
 import {

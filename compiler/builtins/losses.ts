@@ -2,7 +2,7 @@
 // (the broadcast shape of their arguments); softmax_cross_entropy reduces the
 // last (class) axis. Reducing over the batch is left to the user (`mean`).
 
-import { type DType, type TensorType, dimEq, formatShape, formatType } from '../../dsl/types.js';
+import { type DType, type TensorType, dimEq, formatShape, formatType } from '../types.js';
 import type { BuiltinDef } from '../builtin.js';
 import type { IRBuilder, Node } from '../ir.js';
 import {

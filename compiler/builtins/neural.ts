@@ -6,7 +6,7 @@
 // the window (what reduce max's gradient does); windows that tile the input
 // (stride = size, no padding) are a reshape of it, other windows a stack of taps.
 
-import { type DType, type Shape, type TensorType, dimMul, formatType } from '../../dsl/types.js';
+import { type DType, type Shape, type TensorType, dimMul, formatType } from '../types.js';
 import type { BuiltinDef } from '../builtin.js';
 import type { IRBuilder, Node, SliceAxis } from '../ir.js';
 import {

@@ -3,7 +3,7 @@
 // end). argmax/argmin take one axis, or none (index into the flattened x, as
 // NumPy), and return the first of equal values.
 
-import { type DType, type TensorType, numel } from '../../dsl/types.js';
+import { type DType, type TensorType, numel } from '../types.js';
 import type { BuiltinDef } from '../builtin.js';
 import type { IRBuilder, Node, ReduceFn } from '../ir.js';
 import {

@@ -13,7 +13,7 @@ import {
   formatShape,
   formatType,
   numel,
-} from '../../dsl/types.js';
+} from '../types.js';
 import type { BuiltinDef, LowerContext } from '../builtin.js';
 import type { IRBuilder, Node, SliceAxis } from '../ir.js';
 import {

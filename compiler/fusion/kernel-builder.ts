@@ -3,7 +3,7 @@
 // index arithmetic (views) and value expressions; row-local reductions
 // become reduce stages of the same program.
 
-import { type Dim, type Shape, dimEq, formatShape } from '../../dsl/types.js';
+import { type Dim, type Shape, dimEq, formatShape } from '../types.js';
 import type { Node } from '../ir.js';
 import { opLabel } from '../print.js';
 import type { IBool, IExpr, Loop, Stage, Store, VExpr } from '../kernel/kir.js';

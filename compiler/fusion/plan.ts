@@ -6,7 +6,7 @@
 // siblings over the same parallel space (softmax cross-entropy's loss and
 // gradient rows). Every refusal is explained.
 
-import { type Shape, dimEq, formatShape, numel } from '../../dsl/types.js';
+import { type Shape, dimEq, formatShape, numel } from '../types.js';
 import { type Graph, IRError, type Node } from '../ir.js';
 import { printNodes } from '../print.js';
 import type { IExpr, Kernel, KernelProgram, Loop, ProgramBuffer, Stage, VExpr } from '../kernel/kir.js';

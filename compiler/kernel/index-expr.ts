@@ -20,7 +20,7 @@
 // the result is shown non-negative by substituting d = 1 + d' (all
 // coefficients >= 0).
 
-import type { Dim } from '../../dsl/types.js';
+import type { Dim } from '../types.js';
 import type { IBool, IExpr, Loop, VExpr } from './kir.js';
 
 /** Loop extents for range analysis: variable `name` ranges over [0, extent). */

@@ -14,7 +14,7 @@
 // real models). Shared VExpr subtrees are evaluated once per iteration point
 // (an epoch-stamped cache), as codegen binds them once.
 
-import { type DType, type Dim, evalDim, formatShape } from '../../dsl/types.js';
+import { type DType, type Dim, evalDim, formatShape } from '../types.js';
 import type { RefTensor } from '../interpret.js';
 import { binaryImpl, castValue, coerce, randUniform, reduceImpl as reduceIdentity, unaryImpl } from '../semantics.js';
 import type { ReduceFn } from '../ir.js';

@@ -21,7 +21,7 @@
 // reshape/permute/expand/slice/pad never copy: they only change the index
 // arithmetic of a load (compiler/kernel/view.ts).
 
-import type { DType, Dim } from '../../dsl/types.js';
+import type { DType, Dim } from '../types.js';
 import type { BinaryFn, ReduceFn, UnaryFn } from '../ir.js';
 
 /** An integer index expression. Loop variables range over [0, extent). */

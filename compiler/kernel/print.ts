@@ -14,7 +14,7 @@
 // count 0; index arithmetic is not counted. Bytes: see kernelBytes in
 // compiler/memory.ts (4 bytes per element, each buffer counted once).
 
-import { type Dim, dimMul, formatDim } from '../../dsl/types.js';
+import { type Dim, dimMul, formatDim } from '../types.js';
 import type { ReduceFn } from '../ir.js';
 import { type Poly, bufferName, kernelBytes, poly, polyAdd, polyScale, showPoly, table } from '../memory.js';
 import { printBool, printIndex } from './index-expr.js';

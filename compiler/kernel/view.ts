@@ -5,7 +5,7 @@
 // condition and fill value that padding introduces. The div/mod of reshapes
 // are simplified away whenever the shapes line up (index-expr.ts).
 
-import { type Dim, type DType, type Shape, dimDiv, dimEq, dimMul } from '../../dsl/types.js';
+import { type Dim, type DType, type Shape, dimDiv, dimEq, dimMul } from '../types.js';
 import type { Node } from '../ir.js';
 import type { IBool, IExpr, Loop } from './kir.js';
 import {

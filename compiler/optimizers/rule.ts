@@ -6,7 +6,7 @@
 // counts (LAMB, LARS, NovoGrad, cautious) are `reduce`s over the whole
 // tensor, which the planner gives small kernels of their own.
 
-import { numel } from '../../dsl/types.js';
+import { numel } from '../types.js';
 import type { IRBuilder, Node } from '../ir.js';
 
 export interface OptimizerUpdate {

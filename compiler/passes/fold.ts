@@ -4,7 +4,7 @@
 // evaluating the op on scalars with the reference interpreter, so folding
 // has exactly its semantics (i32 wrapping, floor division, NaN rules).
 
-import type { DType } from '../../dsl/types.js';
+import type { DType } from '../types.js';
 import { evaluate, ipow } from '../interpret.js';
 import { IRBuilder, type Node, type NodeOf } from '../ir.js';
 import { attrsOf, constValue, dimsAt, staticProduct } from './match.js';

@@ -1,7 +1,7 @@
 // Small matchers shared by the rewrite rules: broadcast constants, op tests,
 // and the attribute part of a node (to rebuild it over new inputs).
 
-import type { Dim, Shape } from '../../dsl/types.js';
+import type { Dim, Shape } from '../types.js';
 import type { BinaryFn, Node, NodeOf, OpAttrs, UnaryFn } from '../ir.js';
 
 /** The op-specific attributes of a node, without id, type and inputs. */

@@ -5,7 +5,7 @@
 // rules run until none fires, and whole-graph sweeps repeat until a sweep
 // fires nothing. The IR verifier checks the result of every sweep.
 
-import { formatType, shapeEq } from '../../dsl/types.js';
+import { formatType, shapeEq } from '../types.js';
 import { type Graph, IRBuilder, IRError, type Node, type NodeOf, topoSort } from '../ir.js';
 import { printNodes } from '../print.js';
 import { verifyGraph } from '../verify.js';

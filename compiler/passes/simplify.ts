@@ -8,7 +8,7 @@
 // Canonical operand order changes which operand of max/min wins a tie, which
 // matters to their gradients: run these passes after differentiation.
 
-import { type Dim, dimEq, numel } from '../../dsl/types.js';
+import { type Dim, dimEq, numel } from '../types.js';
 import type { BinaryFn, IRBuilder, Node, NodeOf, ReduceFn, SliceAxis } from '../ir.js';
 import { constValue, isBinary, isConstOf, isUnary } from './match.js';
 import type { Rule } from './rewrite.js';

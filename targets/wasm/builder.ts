@@ -11,7 +11,7 @@
 // loop iteration that computed it.
 
 import binaryen from 'binaryen';
-import type { DType } from '../../dsl/types.js';
+import type { DType } from '../../compiler/types.js';
 
 export type Ref = binaryen.ExpressionRef;
 

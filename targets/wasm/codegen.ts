@@ -9,7 +9,7 @@
 
 import binaryen from 'binaryen';
 import type { Kernel, KernelProgram } from '../../compiler/kernel/kir.js';
-import type { Dim } from '../../dsl/types.js';
+import type { Dim } from '../../compiler/types.js';
 import { exportName, kernelAbi } from './abi.js';
 import { FnBuilder } from './builder.js';
 import { ExprEmitter } from './expr.js';

@@ -21,7 +21,7 @@
 // f32 -> i32 casts with NaN -> 0, bool as 0/1 (lane masks inside vectors).
 
 import binaryen from 'binaryen';
-import type { DType } from '../../dsl/types.js';
+import type { DType } from '../../compiler/types.js';
 import type { BinaryFn, UnaryFn } from '../../compiler/ir.js';
 import { vdtype } from '../../compiler/kernel/interpret.js';
 import { type IndexCtx, indexKey, printBool, range } from '../../compiler/kernel/index-expr.js';

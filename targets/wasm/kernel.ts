@@ -6,7 +6,7 @@
 // accumulators per accumulator, a horizontal reduction, then a scalar tail).
 
 import binaryen from 'binaryen';
-import type { DType, Dim } from '../../dsl/types.js';
+import type { DType, Dim } from '../../compiler/types.js';
 import type { ReduceFn } from '../../compiler/ir.js';
 import { ctxOf } from '../../compiler/kernel/index-expr.js';
 import type { Accumulator, Kernel, Loop, Stage } from '../../compiler/kernel/kir.js';

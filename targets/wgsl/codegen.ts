@@ -15,7 +15,7 @@
 
 import type { Kernel } from '../../compiler/kernel/kir.js';
 import { planMatmul } from '../../compiler/kernel/matmul-plan.js';
-import { type Dim, dimMul } from '../../dsl/types.js';
+import { type Dim, dimMul } from '../../compiler/types.js';
 import { buildGeneric } from './generic.js';
 import { MAIN_PARAMS } from './grid.js';
 import { type Layout, layoutOf } from './layout.js';

@@ -2,7 +2,7 @@
 // kernel, its template, what each binding is, the uniform layout and the grid.
 
 import type { Kernel, KernelProgram } from '../../compiler/kernel/kir.js';
-import { formatDim } from '../../dsl/types.js';
+import { formatDim } from '../../compiler/types.js';
 import type { WgslKernel } from './codegen.js';
 import { layoutOf } from './layout.js';
 

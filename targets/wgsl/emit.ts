@@ -17,7 +17,7 @@ import { type IndexCtx, indexKey, range } from '../../compiler/kernel/index-expr
 import { vdtype } from '../../compiler/kernel/interpret.js';
 import type { IBool, IExpr, Kernel, Stage, VExpr } from '../../compiler/kernel/kir.js';
 import type { BinaryFn, UnaryFn } from '../../compiler/ir.js';
-import type { DType, Dim } from '../../dsl/types.js';
+import type { DType, Dim } from '../../compiler/types.js';
 import type { Layout } from './layout.js';
 import { constIndex, constValue, f32Literal, i32Literal, indexLiteral } from './literal.js';
 import type { Helper } from './math.js';

@@ -5,7 +5,7 @@
 // split into loop variables row-major (the last loop varies fastest).
 
 import type { Loop } from '../../compiler/kernel/kir.js';
-import { type Dim, dimMul, sym } from '../../dsl/types.js';
+import { type Dim, dimMul, sym } from '../../compiler/types.js';
 import { type Emitter, varName } from './emit.js';
 import type { Layout } from './layout.js';
 import { CHUNK_DIM } from './split.js';

@@ -9,7 +9,7 @@
 import { collect, stageRoots } from '../../compiler/kernel/affine.js';
 import { vdtype } from '../../compiler/kernel/interpret.js';
 import type { Kernel } from '../../compiler/kernel/kir.js';
-import type { DType } from '../../dsl/types.js';
+import type { DType } from '../../compiler/types.js';
 import { CHUNK_DIM, type SplitInfo, splitInfo } from './split.js';
 import { LANES, type VectorPlan, vectorPlan } from './vector.js';
 

@@ -6,7 +6,7 @@
 import type { IExpr, VExpr } from '../../compiler/kernel/kir.js';
 import { vdtype } from '../../compiler/kernel/interpret.js';
 import { binaryImpl, castValue, coerce, unaryImpl } from '../../compiler/semantics.js';
-import type { DType } from '../../dsl/types.js';
+import type { DType } from '../../compiler/types.js';
 
 const F32_MAX = 3.4028234663852886e38;
 

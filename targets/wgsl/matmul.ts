@@ -11,7 +11,7 @@
 
 import { constCoef } from '../../compiler/kernel/affine.js';
 import type { Kernel, VExpr } from '../../compiler/kernel/kir.js';
-import type { Dim } from '../../dsl/types.js';
+import type { Dim } from '../../compiler/types.js';
 import type { MatmulPart, MatmulPlan } from '../../compiler/kernel/matmul-plan.js';
 import { Emitter, varName } from './emit.js';
 import { kernelCtx } from './generic.js';

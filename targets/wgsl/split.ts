@@ -15,7 +15,7 @@
 import { linearIn, type Poly, collect, stageRoots } from '../../compiler/kernel/affine.js';
 import { ctxOf, iadd, ic, ile, imul, isub, dimExpr, simplifyBool } from '../../compiler/kernel/index-expr.js';
 import type { IExpr, Kernel } from '../../compiler/kernel/kir.js';
-import { type Dim, dimEq } from '../../dsl/types.js';
+import { type Dim, dimEq } from '../../compiler/types.js';
 
 /** The synthetic dim standing for the number of p0 values of one dispatch (codegen only; `u.pn` in the shader). */
 export const CHUNK_DIM = '#p0n';

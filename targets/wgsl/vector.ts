@@ -12,7 +12,7 @@
 
 import { collect, linearIn, stageRoots } from '../../compiler/kernel/affine.js';
 import type { IExpr, Kernel, Stage, VExpr } from '../../compiler/kernel/kir.js';
-import type { Dim } from '../../dsl/types.js';
+import type { Dim } from '../../compiler/types.js';
 import { Emitter, castCode } from './emit.js';
 import { kernelCtx } from './generic.js';
 import { WORKGROUP_INDEX, gridLoops, pointCount, unflatten } from './grid.js';

@@ -11,7 +11,7 @@
 import { aliasSafe, collect, constCoef, distinctSlots, stageRoots } from '../../compiler/kernel/affine.js';
 import { indexKey } from '../../compiler/kernel/index-expr.js';
 import type { IExpr, Kernel, Loop, Stage } from '../../compiler/kernel/kir.js';
-import type { Dim } from '../../dsl/types.js';
+import type { Dim } from '../../compiler/types.js';
 import { Emitter } from './emit.js';
 import { emitSequential, kernelCtx } from './generic.js';
 import { WORKGROUP_INDEX, gridLoops, pointCount, unflatten } from './grid.js';

@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadKilnFile } from '../../dsl/frontend.js';
-import { evalShape, type DType } from '../../dsl/types.js';
+import { evalShape, type DType } from '../../compiler/types.js';
 import { decodeSafetensors, encodeSafetensors, type StTensor } from '../../runtime/safetensors.js';
 import { kiln, tempDir } from './helpers.js';
 

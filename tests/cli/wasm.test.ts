@@ -7,7 +7,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadKilnFile } from '../../dsl/frontend.js';
-import { evalShape } from '../../dsl/types.js';
+import { evalShape } from '../../compiler/types.js';
 import { decodeSafetensors, encodeSafetensors, type StTensor } from '../../runtime/safetensors.js';
 import { validateManifest } from '../../runtime/validate.js';
 import { expectAllClose, lcg } from '../runtime/helpers.js';

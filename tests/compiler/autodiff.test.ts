@@ -4,7 +4,7 @@ import { gradients } from '../../compiler/autodiff.js';
 import { type RefTensor, evaluate, tensor } from '../../compiler/interpret.js';
 import { type BinaryFn, IRBuilder, IRError, type Node, type UnaryFn } from '../../compiler/ir.js';
 import { verifyNodes } from '../../compiler/verify.js';
-import { type Shape, sym } from '../../dsl/types.js';
+import { type Shape, sym } from '../../compiler/types.js';
 import { checkGradients, randomTensor, rng } from '../helpers/finite-diff.js';
 
 const f32 = (shape: Shape) => ({ dtype: 'f32' as const, shape });

@@ -8,7 +8,7 @@ import { gradients } from '../../compiler/autodiff.js';
 import { type IndexSpec, lowerIndex } from '../../compiler/decompose.js';
 import { evaluate, tensor } from '../../compiler/interpret.js';
 import { IRBuilder, type Node } from '../../compiler/ir.js';
-import { type DType, type Shape } from '../../dsl/types.js';
+import { type DType, type Shape } from '../../compiler/types.js';
 import { type GradCheckOptions, checkGradients } from '../helpers/finite-diff.js';
 import { type Arr, B, arr, call, makeCtx, rand } from './builtins-harness.js';
 

@@ -7,7 +7,7 @@ import type { BuiltinDef, LowerContext, StaticValue } from '../../compiler/built
 import { BUILTINS } from '../../compiler/decompose.js';
 import { type RefTensor, evaluate, tensor } from '../../compiler/interpret.js';
 import { IRBuilder, type Node } from '../../compiler/ir.js';
-import { type DType, type Shape, type TensorType, sym } from '../../dsl/types.js';
+import { type DType, type Shape, type TensorType, sym } from '../../compiler/types.js';
 
 export const B = sym('B');
 

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { BUILTINS, type IndexSpec, lowerIndex, validateIndex } from '../../compiler/decompose.js';
 import type { Node } from '../../compiler/ir.js';
 import { verifyNodes } from '../../compiler/verify.js';
-import { type Shape, formatType, sym } from '../../dsl/types.js';
+import { type Shape, formatType, sym } from '../../compiler/types.js';
 import { type Arr, B, Graph, arr, at, check, indices, rand, stridesOf, t } from './builtins-harness.js';
 
 /** Elementwise closeness with NaN == NaN and exact infinities. */

@@ -7,7 +7,7 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadKilnFile } from '../../dsl/frontend.js';
-import { evalShape } from '../../dsl/types.js';
+import { evalShape } from '../../compiler/types.js';
 import { bindDims } from '../../compiler/bind.js';
 import { type RefTensor, evaluate, scalar } from '../../compiler/interpret.js';
 import { gradientGraph } from '../../compiler/gradient-graph.js';

@@ -30,7 +30,7 @@ import {
 } from '../../compiler/kernel/index-expr.js';
 import type { IBool, IExpr, VExpr } from '../../compiler/kernel/kir.js';
 import { flatIndex, unflatten } from '../../compiler/kernel/view.js';
-import { type Dim, type Shape, sym } from '../../dsl/types.js';
+import { type Dim, type Shape, sym } from '../../compiler/types.js';
 
 const P = printIndex;
 const a = ivar('a');

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { bindDims, InputError } from '../../compiler/bind.js';
 import { type RefTensor, erf, evaluate, randUniform, scalar, tensor } from '../../compiler/interpret.js';
 import { type BinaryFn, IRBuilder, type Node, type UnaryFn } from '../../compiler/ir.js';
-import { type DType, type Shape, sym } from '../../dsl/types.js';
+import { type DType, type Shape, sym } from '../../compiler/types.js';
 
 const I32_MIN = -2147483648;
 const I32_MAX = 2147483647;

@@ -17,7 +17,7 @@ import type {
   VExpr,
 } from '../../compiler/kernel/kir.js';
 import { kernelFlops, kernelTable, printKernel } from '../../compiler/kernel/print.js';
-import { type DType, type Dim, sym } from '../../dsl/types.js';
+import { type DType, type Dim, sym } from '../../compiler/types.js';
 
 // ---------------------------------------------------------------- builders
 // Plain objects, no canonicalisation: the tests run exactly the trees they write.

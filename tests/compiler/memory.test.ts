@@ -13,7 +13,7 @@ import {
   polyAdd,
   polyScale,
 } from '../../compiler/memory.js';
-import { type Dim, sym } from '../../dsl/types.js';
+import { type Dim, sym } from '../../compiler/types.js';
 
 // ---------------------------------------------------------------- builders
 

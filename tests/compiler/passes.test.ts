@@ -19,7 +19,7 @@ import { formatPassLog, optimizeGraph } from '../../compiler/passes/pipeline.js'
 import { type Rule, rewriteGraph } from '../../compiler/passes/rewrite.js';
 import { SIMPLIFY_RULES } from '../../compiler/passes/simplify.js';
 import { printGraph } from '../../compiler/print.js';
-import { type DType, type Shape, evalShape, sym } from '../../dsl/types.js';
+import { type DType, type Shape, evalShape, sym } from '../../compiler/types.js';
 import { randomTensor, rng } from '../helpers/finite-diff.js';
 import { type RandomGraph, arbGraph, evalClose, generateGraph, mismatch } from '../helpers/random-graph.js';
 

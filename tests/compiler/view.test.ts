@@ -22,7 +22,7 @@ import {
   unflatten,
   viewIndex,
 } from '../../compiler/kernel/view.js';
-import { type Dim, type Shape, dimMul, evalShape, numel, sym } from '../../dsl/types.js';
+import { type Dim, type Shape, dimMul, evalShape, numel, sym } from '../../compiler/types.js';
 
 const P = printIndex;
 const Bd = sym('B');

@@ -6,7 +6,7 @@ import type { CheckedModel, CheckResult } from '../../dsl/check.js';
 import { compileSource, KilnFileError, loadKilnFile } from '../../dsl/frontend.js';
 import { printTypedAst } from '../../dsl/print-ast.js';
 import { formatDiagnostic, KilnError } from '../../dsl/source.js';
-import { formatType } from '../../dsl/types.js';
+import { formatType } from '../../compiler/types.js';
 import { type RefTensor, evaluate, tensor } from '../../compiler/interpret.js';
 import { printGraph } from '../../compiler/print.js';
 import { verifyGraph } from '../../compiler/verify.js';

@@ -54,7 +54,7 @@ import {
   numel,
   shapeEq,
   sym,
-} from '../../dsl/types.js';
+} from '../../compiler/types.js';
 import { rng } from './finite-diff.js';
 
 export interface ArbGraphOptions {

@@ -4,7 +4,7 @@
 import { bindDims } from '../../compiler/bind.js';
 import type { RefTensor } from '../../compiler/interpret.js';
 import type { Graph } from '../../compiler/ir.js';
-import { type Shape, evalShape } from '../../dsl/types.js';
+import { type Shape, evalShape } from '../../compiler/types.js';
 import { lcg } from '../runtime/helpers.js';
 
 /** Random f32-exact tensors (i32 in [0, 10): labels and token ids, clamped by gathers). */

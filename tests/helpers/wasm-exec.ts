@@ -7,7 +7,7 @@
 
 import type { RefTensor } from '../../compiler/interpret.js';
 import type { KernelProgram } from '../../compiler/kernel/kir.js';
-import { evalDim } from '../../dsl/types.js';
+import { evalDim } from '../../compiler/types.js';
 import type { WasmModule } from '../../targets/wasm/codegen.js';
 
 /** The slice of the WebAssembly JS API the executor uses (the project's lib has no DOM types). */

@@ -10,7 +10,7 @@
 
 import type { RefTensor } from '../../compiler/interpret.js';
 import type { Kernel, KernelProgram } from '../../compiler/kernel/kir.js';
-import { evalDim } from '../../dsl/types.js';
+import { evalDim } from '../../compiler/types.js';
 import { type WgslKernel, type WgslOptions, generateWgsl } from '../../targets/wgsl/codegen.js';
 import { layoutOf } from '../../targets/wgsl/layout.js';
 import {

@@ -3,7 +3,7 @@
 
 import type { CheckedModel, CheckedTrain } from '../../dsl/check.js';
 import { loadKilnFile } from '../../dsl/frontend.js';
-import { evalShape, type DType } from '../../dsl/types.js';
+import { evalShape, type DType } from '../../compiler/types.js';
 import type { RefTensor } from '../../compiler/interpret.js';
 import type { Tensor, TensorData } from '../../runtime/executor.js';
 import { type Artifact, buildArtifact } from '../../targets/artifact.js';

@@ -5,7 +5,7 @@
 
 import type { RefTensor } from '../../compiler/interpret.js';
 import { compileSource } from '../../dsl/frontend.js';
-import { evalShape } from '../../dsl/types.js';
+import { evalShape } from '../../compiler/types.js';
 import { lcg } from '../runtime/helpers.js';
 
 export const EXACT = 1e-5;

@@ -20,7 +20,7 @@ import { TARGET_LIMITS, compileGraph } from '../../compiler/pipeline.js';
 import { initialState, stepScalars } from '../../compiler/train-reference.js';
 import { buildTrainStep } from '../../compiler/train-step.js';
 import { loadKilnFile } from '../../dsl/frontend.js';
-import { type DType, type Shape, evalShape, sym } from '../../dsl/types.js';
+import { type DType, type Shape, evalShape, sym } from '../../compiler/types.js';
 import { scalarDTypes } from '../../targets/wasm/abi.js';
 import { type WgslOptions, generateWgsl } from '../../targets/wgsl/codegen.js';
 import { scalarTypes } from '../../targets/wgsl/layout.js';

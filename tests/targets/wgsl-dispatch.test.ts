@@ -10,7 +10,7 @@ import { type Graph, IRBuilder } from '../../compiler/ir.js';
 import { runProgram } from '../../compiler/kernel/interpret.js';
 import type { IExpr, KernelProgram } from '../../compiler/kernel/kir.js';
 import { TARGET_LIMITS, compileGraph } from '../../compiler/pipeline.js';
-import { sym } from '../../dsl/types.js';
+import { sym } from '../../compiler/types.js';
 import { requestGpuDevice } from '../../runtime/webgpu/device.js';
 import { mismatch } from '../helpers/random-graph.js';
 import { GpuCache, dispatchSize, runWebGpuProgram } from '../helpers/webgpu-exec.js';

@@ -11,7 +11,7 @@ import { describe, expect, it } from 'vitest';
 import { runProgram, vdtype } from '../../compiler/kernel/interpret.js';
 import type { IExpr, KernelProgram, VExpr } from '../../compiler/kernel/kir.js';
 import type { BinaryFn, UnaryFn } from '../../compiler/ir.js';
-import type { DType } from '../../dsl/types.js';
+import type { DType } from '../../compiler/types.js';
 import { generateWgsl } from '../../targets/wgsl/codegen.js';
 import { mismatch } from '../helpers/random-graph.js';
 import { GpuCache, runWebGpuProgram } from '../helpers/webgpu-exec.js';

@@ -11,7 +11,7 @@ import { type Graph, IRBuilder } from '../../compiler/ir.js';
 import { runProgram } from '../../compiler/kernel/interpret.js';
 import type { KernelProgram } from '../../compiler/kernel/kir.js';
 import { TARGET_LIMITS, compileGraph } from '../../compiler/pipeline.js';
-import { type DType, type Shape, evalShape, sym } from '../../dsl/types.js';
+import { type DType, type Shape, evalShape, sym } from '../../compiler/types.js';
 import { generateWgsl } from '../../targets/wgsl/codegen.js';
 import { mismatch } from '../helpers/random-graph.js';
 import { GpuCache, runWebGpuProgram } from '../helpers/webgpu-exec.js';
