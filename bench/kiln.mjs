@@ -5,11 +5,15 @@
 // inputs into the model's memory and the outputs out of it on every call) and
 // `step(batch)` (which copies the batch in and returns the loss).
 
+import { performance } from 'node:perf_hooks';
 import { compileSource } from '../dist/dsl/frontend.js';
 import { tensor } from '../dist/compiler/interpret.js';
 import { buildTrainStep } from '../dist/compiler/train-step.js';
 import { initialState, referenceTrainStep, stepScalars } from '../dist/compiler/train-reference.js';
 import { buildArtifact } from '../dist/targets/artifact.js';
+import { TARGET_LIMITS, compileGraph } from '../dist/compiler/pipeline.js';
+import { planMemory } from '../dist/compiler/memory.js';
+import { wasmCode } from '../dist/targets/wasm/artifact.js';
 import { loadArtifact } from '../dist/runtime/index.js';
 
 export const SOURCES = {
@@ -44,6 +48,30 @@ function check(name, text) {
     throw new Error(`${name}: ${diagnostics.map((d) => d.message ?? String(d)).join('; ')}\n${text}`);
   const model = models[0];
   return { model, train: trains.find((t) => t.model === model.name) };
+}
+
+/**
+ * The times (ms) of one compile of `text` as `kiln compile` does it: front end
+ * (parse + check), middle end (both programs down to kernels and memory plans)
+ * and wasm code generation.
+ */
+export function compileStages(name, text) {
+  const t0 = performance.now();
+  const { model, train } = check(name, text);
+  const t1 = performance.now();
+  const programs = [
+    { prefix: 'fwd', program: compileGraph(model.lower({ training: false }), TARGET_LIMITS.wasm).fusion.program },
+  ];
+  if (train)
+    programs.push({
+      prefix: 'step',
+      program: compileGraph(buildTrainStep(model, train).graph, TARGET_LIMITS.wasm).fusion.program,
+    });
+  for (const p of programs) planMemory(p.program);
+  const t2 = performance.now();
+  wasmCode(programs, { relaxedSimd: false, threads: true });
+  const t3 = performance.now();
+  return { front: t1 - t0, middle: t2 - t1, codegen: t3 - t2, total: t3 - t0 };
 }
 
 /** Front end + wasm code generation, in memory. */

@@ -9,19 +9,21 @@
 // and marks the number with '*'.
 //
 // Environment: KILN_BENCH_QUICK=1 shortens the timed phase (the warm-up stays
-// at one second); KILN_BENCH_ONLY=matmul,elementwise,mlp picks workloads.
+// at one second); KILN_BENCH_ONLY=matmul,elementwise,mlp,compile picks workloads
+// (compile: the compile-time table of every example, bench/compile.mjs).
 
 import os from 'node:os';
 import { TIMING, measureInterleaved, fmt, formatTable, ratio } from './stats.mjs';
 import { createJax } from './peers/jax.mjs';
 import { createTfjs } from './peers/tfjs.mjs';
 import { createKiln, referenceMlp } from './kiln.mjs';
+import { compileTable } from './compile.mjs';
 
 const SIZES = [256, 512, 1024];
 const EW_N = 1 << 20;
 const MLP = { batch: 128, input: 784, hidden: 256, classes: 10 };
 const ADAM = { lr: 1e-3, b1: 0.9, b2: 0.999, eps: 1e-8 };
-const only = new Set((process.env.KILN_BENCH_ONLY ?? 'matmul,elementwise,mlp').split(','));
+const only = new Set((process.env.KILN_BENCH_ONLY ?? 'matmul,elementwise,mlp,compile').split(','));
 
 // ---------------------------------------------------------------------------
 // Data: deterministic (mulberry32), the same arrays for every implementation.
@@ -296,6 +298,10 @@ async function main() {
   );
 }
 
-await main();
+if (['matmul', 'elementwise', 'mlp'].some((w) => only.has(w))) await main();
+if (only.has('compile')) {
+  console.log('');
+  compileTable();
+}
 // Kiln's and the peers' worker threads must not keep the process alive.
 process.exit(0);

@@ -1,0 +1,78 @@
+// Kiln's import rules (README "How it is built"), checked by `npm run lint:imports`
+// (part of `npm test`). Data flows text -> AST -> IR -> kernels -> code -> artifact
+// -> runtime, and imports flow the same way: dsl -> compiler; targets -> compiler;
+// cli on top of everything; the runtime ships alone, so it imports nothing of the
+// others. Type-only imports count: a circle of types is still a circle.
+
+/** @type {import('dependency-cruiser').IConfiguration} */
+module.exports = {
+  forbidden: [
+    {
+      name: 'no-circular',
+      severity: 'error',
+      comment: 'No module may depend on itself through others (type-only imports included).',
+      from: {},
+      to: { circular: true },
+    },
+    {
+      name: 'dsl-above-compiler-only',
+      severity: 'error',
+      comment: 'The front end builds the compiler model contract; it never reaches past the compiler.',
+      from: { path: '^dsl/' },
+      to: { path: '^(targets|runtime|cli)/' },
+    },
+    {
+      name: 'compiler-below-dsl-targets-cli',
+      severity: 'error',
+      comment: 'The compiler defines what it consumes (compiler/model.ts) and what a code generator provides.',
+      from: { path: '^compiler/' },
+      to: { path: '^(dsl|targets|cli)/' },
+    },
+    {
+      name: 'wasm-not-wgsl',
+      severity: 'error',
+      comment: 'The two back ends share only what lives beside the kernel IR (compiler/kernel/).',
+      from: { path: '^targets/wasm/' },
+      to: { path: '^targets/wgsl/' },
+    },
+    {
+      name: 'wgsl-not-wasm',
+      severity: 'error',
+      comment: 'The two back ends share only what lives beside the kernel IR (compiler/kernel/).',
+      from: { path: '^targets/wgsl/' },
+      to: { path: '^targets/wasm/' },
+    },
+    {
+      name: 'runtime-stands-alone',
+      severity: 'error',
+      comment: 'The runtime loads artifacts without the compiler: it imports only itself (and npm packages).',
+      from: { path: '^runtime/' },
+      to: { path: '^(dsl|compiler|targets|cli|tests|bench)/' },
+    },
+    {
+      name: 'no-tests-in-product',
+      severity: 'error',
+      comment: 'Product code never imports test helpers.',
+      from: { path: '^(dsl|compiler|targets|runtime|cli)/' },
+      to: { path: '^tests/' },
+    },
+    {
+      name: 'not-to-unresolvable',
+      severity: 'error',
+      comment: 'Every import resolves (a typo in a path is caught here too).',
+      from: {},
+      to: { couldNotResolve: true },
+    },
+  ],
+  options: {
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^(dist|node_modules)/' },
+    tsPreCompilationDeps: true,
+    tsConfig: { fileName: 'tsconfig.json' },
+    enhancedResolveOptions: {
+      exportsFields: ['exports'],
+      conditionNames: ['import', 'require', 'node', 'default', 'types'],
+      extensions: ['.ts', '.js', '.mjs', '.cjs', '.json'],
+    },
+  },
+};
