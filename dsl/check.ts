@@ -77,7 +77,14 @@ import type {
 } from '../compiler/model.js';
 import { type Graph, type Node, type NodeOf, IRBuilder } from '../compiler/ir.js';
 import { verifyGraph } from '../compiler/verify.js';
-import { validateOptimizer } from '../runtime/optimizer-scalars.js';
+import {
+  type ArgKind,
+  LOOKAHEAD_ARG_KINDS,
+  OPTIMIZER_NAMES,
+  SCHEDULE_NAMES,
+  optimizerArgKinds,
+  validateOptimizer,
+} from '../compiler/optimizers/catalog.js';
 
 // ---------------------------------------------------------------------------
 // Public results
@@ -144,65 +151,6 @@ const INITIALISERS: ReadonlyMap<string, readonly { name: string; default?: numbe
   ['he_uniform', []],
   ['he_normal', []],
 ]);
-
-type Hyper = 'number' | 'bool' | 'required';
-const ADAM_LIKE = { lr: 'number', b1: 'number', b2: 'number', eps: 'number', weight_decay: 'number' } as const;
-
-/** The optimizers of shared/optimizers.md with their hyperparameters ('required': a number with no default). */
-export const OPTIMIZERS: ReadonlyMap<string, Readonly<Record<string, Hyper>>> = new Map<
-  string,
-  Readonly<Record<string, Hyper>>
->([
-  ['sgd', { lr: 'required', weight_decay: 'number' }],
-  ['momentum', { lr: 'required', momentum: 'number', dampening: 'number', nesterov: 'bool', weight_decay: 'number' }],
-  [
-    'adagrad',
-    { lr: 'number', lr_decay: 'number', eps: 'number', initial_accumulator: 'number', weight_decay: 'number' },
-  ],
-  [
-    'rmsprop',
-    { lr: 'number', alpha: 'number', eps: 'number', momentum: 'number', centered: 'bool', weight_decay: 'number' },
-  ],
-  ['adadelta', { lr: 'number', rho: 'number', eps: 'number', weight_decay: 'number' }],
-  ['adam', { ...ADAM_LIKE, amsgrad: 'bool' }],
-  ['adamw', { ...ADAM_LIKE, amsgrad: 'bool' }],
-  ['adamax', ADAM_LIKE],
-  ['nadam', { ...ADAM_LIKE, momentum_decay: 'number' }],
-  ['radam', ADAM_LIKE],
-  ['adabelief', { ...ADAM_LIKE, eps_root: 'number' }],
-  ['lion', { lr: 'number', b1: 'number', b2: 'number', weight_decay: 'number' }],
-  ['lamb', ADAM_LIKE],
-  [
-    'lars',
-    {
-      lr: 'required',
-      momentum: 'number',
-      trust_coefficient: 'number',
-      eps: 'number',
-      nesterov: 'bool',
-      weight_decay: 'number',
-    },
-  ],
-  ['adan', { ...ADAM_LIKE, b3: 'number' }],
-  ['ademamix', { ...ADAM_LIKE, b3: 'number', alpha: 'number', alpha_warmup: 'number', b3_warmup: 'number' }],
-  ['adopt', { lr: 'number', b1: 'number', b2: 'number', eps: 'number' }],
-  ['grams', ADAM_LIKE],
-  ['madgrad', { lr: 'number', momentum: 'number', eps: 'number', weight_decay: 'number' }],
-  ['adabound', { ...ADAM_LIKE, final_lr: 'number', gamma: 'number' }],
-  ['diffgrad', ADAM_LIKE],
-  ['novograd', ADAM_LIKE],
-]);
-/** Modifiers every optimizer accepts (optimizers.md §22, §34). */
-const OPTIMIZER_MODIFIERS: Readonly<Record<string, Hyper>> = {
-  cautious: 'bool',
-  ema: 'number',
-  // Annealed gradient noise: grad_noise = eta (absent: off), grad_noise_gamma (default 0.55).
-  grad_noise: 'number',
-  grad_noise_gamma: 'number',
-};
-const LOOKAHEAD_ARGS: Readonly<Record<string, Hyper>> = { k: 'number', alpha: 'number' };
-
-export const SCHEDULES: readonly string[] = ['constant', 'linear_warmup', 'cosine', 'warmup_cosine', 'exponential'];
 
 /** Calls the checker handles itself instead of the builtin table. */
 const SPECIAL_FORMS: readonly string[] = ['grad', 'shape'];
@@ -1967,7 +1915,7 @@ class Checker {
           if (!optimizer) ok = false;
           break;
         case 'schedule': {
-          schedule = this.hyperCall(s.call, 'schedule', SCHEDULES, undefined);
+          schedule = this.hyperCall(s.call, 'schedule', SCHEDULE_NAMES, undefined);
           if (!schedule) ok = false;
           break;
         }
@@ -2017,7 +1965,7 @@ class Checker {
     e: Expr,
     what: string,
     names: readonly string[],
-    allowed: ((name: string) => Readonly<Record<string, Hyper>>) | undefined,
+    allowed: ((name: string) => Readonly<Record<string, ArgKind>> | undefined) | undefined,
   ): HyperCall | undefined {
     let callee: Ident;
     let kwargs: readonly KwArg[] = [];
@@ -2104,8 +2052,7 @@ class Checker {
   }
 
   private optimizerSpec(e: Expr, outer: boolean): OptimizerSpec | undefined {
-    const table = (n: string) => ({ ...OPTIMIZERS.get(n), ...OPTIMIZER_MODIFIERS });
-    const names = [...OPTIMIZERS.keys()];
+    const names = OPTIMIZER_NAMES;
     if (outer && e.kind === 'call' && e.callee.name === 'lookahead') {
       const [inner, ...rest] = e.args;
       if (!inner || rest.length > 0) {
@@ -2113,7 +2060,7 @@ class Checker {
         return undefined;
       }
       const innerSpec = this.optimizerSpec(inner, false);
-      const self = this.hyperCall({ ...e, args: [] }, 'optimizer', ['lookahead'], () => LOOKAHEAD_ARGS);
+      const self = this.hyperCall({ ...e, args: [] }, 'optimizer', ['lookahead'], () => LOOKAHEAD_ARG_KINDS);
       if (!innerSpec || !self) return undefined;
       return { ...self, span: e.span, inner: innerSpec };
     }
@@ -2121,7 +2068,7 @@ class Checker {
       this.error(e.span, 'lookahead cannot wrap another lookahead');
       return undefined;
     }
-    return this.hyperCall(e, 'optimizer', outer ? [...names, 'lookahead'] : names, table);
+    return this.hyperCall(e, 'optimizer', outer ? [...names, 'lookahead'] : names, optimizerArgKinds);
   }
 
   private clipSpec(e: Expr): ClipSpec | undefined {
