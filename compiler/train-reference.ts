@@ -2,7 +2,7 @@
 // interpreter, with its assigns applied. The oracle every backend's training
 // step is compared with.
 
-import { hostScalars } from '../runtime/optimizer-scalars.js';
+import { hostScalars } from '../runtime/optimizers/host-scalars.js';
 import { type RefTensor, evaluate, scalar, tensor } from './interpret.js';
 import type { NodeOf } from './ir.js';
 import type { TrainStep } from './train-step.js';

@@ -4,21 +4,20 @@
 // of every param and optimizer-state tensor. Per-step values (learning rate
 // after the schedule, bias corrections, every hyperparameter, the clip
 // threshold) are f32[] graph inputs `@name`, computed on the host by
-// runtime/optimizer-scalars.ts; the step counter is host-side too. Optional
+// runtime/optimizers/host-scalars.ts; the step counter is host-side too. Optional
 // annealed gradient noise (§34) draws from the IR `rand` op keyed by `@seed`.
 
 import type { DType, Shape } from './types.js';
+import { resolveOptimizer, splitGradNoise } from '../runtime/optimizers/resolve.js';
+import type { ScheduleConfig } from '../runtime/optimizers/schedules.js';
 import {
   CLIP_SCALAR,
   type ClipConfig,
   type GradNoiseConfig,
   MODIFIER_SCALARS,
   type OptimizerConfig,
-  type ScheduleConfig,
-  resolveOptimizer,
   scalarInput,
-  splitGradNoise,
-} from '../runtime/optimizer-scalars.js';
+} from '../runtime/optimizers/spec.js';
 import { gradients } from './autodiff.js';
 import type { ModelContract, TrainContract } from './model.js';
 import { type Graph, type IRBuilder, type Node, type NodeOf, IRError } from './ir.js';
@@ -46,7 +45,7 @@ export interface TrainStep {
   /** Updated params in declaration order: f32 and not frozen. */
   readonly trainable: string[];
   readonly state: StateTensor[];
-  /** The scalar input names (`@lr`, ...), exactly the keys runtime/optimizer-scalars.ts `hostScalars` returns. */
+  /** The scalar input names (`@lr`, ...), exactly the keys runtime/optimizers/host-scalars.ts `hostScalars` returns. */
   readonly scalars: string[];
   /** The output name of the loss. */
   readonly loss: string;

@@ -1,5 +1,28 @@
 // The front end in one call: source text -> parsed program -> checked models
 // and train blocks, with every diagnostic of the file.
+//
+// dsl/ is the front end: .kiln source in, the models and train blocks the
+// compiler consumes (compiler/model.ts) out. Of Kiln's own code it imports
+// only compiler/.
+//
+//   frontend.ts      this: a source text or file to a checked program
+//   source.ts        files, spans, diagnostics, "did you mean"
+//   kiln.ohm         the grammar
+//   parse.ts, ast.ts the parser and the untyped AST it produces
+//   check.ts         the checker's entry (checkProgram) and its results
+//   fns.ts           the program's fns: names, let order, recursion
+//   check-model.ts   one model: planned, lowered in both modes, verified
+//   model-plan.ts    a model's names, types and statement order
+//   param-init.ts    param initialisers
+//   lower.ts         the lowerer: expressions into IR, checked as lowered
+//   values.ts        values while checking; the typing of literals
+//   operators.ts     operators: their builtins and mismatch messages
+//   reporter.ts      the lowerer's errors, with notes through inlined fns
+//   check-train.ts   one train block
+//   train-calls.ts   its optimizer, schedule and clip calls
+//   ast-queries.ts   the names and calls an expression mentions, literals
+//   dependencies.ts  the dependency order of statements, cycles
+//   print-ast.ts     the typed AST as text (`kiln dump --stage ast`)
 
 import { readFileSync } from 'node:fs';
 import type { Program } from './ast.js';

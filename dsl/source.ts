@@ -108,3 +108,24 @@ export function didYouMean(name: string, candidates: Iterable<string>): string |
   const limit = name.length <= 3 ? 1 : name.length <= 6 ? 2 : 3;
   return bestD <= limit ? best : undefined;
 }
+
+/**
+ * "Did you mean" with two refinements: no suggestion for one-letter names
+ * (every one-letter name is one edit from any other), and a unique-enough
+ * prefix counts (`glorot` -> `glorot_uniform`).
+ */
+export function closest(name: string, candidates: Iterable<string>): string | undefined {
+  if (name.length <= 1) return undefined;
+  const list = [...candidates];
+  return didYouMean(name, list) ?? (name.length >= 3 ? list.find((c) => c.startsWith(name)) : undefined);
+}
+
+/** The source text a span covers. */
+export function spanText(s: Span): string {
+  return s.file.text.slice(s.start, s.end);
+}
+
+/** The smallest span covering both (of one file). */
+export function joinSpans(a: Span, b: Span): Span {
+  return { file: a.file, start: Math.min(a.start, b.start), end: Math.max(a.end, b.end) };
+}

@@ -21,4 +21,4 @@ export {
 export type { Tensor, TensorData } from './executor.js';
 export { ArtifactError, KilnRuntimeError, MANIFEST_FORMAT, MANIFEST_VERSION, validateManifest } from './validate.js';
 export type * from './manifest.js';
-export type { HyperValue } from './optimizer-scalars.js';
+export type { HyperValue } from './optimizers/spec.js';

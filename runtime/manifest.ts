@@ -159,7 +159,7 @@ export interface TrainSpec {
   readonly program: ProgramSpec;
   /** The output holding the loss. */
   readonly loss: string;
-  /** As runtime/optimizer-scalars.ts `hostScalars` takes it (`inner`: the optimizer a lookahead wraps). */
+  /** As runtime/optimizers/host-scalars.ts `hostScalars` takes it (`inner`: the optimizer a lookahead wraps). */
   readonly optimizer: OptimizerSpec;
   readonly schedule?: { readonly name: string; readonly args: Readonly<Record<string, number | boolean>> };
   readonly clip?: { readonly kind: 'global_norm' | 'value'; readonly max: number };

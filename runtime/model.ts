@@ -14,7 +14,9 @@
 import type { Backend } from './backend.js';
 import { type Tensor, typedArrayName } from './executor.js';
 import type { Manifest, OptimizerSpec, ParamSpec, TensorSpec } from './manifest.js';
-import { type HyperValue, hostScalars, resolveHyperparameters } from './optimizer-scalars.js';
+import { hostScalars } from './optimizers/host-scalars.js';
+import { resolveHyperparameters } from './optimizers/resolve.js';
+import type { HyperValue } from './optimizers/spec.js';
 import { SafetensorsError, type StTensor, decodeSafetensors } from './safetensors.js';
 import { isNode } from './threads.js';
 import {

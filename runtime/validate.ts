@@ -22,13 +22,9 @@ import type {
   TensorSpec,
   TrainSpec,
 } from './manifest.js';
-import {
-  type HyperValue,
-  hostScalars,
-  isSupportedOptimizer,
-  scheduleValue,
-  SUPPORTED_OPTIMIZERS,
-} from './optimizer-scalars.js';
+import { hostScalars } from './optimizers/host-scalars.js';
+import { scheduleValue } from './optimizers/schedules.js';
+import { type HyperValue, isSupportedOptimizer, SUPPORTED_OPTIMIZERS } from './optimizers/spec.js';
 import type { StTensor } from './safetensors.js';
 
 /** A mistake of the runtime's caller: a bad artifact, a wrong tensor, an unknown name. */

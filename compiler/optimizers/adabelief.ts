@@ -3,7 +3,7 @@
 //   m = b1·m + (1 − b1)·g ;  s = b2·s + (1 − b2)·(g − m)² + eps_root
 //   θ −= lr·( m̂/(sqrt(ŝ) + eps) + λ·θ )
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { type OptimizerRule, decoupledDecay, descend, ops, readers } from './rule.js';
 
 export const ADABELIEF: OptimizerRule = {

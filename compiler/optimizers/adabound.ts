@@ -3,7 +3,7 @@
 // (the final lr follows the schedule).
 //   η = clamp(lr·sqrt(1 − b2^t)/(1 − b1^t)/(sqrt(v) + eps), lower_t, upper_t) ;  θ −= η·m
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { adamMoments } from './adam.js';
 import { type OptimizerRule, coupledDecay, descend, ops, readers } from './rule.js';
 

@@ -3,7 +3,7 @@
 //   Eg = ρ·Eg + (1 − ρ)·g² ;  Δ = sqrt(Ex + eps)/sqrt(Eg + eps)·g
 //   Ex = ρ·Ex + (1 − ρ)·Δ² ;  θ −= lr·Δ
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { type OptimizerRule, coupledDecay, descend, ops, readers } from './rule.js';
 
 export const ADADELTA: OptimizerRule = {

@@ -4,7 +4,7 @@
 // at zero like every other.
 //   G = G + g² ;  θ −= lr/(1 + (t − 1)·lr_decay) · g/(sqrt(G + G0) + eps)
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { type OptimizerRule, coupledDecay, descend, ops, readers } from './rule.js';
 
 export const ADAGRAD: OptimizerRule = {

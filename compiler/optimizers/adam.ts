@@ -5,7 +5,7 @@
 //   θ −= (lr·inv_bc1) · m / (sqrt(v)·rsqrt_bc2 + eps)
 // which is lr·m̂/(sqrt(v̂) + eps) with the bias corrections on the host.
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import type { IRBuilder, Node } from '../ir.js';
 import {
   type OptimizerRule,

@@ -2,7 +2,7 @@
 // the max.
 //   m = b1·m + (1 − b1)·g ;  u = max(b2·u, |g| + eps) ;  θ −= lr/(1 − b1^t)·m/u
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { type OptimizerRule, coupledDecay, descend, ops, readers } from './rule.js';
 
 export const ADAMAX: OptimizerRule = {

@@ -6,7 +6,7 @@
 //   d = g − g_prev ;  m = b1·m + (1 − b1)·g ;  v = b2·v + (1 − b2)·d
 //   n = b3·n + (1 − b3)·(g + b2·d)² ;  u = (m̂ + b2·v̂)/(sqrt(n̂) + eps)
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { type OptimizerRule, descend, ops, readers } from './rule.js';
 
 export const ADAN: OptimizerRule = {

@@ -4,7 +4,7 @@
 //   m1 = b1·m1 + (1 − b1)·g ;  m2 = b3_t·m2 + (1 − b3_t)·g ;  v = b2·v + (1 − b2)·g²
 //   θ −= lr·( (m̂1 + α_t·m2)/(sqrt(v̂) + eps) + λ·θ )
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { type OptimizerRule, decoupledDecay, descend, ops, readers } from './rule.js';
 
 export const ADEMAMIX: OptimizerRule = {

@@ -5,7 +5,7 @@
 //   q = clamp(g/max(sqrt(v_prev), eps), −c_t, c_t), c_t = (t − 1)^0.25
 //   m = b1·m + (1 − b1)·q ;  v = b2·v + (1 − b2)·g² ;  θ −= lr·m
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { type OptimizerRule, descend, ops, readers } from './rule.js';
 
 export const ADOPT: OptimizerRule = {

@@ -3,7 +3,7 @@
 // ξ = sigmoid(|g_prev − g|) ∈ [0.5, 1). g_prev starts at zero.
 //   θ −= lr·sqrt(1 − b2^t)/(1 − b1^t)·(m·ξ)/(sqrt(v) + eps) ;  g_prev = g
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { adamMoments } from './adam.js';
 import { type OptimizerRule, coupledDecay, descend, ops, readers } from './rule.js';
 

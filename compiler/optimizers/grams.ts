@@ -2,7 +2,7 @@
 // sign, decoupled lr-scaled decay. Elements with g = 0 do not move.
 //   u = m̂/(sqrt(v̂) + eps) ;  θ −= lr·( sign(g)·|u| + λ·θ )
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { adamMoments } from './adam.js';
 import { type OptimizerRule, decoupledDecay, descend, ops, readers } from './rule.js';
 

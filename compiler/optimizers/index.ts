@@ -1,16 +1,12 @@
 // The optimizers the training step compiles: every canonical form of
 // optimizers.md ("Kiln's canonical forms") and its modifiers. Hyperparameter
-// names, defaults, ranges and host-side scalar values live in
-// runtime/optimizer-scalars.ts, shared with the runtime so the two cannot
-// disagree.
+// names, defaults, ranges and the scalars each update reads are the spec in
+// runtime/optimizers/, which the runtime computes the scalars' values from,
+// so the two cannot disagree.
 
-import {
-  type OptimizerConfig,
-  type SupportedOptimizer,
-  baseOptimizer,
-  resolveOptimizer,
-  scalarNames,
-} from '../../runtime/optimizer-scalars.js';
+import { scalarNames } from '../../runtime/optimizers/host-scalars.js';
+import { baseOptimizer, resolveOptimizer } from '../../runtime/optimizers/resolve.js';
+import type { OptimizerConfig, SupportedOptimizer } from '../../runtime/optimizers/spec.js';
 import { ADABELIEF } from './adabelief.js';
 import { ADABOUND } from './adabound.js';
 import { ADADELTA } from './adadelta.js';
@@ -36,12 +32,7 @@ import { rmspropRule } from './rmsprop.js';
 import type { OptimizerRule } from './rule.js';
 import { SGD } from './sgd.js';
 
-export type { OptimizerRule, OptimizerUpdate } from './rule.js';
-export { SGD } from './sgd.js';
-export { adamRule } from './adam.js';
-export { adamwRule } from './adamw.js';
-export { withCautious, withEma, withLookahead } from './modifiers.js';
-export { type OptimizerIssue, type OptimizerSpecLike, validateOptimizer } from '../../runtime/optimizer-scalars.js';
+export type { OptimizerRule } from './rule.js';
 
 /** The rule of a base optimizer; only structural flags (nesterov, amsgrad, centered) are read. */
 function baseRule(name: SupportedOptimizer, hyper: Readonly<Record<string, number | boolean>>): OptimizerRule {
@@ -98,7 +89,7 @@ function baseRule(name: SupportedOptimizer, hyper: Readonly<Record<string, numbe
  * The update rule for an optimizer line, modifiers applied: cautious on the
  * base step, then lookahead, then the EMA of the resulting parameters.
  * Validated (unknown optimizers, arguments and out-of-range values throw).
- * Its scalars are exactly runtime/optimizer-scalars.ts scalarNames(opt).
+ * Its scalars are exactly runtime/optimizers/host-scalars.ts scalarNames(opt).
  */
 export function optimizerRule(opt: OptimizerConfig): OptimizerRule {
   const resolved = resolveOptimizer(opt);

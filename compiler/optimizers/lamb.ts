@@ -4,7 +4,7 @@
 // moments, so no temporary tensor is needed.
 //   r = m̂/(sqrt(v̂) + eps) + λ·θ ;  τ = ‖θ‖/‖r‖ ;  θ −= lr·τ·r
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { adamMoments } from './adam.js';
 import type { IRBuilder, Node } from '../ir.js';
 import { type OptimizerRule, descend, ops, readers } from './rule.js';

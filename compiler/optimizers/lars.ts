@@ -4,7 +4,7 @@
 // steps), so θ −= buf.
 //   s = lr·τ·u ;  buf = s + μ·buf ;  θ −= nesterov ? s + μ·buf : buf
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { trustRatio } from './lamb.js';
 import { type OptimizerRule, coupledDecay, descend, ops, readers } from './rule.js';
 

@@ -2,7 +2,7 @@
 // old momentum and g, decoupled lr-scaled decay, then the momentum update.
 //   c = b1·m + (1 − b1)·g ;  θ −= lr·(sign(c) + λ·θ) ;  m = b2·m + (1 − b2)·g
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { type OptimizerRule, decoupledDecay, descend, ops, readers } from './rule.js';
 
 export const LION: OptimizerRule = {

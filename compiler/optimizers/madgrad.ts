@@ -7,7 +7,7 @@
 //   λ = (lr + eps)·sqrt(t) ;  G += λ·g² ;  s += λ·g
 //   z = x0 − s/(cbrt(G) + eps) ;  θ = μ·θ + (1 − μ)·z
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { type OptimizerRule, coupledDecay, ops, readers } from './rule.js';
 
 export const MADGRAD: OptimizerRule = {

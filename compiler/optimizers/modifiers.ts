@@ -3,7 +3,7 @@
 // one with more state and scalars; the step graph stays one graph (sync and
 // first-step flags are host scalars chosen by `where`).
 
-import { MODIFIER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { MODIFIER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { type OptimizerRule, ops, readers } from './rule.js';
 
 /**

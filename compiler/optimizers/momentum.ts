@@ -3,7 +3,7 @@
 // host's dampening_scale is 1 at t = 1, 1 − τ after), lr outside the buffer.
 //   b = μ·b + dampening_scale·g ;  θ −= lr·(nesterov ? g + μ·b : b)
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { type OptimizerRule, coupledDecay, descend, ops, readers } from './rule.js';
 
 export function momentumRule(opts: { readonly nesterov: boolean }): OptimizerRule {

@@ -4,7 +4,7 @@
 //   m, v as Adam ;  d = sqrt(v/(1 − b2^t)) + eps
 //   θ −= lr·nadam_grad·g/d + lr·nadam_mom·m/d
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { adamMoments } from './adam.js';
 import { type OptimizerRule, coupledDecay, descend, ops, readers } from './rule.js';
 

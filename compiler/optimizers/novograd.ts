@@ -4,7 +4,7 @@
 // (host scalars novograd_b2, novograd_one_minus_b2 are 0, 1 then).
 //   ν = b2·ν + (1 − b2)·‖g‖² ;  m = b1·m + g/(sqrt(ν) + eps) + λ·θ ;  θ −= lr·m
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { type OptimizerRule, descend, ops, readers } from './rule.js';
 
 export const NOVOGRAD: OptimizerRule = {

@@ -6,7 +6,7 @@
 //   rectified:  θ −= lr·m̂·r_t·sqrt(1 − b2^t)/(sqrt(v) + eps)
 //   otherwise:  θ −= lr·m̂
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { adamMoments } from './adam.js';
 import { type OptimizerRule, coupledDecay, descend, ops, readers } from './rule.js';
 

@@ -6,7 +6,7 @@
 //   v = α·v + (1 − α)·g² ;  [ḡ = α·ḡ + (1 − α)·g]
 //   d = sqrt(v [− ḡ²]) + eps ;  b = μ·b + g/d ;  θ −= lr·b
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { type OptimizerRule, coupledDecay, descend, ops, readers } from './rule.js';
 
 export function rmspropRule(opts: { readonly centered: boolean }): OptimizerRule {

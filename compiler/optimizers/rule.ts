@@ -28,7 +28,7 @@ export interface OptimizerRule {
   readonly state: readonly string[];
   /** The suffixes of `state` that hold one value per parameter tensor (shape []), not one per element. */
   readonly perTensorState?: readonly string[];
-  /** The runtime scalars read (graph inputs `@<name>`, values from runtime/optimizer-scalars.ts). */
+  /** The runtime scalars read (graph inputs `@<name>`, values from runtime/optimizers/host-scalars.ts). */
   readonly scalars: readonly string[];
   update(
     b: IRBuilder,

@@ -1,6 +1,6 @@
 // SGD, PyTorch form (optimizers.md §2): g = g + λ·θ (coupled L2), θ = θ − lr·g.
 
-import { OPTIMIZER_SCALARS } from '../../runtime/optimizer-scalars.js';
+import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import { type OptimizerRule, coupledDecay, descend, readers } from './rule.js';
 
 export const SGD: OptimizerRule = {

@@ -26,25 +26,21 @@ import { describe, expect, it } from 'vitest';
 import { type RefTensor, evaluate, scalar, tensor } from '../../compiler/interpret.js';
 import { IRBuilder, topoSort } from '../../compiler/ir.js';
 import { runProgram } from '../../compiler/kernel/interpret.js';
-import { type OptimizerRule, optimizerRule, validateOptimizer } from '../../compiler/optimizers/index.js';
+import { type OptimizerRule, optimizerRule } from '../../compiler/optimizers/index.js';
 import { compileGraph } from '../../compiler/pipeline.js';
 import { initialState, referenceTrainStep } from '../../compiler/train-reference.js';
 import { type TrainConfig, type TrainStep, buildTrainStep } from '../../compiler/train-step.js';
-import { OPTIMIZERS as CHECKER_OPTIMIZERS } from '../../dsl/check.js';
 import { compileSource } from '../../dsl/frontend.js';
 import { formatDiagnostic } from '../../dsl/source.js';
+import { hostScalars, nadamMu, scalarNames } from '../../runtime/optimizers/host-scalars.js';
+import { resolveOptimizer } from '../../runtime/optimizers/resolve.js';
 import {
   type HyperValue,
   type OptimizerConfig,
-  MODIFIER_DEFAULTS,
   OPTIMIZER_DEFAULTS,
-  STRUCTURAL_HYPERPARAMETERS,
   SUPPORTED_OPTIMIZERS,
-  hostScalars,
-  nadamMu,
-  resolveOptimizer,
-  scalarNames,
-} from '../../runtime/optimizer-scalars.js';
+} from '../../runtime/optimizers/spec.js';
+import { validateOptimizer } from '../../runtime/optimizers/validate.js';
 
 // ---------------------------------------------------------------------------
 // Helpers
@@ -782,25 +778,6 @@ describe("Kiln's canonical defaults (optimizers.md table)", () => {
     };
     expect(OPTIMIZER_DEFAULTS).toEqual(sheet);
     expect(resolveOptimizer(la(o('sgd', { lr: 1 }))).hyper).toEqual({ k: 5, alpha: 0.5 });
-  });
-
-  it("agree with the checker's table (dsl/check.ts OPTIMIZERS): names, arguments, kinds", () => {
-    const kind = (d: HyperValue | 'required') =>
-      d === 'required' ? 'required' : typeof d === 'boolean' ? 'bool' : 'number';
-    const fromDefaults = Object.fromEntries(
-      Object.entries(OPTIMIZER_DEFAULTS).map(([n, t]) => [
-        n,
-        Object.fromEntries(Object.entries(t).map(([k, d]) => [k, kind(d)])),
-      ]),
-    );
-    expect(Object.fromEntries(CHECKER_OPTIMIZERS)).toEqual(fromDefaults);
-    // The booleans are exactly the structural flags.
-    const booleans = new Set(
-      [...Object.values(OPTIMIZER_DEFAULTS), MODIFIER_DEFAULTS].flatMap((t) =>
-        Object.entries(t).flatMap(([k, d]) => (typeof d === 'boolean' ? [k] : [])),
-      ),
-    );
-    expect([...booleans].sort()).toEqual([...STRUCTURAL_HYPERPARAMETERS].sort());
   });
 });
 

@@ -8,12 +8,9 @@ import { type TrainStep, buildTrainStep } from '../../compiler/train-step.js';
 import { verifyGraph } from '../../compiler/verify.js';
 import { compileSource } from '../../dsl/frontend.js';
 import { formatDiagnostic } from '../../dsl/source.js';
-import {
-  type OptimizerConfig,
-  type ScheduleConfig,
-  hostScalars,
-  scheduleValue,
-} from '../../runtime/optimizer-scalars.js';
+import { hostScalars } from '../../runtime/optimizers/host-scalars.js';
+import { type ScheduleConfig, scheduleValue } from '../../runtime/optimizers/schedules.js';
+import type { OptimizerConfig } from '../../runtime/optimizers/spec.js';
 
 // ---------------------------------------------------------------------------
 // Helpers

@@ -10,6 +10,7 @@ import { formatType } from '../../compiler/types.js';
 import { type RefTensor, evaluate, tensor } from '../../compiler/interpret.js';
 import { printGraph } from '../../compiler/print.js';
 import { verifyGraph } from '../../compiler/verify.js';
+import { OPTIMIZER_DEFAULTS } from '../../runtime/optimizers/spec.js';
 import { expectGolden } from '../golden.js';
 
 const EXAMPLE = readFileSync(new URL('./golden/language-example.kiln', import.meta.url), 'utf8');
@@ -694,6 +695,23 @@ describe('semantic errors', () => {
     const { result } = compileSource('t.kiln', src);
     expect(result.diagnostics).toEqual([]);
     expect(result.trains[0]!.optimizer.args).toMatchObject({ grad_noise: 0.01, grad_noise_gamma: 0.6 });
+  });
+
+  it("accept every optimizer of the spec with every hyperparameter written, and check each one's kind", () => {
+    const msg = (call: string) =>
+      compileSource('t.kiln', EXAMPLE.replace(/optimizer .*\n/, `optimizer ${call}\n`)).result.diagnostics.map(
+        (d) => d.message,
+      );
+    for (const [name, table] of Object.entries(OPTIMIZER_DEFAULTS)) {
+      const written = Object.entries(table).map(([k, d]) => `${k} = ${d === 'required' ? 0.1 : d}`);
+      expect(msg(`${name}(${[...written, 'cautious = true', 'ema = 0.5'].join(', ')})`), name).toEqual([]);
+      for (const [k, d] of Object.entries(table)) {
+        const lr = k === 'lr' ? '' : 'lr = 0.1, ';
+        expect(msg(`${name}(${lr}${k} = ${typeof d === 'boolean' ? 1 : true})`), `${name} ${k}`).toContain(
+          `${k} of ${name} must be ${typeof d === 'boolean' ? 'true or false' : 'a number'}`,
+        );
+      }
+    }
   });
 
   it('phrase the common mistakes as documented', () => {

@@ -3,7 +3,8 @@
 // (tests/runtime/optimizers-wasm.test.ts): every optimizer, its structural
 // variants and the modifiers, with hyperparameter changes from step 5 on.
 
-import type { HyperValue, OptimizerConfig, ScheduleConfig } from '../../runtime/optimizer-scalars.js';
+import type { ScheduleConfig } from '../../runtime/optimizers/schedules.js';
+import type { HyperValue, OptimizerConfig } from '../../runtime/optimizers/spec.js';
 
 type Hyper = Readonly<Record<string, HyperValue>>;
 

@@ -4,7 +4,7 @@
 // tests (tests/compiler/optimizers.test.ts) and the wasm tests
 // (tests/runtime/optimizers-wasm.test.ts).
 
-import type { OptimizerConfig } from '../../runtime/optimizer-scalars.js';
+import type { OptimizerConfig } from '../../runtime/optimizers/spec.js';
 
 type Vec = number[];
 

@@ -31,7 +31,8 @@ import { compileSource } from '../../dsl/frontend.js';
 import { formatDiagnostic } from '../../dsl/source.js';
 import type { Tensor } from '../../runtime/executor.js';
 import { type Model, loadArtifact, stepSeed } from '../../runtime/index.js';
-import { SUPPORTED_OPTIMIZERS, hostScalars } from '../../runtime/optimizer-scalars.js';
+import { hostScalars } from '../../runtime/optimizers/host-scalars.js';
+import { SUPPORTED_OPTIMIZERS } from '../../runtime/optimizers/spec.js';
 import { type Artifact, buildArtifact } from '../../targets/artifact.js';
 import { expectAllClose } from './helpers.js';
 
