@@ -5,7 +5,7 @@
 // others. Type-only imports count: a circle of types is still a circle.
 
 /** @type {import('dependency-cruiser').IConfiguration} */
-module.exports = {
+export default {
   forbidden: [
     {
       name: 'no-circular',
