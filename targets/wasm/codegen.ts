@@ -8,15 +8,17 @@
 // (kernel.ts), vectorised as simd.ts decides.
 
 import binaryen from 'binaryen';
+import { exportName } from '../../compiler/kernel/abi.js';
 import type { Kernel, KernelProgram } from '../../compiler/kernel/kir.js';
+import { planMatmul } from '../../compiler/kernel/matmul-plan.js';
 import type { Dim } from '../../compiler/types.js';
-import { exportName, kernelAbi } from './abi.js';
+import { kernelAbi } from './abi.js';
 import { FnBuilder } from './builder.js';
 import { ExprEmitter } from './expr.js';
 import { Helpers } from './helpers.js';
 import { StageEmitter } from './kernel.js';
 import { type MathLib, addMathLibrary } from './math.js';
-import { emitMatmul, planMatmul, scratchBytes, splitsColumns } from './matmul.js';
+import { emitMatmul, scratchBytes, splitsColumns } from './matmul.js';
 import { planVectors } from './simd.js';
 
 export interface WasmBuildOptions {

@@ -3,10 +3,10 @@
 // `step_<kernel>`), and each kernel's binding and dispatch in its manifest
 // spec (runtime/manifest.ts GpuKernelSpec).
 
+import { exportName, scalarDTypes } from '../../compiler/kernel/abi.js';
 import type { Kernel } from '../../compiler/kernel/kir.js';
 import type { ShaderFile } from '../../runtime/manifest.js';
 import { type NamedProgram, type TargetCode, dimSpec } from '../artifact.js';
-import { exportName, scalarDTypes } from '../wasm/abi.js';
 import { type WgslKernel, generateWgsl } from './codegen.js';
 
 export const SHADER_FILE = 'shaders.json';
