@@ -1,5 +1,5 @@
 // The Kiln side of the benchmarks: each workload is a .kiln source, compiled
-// in-process (front end, then `buildArtifact` for the wasm target) and loaded
+// in-process (front end, then `compileArtifact` for the wasm target) and loaded
 // with the runtime's `loadArtifact`, exactly what `kiln compile` + `loadModel`
 // would give. Timed calls are the public API: `run(inputs)` (which copies the
 // inputs into the model's memory and the outputs out of it on every call) and
@@ -9,7 +9,7 @@ import { compileSource } from '../dist/dsl/frontend.js';
 import { tensor } from '../dist/compiler/interpret.js';
 import { buildTrainStep } from '../dist/compiler/train-step.js';
 import { initialState, referenceTrainStep, stepScalars } from '../dist/compiler/train-reference.js';
-import { buildArtifact } from '../dist/targets/artifact.js';
+import { compileArtifact } from '../dist/targets/artifact.js';
 import { loadArtifact } from '../dist/runtime/index.js';
 
 export const SOURCES = {
@@ -46,10 +46,10 @@ function check(name, text) {
   return { model, train: trains.find((t) => t.model === model.name) };
 }
 
-/** Front end + wasm code generation, in memory. */
+/** Front end + wasm code generation, in memory (a promise of the artifact). */
 export function compileKiln(name, text) {
   const { model, train } = check(name, text);
-  return buildArtifact(model, train, { seed: 0 });
+  return compileArtifact(model, train, { seed: 0 });
 }
 
 /**
@@ -81,7 +81,7 @@ export function referenceMlp(params0, x, y, dims, hyper, steps) {
 
 export async function createKiln({ threads }) {
   // Probe that the requested threads really start (shared memory, workers).
-  const probe = await loadArtifact(compileKiln('probe.kiln', SOURCES.matmul(64)), { threads });
+  const probe = await loadArtifact(await compileKiln('probe.kiln', SOURCES.matmul(64)), { threads });
   const actual = probe.threads;
   probe.dispose();
   const plural = (k) => (k === 1 ? 'thread' : 'threads');
@@ -91,7 +91,7 @@ export async function createKiln({ threads }) {
     config: `Kiln wasm SIMD, loadArtifact({ threads: ${threads} }) -> ${actual} ${plural(actual)}; public run()/step() API (copies inputs in, results out)`,
 
     async matmul(n, a, b) {
-      const m = await loadArtifact(compileKiln(`mm${n}.kiln`, SOURCES.matmul(n)), { threads });
+      const m = await loadArtifact(await compileKiln(`mm${n}.kiln`, SOURCES.matmul(n)), { threads });
       const inputs = { a: { data: a, shape: [n, n] }, b: { data: b, shape: [n, n] } };
       return {
         async run() {
@@ -106,7 +106,7 @@ export async function createKiln({ threads }) {
 
     async elementwise(a, b, c) {
       const n = a.length;
-      const m = await loadArtifact(compileKiln('ew.kiln', SOURCES.elementwise(n)), { threads });
+      const m = await loadArtifact(await compileKiln('ew.kiln', SOURCES.elementwise(n)), { threads });
       const inputs = { a: { data: a, shape: [n] }, b: { data: b, shape: [n] }, c: { data: c, shape: [n] } };
       return {
         async run() {
@@ -126,7 +126,7 @@ export async function createKiln({ threads }) {
 
     async mlp(params0, x, y, dims, hyper) {
       const { batch, input, hidden, classes } = dims;
-      const m = await loadArtifact(compileKiln('mlp.kiln', SOURCES.mlp(dims, hyper)), { threads });
+      const m = await loadArtifact(await compileKiln('mlp.kiln', SOURCES.mlp(dims, hyper)), { threads });
       m.setParams({
         w1: { data: params0.w1, shape: [input, hidden] },
         b1: { data: params0.b1, shape: [hidden] },

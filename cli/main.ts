@@ -10,8 +10,8 @@ import { gradCommand } from './commands/grad.js';
 import { initCommand } from './commands/init.js';
 import { runCommand } from './commands/run.js';
 import { trainCommand } from './commands/train.js';
-import { DEFAULT_TARGET, TARGETS, parseSeed, positiveInt, positiveNumber } from './commands/common.js';
 import { reportError } from './errors.js';
+import { DEFAULT_TARGET, TARGETS, parseSeed, positiveInt, positiveNumber } from './options.js';
 import { type Output, processOutput } from './output.js';
 
 function buildProgram(out: Output, setStatus: (n: number) => void): Command {
@@ -54,7 +54,7 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
       new Option('--target <target>', 'kernels: whose limits to plan for').choices(['wasm', 'webgpu']).default('wasm'),
     )
     .addOption(modelOpt())
-    .action((file: string, o: Parameters<typeof dumpCommand>[1]) => setStatus(dumpCommand(file, o, out)));
+    .action(async (file: string, o: Parameters<typeof dumpCommand>[1]) => setStatus(await dumpCommand(file, o, out)));
 
   program
     .command('init')
