@@ -28,13 +28,13 @@ const TARGET_WARM = { 'attention.kiln': 400, 'fashion_cnn.kiln': 300, 'mlp.kiln'
 const TARGET_CHECK = 250;
 const TARGET_COMPILE_CLI = { 'mlp.kiln': 1500 };
 
-function inProcess(file, text) {
-  compileStages(file, text); // warm-up
+async function inProcess(file, text) {
+  await compileStages(file, text); // warm-up
   const best = { front: Infinity, middle: Infinity, codegen: Infinity, total: Infinity };
   const budget = QUICK ? 300 : 1500;
   const start = performance.now();
   for (let runs = 0; runs < 3 || (performance.now() - start < budget && runs < 50); runs++) {
-    const t = compileStages(file, text);
+    const t = await compileStages(file, text);
     for (const k of Object.keys(best)) best[k] = Math.min(best[k], t[k]);
   }
   return best;
@@ -53,7 +53,7 @@ function cliWall(args, runs) {
 const ms = (x) => (x >= 100 ? x.toFixed(0) : x.toFixed(1));
 const withTarget = (x, target) => (target === undefined ? ms(x) : `${ms(x)} (${x <= target ? '≤' : '>'} ${target})`);
 
-export function compileTable() {
+export async function compileTable() {
   const files = fs
     .readdirSync(EXAMPLES)
     .filter((f) => f.endsWith('.kiln'))
@@ -63,7 +63,7 @@ export function compileTable() {
   try {
     for (const file of files) {
       const text = fs.readFileSync(path.join(EXAMPLES, file), 'utf8');
-      const warm = inProcess(file, text);
+      const warm = await inProcess(file, text);
       const runs = QUICK ? 1 : 3;
       const check = cliWall(['check', path.join('examples', file)], runs);
       const out = path.join(tmp, `${file}.artifact`);
@@ -107,4 +107,4 @@ export function compileTable() {
   console.log("binaryen's -O3 pipeline. CLI: wall time of `node bin/kiln.js`, process start and imports included.");
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) compileTable();
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await compileTable();

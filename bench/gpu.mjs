@@ -13,7 +13,7 @@
 
 import os from 'node:os';
 import { compileSource } from '../dist/dsl/frontend.js';
-import { buildArtifact } from '../dist/targets/artifact.js';
+import { compileArtifact } from '../dist/targets/artifact.js';
 import { loadArtifact } from '../dist/runtime/index.js';
 import { requestGpuDevice } from '../dist/runtime/webgpu/device.js';
 import { SOURCES } from './kiln.mjs';
@@ -66,7 +66,7 @@ function kilnArtifact(name, text) {
   const { models, trains, diagnostics } = compileSource(name, text).result;
   if (diagnostics.length > 0) throw new Error(`${name}: ${diagnostics.map((d) => d.message).join('; ')}`);
   const model = models[0];
-  return buildArtifact(
+  return compileArtifact(
     model,
     trains.find((t) => t.model === model.name),
     { seed: 0, target: 'webgpu' },
@@ -134,7 +134,7 @@ async function main() {
   for (const n of sizes) {
     const a = uniform(n * n, -1, 1, 1);
     const b = uniform(n * n, -1, 1, 2);
-    const m = await loadArtifact(kilnArtifact(`mm${n}.kiln`, SOURCES.matmul(n)));
+    const m = await loadArtifact(await kilnArtifact(`mm${n}.kiln`, SOURCES.matmul(n)));
     const inputs = { a: { data: a, shape: [n, n] }, b: { data: b, shape: [n, n] } };
     const entries = [['kiln', async () => void (await m.run(inputs))]];
     if (tf)
@@ -163,7 +163,7 @@ async function main() {
   for (const { label, layers, batch } of mlps) {
     const x = uniform(batch * layers[0], 0, 1, 3);
     const y = Int32Array.from(uniform(batch, 0, layers.at(-1), 4), Math.floor);
-    const m = await loadArtifact(kilnArtifact('mlp.kiln', mlpSource(layers, ADAM)));
+    const m = await loadArtifact(await kilnArtifact('mlp.kiln', mlpSource(layers, ADAM)));
     const data = { x: { data: x, shape: [batch, layers[0]] }, y: { data: y, shape: [batch] } };
     const entries = [['kiln', async () => void (await m.step(data))]];
     if (tf) entries.push(['tfjs', tfMlp(tf, layers, batch, x, y)]);

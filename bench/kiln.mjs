@@ -1,5 +1,5 @@
 // The Kiln side of the benchmarks: each workload is a .kiln source, compiled
-// in-process (front end, then `buildArtifact` for the wasm target) and loaded
+// in-process (front end, then `compileArtifact` for the wasm target) and loaded
 // with the runtime's `loadArtifact`, exactly what `kiln compile` + `loadModel`
 // would give. Timed calls are the public API: `run(inputs)` (which copies the
 // inputs into the model's memory and the outputs out of it on every call) and
@@ -10,10 +10,9 @@ import { compileSource } from '../dist/dsl/frontend.js';
 import { tensor } from '../dist/compiler/interpret.js';
 import { buildTrainStep } from '../dist/compiler/train-step.js';
 import { initialState, referenceTrainStep, stepScalars } from '../dist/compiler/train-reference.js';
-import { buildArtifact } from '../dist/targets/artifact.js';
-import { TARGET_LIMITS, compileGraph } from '../dist/compiler/pipeline.js';
-import { planMemory } from '../dist/compiler/memory.js';
-import { wasmCode } from '../dist/targets/wasm/artifact.js';
+import { compileArtifact } from '../dist/targets/artifact.js';
+import { compile } from '../dist/compiler/compile.js';
+import { loadTarget } from '../dist/targets/index.js';
 import { loadArtifact } from '../dist/runtime/index.js';
 
 export const SOURCES = {
@@ -55,29 +54,23 @@ function check(name, text) {
  * (parse + check), middle end (both programs down to kernels and memory plans)
  * and wasm code generation.
  */
-export function compileStages(name, text) {
+export async function compileStages(name, text) {
+  const gen = await loadTarget({ name: 'wasm', relaxedSimd: false, threads: true });
   const t0 = performance.now();
   const { model, train } = check(name, text);
   const t1 = performance.now();
-  const programs = [
-    { prefix: 'fwd', program: compileGraph(model.lower({ training: false }), TARGET_LIMITS.wasm).fusion.program },
-  ];
-  if (train)
-    programs.push({
-      prefix: 'step',
-      program: compileGraph(buildTrainStep(model, train).graph, TARGET_LIMITS.wasm).fusion.program,
-    });
-  for (const p of programs) planMemory(p.program);
+  const c = compile(model, train, { target: 'wasm' });
+  for (const p of [c.forward, ...(c.step?.kind === 'built' ? [c.step.stages] : [])]) void p.memory;
   const t2 = performance.now();
-  wasmCode(programs, { relaxedSimd: false, threads: true });
+  c.code(gen);
   const t3 = performance.now();
   return { front: t1 - t0, middle: t2 - t1, codegen: t3 - t2, total: t3 - t0 };
 }
 
-/** Front end + wasm code generation, in memory. */
+/** Front end + wasm code generation, in memory (a promise of the artifact). */
 export function compileKiln(name, text) {
   const { model, train } = check(name, text);
-  return buildArtifact(model, train, { seed: 0 });
+  return compileArtifact(model, train, { seed: 0 });
 }
 
 /**
@@ -109,7 +102,7 @@ export function referenceMlp(params0, x, y, dims, hyper, steps) {
 
 export async function createKiln({ threads }) {
   // Probe that the requested threads really start (shared memory, workers).
-  const probe = await loadArtifact(compileKiln('probe.kiln', SOURCES.matmul(64)), { threads });
+  const probe = await loadArtifact(await compileKiln('probe.kiln', SOURCES.matmul(64)), { threads });
   const actual = probe.threads;
   probe.dispose();
   const plural = (k) => (k === 1 ? 'thread' : 'threads');
@@ -119,7 +112,7 @@ export async function createKiln({ threads }) {
     config: `Kiln wasm SIMD, loadArtifact({ threads: ${threads} }) -> ${actual} ${plural(actual)}; public run()/step() API (copies inputs in, results out)`,
 
     async matmul(n, a, b) {
-      const m = await loadArtifact(compileKiln(`mm${n}.kiln`, SOURCES.matmul(n)), { threads });
+      const m = await loadArtifact(await compileKiln(`mm${n}.kiln`, SOURCES.matmul(n)), { threads });
       const inputs = { a: { data: a, shape: [n, n] }, b: { data: b, shape: [n, n] } };
       return {
         async run() {
@@ -134,7 +127,7 @@ export async function createKiln({ threads }) {
 
     async elementwise(a, b, c) {
       const n = a.length;
-      const m = await loadArtifact(compileKiln('ew.kiln', SOURCES.elementwise(n)), { threads });
+      const m = await loadArtifact(await compileKiln('ew.kiln', SOURCES.elementwise(n)), { threads });
       const inputs = { a: { data: a, shape: [n] }, b: { data: b, shape: [n] }, c: { data: c, shape: [n] } };
       return {
         async run() {
@@ -154,7 +147,7 @@ export async function createKiln({ threads }) {
 
     async mlp(params0, x, y, dims, hyper) {
       const { batch, input, hidden, classes } = dims;
-      const m = await loadArtifact(compileKiln('mlp.kiln', SOURCES.mlp(dims, hyper)), { threads });
+      const m = await loadArtifact(await compileKiln('mlp.kiln', SOURCES.mlp(dims, hyper)), { threads });
       m.setParams({
         w1: { data: params0.w1, shape: [input, hidden] },
         b1: { data: params0.b1, shape: [hidden] },

@@ -301,7 +301,7 @@ async function main() {
 if (['matmul', 'elementwise', 'mlp'].some((w) => only.has(w))) await main();
 if (only.has('compile')) {
   console.log('');
-  compileTable();
+  await compileTable();
 }
 // Kiln's and the peers' worker threads must not keep the process alive.
 process.exit(0);

@@ -13,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 const { WebAssembly } = globalThis;
 const dist = process.env.KILN_DIST ?? new URL('../dist', import.meta.url).pathname;
 const { IRBuilder } = await import(`${dist}/compiler/ir.js`);
-const { compileGraph } = await import(`${dist}/compiler/pipeline.js`);
+const { compileGraph } = await import(`${dist}/compiler/compile.js`);
 const { buildWasmModule } = await import(`${dist}/targets/wasm/codegen.js`);
 const { probeRelaxedSimd } = await import(`${dist}/targets/wasm/features.js`);
 

@@ -1,17 +1,21 @@
 // The `kiln` command line (../shared/CLI.md): argument parsing with
 // commander, dispatch to one module per command, and one place that turns
 // errors into messages and exit statuses (0 ok, 1 user error, 2 bad usage).
+// A command's module is imported only when that command runs, so `kiln
+// check` never loads the compiler's back ends, binaryen or the runtime.
+// Beside it: commands/ (one module per command, common.ts for those that run
+// a model), data/ (the datasets `kiln train` reads), train/ (its loop,
+// trainers, checkpoints, progress and plots).
 
 import { Command, CommanderError, Option } from 'commander';
-import { checkCommand } from './commands/check.js';
-import { compileCommand } from './commands/compile.js';
-import { dumpCommand } from './commands/dump.js';
-import { gradCommand } from './commands/grad.js';
-import { initCommand } from './commands/init.js';
-import { runCommand } from './commands/run.js';
-import { trainCommand } from './commands/train.js';
-import { DEFAULT_TARGET, TARGETS, parseSeed, positiveInt, positiveNumber } from './commands/common.js';
+import type { CompileOptions } from './commands/compile.js';
+import type { DumpOptions } from './commands/dump.js';
+import type { GradOptions } from './commands/grad.js';
+import type { InitOptions } from './commands/init.js';
+import type { RunOptions } from './commands/run.js';
+import type { TrainOptions } from './commands/train.js';
 import { reportError } from './errors.js';
+import { DEFAULT_TARGET, TARGETS, parseSeed, positiveInt, positiveNumber } from './options.js';
 import { type Output, processOutput } from './output.js';
 
 function buildProgram(out: Output, setStatus: (n: number) => void): Command {
@@ -38,7 +42,10 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     .command('check')
     .description("parse and type-check; print each model's inputs, params and outputs")
     .argument('<file>', '.kiln source')
-    .action((file: string) => setStatus(checkCommand(file, out)));
+    .action(async (file: string) => {
+      const { checkCommand } = await import('./commands/check.js');
+      setStatus(checkCommand(file, out));
+    });
 
   program
     .command('dump')
@@ -54,7 +61,10 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
       new Option('--target <target>', 'kernels: whose limits to plan for').choices(['wasm', 'webgpu']).default('wasm'),
     )
     .addOption(modelOpt())
-    .action((file: string, o: Parameters<typeof dumpCommand>[1]) => setStatus(dumpCommand(file, o, out)));
+    .action(async (file: string, o: DumpOptions) => {
+      const { dumpCommand } = await import('./commands/dump.js');
+      setStatus(await dumpCommand(file, o, out));
+    });
 
   program
     .command('init')
@@ -63,7 +73,10 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     .requiredOption('-o, --out <params>', 'output .safetensors file')
     .addOption(modelOpt())
     .addOption(seedOpt())
-    .action((file: string, o: { out: string; model?: string; seed: number }) => setStatus(initCommand(file, o, out)));
+    .action(async (file: string, o: InitOptions) => {
+      const { initCommand } = await import('./commands/init.js');
+      setStatus(initCommand(file, o, out));
+    });
 
   program
     .command('run')
@@ -77,7 +90,10 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     .addOption(seedOpt())
     .addOption(f64Opt())
     .addOption(threadsOpt())
-    .action(async (file: string, o: Parameters<typeof runCommand>[1]) => setStatus(await runCommand(file, o, out)));
+    .action(async (file: string, o: RunOptions) => {
+      const { runCommand } = await import('./commands/run.js');
+      setStatus(await runCommand(file, o, out));
+    });
 
   program
     .command('grad')
@@ -93,7 +109,10 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     .addOption(seedOpt())
     .addOption(f64Opt())
     .addOption(threadsOpt())
-    .action(async (file: string, o: Parameters<typeof gradCommand>[1]) => setStatus(await gradCommand(file, o, out)));
+    .action(async (file: string, o: GradOptions) => {
+      const { gradCommand } = await import('./commands/grad.js');
+      setStatus(await gradCommand(file, o, out));
+    });
 
   program
     .command('compile')
@@ -107,9 +126,10 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     .option('--no-threads', 'build for one thread (no shared memory, no worker threads)')
     .addOption(modelOpt())
     .addOption(seedOpt())
-    .action(async (file: string, o: Parameters<typeof compileCommand>[1]) =>
-      setStatus(await compileCommand(file, o, out)),
-    );
+    .action(async (file: string, o: CompileOptions) => {
+      const { compileCommand } = await import('./commands/compile.js');
+      setStatus(await compileCommand(file, o, out));
+    });
 
   program
     .command('train')
@@ -137,11 +157,12 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     .addOption(targetOpt())
     .addOption(seedOpt())
     .addOption(threadsOpt())
-    .action(async (file: string, o: Parameters<typeof trainCommand>[1], cmd: Command) => {
+    .action(async (file: string, o: TrainOptions, cmd: Command) => {
       // A resumed run takes its settings from the checkpoint unless typed.
       const explicit = new Set(
         cmd.options.map((opt) => opt.attributeName()).filter((k) => cmd.getOptionValueSource(k) === 'cli'),
       );
+      const { trainCommand } = await import('./commands/train.js');
       setStatus(await trainCommand(file, { ...o, explicit }, out));
     });
   return program;

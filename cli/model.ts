@@ -1,11 +1,12 @@
 // Loading a .kiln file for a command: parse and check it, pick the model the
-// user meant, and produce its parameters (from a file or initialised).
+// user meant, produce its parameters (from a file or initialised), and pick
+// the output a gradient is of.
 
 import { statSync } from 'node:fs';
 import type { CheckedModel, CheckedTrain } from '../dsl/check.js';
 import { loadKilnFile } from '../dsl/frontend.js';
 import { didYouMean } from '../dsl/source.js';
-import { evalShape } from '../compiler/types.js';
+import { evalShape, formatType } from '../compiler/types.js';
 import type { RefTensor } from '../compiler/interpret.js';
 import { initParam } from '../compiler/init.js';
 import { UserError } from './errors.js';
@@ -73,4 +74,28 @@ export function modelParams(model: CheckedModel, paramsPath: string | undefined,
       `${paramsPath}: missing param${missing.length > 1 ? 's' : ''} ${missing.map((m) => `'${m}'`).join(', ')}`,
     );
   return params;
+}
+
+/** `--of NAME`, else the train block's `minimize`, else the model's only scalar f32 output. */
+export function defaultScalarOutput(lm: LoadedModel, of: string | undefined): string {
+  const { model } = lm;
+  const scalars = model.outputs.filter((o) => o.type.dtype === 'f32' && o.type.shape.length === 0);
+  const name = of ?? lm.train?.minimize ?? (scalars.length === 1 ? scalars[0]!.name : undefined);
+  if (name === undefined)
+    throw new UserError(
+      `${lm.path}: model '${model.name}' has no train block and ${scalars.length === 0 ? 'no' : 'several'} scalar f32 outputs; say which with --of`,
+    );
+  const o = model.outputs.find((x) => x.name === name);
+  if (!o) {
+    const hint = didYouMean(
+      name,
+      model.outputs.map((x) => x.name),
+    );
+    throw new UserError(
+      `--of: model '${model.name}' has no output '${name}'${hint ? `; did you mean '${hint}'?` : ''}`,
+    );
+  }
+  if (o.type.dtype !== 'f32' || o.type.shape.length !== 0)
+    throw new UserError(`--of: output '${name}' is ${formatType(o.type)}; gradients need a scalar f32 output`);
+  return name;
 }

@@ -1,21 +1,20 @@
-// The compiler side of an artifact, for either target: the forward program
-// (and the fused training step when the train block's optimizer can run)
-// compiled by the middle end with the target's limits, handed to the
-// target's code generator (targets/wasm/artifact.ts: one module with
-// prefixes `fwd` and `step`; targets/wgsl/artifact.ts: one WGSL shader per
-// kernel), and described by a manifest the runtime validates
-// (runtime/manifest.ts), with the initial params (and zeroed optimizer
-// state) as safetensors.
+// An artifact: a compilation (compiler/compile.ts) and its code, packed as
+// the runtime loads it without the compiler: a manifest the runtime
+// validates (runtime/manifest.ts) describing the forward program (and the
+// fused training step when the train block's optimizer can run), the code
+// file of the target (targets/wasm: one module with prefixes `fwd` and
+// `step`; targets/wgsl: one WGSL shader per kernel), and the initial params
+// (and zeroed optimizer state) as safetensors.
 
+import { type Compilation, type GradRequest, type ProgramStages, compile } from '../compiler/compile.js';
+import { initParam } from '../compiler/init.js';
+import type { Kernel, KernelProgram, Stage, VExpr } from '../compiler/kernel/kir.js';
+import { type Poly, poly, polyAdd, polyScale } from '../compiler/memory.js';
 import type { ModelContract, TrainContract } from '../compiler/model.js';
+import { type Target, type TargetKernelFields, type TargetName, dimSpec } from '../compiler/target.js';
+import type { TrainStep } from '../compiler/train-step.js';
 import type { Dim, Shape } from '../compiler/types.js';
 import { evalShape } from '../compiler/types.js';
-import { initParam } from '../compiler/init.js';
-import { gradientGraph } from '../compiler/gradient-graph.js';
-import type { Kernel, KernelProgram, Stage, VExpr } from '../compiler/kernel/kir.js';
-import { type Poly, planMemory, poly, polyAdd, polyScale } from '../compiler/memory.js';
-import { TARGET_LIMITS, compileGraph } from '../compiler/pipeline.js';
-import { type TrainStep, buildTrainStep } from '../compiler/train-step.js';
 import type {
   BufferSpec,
   DimSpec,
@@ -28,30 +27,7 @@ import type {
 } from '../runtime/manifest.js';
 import { encodeSafetensors, type StTensor } from '../runtime/safetensors.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION } from '../runtime/validate.js';
-import { wasmCode } from './wasm/artifact.js';
-import { wgslCode } from './wgsl/artifact.js';
-
-/** A program to generate code for, and the prefix of its kernels' entries. */
-export interface NamedProgram {
-  readonly prefix: 'fwd' | 'step';
-  readonly program: KernelProgram;
-}
-
-/** What a target's code generator gives the manifest. */
-export interface TargetCode {
-  readonly file: string;
-  readonly bytes: Uint8Array;
-  /** manifest.memory.base */
-  readonly base: number;
-  readonly features: Manifest['features'];
-  /** The target-specific fields of a kernel's spec (its entry, and scratch or gpu; a split of its own). */
-  kernel(prefix: NamedProgram['prefix'], k: Kernel): TargetKernelFields;
-}
-
-/** What a target says about each kernel; `split` defaults to the outermost parallel loop's extent. */
-export type TargetKernelFields = Pick<KernelSpec, 'entry' | 'scratch' | 'gpu' | 'chunking'> & {
-  readonly split?: DimSpec;
-};
+import { loadTarget } from './index.js';
 
 export interface Artifact {
   readonly manifest: Manifest;
@@ -62,56 +38,20 @@ export interface Artifact {
 }
 
 export interface ArtifactOptions {
-  /** The target (default wasm). */
-  readonly target?: Manifest['target'];
   /** Seed of the initial params. */
   readonly seed: number;
-  /** Use relaxed SIMD (fused multiply-add); the artifact then needs an engine that has it. */
-  readonly relaxedSimd?: boolean;
-  /** Import a shared memory so the runtime can run kernels on worker threads (default true). */
-  readonly threads?: boolean;
-  /**
-   * Instead of the plain forward pass, compute output `of` and its gradients
-   * (`grad.<param>` for every f32 param, `grad.<input>` for `inputs`): what `kiln grad` runs.
-   */
-  readonly grad?: { readonly of: string; readonly inputs: readonly string[] };
 }
 
 export const PARAMS_FILE = 'params.safetensors';
 export const MANIFEST_FILE = 'manifest.json';
 
-export function buildArtifact(model: ModelContract, train: TrainContract | undefined, opts: ArtifactOptions): Artifact {
-  const notes: string[] = [];
-  const target = opts.target ?? 'wasm';
-
-  let fwdGraph = model.lower({ training: false });
-  if (opts.grad) {
-    const { of } = opts.grad;
-    const g = gradientGraph(fwdGraph, {
-      of,
-      params: model.params.filter((p) => p.type.dtype === 'f32').map((p) => p.name),
-      inputs: opts.grad.inputs,
-    });
-    fwdGraph = { ...g, outputs: g.outputs.filter((o) => o.name === of || o.name.startsWith('grad.')) };
-  }
-  const forward = compileGraph(fwdGraph, TARGET_LIMITS[target]).fusion.program;
-
-  let step: TrainStep | undefined;
-  if (train && !opts.grad) {
-    try {
-      step = buildTrainStep(model, train);
-    } catch (e) {
-      notes.push(`no training step: ${(e as Error).message}`);
-    }
-  }
-  const stepProgram = step && compileGraph(step.graph, TARGET_LIMITS[target]).fusion.program;
-
-  const programs: NamedProgram[] = [{ prefix: 'fwd', program: forward }];
-  if (stepProgram) programs.push({ prefix: 'step', program: stepProgram });
-  const code: TargetCode =
-    target === 'wasm'
-      ? wasmCode(programs, { relaxedSimd: opts.relaxedSimd ?? false, threads: opts.threads ?? true })
-      : wgslCode(programs);
+/** Packs a compilation with the code `target` generates for it (a target of the compilation's kind). */
+export function buildArtifact(c: Compilation, target: Target, opts: ArtifactOptions): Artifact {
+  const { model } = c;
+  const step = c.step?.kind === 'built' ? c.step : undefined;
+  const notes = c.step?.kind === 'unavailable' ? [`no training step: ${c.step.reason}`] : [];
+  const forward = c.forward;
+  const code = c.code(target);
 
   const params: ParamSpec[] = [
     ...model.params.map((p) => ({
@@ -120,7 +60,7 @@ export function buildArtifact(model: ModelContract, train: TrainContract | undef
       shape: dimSpecs(p.type.shape),
       role: 'param' as const,
     })),
-    ...(step?.state ?? []).map((s) => ({
+    ...(step?.step.state ?? []).map((s) => ({
       name: s.name,
       dtype: s.dtype,
       shape: dimSpecs(s.shape),
@@ -132,30 +72,27 @@ export function buildArtifact(model: ModelContract, train: TrainContract | undef
     dtype: i.type.dtype,
     shape: dimSpecs(i.type.shape),
   }));
-  const outputs: TensorSpec[] = forward.outputs.map((o) => ({
+  const outputs: TensorSpec[] = forward.fusion.program.outputs.map((o) => ({
     name: o.name,
     dtype: o.dtype,
     shape: dimSpecs(o.shape),
   }));
 
-  const trainSpec: TrainSpec | undefined =
-    step && stepProgram
-      ? {
-          program: programSpec(stepProgram, (k) => code.kernel('step', k)),
-          loss: step.loss,
-          optimizer: plainOptimizer(step.optimizer),
-          ...(step.schedule && { schedule: { name: step.schedule.name, args: { ...step.schedule.args } } }),
-          ...(step.clip && { clip: { kind: step.clip.kind, max: step.clip.max } }),
-          ...(step.gradNoise && { gradNoise: { eta: step.gradNoise.eta, gamma: step.gradNoise.gamma } }),
-          trainable: [...step.trainable],
-        }
-      : undefined;
+  const trainSpec: TrainSpec | undefined = step && {
+    program: programSpec(step.stages, (k) => code.kernel('step', k)),
+    loss: step.step.loss,
+    optimizer: plainOptimizer(step.step.optimizer),
+    ...(step.step.schedule && { schedule: { name: step.step.schedule.name, args: { ...step.step.schedule.args } } }),
+    ...(step.step.clip && { clip: { kind: step.step.clip.kind, max: step.step.clip.max } }),
+    ...(step.step.gradNoise && { gradNoise: { eta: step.step.gradNoise.eta, gamma: step.step.gradNoise.gamma } }),
+    trainable: [...step.step.trainable],
+  };
 
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
     version: MANIFEST_VERSION,
     model: model.name,
-    target,
+    target: c.target,
     files: { code: code.file, params: PARAMS_FILE },
     memory: { base: code.base },
     inputs,
@@ -165,7 +102,34 @@ export function buildArtifact(model: ModelContract, train: TrainContract | undef
     ...(trainSpec && { train: trainSpec }),
     features: code.features,
   };
-  return { manifest, code: code.bytes, params: initialParams(model, step, opts.seed), notes };
+  return { manifest, code: code.bytes, params: initialParams(model, step?.step, opts.seed), notes };
+}
+
+export interface CompileArtifactOptions extends ArtifactOptions {
+  /** The target (default wasm). */
+  readonly target?: TargetName;
+  /** wasm: use relaxed SIMD (fused multiply-add); the artifact then needs an engine that has it. */
+  readonly relaxedSimd?: boolean;
+  /** wasm: import a shared memory so the runtime can run kernels on worker threads (default true). */
+  readonly threads?: boolean;
+  /** Instead of the plain forward pass, compute an output and its gradients (compiler/compile.ts GradRequest). */
+  readonly grad?: GradRequest;
+}
+
+/** Compiles the model (and its training step when `train` is given) for a target and packs the artifact. */
+export async function compileArtifact(
+  model: ModelContract,
+  train: TrainContract | undefined,
+  opts: CompileArtifactOptions,
+): Promise<Artifact> {
+  const target = opts.target ?? 'wasm';
+  const c = compile(model, train, { target, ...(opts.grad && { grad: opts.grad }) });
+  const gen = await loadTarget(
+    target === 'wasm'
+      ? { name: 'wasm', relaxedSimd: opts.relaxedSimd ?? false, threads: opts.threads ?? true }
+      : { name: 'webgpu' },
+  );
+  return buildArtifact(c, gen, { seed: opts.seed });
 }
 
 /** The optimizer as plain JSON (the training step's copy, with any wrapped optimizer). */
@@ -173,16 +137,13 @@ function plainOptimizer(o: TrainStep['optimizer']): TrainSpec['optimizer'] {
   return { name: o.name, hyper: { ...o.hyper }, ...(o.inner && { inner: plainOptimizer(o.inner) }) };
 }
 
-export function dimSpec(d: Dim): DimSpec {
-  return typeof d === 'number' ? d : { coef: d.coef, syms: [...d.syms] };
-}
-
 function dimSpecs(s: Shape): DimSpec[] {
   return s.map(dimSpec);
 }
 
-function programSpec(p: KernelProgram, targetFields: (k: Kernel) => TargetKernelFields): ProgramSpec {
-  const plan = planMemory(p);
+function programSpec(stages: ProgramStages, targetFields: (k: Kernel) => TargetKernelFields): ProgramSpec {
+  const p = stages.fusion.program;
+  const plan = stages.memory;
   const buffers: BufferSpec[] = p.buffers.map((b) => ({
     id: b.id,
     dtype: b.dtype,

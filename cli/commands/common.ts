@@ -1,7 +1,6 @@
-// Options and helpers shared by the commands that execute a model: targets,
-// numbers, loading a model onto the wasm runtime (from a .kiln source,
-// compiled in memory, or from an artifact directory), and tensors in and out
-// of safetensors files for the runtime.
+// Helpers shared by the commands that execute a model: loading it onto the
+// runtime (from a .kiln source, compiled in memory, or from an artifact
+// directory), and tensors in and out of safetensors files for the runtime.
 
 import { statSync } from 'node:fs';
 import { readSafetensorsFile, writeSafetensorsFile } from '../../runtime/safetensors-node.js';
@@ -11,55 +10,13 @@ import { KilnRuntimeError, formatTensorType } from '../../runtime/validate.js';
 import { type Model, loadArtifact, loadModel as loadArtifactDir } from '../../runtime/model.js';
 import type { Tensor, TensorData } from '../../runtime/executor.js';
 import type { RefTensor } from '../../compiler/interpret.js';
-import { type ArtifactOptions, buildArtifact } from '../../targets/artifact.js';
+import type { GradRequest } from '../../compiler/compile.js';
+import { compileArtifact } from '../../targets/artifact.js';
 import { probeRelaxedSimd } from '../../targets/wasm/features.js';
 import { UsageError, UserError } from '../errors.js';
 import { type LoadedModel, loadModel } from '../model.js';
+import type { CommonOptions } from '../options.js';
 import { summarize } from '../tensors.js';
-
-export const TARGETS = ['reference', 'wasm', 'webgpu'] as const;
-export const DEFAULT_TARGET = 'wasm';
-
-export interface CommonOptions {
-  readonly model?: string;
-  readonly target: string;
-  readonly seed: number;
-  /** Write f32 results as F64 (the reference interpreter's full precision). */
-  readonly f64?: boolean;
-  /** Threads for the wasm runtime (default: the available cores). */
-  readonly threads?: number;
-}
-
-/** wasm, webgpu and the float64 reference interpreter execute models. */
-export function checkTarget(target: string): void {
-  if (!(TARGETS as readonly string[]).includes(target))
-    throw new UsageError(`unknown target '${target}' (expected ${TARGETS.join(', ')})`);
-}
-
-export function parseSeed(s: string): number {
-  const n = Number(s);
-  if (!Number.isSafeInteger(n) || n < 0) throw new UsageError(`--seed must be a non-negative integer, got '${s}'`);
-  return n;
-}
-
-/** A commander parser for a positive integer option. */
-export function positiveInt(flag: string): (s: string) => number {
-  return (s) => {
-    const n = Number(s);
-    if (!/^\s*\d+\s*$/.test(s) || !Number.isSafeInteger(n) || n < 1)
-      throw new UsageError(`${flag} must be a positive integer, got '${s}'`);
-    return n;
-  };
-}
-
-export function positiveNumber(flag: string): (s: string) => number {
-  return (s) => {
-    const n = Number(s);
-    if (s.trim() === '' || !Number.isFinite(n) || n < 0)
-      throw new UsageError(`${flag} must be a non-negative number, got '${s}'`);
-    return n;
-  };
-}
 
 export function isDirectory(path: string): boolean {
   try {
@@ -95,7 +52,7 @@ export interface RuntimeModel {
 export async function runtimeModel(
   file: string,
   opts: CommonOptions,
-  build: Partial<Pick<ArtifactOptions, 'grad'>> & { readonly training?: boolean } = {},
+  build: { readonly grad?: GradRequest; readonly training?: boolean } = {},
   what = 'this command',
 ): Promise<RuntimeModel> {
   const loadOpts = { ...(opts.threads !== undefined && { threads: opts.threads }), seed: opts.seed };
@@ -107,7 +64,7 @@ export async function runtimeModel(
   const source = loadModel(file, opts.model);
   // Only `train` needs the training step: leaving it out saves compile time.
   const target = opts.target === 'webgpu' ? 'webgpu' : 'wasm';
-  const artifact = buildArtifact(source.model, build.training ? source.train : undefined, {
+  const artifact = await compileArtifact(source.model, build.training ? source.train : undefined, {
     target,
     seed: opts.seed,
     relaxedSimd: target === 'wasm' && probeRelaxedSimd(),

@@ -2,11 +2,11 @@
 // (manifest.json, the code — a wasm module or the WGSL shaders — and the
 // initial params as safetensors) that the runtime loads without the compiler.
 
-import { buildArtifact, writeArtifact } from '../../targets/artifact.js';
+import { compileArtifact, writeArtifact } from '../../targets/artifact.js';
 import { UsageError, UserError } from '../errors.js';
 import { loadModel } from '../model.js';
 import type { Output } from '../output.js';
-import { checkTarget } from './common.js';
+import { checkTarget } from '../options.js';
 
 export interface CompileOptions {
   readonly out: string;
@@ -23,7 +23,7 @@ export async function compileCommand(file: string, opts: CompileOptions, out: Ou
     throw new UsageError("compile writes code for a device: --target wasm or webgpu ('reference' is the interpreter)");
   checkTarget(opts.target);
   const lm = loadModel(file, opts.model);
-  const artifact = buildArtifact(lm.model, lm.train, {
+  const artifact = await compileArtifact(lm.model, lm.train, {
     target: opts.target === 'webgpu' ? 'webgpu' : 'wasm',
     seed: opts.seed,
     relaxedSimd: opts.relaxedSimd ?? false,

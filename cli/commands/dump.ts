@@ -2,22 +2,16 @@
 // graph is the whole training step (forward, gradients, optimizer update).
 
 import { printTypedAst } from '../../dsl/print-ast.js';
-import type { Graph } from '../../compiler/ir.js';
-import { printGraph } from '../../compiler/print.js';
-import { gradientGraph } from '../../compiler/gradient-graph.js';
-import { optimizeGraph, formatPassLog } from '../../compiler/passes/pipeline.js';
-import { planKernels } from '../../compiler/fusion/plan.js';
-import { TARGET_LIMITS } from '../../compiler/pipeline.js';
+import { type Compilation, type ProgramStages, compile } from '../../compiler/compile.js';
 import { kernelTable, printKernels } from '../../compiler/kernel/print.js';
-import { formatMemoryPlan, planMemory } from '../../compiler/memory.js';
-import { buildTrainStep } from '../../compiler/train-step.js';
-import { buildWasmModule } from '../../targets/wasm/codegen.js';
-import { generateWgsl } from '../../targets/wgsl/codegen.js';
-import { describeWgsl } from '../../targets/wgsl/describe.js';
+import { formatMemoryPlan } from '../../compiler/memory.js';
+import { formatPassLog } from '../../compiler/passes/pipeline.js';
+import { printGraph } from '../../compiler/print.js';
+import { type ProgramName, type TargetName, isTargetName } from '../../compiler/target.js';
+import { loadTarget } from '../../targets/index.js';
 import { UserError, UsageError } from '../errors.js';
-import { type LoadedModel, loadModel } from '../model.js';
+import { type LoadedModel, defaultScalarOutput, loadModel } from '../model.js';
 import type { Output } from '../output.js';
-import { defaultScalarOutput } from './grad.js';
 
 export const STAGES = ['ast', 'ir', 'grad', 'opt', 'kernels', 'wasm', 'wgsl'] as const;
 export type Stage = (typeof STAGES)[number];
@@ -45,19 +39,27 @@ export function parseDims(s: string | undefined): Map<string, number> | undefine
   return out;
 }
 
-/** The graph a stage works on: the training step with --train, else the forward pass. */
-function stageGraph(lm: LoadedModel, train: boolean): Graph {
-  if (!train) return lm.model.lower({ training: false });
-  if (!lm.train)
-    throw new UserError(`${lm.path}: model '${lm.model.name}' has no train block, so --train has no step to show`);
-  try {
-    return buildTrainStep(lm.model, lm.train).graph;
-  } catch (e) {
-    throw new UserError(`${lm.path}: ${(e as Error).message}`);
-  }
+/** The program a stage shows: the training step with --train, else the forward pass. */
+interface Shown {
+  readonly compilation: Compilation;
+  readonly program: ProgramName;
+  readonly stages: ProgramStages;
 }
 
-export function dumpCommand(file: string, opts: DumpOptions, out: Output): number {
+function shown(lm: LoadedModel, train: boolean, target: TargetName): Shown {
+  if (!train) {
+    const compilation = compile(lm.model, undefined, { target });
+    return { compilation, program: 'fwd', stages: compilation.forward };
+  }
+  if (!lm.train)
+    throw new UserError(`${lm.path}: model '${lm.model.name}' has no train block, so --train has no step to show`);
+  const compilation = compile(lm.model, lm.train, { target });
+  const step = compilation.step!;
+  if (step.kind === 'unavailable') throw new UserError(`${lm.path}: ${step.reason}`);
+  return { compilation, program: 'step', stages: step.stages };
+}
+
+export async function dumpCommand(file: string, opts: DumpOptions, out: Output): Promise<number> {
   if (!(STAGES as readonly string[]).includes(opts.stage))
     throw new UsageError(`unknown stage '${opts.stage}' (expected ${STAGES.join(', ')})`);
   const stage = opts.stage as Stage;
@@ -69,59 +71,47 @@ export function dumpCommand(file: string, opts: DumpOptions, out: Output): numbe
       out.stdout(printTypedAst(lm.loaded.program, lm.loaded.result));
       return 0;
     case 'ir':
-      out.stdout(printGraph(stageGraph(lm, opts.train), title));
+      out.stdout(printGraph(shown(lm, opts.train, 'wasm').stages.ir, title));
       return 0;
     case 'grad': {
       if (opts.train) {
-        out.stdout(printGraph(stageGraph(lm, true), title));
+        out.stdout(printGraph(shown(lm, true, 'wasm').stages.ir, title));
         return 0;
       }
       const of = defaultScalarOutput(lm, undefined);
-      const g = gradientGraph(lm.model.lower({ training: false }), {
-        of,
-        params: lm.model.params.filter((p) => p.type.dtype === 'f32').map((p) => p.name),
-        inputs: [],
-      });
+      const g = compile(lm.model, undefined, { grad: { of, inputs: [] } }).grad!;
       out.stdout(printGraph(g, `gradient of ${lm.model.name}.${of}`));
       return 0;
     }
     case 'opt': {
-      const { graph, log } = optimizeGraph(stageGraph(lm, opts.train));
-      if (opts.passes) out.stdout(`${formatPassLog(log)}\n`);
+      const { graph, passes } = shown(lm, opts.train, 'wasm').stages.optimised;
+      if (opts.passes) out.stdout(`${formatPassLog(passes)}\n`);
       out.stdout(printGraph(graph, `${title} (optimised)`));
       return 0;
     }
     case 'kernels': {
       const target = opts.target ?? 'wasm';
-      const limits = TARGET_LIMITS[target];
-      if (!limits) throw new UsageError(`unknown target '${target}'`);
-      const { graph } = optimizeGraph(stageGraph(lm, opts.train));
-      const plan = planKernels(graph, limits);
+      if (!isTargetName(target)) throw new UsageError(`unknown target '${target}'`);
+      const { fusion, memory } = shown(lm, opts.train, target).stages;
       out.stdout(`${title}: kernels for target ${target}\n`);
-      out.stdout(`${kernelTable(plan.program, dims)}\n`);
-      out.stdout(`${formatMemoryPlan(planMemory(plan.program), dims)}\n`);
-      if (opts.verbose) out.stdout(`\n${printKernels(plan.program)}\n`);
-      if (opts.explainFusion) out.stdout(`\nfusion decisions:\n${plan.explain.map((l) => `  ${l}`).join('\n')}\n`);
+      out.stdout(`${kernelTable(fusion.program, dims)}\n`);
+      out.stdout(`${formatMemoryPlan(memory, dims)}\n`);
+      if (opts.verbose) out.stdout(`\n${printKernels(fusion.program)}\n`);
+      if (opts.explainFusion) out.stdout(`\nfusion decisions:\n${fusion.explain.map((l) => `  ${l}`).join('\n')}\n`);
       return 0;
     }
     case 'wasm': {
-      const { graph } = optimizeGraph(stageGraph(lm, opts.train));
-      const program = planKernels(graph, TARGET_LIMITS['wasm']).program;
-      const module = buildWasmModule([{ prefix: opts.train ? 'step' : 'fwd', program }], {
-        relaxedSimd: false,
-        sharedMemory: false,
-      });
-      out.stdout(module.text());
+      const { compilation, program } = shown(lm, opts.train, 'wasm');
+      // The module as one thread runs it, without relaxed SIMD or a declared memory maximum.
+      const target = await loadTarget({ name: 'wasm', relaxedSimd: false, threads: false, memoryMaximum: false });
+      out.stdout(compilation.code(target, [program]).listing());
       return 0;
     }
     case 'wgsl': {
-      const { graph } = optimizeGraph(stageGraph(lm, opts.train));
-      const program = planKernels(graph, TARGET_LIMITS['webgpu']).program;
-      const parts = program.kernels.map((k) => {
-        const w = generateWgsl(k);
-        return `${describeWgsl(k, w, program)}\n\n${w.code}`;
-      });
-      out.stdout(`// ${title}: ${program.kernels.length} WGSL shaders (target webgpu)\n\n${parts.join('\n')}`);
+      const { compilation, program, stages } = shown(lm, opts.train, 'webgpu');
+      const code = compilation.code(await loadTarget({ name: 'webgpu' }), [program]);
+      const n = stages.fusion.program.kernels.length;
+      out.stdout(`// ${title}: ${n} WGSL shaders (target webgpu)\n\n${code.listing()}`);
       return 0;
     }
   }

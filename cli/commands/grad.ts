@@ -4,18 +4,15 @@
 // whose forward program outputs the value and the gradients) or on the
 // reference interpreter; the last line says which ran it.
 
-import { didYouMean } from '../../dsl/source.js';
-import { formatType } from '../../compiler/types.js';
+import { compile } from '../../compiler/compile.js';
 import { evaluate } from '../../compiler/interpret.js';
-import { gradientGraph } from '../../compiler/gradient-graph.js';
 import { UserError } from '../errors.js';
-import { type LoadedModel, loadModel, modelParams } from '../model.js';
+import { defaultScalarOutput, loadModel, modelParams } from '../model.js';
+import { type CommonOptions, checkTarget } from '../options.js';
 import type { Output } from '../output.js';
 import { readTensors, writeTensors } from '../tensors.js';
 import {
   applyParamsFile,
-  checkTarget,
-  type CommonOptions,
   isDirectory,
   readRuntimeTensors,
   userErrors,
@@ -29,30 +26,6 @@ export interface GradOptions extends CommonOptions {
   readonly out: string;
   readonly of?: string;
   readonly wrtInputs: boolean;
-}
-
-/** `--of NAME`, else the train block's `minimize`, else the model's only scalar f32 output. */
-export function defaultScalarOutput(lm: LoadedModel, of: string | undefined): string {
-  const { model } = lm;
-  const scalars = model.outputs.filter((o) => o.type.dtype === 'f32' && o.type.shape.length === 0);
-  const name = of ?? lm.train?.minimize ?? (scalars.length === 1 ? scalars[0]!.name : undefined);
-  if (name === undefined)
-    throw new UserError(
-      `${lm.path}: model '${model.name}' has no train block and ${scalars.length === 0 ? 'no' : 'several'} scalar f32 outputs; say which with --of`,
-    );
-  const o = model.outputs.find((x) => x.name === name);
-  if (!o) {
-    const hint = didYouMean(
-      name,
-      model.outputs.map((x) => x.name),
-    );
-    throw new UserError(
-      `--of: model '${model.name}' has no output '${name}'${hint ? `; did you mean '${hint}'?` : ''}`,
-    );
-  }
-  if (o.type.dtype !== 'f32' || o.type.shape.length !== 0)
-    throw new UserError(`--of: output '${name}' is ${formatType(o.type)}; gradients need a scalar f32 output`);
-  return name;
 }
 
 export async function gradCommand(file: string, opts: GradOptions, out: Output): Promise<number> {
@@ -79,12 +52,8 @@ export async function gradCommand(file: string, opts: GradOptions, out: Output):
       m.dispose();
     }
   }
-  const g = gradientGraph(model.lower({ training: false }), {
-    of,
-    params: model.params.filter((p) => p.type.dtype === 'f32').map((p) => p.name),
-    inputs: wrtInputs,
-  });
-  const wanted = g.outputs.filter((o) => o.name === of || o.name.startsWith('grad.'));
+  // The very graph the runtime's gradient program computes: `of` and the gradients.
+  const wanted = compile(model, undefined, { grad: { of, inputs: wrtInputs } }).forward.ir.outputs;
   const values = evaluate(
     wanted.map((o) => o.node),
     {

@@ -3,7 +3,7 @@
 import { loadModel, initialParams } from '../model.js';
 import type { Output } from '../output.js';
 import { writeTensors } from '../tensors.js';
-import type { CommonOptions } from './common.js';
+import type { CommonOptions } from '../options.js';
 
 export interface InitOptions extends Pick<CommonOptions, 'model' | 'seed'> {
   readonly out: string;

@@ -2,15 +2,15 @@
 // wasm runtime (FILE a .kiln source or an artifact directory) or on the
 // float64 reference interpreter.
 
+import { compile } from '../../compiler/compile.js';
 import { evaluate } from '../../compiler/interpret.js';
 import { UserError } from '../errors.js';
 import { modelParams, loadModel } from '../model.js';
+import { type CommonOptions, checkTarget } from '../options.js';
 import type { Output } from '../output.js';
 import { readTensors, summarize, writeTensors } from '../tensors.js';
 import {
   applyParamsFile,
-  checkTarget,
-  type CommonOptions,
   isDirectory,
   readRuntimeTensors,
   summarizeTensor,
@@ -54,7 +54,7 @@ function runReference(file: string, opts: RunOptions, out: Output): number {
   const { model } = loadModel(file, opts.model);
   const inputs = readTensors(opts.inputs, model.inputs, 'an input');
   const params = modelParams(model, opts.params, opts.seed);
-  const g = model.lower({ training: false });
+  const g = compile(model, undefined).ir;
   const values = evaluate(
     g.outputs.map((o) => o.node),
     { inputs, params },

@@ -34,7 +34,8 @@ import { runtimeTrainer } from '../train/runtime-trainer.js';
 import { type GivenSettings, resolveSettings } from '../train/settings.js';
 import { summaryTable } from '../train/summary.js';
 import type { Trainer } from '../train/trainer.js';
-import { checkTarget, type CommonOptions, isDirectory } from './common.js';
+import { checkTarget, type CommonOptions } from '../options.js';
+import { isDirectory } from './common.js';
 import { type Signature, sourceSignature } from '../train/signature.js';
 
 export interface TrainOptions extends CommonOptions, GivenSettings {

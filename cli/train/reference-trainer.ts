@@ -2,9 +2,9 @@
 // the training step graph evaluated with its assigns applied. Checkpoints
 // keep its float64 values (F64), so a resumed run is exact here too.
 
+import { compile } from '../../compiler/compile.js';
 import { evaluate, type RefTensor } from '../../compiler/interpret.js';
 import { initialState, referenceTrainStep, stepScalars } from '../../compiler/train-reference.js';
-import { type TrainStep, buildTrainStep } from '../../compiler/train-step.js';
 import type { Tensor, TensorData } from '../../runtime/executor.js';
 import type { TensorSpec } from '../../runtime/manifest.js';
 import { stepSeed } from '../../runtime/model.js';
@@ -28,13 +28,11 @@ export function referenceTrainer(file: string, opts: ReferenceTrainerOptions): T
       `${file}: a compiled artifact trains on --target wasm; the reference interpreter needs the .kiln source`,
     );
   const lm = loadModel(file, opts.model);
-  if (!lm.train) throw new UserError(`${file}: cannot train model '${lm.model.name}': it has no train block`);
-  let step: TrainStep;
-  try {
-    step = buildTrainStep(lm.model, lm.train);
-  } catch (e) {
-    throw new UserError(`${file}: cannot train model '${lm.model.name}': ${(e as Error).message}`);
-  }
+  const compilation = compile(lm.model, lm.train);
+  const built = compilation.step;
+  if (built?.kind !== 'built')
+    throw new UserError(`${file}: cannot train model '${lm.model.name}': ${built?.reason ?? 'it has no train block'}`);
+  let { step } = built;
   if (opts.lr !== undefined)
     step = { ...step, optimizer: { ...step.optimizer, hyper: { ...step.optimizer.hyper, lr: opts.lr } } };
   const specs: TensorSpec[] = [
@@ -45,7 +43,7 @@ export function referenceTrainer(file: string, opts: ReferenceTrainerOptions): T
   if (opts.paramsIn !== undefined) params = withParamsFile(params, opts.paramsIn, specs, lm.model.params);
   let t = 0;
   const names = new Set(lm.model.params.map((p) => p.name));
-  const forward = lm.model.lower({ training: false });
+  const forward = compilation.ir;
   const toRefBatch = (batch: Readonly<Record<string, Tensor>>) => {
     const out = new Map<string, RefTensor>();
     for (const i of lm.model.inputs) {

@@ -6,14 +6,8 @@ import type { StTensor } from '../../runtime/safetensors.js';
 import type { Tensor } from '../../runtime/executor.js';
 import { KilnRuntimeError } from '../../runtime/validate.js';
 import { UserError } from '../errors.js';
-import {
-  applyParamsFile,
-  type CommonOptions,
-  toRuntime,
-  toSafetensors,
-  userErrors,
-  runtimeModel,
-} from '../commands/common.js';
+import type { CommonOptions } from '../options.js';
+import { applyParamsFile, toRuntime, toSafetensors, userErrors, runtimeModel } from '../commands/common.js';
 import type { Trainer } from './trainer.js';
 
 export interface RuntimeTrainerOptions extends CommonOptions {

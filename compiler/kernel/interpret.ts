@@ -18,6 +18,7 @@ import { type DType, type Dim, evalDim, formatShape } from '../types.js';
 import type { RefTensor } from '../interpret.js';
 import { binaryImpl, castValue, coerce, randUniform, reduceImpl as reduceIdentity, unaryImpl } from '../semantics.js';
 import type { ReduceFn } from '../ir.js';
+import { vdtype } from './abi.js';
 import type { IBool, IExpr, Kernel, KernelProgram, Stage, VExpr } from './kir.js';
 import { forEachValue } from './walk.js';
 
@@ -36,25 +37,6 @@ export interface ProgramEnv {
   readonly dims?: ReadonlyMap<string, number>;
   /** Runtime scalars; a missing one falls back to a rank-0 input tensor of that name. */
   readonly scalars?: ReadonlyMap<string, number>;
-}
-
-/** The dtype a VExpr produces. */
-export function vdtype(x: VExpr): DType {
-  switch (x.k) {
-    case 'index':
-      return 'i32';
-    case 'rand':
-      return 'f32';
-    case 'load':
-    case 'const':
-    case 'scalar':
-    case 'unary':
-    case 'binary':
-    case 'where':
-    case 'cast':
-    case 'acc':
-      return x.dtype;
-  }
 }
 
 // ------------------------------------------------------- scalar semantics

@@ -8,15 +8,17 @@
 // (kernel.ts), vectorised as simd.ts decides.
 
 import binaryen from 'binaryen';
+import { exportName } from '../../compiler/kernel/abi.js';
 import type { Kernel, KernelProgram } from '../../compiler/kernel/kir.js';
+import { planMatmul } from '../../compiler/kernel/matmul-plan.js';
 import type { Dim } from '../../compiler/types.js';
-import { exportName, kernelAbi } from './abi.js';
+import { kernelAbi } from './abi.js';
 import { FnBuilder } from './builder.js';
 import { ExprEmitter } from './expr.js';
 import { Helpers } from './helpers.js';
 import { StageEmitter } from './kernel.js';
 import { type MathLib, addMathLibrary } from './math.js';
-import { emitMatmul, planMatmul, scratchBytes, splitsColumns } from './matmul.js';
+import { emitMatmul, scratchBytes, splitsColumns } from './matmul.js';
 import { planVectors } from './simd.js';
 
 export interface WasmBuildOptions {
@@ -40,6 +42,8 @@ export interface WasmModule {
    * range per thread).
    */
   readonly splits: Map<string, Dim>;
+  /** First byte after the module's active data segments (0 without any): the runtime's memory starts above. */
+  readonly dataEnd: number;
   /** The module as WAT (for golden tests and dumps). */
   readonly text: () => string;
 }
@@ -97,6 +101,7 @@ export function buildWasmModule(
       entries,
       scratch,
       splits,
+      dataEnd: dataEnd(m),
       text: () => {
         const r = binaryen.readBinary(binary);
         try {
@@ -185,4 +190,21 @@ function emitKernel(
   m.addFunction(sname, binaryen.createType(dimParams), binaryen.i32, [...sb.vars], sizeBody);
   m.addFunctionExport(sname, sname);
   return { scratch: sname, ...(splitsColumns(mm) && { split: mm.n.extent }) };
+}
+
+/** binaryen.js's data segment queries (its typings still describe an older API). */
+interface DataSegmentQueries {
+  getNumDataSegments(): number;
+  getDataSegmentByIndex(index: number): number;
+  getDataSegmentInfo(segment: number): { readonly offset: number | null; readonly data: ArrayBuffer };
+}
+
+function dataEnd(m: binaryen.Module): number {
+  const q = m as unknown as DataSegmentQueries;
+  let end = 0;
+  for (let i = 0; i < q.getNumDataSegments(); i++) {
+    const { offset, data } = q.getDataSegmentInfo(q.getDataSegmentByIndex(i));
+    if (offset !== null) end = Math.max(end, offset + data.byteLength); // passive segments have none
+  }
+  return end;
 }

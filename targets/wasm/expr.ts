@@ -23,10 +23,10 @@
 import binaryen from 'binaryen';
 import type { DType } from '../../compiler/types.js';
 import type { BinaryFn, UnaryFn } from '../../compiler/ir.js';
-import { vdtype } from '../../compiler/kernel/interpret.js';
+import { vdtype } from '../../compiler/kernel/abi.js';
+import { type Deps, type NodeInfo, type Term, bvars, constCoef, polyOf } from '../../compiler/kernel/affine.js';
 import { type IndexCtx, indexKey, printBool, range } from '../../compiler/kernel/index-expr.js';
 import type { IBool, IExpr, VExpr } from '../../compiler/kernel/kir.js';
-import { type Deps, type NodeInfo, type Term, bvars, constCoef, polyOf } from './affine.js';
 import type { FnBuilder, Ref, Val } from './builder.js';
 import { type Helpers, RAND_SALT_MUL } from './helpers.js';
 import type { MathFn, MathLib } from './math.js';

@@ -8,12 +8,12 @@
 import binaryen from 'binaryen';
 import type { DType, Dim } from '../../compiler/types.js';
 import type { ReduceFn } from '../../compiler/ir.js';
+import { Deps, writtenSlots } from '../../compiler/kernel/affine.js';
 import { ctxOf } from '../../compiler/kernel/index-expr.js';
 import type { Accumulator, Kernel, Loop, Stage } from '../../compiler/kernel/kir.js';
-import { Deps } from './affine.js';
 import { type Ref, type Val, scalarType } from './builder.js';
 import type { ExprEmitter } from './expr.js';
-import { type VectorPlan, writtenSlots } from './simd.js';
+import type { VectorPlan } from './simd.js';
 
 const I32_MIN = -2147483648;
 const I32_MAX = 2147483647;

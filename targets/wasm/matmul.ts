@@ -33,8 +33,6 @@ import type { Ref } from './builder.js';
 import type { ExprEmitter } from './expr.js';
 import { type StageEmitter, extentRef } from './kernel.js';
 
-export { type MatmulPart, type MatmulPlan, planMatmul } from '../../compiler/kernel/matmul-plan.js';
-
 /** Rows per block (the A panel kept in L2), a multiple of the 4-row tile. */
 const MB = 64;
 

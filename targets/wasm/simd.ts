@@ -13,7 +13,7 @@
 // (`aliasSafe`).
 
 import type { IExpr, Kernel, Stage, VExpr } from '../../compiler/kernel/kir.js';
-import { vdtype } from '../../compiler/kernel/interpret.js';
+import { vdtype } from '../../compiler/kernel/abi.js';
 import {
   aliasSafe,
   bvars,
@@ -41,10 +41,6 @@ export function classifyStore(index: IExpr, v: string): Access {
   if (!ivars(index).has(v)) return 'invariant';
   return constCoef(index, v) === 1 ? 'contiguous' : 'lanewise';
 }
-
-/** Every load and value node reachable from `roots` (also inside gather indices and masks). */
-// The slot and alias analyses are backend-neutral (compiler/kernel/affine.ts).
-export { aliasSafe, collect, distinctSlots, stageRoots, writtenSlots } from '../../compiler/kernel/affine.js';
 
 export interface VectorPlan {
   /** Run every stage on four consecutive points of the innermost parallel loop. */

@@ -12,9 +12,9 @@
 // Conditions combine with the non-short-circuit `&` and `|`: `&&` is control
 // flow, and a loop full of it can take SwiftShader's compiler minutes.
 
+import { vdtype } from '../../compiler/kernel/abi.js';
 import { Deps, type NodeInfo, writtenSlots } from '../../compiler/kernel/affine.js';
 import { type IndexCtx, indexKey, range } from '../../compiler/kernel/index-expr.js';
-import { vdtype } from '../../compiler/kernel/interpret.js';
 import type { IBool, IExpr, Kernel, Stage, VExpr } from '../../compiler/kernel/kir.js';
 import type { BinaryFn, UnaryFn } from '../../compiler/ir.js';
 import type { DType, Dim } from '../../compiler/types.js';

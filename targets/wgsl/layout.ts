@@ -2,16 +2,17 @@
 // storage binding per distinct program buffer (WebGPU forbids aliasing a
 // writable binding, so slots bound to one buffer share it, access = union),
 // element types from how the kernel reads and writes each slot (vec4 where
-// the vector template takes 4 points at once: vector.ts), and the uniform
-// block of dims (i32) then scalars (f32 or i32), then the fields of a split
+// the vector template takes 4 points at once: vector-plan.ts), and the uniform
+// block of dims (i32) then scalars (f32 or i32, as compiler/kernel/abi.ts
+// scalarDTypes says), then the fields of a split
 // dispatch (split.ts), 4 bytes each, padded to a multiple of 16 bytes.
 
+import { scalarDTypes, vdtype } from '../../compiler/kernel/abi.js';
 import { collect, stageRoots } from '../../compiler/kernel/affine.js';
-import { vdtype } from '../../compiler/kernel/interpret.js';
 import type { Kernel } from '../../compiler/kernel/kir.js';
 import type { DType } from '../../compiler/types.js';
 import { CHUNK_DIM, type SplitInfo, splitInfo } from './split.js';
-import { LANES, type VectorPlan, vectorPlan } from './vector.js';
+import { LANES, type VectorPlan, vectorPlan } from './vector-plan.js';
 
 /** What a buffer element is in WGSL: f32, or i32 for i32 and bool (0/1). */
 export type Elem = 'f32' | 'i32';
@@ -51,18 +52,6 @@ export interface Layout {
 }
 
 export const elemOf = (d: DType): Elem => (d === 'f32' ? 'f32' : 'i32');
-
-/**
- * The uniform type of each scalar (Kernel.scalars order): i32 when its first
- * use reads it as i32 or bool (the dropout key), else f32. The same rule as
- * targets/wasm/abi.ts scalarDTypes, so both runtimes agree.
- */
-export function scalarTypes(k: Kernel): Elem[] {
-  const { nodes } = collect(k.stages.flatMap(stageRoots));
-  const used = new Map<string, Elem>();
-  for (const x of nodes) if (x.k === 'scalar' && !used.has(x.name)) used.set(x.name, x.dtype === 'f32' ? 'f32' : 'i32');
-  return k.scalars.map((s) => used.get(s) ?? 'f32');
-}
 
 /** The element type of each slot, from its loads' dtypes and its stores' value dtypes. */
 function slotElems(k: Kernel): Elem[] {
@@ -104,7 +93,7 @@ export function layoutOf(k: Kernel): Layout {
     bindings.push({ buf: b.id, access, elem: elems[slot]!, name: `b${bindings.length}` });
     return bindings.length - 1;
   });
-  const types = scalarTypes(k);
+  const types = scalarDTypes(k);
   const fields: UniformField[] = [
     ...k.dims.map((d, i): UniformField => ({ name: `d${i}`, source: d, kind: 'dim', type: 'i32', offset: 4 * i })),
     ...k.scalars.map((s, i): UniformField => ({

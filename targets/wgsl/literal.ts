@@ -4,7 +4,7 @@
 // i32 or give NaN or infinity in f32, while Kiln's semantics define them.
 
 import type { IExpr, VExpr } from '../../compiler/kernel/kir.js';
-import { vdtype } from '../../compiler/kernel/interpret.js';
+import { vdtype } from '../../compiler/kernel/abi.js';
 import { binaryImpl, castValue, coerce, unaryImpl } from '../../compiler/semantics.js';
 import type { DType } from '../../compiler/types.js';
 

@@ -4,7 +4,7 @@
 // dumped shader compiles without errors or warnings.
 
 import { describe, expect, it } from 'vitest';
-import { TARGET_LIMITS } from '../../compiler/pipeline.js';
+import { TARGET_LIMITS } from '../../compiler/target.js';
 import { planKernels } from '../../compiler/fusion/plan.js';
 import { optimizeGraph } from '../../compiler/passes/pipeline.js';
 import { loadKilnFile } from '../../dsl/frontend.js';

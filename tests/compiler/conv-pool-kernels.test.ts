@@ -7,7 +7,7 @@
 
 import { describe, expect, it } from 'vitest';
 import { compileSource, loadKilnFile } from '../../dsl/frontend.js';
-import { compileGraph } from '../../compiler/pipeline.js';
+import { compileGraph } from '../../compiler/compile.js';
 import type { Graph } from '../../compiler/ir.js';
 import type { Kernel, KernelProgram } from '../../compiler/kernel/kir.js';
 import { runProgram } from '../../compiler/kernel/interpret.js';

@@ -12,7 +12,7 @@ import { bindDims } from '../../compiler/bind.js';
 import { type RefTensor, evaluate, scalar } from '../../compiler/interpret.js';
 import { gradientGraph } from '../../compiler/gradient-graph.js';
 import type { Graph } from '../../compiler/ir.js';
-import { compileGraph } from '../../compiler/pipeline.js';
+import { compileGraph } from '../../compiler/compile.js';
 import { runProgram } from '../../compiler/kernel/interpret.js';
 import { buildTrainStep } from '../../compiler/train-step.js';
 import { initialState, referenceTrainStep, stepScalars } from '../../compiler/train-reference.js';

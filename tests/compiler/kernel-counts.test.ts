@@ -4,7 +4,8 @@
 import { describe, expect, it } from 'vitest';
 import { compileSource, loadKilnFile } from '../../dsl/frontend.js';
 import type { CheckedModel } from '../../dsl/check.js';
-import { compileGraph, TARGET_LIMITS } from '../../compiler/pipeline.js';
+import { compileGraph } from '../../compiler/compile.js';
+import { TARGET_LIMITS } from '../../compiler/target.js';
 import type { KernelProgram } from '../../compiler/kernel/kir.js';
 import { buildTrainStep } from '../../compiler/train-step.js';
 import { evaluate } from '../../compiler/interpret.js';

@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type RefTensor, evaluate, randUniform, tensor } from '../../compiler/interpret.js';
 import { BINARY_FNS, type BinaryFn, IRBuilder, type Node, UNARY_FNS, type UnaryFn } from '../../compiler/ir.js';
-import { runKernel, runProgram, vdtype } from '../../compiler/kernel/interpret.js';
+import { vdtype } from '../../compiler/kernel/abi.js';
+import { runKernel, runProgram } from '../../compiler/kernel/interpret.js';
 import type {
   IBool,
   IExpr,

@@ -27,7 +27,7 @@ import { type RefTensor, evaluate, scalar, tensor } from '../../compiler/interpr
 import { IRBuilder, topoSort } from '../../compiler/ir.js';
 import { runProgram } from '../../compiler/kernel/interpret.js';
 import { type OptimizerRule, optimizerRule } from '../../compiler/optimizers/index.js';
-import { compileGraph } from '../../compiler/pipeline.js';
+import { compileGraph } from '../../compiler/compile.js';
 import { initialState, referenceTrainStep } from '../../compiler/train-reference.js';
 import { type TrainConfig, type TrainStep, buildTrainStep } from '../../compiler/train-step.js';
 import { compileSource } from '../../dsl/frontend.js';

@@ -3,10 +3,14 @@
 
 import type { CheckedModel, CheckedTrain } from '../../dsl/check.js';
 import { loadKilnFile } from '../../dsl/frontend.js';
+import { compile } from '../../compiler/compile.js';
+import type { ModelContract, TrainContract } from '../../compiler/model.js';
 import { evalShape, type DType } from '../../compiler/types.js';
 import type { RefTensor } from '../../compiler/interpret.js';
 import type { Tensor, TensorData } from '../../runtime/executor.js';
 import { type Artifact, buildArtifact } from '../../targets/artifact.js';
+import { wasmTarget } from '../../targets/wasm/target.js';
+import { wgslTarget } from '../../targets/wgsl/target.js';
 
 export interface Example {
   readonly model: CheckedModel;
@@ -20,6 +24,17 @@ export function example(file: string): Example {
   return { model, train: result.trains.find((t) => t.model === model.name) };
 }
 
+/** A model's artifact as `kiln compile` packs it (no relaxed SIMD; wasm with threads unless `opts` says). */
+export function artifactFor(
+  model: ModelContract,
+  train: TrainContract | undefined,
+  opts: { readonly seed: number; readonly target?: 'wasm' | 'webgpu'; readonly threads?: boolean },
+): Artifact {
+  const target = opts.target ?? 'wasm';
+  const gen = target === 'wasm' ? wasmTarget({ relaxedSimd: false, threads: opts.threads ?? true }) : wgslTarget;
+  return buildArtifact(compile(model, train, { target }), gen, { seed: opts.seed });
+}
+
 const cache = new Map<string, Artifact>();
 
 /** The example's artifact (seed 1, no relaxed SIMD; wasm unless `target` says), built once per test file. */
@@ -29,7 +44,7 @@ export function artifactOf(file: string, opts: { threads?: boolean; target?: 'wa
   let a = cache.get(key);
   if (!a) {
     const ex = example(file);
-    a = buildArtifact(ex.model, ex.train, { seed: 1, threads: opts.threads ?? true, target });
+    a = artifactFor(ex.model, ex.train, { seed: 1, threads: opts.threads ?? true, target });
     cache.set(key, a);
   }
   return a;

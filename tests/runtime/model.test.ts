@@ -15,7 +15,7 @@ import { type TrainStep, buildTrainStep } from '../../compiler/train-step.js';
 import type { Tensor } from '../../runtime/executor.js';
 import { KilnRuntimeError, type Model, loadArtifact, loadModel, stepSeed } from '../../runtime/index.js';
 import { writeArtifact } from '../../targets/artifact.js';
-import { artifactOf, expectAllClose, example, randomInputs, refMap, toRef } from './helpers.js';
+import { artifactFor, artifactOf, expectAllClose, example, randomInputs, refMap, toRef } from './helpers.js';
 
 const MLP = 'examples/mlp.kiln';
 const LINREG = 'examples/linear_regression.kiln';
@@ -160,8 +160,7 @@ describe('step', () => {
 
   it('says when an artifact has no training step', async () => {
     const ex = example(LINREG);
-    const { buildArtifact } = await import('../../targets/artifact.js');
-    const m = await loadArtifact(buildArtifact(ex.model, undefined, { seed: 0 }), { threads: 1 });
+    const m = await loadArtifact(artifactFor(ex.model, undefined, { seed: 0 }), { threads: 1 });
     open.push(m);
     expect(m.canTrain).toBe(false);
     await expect(m.step(batchOf(LINREG, 2, 1))).rejects.toThrow(/has no training step/);

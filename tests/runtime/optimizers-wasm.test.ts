@@ -33,8 +33,8 @@ import type { Tensor } from '../../runtime/executor.js';
 import { type Model, loadArtifact, stepSeed } from '../../runtime/index.js';
 import { hostScalars } from '../../runtime/optimizers/host-scalars.js';
 import { SUPPORTED_OPTIMIZERS } from '../../runtime/optimizers/spec.js';
-import { type Artifact, buildArtifact } from '../../targets/artifact.js';
-import { expectAllClose } from './helpers.js';
+import type { Artifact } from '../../targets/artifact.js';
+import { artifactFor, expectAllClose } from './helpers.js';
 
 // ---------------------------------------------------------------------------
 // The tiny tanh MLP, its initial params (rounded to f32 for both sides) and batches
@@ -102,7 +102,7 @@ function build(c: Case): { step: TrainStep; artifact: Artifact } {
   if (result.diagnostics.length > 0) throw new Error(result.diagnostics.map(formatDiagnostic).join('\n'));
   const train = result.trains[0]!;
   const model = result.models.find((m) => m.name === train.model)!;
-  const artifact = buildArtifact(model, train, { seed: 1 });
+  const artifact = artifactFor(model, train, { seed: 1 });
   if (!artifact.manifest.train) throw new Error(`no training step in the artifact: ${artifact.notes.join('; ')}`);
   return { step: buildTrainStep(model, train), artifact };
 }
@@ -247,7 +247,7 @@ describe('optimizers.md §35 and §35b test vectors on wasm (1 thread)', () => {
       const { result } = compileSource('probe.kiln', probeSrc(optimizerLine(c.opt)));
       if (result.diagnostics.length > 0) throw new Error(result.diagnostics.map(formatDiagnostic).join('\n'));
       const train = result.trains[0]!;
-      const artifact = buildArtifact(
+      const artifact = artifactFor(
         result.models.find((m) => m.name === train.model)!,
         train,
         { seed: 1 },

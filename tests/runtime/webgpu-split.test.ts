@@ -24,9 +24,9 @@ import {
   validateManifest,
 } from '../../runtime/index.js';
 import { webgpuTesting } from '../../runtime/webgpu/backend.js';
-import { type Artifact, buildArtifact } from '../../targets/artifact.js';
+import type { Artifact } from '../../targets/artifact.js';
 import { webgpuSuite } from '../helpers/webgpu.js';
-import { expectAllClose, randomInputs, refMap } from './helpers.js';
+import { artifactFor, expectAllClose, randomInputs, refMap } from './helpers.js';
 
 interface Built {
   readonly model: CheckedModel;
@@ -39,7 +39,7 @@ function build(src: string): Built {
   if (result.diagnostics.length > 0) throw new Error(result.diagnostics.map(formatDiagnostic).join('\n'));
   const model = result.models[0]!;
   const train = result.trains.find((t) => t.model === model.name);
-  return { model, train, artifact: buildArtifact(model, train, { seed: 1, target: 'webgpu' }) };
+  return { model, train, artifact: artifactFor(model, train, { seed: 1, target: 'webgpu' }) };
 }
 
 const open: Model[] = [];

@@ -23,7 +23,7 @@ import { gradientGraph } from '../../compiler/gradient-graph.js';
 import { evaluate } from '../../compiler/interpret.js';
 import type { RefTensor } from '../../compiler/interpret.js';
 import type { Graph } from '../../compiler/ir.js';
-import { compileGraph } from '../../compiler/pipeline.js';
+import { compileGraph } from '../../compiler/compile.js';
 import { buildWasmModule } from '../../targets/wasm/codegen.js';
 import { runWasmProgram } from '../helpers/wasm-exec.js';
 

@@ -18,7 +18,8 @@ import { gradientGraph } from '../../compiler/gradient-graph.js';
 import { evaluate } from '../../compiler/interpret.js';
 import type { RefTensor } from '../../compiler/interpret.js';
 import type { Graph } from '../../compiler/ir.js';
-import { TARGET_LIMITS, compileGraph } from '../../compiler/pipeline.js';
+import { compileGraph } from '../../compiler/compile.js';
+import { TARGET_LIMITS } from '../../compiler/target.js';
 import { GpuCache, runWebGpuPrograms } from '../helpers/webgpu-exec.js';
 import { gpuDevice, webgpuSuite } from '../helpers/webgpu.js';
 

@@ -21,19 +21,20 @@ import { gradientGraph } from '../../compiler/gradient-graph.js';
 import type { RefTensor } from '../../compiler/interpret.js';
 import type { Graph } from '../../compiler/ir.js';
 import { IRBuilder } from '../../compiler/ir.js';
+import { vdtype } from '../../compiler/kernel/abi.js';
 import { runProgram } from '../../compiler/kernel/interpret.js';
 import type { IExpr, Kernel, KernelProgram, Stage, VExpr } from '../../compiler/kernel/kir.js';
-import { vdtype } from '../../compiler/kernel/interpret.js';
+import { planMatmul } from '../../compiler/kernel/matmul-plan.js';
 import type { BinaryFn, UnaryFn } from '../../compiler/ir.js';
 import type { DType } from '../../compiler/types.js';
-import { compileGraph } from '../../compiler/pipeline.js';
+import { compileGraph } from '../../compiler/compile.js';
 import { initialState, stepScalars } from '../../compiler/train-reference.js';
 import { buildTrainStep } from '../../compiler/train-step.js';
 import { loadKilnFile } from '../../dsl/frontend.js';
 import { type Shape, sym } from '../../compiler/types.js';
+import { readWasmMemory } from '../../runtime/layout.js';
 import { buildWasmModule } from '../../targets/wasm/codegen.js';
 import { probeRelaxedSimd } from '../../targets/wasm/features.js';
-import { planMatmul } from '../../targets/wasm/matmul.js';
 import { planVectors } from '../../targets/wasm/simd.js';
 import { expectGolden } from '../golden.js';
 import { arbGraph, mismatch } from '../helpers/random-graph.js';
@@ -455,6 +456,22 @@ describe('golden WAT', () => {
       b.bin('max', b.bin('add', b.matmul(x!, w!), bias!), 0),
     );
     expectGolden('tests/targets/golden/matmul.wat', wat(g));
+  });
+
+  it('reports where its data ends, as the binary says (the memory base of an artifact)', () => {
+    const g = graphOf(
+      [
+        [B, 16],
+        [16, 8],
+      ],
+      (b, [x, w]) => b.unary('exp', b.matmul(x!, w!)),
+    );
+    const mod = buildWasmModule([{ prefix: 'g', program: compileGraph(g).fusion.program }], {
+      relaxedSimd: false,
+      sharedMemory: true,
+      maxPages: 32768,
+    });
+    expect(mod.dataEnd).toBe(readWasmMemory(mod.binary).dataEnd);
   });
 });
 

@@ -8,7 +8,8 @@
 // Each case is one hand-built elementwise kernel out[i] = f(a[i], b[i]).
 
 import { describe, expect, it } from 'vitest';
-import { runProgram, vdtype } from '../../compiler/kernel/interpret.js';
+import { vdtype } from '../../compiler/kernel/abi.js';
+import { runProgram } from '../../compiler/kernel/interpret.js';
 import type { IExpr, KernelProgram, VExpr } from '../../compiler/kernel/kir.js';
 import type { BinaryFn, UnaryFn } from '../../compiler/ir.js';
 import type { DType } from '../../compiler/types.js';

@@ -1,24 +1,37 @@
-// The wasm target's part of an artifact (targets/artifact.ts): every kernel
-// of the programs as an export of one module (prefixes `fwd` and `step`),
-// the runtime's memory starting above the module's data.
+// The wasm target (compiler/target.ts): every kernel of the programs as an
+// export of one module (prefixes `fwd` and `step`), the runtime's memory
+// starting above the module's data.
 
 import type { Kernel } from '../../compiler/kernel/kir.js';
-import { alignUp, readWasmMemory } from '../../runtime/layout.js';
-import { type NamedProgram, type TargetCode, dimSpec } from '../artifact.js';
+import { type NamedProgram, type Target, type TargetCode, dimSpec } from '../../compiler/target.js';
+import { alignUp } from '../../runtime/layout.js';
 import { buildWasmModule } from './codegen.js';
 
 /** Linear memory limit of the modules (pages of 64 KiB): 2 GiB (a shared memory needs a limit, reserved up front). */
 export const MAX_PAGES = 32768;
 export const CODE_FILE = 'model.wasm';
 
-export function wasmCode(
-  programs: readonly NamedProgram[],
-  opts: { readonly relaxedSimd: boolean; readonly threads: boolean },
-): TargetCode {
+export interface WasmTargetOptions {
+  /** Use relaxed SIMD (fused multiply-add); the code then needs an engine that has it. */
+  readonly relaxedSimd: boolean;
+  /** Import a shared memory so the runtime can run kernels on worker threads. */
+  readonly threads: boolean;
+  /**
+   * Declare the memory's maximum, MAX_PAGES (default true). Without threads a
+   * module needs none: `kiln dump --stage wasm` shows the module without it.
+   */
+  readonly memoryMaximum?: boolean;
+}
+
+export function wasmTarget(opts: WasmTargetOptions): Target {
+  return { name: 'wasm', generate: (programs) => wasmCode(programs, opts) };
+}
+
+function wasmCode(programs: readonly NamedProgram[], opts: WasmTargetOptions): TargetCode {
   const mod = buildWasmModule(programs, {
     relaxedSimd: opts.relaxedSimd,
     sharedMemory: opts.threads,
-    maxPages: MAX_PAGES,
+    ...((opts.memoryMaximum ?? true) && { maxPages: MAX_PAGES }),
   });
   const entry = (prefix: string, k: Kernel): string => {
     const e = mod.entries.get(`${prefix}.${k.name}`);
@@ -36,7 +49,7 @@ export function wasmCode(
   return {
     file: CODE_FILE,
     bytes: mod.binary,
-    base: alignUp(Math.max(16, readWasmMemory(mod.binary).dataEnd)),
+    base: alignUp(Math.max(16, mod.dataEnd)),
     features: [
       'simd',
       ...(opts.relaxedSimd ? (['relaxed-simd'] as const) : []),
@@ -51,5 +64,6 @@ export function wasmCode(
         ...(split !== undefined && { split: dimSpec(split), chunking: 'per-thread' as const }),
       };
     },
+    listing: mod.text,
   };
 }

@@ -1,26 +1,39 @@
-// The webgpu target's part of an artifact (targets/artifact.ts): one WGSL
-// module per kernel, all in `shaders.json` by entry name (`fwd_<kernel>`,
-// `step_<kernel>`), and each kernel's binding and dispatch in its manifest
-// spec (runtime/manifest.ts GpuKernelSpec).
+// The webgpu target (compiler/target.ts): one WGSL module per kernel, all in
+// `shaders.json` by entry name (`fwd_<kernel>`, `step_<kernel>`), and each
+// kernel's binding and dispatch in its manifest spec (runtime/manifest.ts
+// GpuKernelSpec).
 
-import type { Kernel } from '../../compiler/kernel/kir.js';
+import { exportName, scalarDTypes } from '../../compiler/kernel/abi.js';
+import type { Kernel, KernelProgram } from '../../compiler/kernel/kir.js';
+import { type NamedProgram, type Target, type TargetCode, dimSpec } from '../../compiler/target.js';
 import type { ShaderFile } from '../../runtime/manifest.js';
-import { type NamedProgram, type TargetCode, dimSpec } from '../artifact.js';
-import { exportName, scalarDTypes } from '../wasm/abi.js';
 import { type WgslKernel, generateWgsl } from './codegen.js';
+import { describeWgsl } from './describe.js';
 
 export const SHADER_FILE = 'shaders.json';
 
-export function wgslCode(programs: readonly NamedProgram[]): TargetCode {
+export const wgslTarget: Target = { name: 'webgpu', generate: wgslCode };
+
+interface Shader {
+  readonly entry: string;
+  readonly wgsl: WgslKernel;
+  readonly kernel: Kernel;
+  readonly program: KernelProgram;
+}
+
+function wgslCode(programs: readonly NamedProgram[]): TargetCode {
   const shaders: Record<string, string> = {};
-  const kernels = new Map<string, { entry: string; wgsl: WgslKernel; kernel: Kernel }>();
+  const generated: Shader[] = [];
+  const byKernel = new Map<string, Shader>();
   for (const { prefix, program } of programs)
     for (const k of program.kernels) {
       let entry = exportName(prefix, k.name);
       for (let n = 2; Object.hasOwn(shaders, entry); n++) entry = `${exportName(prefix, k.name)}_${n}`;
       const wgsl = generateWgsl(k);
       shaders[entry] = wgsl.code;
-      kernels.set(`${prefix}.${k.name}`, { entry, wgsl, kernel: k });
+      const shader = { entry, wgsl, kernel: k, program };
+      generated.push(shader);
+      byKernel.set(`${prefix}.${k.name}`, shader);
     }
   const file: ShaderFile = { format: 'kiln-wgsl', version: 1, shaders };
   return {
@@ -29,7 +42,7 @@ export function wgslCode(programs: readonly NamedProgram[]): TargetCode {
     base: 0,
     features: [],
     kernel: (prefix, k) => {
-      const got = kernels.get(`${prefix}.${k.name}`);
+      const got = byKernel.get(`${prefix}.${k.name}`);
       if (!got) throw new Error(`no shader was generated for ${prefix}.${k.name}`);
       const { wgsl } = got;
       return {
@@ -50,5 +63,7 @@ export function wgslCode(programs: readonly NamedProgram[]): TargetCode {
         },
       };
     },
+    // Each shader under its description (template, bindings, uniform, grid).
+    listing: () => generated.map((s) => `${describeWgsl(s.kernel, s.wgsl, s.program)}\n\n${s.wgsl.code}`).join('\n'),
   };
 }
