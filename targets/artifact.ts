@@ -6,10 +6,10 @@
 // `step`; targets/wgsl: one WGSL shader per kernel), and the initial params
 // (and zeroed optimizer state) as safetensors.
 
-import { type Compilation, type GradRequest, type ProgramStages, compile } from '../compiler/compile.js';
+import { type Compilation, type GradRequest, compile } from '../compiler/compile.js';
 import { initParam } from '../compiler/init.js';
 import type { Kernel, KernelProgram, Stage, VExpr } from '../compiler/kernel/kir.js';
-import { type Poly, poly, polyAdd, polyScale } from '../compiler/memory.js';
+import { type MemoryPlan, type Poly, poly, polyAdd, polyScale } from '../compiler/memory.js';
 import type { ModelContract, TrainContract } from '../compiler/model.js';
 import { type Target, type TargetKernelFields, type TargetName, dimSpec } from '../compiler/target.js';
 import type { TrainStep } from '../compiler/train-step.js';
@@ -51,6 +51,9 @@ export function buildArtifact(c: Compilation, target: Target, opts: ArtifactOpti
   const step = c.step?.kind === 'built' ? c.step : undefined;
   const notes = c.step?.kind === 'unavailable' ? [`no training step: ${c.step.reason}`] : [];
   const forward = c.forward;
+  // Memory is planned before code: the plans are stages of the compilation, read here first.
+  const forwardMemory = forward.memory;
+  const stepMemory = step && step.stages.memory;
   const code = c.code(target);
 
   const params: ParamSpec[] = [
@@ -78,15 +81,16 @@ export function buildArtifact(c: Compilation, target: Target, opts: ArtifactOpti
     shape: dimSpecs(o.shape),
   }));
 
-  const trainSpec: TrainSpec | undefined = step && {
-    program: programSpec(step.stages, (k) => code.kernel('step', k)),
-    loss: step.step.loss,
-    optimizer: plainOptimizer(step.step.optimizer),
-    ...(step.step.schedule && { schedule: { name: step.step.schedule.name, args: { ...step.step.schedule.args } } }),
-    ...(step.step.clip && { clip: { kind: step.step.clip.kind, max: step.step.clip.max } }),
-    ...(step.step.gradNoise && { gradNoise: { eta: step.step.gradNoise.eta, gamma: step.step.gradNoise.gamma } }),
-    trainable: [...step.step.trainable],
-  };
+  const trainSpec: TrainSpec | undefined = step &&
+    stepMemory && {
+      program: programSpec(step.stages.fusion.program, stepMemory, (k) => code.kernel('step', k)),
+      loss: step.step.loss,
+      optimizer: plainOptimizer(step.step.optimizer),
+      ...(step.step.schedule && { schedule: { name: step.step.schedule.name, args: { ...step.step.schedule.args } } }),
+      ...(step.step.clip && { clip: { kind: step.step.clip.kind, max: step.step.clip.max } }),
+      ...(step.step.gradNoise && { gradNoise: { eta: step.step.gradNoise.eta, gamma: step.step.gradNoise.gamma } }),
+      trainable: [...step.step.trainable],
+    };
 
   const manifest: Manifest = {
     format: MANIFEST_FORMAT,
@@ -98,7 +102,7 @@ export function buildArtifact(c: Compilation, target: Target, opts: ArtifactOpti
     inputs,
     outputs,
     params,
-    forward: programSpec(forward, (k) => code.kernel('fwd', k)),
+    forward: programSpec(forward.fusion.program, forwardMemory, (k) => code.kernel('fwd', k)),
     ...(trainSpec && { train: trainSpec }),
     features: code.features,
   };
@@ -141,9 +145,7 @@ function dimSpecs(s: Shape): DimSpec[] {
   return s.map(dimSpec);
 }
 
-function programSpec(stages: ProgramStages, targetFields: (k: Kernel) => TargetKernelFields): ProgramSpec {
-  const p = stages.fusion.program;
-  const plan = stages.memory;
+function programSpec(p: KernelProgram, plan: MemoryPlan, targetFields: (k: Kernel) => TargetKernelFields): ProgramSpec {
   const buffers: BufferSpec[] = p.buffers.map((b) => ({
     id: b.id,
     dtype: b.dtype,
