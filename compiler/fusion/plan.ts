@@ -15,6 +15,7 @@ import { VExprRewriter, collectDims, collectLoads } from '../kernel/walk.js';
 import { refineLoops } from '../kernel/refine-loops.js';
 import { type DraftKernel, KernelBuilder, Refine, type BufferMap } from './kernel-builder.js';
 import { decide, describeNode } from './decide.js';
+import { KernelDependencies } from './dependencies.js';
 import { type GraphInfo, graphInfo, isScalarArg, reducesTrailing } from './graph-info.js';
 
 export interface PlanOptions {
@@ -434,31 +435,6 @@ function sameParallel(a: DraftKernel, b: DraftKernel): boolean {
   );
 }
 
-/** Dependencies between drafts: RAW on buffer versions, and WAR on params updated in place. */
-function dependsOn(later: DraftKernel, earlier: DraftKernel, buffers: Buffers): boolean {
-  for (const [buf, versions] of later.reads) {
-    if (earlier.writes.has(buf) && (versions.has('new') || !buffers.isParamBuffer(buf))) return true;
-  }
-  for (const buf of later.writes) if (earlier.reads.get(buf)?.has('old')) return true;
-  return false;
-}
-
-function reaches(from: DraftKernel, to: DraftKernel, drafts: readonly DraftKernel[], buffers: Buffers): boolean {
-  // Is there a path from -> ... -> to (to depends on from, transitively)?
-  const seen = new Set<DraftKernel>();
-  const stack = [from];
-  while (stack.length > 0) {
-    const k = stack.pop()!;
-    for (const d of drafts) {
-      if (d === k || seen.has(d) || !dependsOn(d, k, buffers)) continue;
-      if (d === to) return true;
-      seen.add(d);
-      stack.push(d);
-    }
-  }
-  return false;
-}
-
 /** Concatenates kernel b after a: one slot list, b's loads of values a stores (same index) forwarded. */
 function combine(a: DraftKernel, b: DraftKernel, forward: boolean): DraftKernel {
   const slots = [...a.slots];
@@ -521,6 +497,53 @@ function mergeMapStages(stages: Stage[]): Stage[] {
   return out;
 }
 
+/**
+ * Why merging `b` into `a` fails whatever else the plan holds (an in-place
+ * conflict, a hazard, too many buffers), or the merged kernel.
+ */
+function combineChecked(
+  a: DraftKernel,
+  b: DraftKernel,
+  forward: boolean,
+  maxBuffers: number,
+  ownerOf: (d: DraftKernel) => string,
+): DraftKernel | string {
+  if (forward && [...a.writes].some((w) => b.reads.get(w)?.has('old')))
+    return `it needs a value ${ownerOf(a)} updates in place`;
+  let merged: DraftKernel;
+  try {
+    merged = combine(a, b, forward);
+    checkHazards(merged);
+  } catch (e) {
+    if (!(e instanceof IRError)) throw e;
+    return e.message;
+  }
+  if (merged.slots.length > maxBuffers) return `${merged.slots.length} buffers > limit ${maxBuffers}`;
+  return merged;
+}
+
+/** The drafts that read some buffer `d` reads, compute a reduction it computes, or are serial like it. */
+function siblingCandidates(
+  d: DraftKernel,
+  deps: KernelDependencies<DraftKernel>,
+  byStageNode: ReadonlyMap<number, ReadonlySet<DraftKernel>>,
+  serial: readonly DraftKernel[],
+): Set<DraftKernel> {
+  const out = new Set<DraftKernel>();
+  for (const buf of d.reads.keys()) for (const k of deps.readersOf(buf)) out.add(k);
+  for (const n of d.stageNodes) for (const k of byStageNode.get(n) ?? []) out.add(k);
+  if (d.parallel.length === 0) for (const k of serial) out.add(k);
+  out.delete(d);
+  return out;
+}
+
+/**
+ * Merges kernels, first producers into consumers, then siblings: each round
+ * scans the pairs in kernel order and takes the first merge that succeeds.
+ * Only pairs that could merge are visited (a consumer's producers, a
+ * kernel's siblings, from indexes), reachability is a bit test, and what
+ * refuses a pair regardless of the other kernels is computed once per pair.
+ */
 function mergeKernels(
   drafts: DraftKernel[],
   buffers: Buffers,
@@ -529,40 +552,54 @@ function mergeKernels(
   ids: ReadonlyMap<number, string>,
 ): DraftKernel[] {
   let ks = [...drafts];
-  const name = (d: DraftKernel) => `the kernel of ${describeNode(d.root, ids)}`;
+  const deps = new KernelDependencies(ks, (buf) => buffers.isParamBuffer(buf));
+  const names = new Map<DraftKernel, string>();
+  const name = (d: DraftKernel) => {
+    let s = names.get(d);
+    if (s === undefined) names.set(d, (s = `the kernel of ${describeNode(d.root, ids)}`));
+    return s;
+  };
+  const byStageNode = new Map<number, Set<DraftKernel>>();
+  const indexStageNodes = (d: DraftKernel, add: boolean) => {
+    for (const n of d.stageNodes) {
+      const set = byStageNode.get(n) ?? new Set<DraftKernel>();
+      if (add) set.add(d);
+      else set.delete(d);
+      byStageNode.set(n, set);
+    }
+  };
+  ks.forEach((d) => indexStageNodes(d, true));
+  let position = new Map(ks.map((k, i) => [k, i]));
+  const inKernelOrder = (xs: Iterable<DraftKernel>) => [...xs].sort((x, y) => position.get(x)! - position.get(y)!);
+  /** Refusals of pairs that do not depend on the rest of the plan, per forward flag. */
+  const refusals = [new Map<DraftKernel, Map<DraftKernel, string>>(), new Map<DraftKernel, Map<DraftKernel, string>>()];
+
   const tryMerge = (a: DraftKernel, b: DraftKernel, forward: boolean, why: string): boolean => {
     if (!sameParallel(a, b)) return false;
+    const refuse = (reason: string) => {
+      explain.push(`not merging ${name(b)} into ${name(a)} (${why}): ${reason}`);
+      return false;
+    };
+    if (forward ? deps.reachesVia(a, b) : deps.reaches(a, b) || deps.reaches(b, a))
+      return refuse('another kernel lies between them');
+    const known = refusals[forward ? 1 : 0]!;
+    const old = known.get(a)?.get(b);
+    if (old !== undefined) return refuse(old);
+    const merged = combineChecked(a, b, forward, maxBuffers, name);
+    if (typeof merged === 'string') {
+      known.set(a, (known.get(a) ?? new Map<DraftKernel, string>()).set(b, merged));
+      return refuse(merged);
+    }
+    const at = position.get(a)!;
     const others = ks.filter((k) => k !== a && k !== b);
-    if (forward ? reachesVia(a, b, ks, buffers) : reaches(a, b, ks, buffers) || reaches(b, a, ks, buffers)) {
-      explain.push(`not merging ${name(b)} into ${name(a)} (${why}): another kernel lies between them`);
-      return false;
-    }
-    if (forward && [...a.writes].some((w) => b.reads.get(w)?.has('old'))) {
-      explain.push(`not merging ${name(b)} into ${name(a)} (${why}): it needs a value ${name(a)} updates in place`);
-      return false;
-    }
-    let merged: DraftKernel;
-    try {
-      merged = combine(a, b, forward);
-      checkHazards(merged);
-    } catch (e) {
-      if (!(e instanceof IRError)) throw e;
-      explain.push(`not merging ${name(b)} into ${name(a)} (${why}): ${e.message}`);
-      return false;
-    }
-    if (merged.slots.length > maxBuffers) {
-      explain.push(
-        `not merging ${name(b)} into ${name(a)} (${why}): ${merged.slots.length} buffers > limit ${maxBuffers}`,
-      );
-      return false;
-    }
-    ks = [
-      ...others.filter((k) => ks.indexOf(k) < ks.indexOf(a)),
-      merged,
-      ...others.filter((k) => ks.indexOf(k) > ks.indexOf(a)),
-    ];
+    deps.merge(a, b, merged);
+    indexStageNodes(a, false);
+    indexStageNodes(b, false);
+    indexStageNodes(merged, true);
+    ks = [...others.filter((k) => position.get(k)! < at), merged, ...others.filter((k) => position.get(k)! > at)];
     // keep topological order: the merged kernel sits where the later of the two was
-    ks = orderDrafts(ks, buffers);
+    ks = orderDrafts(ks, deps);
+    position = new Map(ks.map((k, i) => [k, i]));
     return true;
   };
 
@@ -570,12 +607,7 @@ function mergeKernels(
   for (let changed = true; changed;) {
     changed = false;
     outer: for (const b of ks)
-      for (const a of ks) {
-        if (
-          a === b ||
-          ![...a.writes].some((w) => b.reads.get(w)?.has('new') || (b.reads.has(w) && !buffers.isParamBuffer(w)))
-        )
-          continue;
+      for (const a of inKernelOrder(deps.producers(b))) {
         if (!sameParallel(a, b)) {
           explain.push(`not fusing ${name(b)} into ${name(a)}: different parallel space`);
           continue;
@@ -587,35 +619,26 @@ function mergeKernels(
       }
   }
   // 2. Siblings over the same parallel space that share inputs or row reductions.
+  // Siblings merge when they share inputs or row reductions; single-program
+  // kernels (whole-tensor reductions such as LAMB's norms) always may: they
+  // run serially either way, and one dispatch is cheaper than two.
   for (let changed = true; changed;) {
     changed = false;
-    outer: for (let i = 0; i < ks.length; i++)
-      for (let j = i + 1; j < ks.length; j++) {
-        const a = ks[i]!;
-        const b = ks[j]!;
+    const serial = ks.filter((k) => k.parallel.length === 0);
+    outer: for (const a of ks) {
+      const later = [...siblingCandidates(a, deps, byStageNode, serial)].filter(
+        (b) => position.get(b)! > position.get(a)!,
+      );
+      for (const b of inKernelOrder(later)) {
         if (!sameParallel(a, b)) continue;
-        // Siblings merge when they share inputs or row reductions; single-program
-        // kernels (whole-tensor reductions such as LAMB's norms) always may: they
-        // run serially either way, and one dispatch is cheaper than two.
-        const shares =
-          [...a.reads.keys()].some((r) => b.reads.has(r)) ||
-          a.stageNodes.some((n) => b.stageNodes.includes(n)) ||
-          (a.parallel.length === 0 && b.parallel.length === 0);
-        if (!shares) continue;
         if (tryMerge(a, b, false, 'siblings')) {
           changed = true;
           break outer;
         }
       }
+    }
   }
   return ks;
-}
-
-/** For producer->consumer merges: is there a path a -> x -> b through another kernel x? */
-function reachesVia(a: DraftKernel, b: DraftKernel, ks: readonly DraftKernel[], buffers: Buffers): boolean {
-  return ks.some(
-    (x) => x !== a && x !== b && reaches(a, x, ks, buffers) && (dependsOn(b, x, buffers) || reaches(x, b, ks, buffers)),
-  );
 }
 
 /**
@@ -626,6 +649,8 @@ function reachesVia(a: DraftKernel, b: DraftKernel, ks: readonly DraftKernel[], 
  * performs any. So every strongly connected group of drafts becomes one.
  */
 function mergeCycles(drafts: DraftKernel[], buffers: Buffers): DraftKernel[] {
+  const deps = new KernelDependencies(drafts, (buf) => buffers.isParamBuffer(buf));
+  const position = new Map(drafts.map((d, i) => [d, i]));
   const index = new Map<DraftKernel, number>();
   const low = new Map<DraftKernel, number>();
   const onStack = new Set<DraftKernel>();
@@ -636,8 +661,9 @@ function mergeCycles(drafts: DraftKernel[], buffers: Buffers): DraftKernel[] {
     low.set(v, index.get(v)!);
     stack.push(v);
     onStack.add(v);
-    for (const w of drafts) {
-      if (w === v || !dependsOn(w, v, buffers)) continue;
+    // Dependents in draft order, as a scan of every draft would meet them.
+    const dependents = [...deps.successors(v)].sort((x, y) => position.get(x)! - position.get(y)!);
+    for (const w of dependents) {
       if (!index.has(w)) {
         visit(w);
         low.set(v, Math.min(low.get(v)!, low.get(w)!));
@@ -685,39 +711,32 @@ function mergeCycles(drafts: DraftKernel[], buffers: Buffers): DraftKernel[] {
     checkHazards(one);
     for (const d of ordered) merged.set(d, one);
   }
-  const out: DraftKernel[] = [];
-  for (const d of drafts) {
-    const m = merged.get(d) ?? d;
-    if (!out.includes(m)) out.push(m);
-  }
-  return out;
+  const out = new Set<DraftKernel>();
+  for (const d of drafts) out.add(merged.get(d) ?? d);
+  return [...out];
 }
 
 /** Topological order of drafts by dependencies, stable otherwise. */
-function orderDrafts(ks: readonly DraftKernel[], buffers: Buffers): DraftKernel[] {
-  const out: DraftKernel[] = [];
-  const left = [...ks];
-  while (left.length > 0) {
-    const i = left.findIndex((k) => !left.some((o) => o !== k && dependsOn(k, o, buffers)));
-    if (i < 0)
-      throw new IRError(
-        `kernel dependencies form a cycle among ${left
-          .map(
-            (k) =>
-              `#${k.root.id} ${k.root.op} reads [${[...k.reads].map(([b, v]) => `${b}:${[...v].join('/')}`).join(' ')}] writes [${[...k.writes].join(' ')}]`,
-          )
-          .join('; ')}`,
-      );
-    out.push(left.splice(i, 1)[0]!);
-  }
-  return out;
+function orderDrafts(ks: readonly DraftKernel[], deps: KernelDependencies<DraftKernel>): DraftKernel[] {
+  const out = deps.order(ks);
+  if (out.length === ks.length) return out;
+  const placed = new Set(out);
+  throw new IRError(
+    `kernel dependencies form a cycle among ${ks
+      .filter((k) => !placed.has(k))
+      .map(
+        (k) =>
+          `#${k.root.id} ${k.root.op} reads [${[...k.reads].map(([b, v]) => `${b}:${[...v].join('/')}`).join(' ')}] writes [${[...k.writes].join(' ')}]`,
+      )
+      .join('; ')}`,
+  );
 }
 
 // ---------------------------------------------------------------------------
 // Assembly
 
 function assemble(drafts: DraftKernel[], buffers: Buffers, g: Graph, refine: boolean): KernelProgram {
-  const ordered = orderDrafts(drafts, buffers);
+  const ordered = orderDrafts(drafts, new KernelDependencies(drafts, (buf) => buffers.isParamBuffer(buf)));
   // Drop stores into temps that nobody reads any more (their values were forwarded).
   const readBufs = new Set<number>();
   for (const d of ordered) for (const l of collectLoads(d.stages)) readBufs.add(d.slots[l.buf]!);
