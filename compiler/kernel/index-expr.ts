@@ -363,14 +363,31 @@ function sortedTerms(p: Poly): Term[] {
 /** The canonical IExpr of a polynomial (after recombining div/mod pairs). */
 function build(p: Poly): IExpr {
   const q = recombine(p);
+  const entries = [...q.terms].sort(([, x], [, y]) => termCmp(x, y));
   let out: IExpr | undefined;
-  for (const t of sortedTerms(q)) {
+  for (const [, t] of entries) {
     let te = t.factors.reduce<IExpr | undefined>((acc, f) => (acc ? { k: 'mul', a: acc, b: f } : f), undefined)!;
     if (t.coef !== 1) te = { k: 'mul', a: te, b: ic(t.coef) };
     out = out ? { k: 'add', a: out, b: te } : te;
   }
   if (!out) return ic(q.c);
-  return q.c === 0 ? out : { k: 'add', a: out, b: ic(q.c) };
+  const e: IExpr = q.c === 0 ? out : { k: 'add', a: out, b: ic(q.c) };
+  if (e.k === 'add' || e.k === 'mul') polyCache.set(e, builtPoly(entries, q.c));
+  return e;
+}
+
+/**
+ * What toPoly gives for the expression `build` made of these sorted terms,
+ * without taking it apart again: the same terms, inserted in sorted order
+ * (toPoly adds them left to right), and the constant with the sign of zero
+ * toPoly's products and sums would give it (-0 when every term's
+ * coefficient is negative).
+ */
+function builtPoly(entries: readonly (readonly [string, Term])[], c: number): Poly {
+  const p = new Poly();
+  for (const [key, t] of entries) p.terms.set(key, t);
+  p.c = c !== 0 ? c : entries.every(([, t]) => t.coef < 0) ? -0 : 0;
+  return p;
 }
 
 /**
