@@ -16,6 +16,7 @@ import { refineLoops } from '../kernel/refine-loops.js';
 import { type DraftKernel, KernelBuilder, Refine, type BufferMap } from './kernel-builder.js';
 import { decide, describeNode } from './decide.js';
 import { KernelDependencies } from './dependencies.js';
+import { DraftCache, type NamedBuffers, type RootBuffers } from './draft-cache.js';
 import { type GraphInfo, graphInfo, isScalarArg, reducesTrailing } from './graph-info.js';
 
 export interface PlanOptions {
@@ -41,13 +42,14 @@ export function planKernels(g: Graph, opts: PlanOptions = {}): FusionPlan {
   const ids = printNodes([...g.inputs, ...g.params, ...g.outputs.map((o) => o.node)]).ids;
   const forced = new Map<number, string>();
   const explain: string[] = [];
+  const cache = new DraftCache();
   for (let attempt = 0; ; attempt++) {
     if (attempt > MAX_REFINES) throw new IRError('fusion planning does not converge');
     const decisions = decide(info, forced);
     const buffers = new Buffers(info, decisions);
     try {
       let drafts = mergeCycles(
-        buffers.roots.map((r) => buildRoot(r, buffers, maxBuffers)),
+        buffers.roots.map((r) => cache.draft(r, buffers, (b) => buildRoot(r, b, info, maxBuffers))),
         buffers,
       );
       for (const [id, why] of decisions.reasons) {
@@ -65,8 +67,10 @@ export function planKernels(g: Graph, opts: PlanOptions = {}): FusionPlan {
 }
 
 /** Program buffers: graph inputs and params, outputs, and one temp per other materialised node. */
-class Buffers implements BufferMap {
+class Buffers implements NamedBuffers {
   readonly list: ProgramBuffer[] = [];
+  /** Each buffer's name across planning attempts (see draft-cache.ts). */
+  private readonly names: string[] = [];
   /** Where each node's value is read from. */
   private readonly homes = new Map<number, number>();
   /** Where each root's kernel stores it (an output may also be a temp's reader, etc.). */
@@ -81,9 +85,10 @@ class Buffers implements BufferMap {
     readonly d: ReturnType<typeof decide>,
   ) {
     const g = info.graph;
-    const add = (n: { dtype: Node['dtype']; shape: Shape }, role: ProgramBuffer['role']) => {
+    const add = (n: Node, role: ProgramBuffer['role']) => {
       const id = this.list.length;
       this.list.push({ id, dtype: n.dtype, size: numel(n.shape), role });
+      this.names.push(role.kind === 'temp' ? `temp #${n.id}` : `${role.kind} ${role.name}`);
       return id;
     };
     for (const n of g.inputs) if (!isScalarArg(n)) this.homes.set(n.id, add(n, { kind: 'input', name: n.name }));
@@ -137,6 +142,15 @@ class Buffers implements BufferMap {
     this.roots.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
   }
 
+  targetsOf(root: Node): readonly number[] {
+    return this.targets.get(root.id)!;
+  }
+  homeOf(n: Node): number | undefined {
+    return this.homes.get(n.id);
+  }
+  nameOf(buf: number): string {
+    return this.names[buf]!;
+  }
   home(n: Node): number {
     const h = this.homes.get(n.id);
     if (h === undefined) throw new IRError(`node #${n.id} (${n.op}) has no buffer`);
@@ -186,7 +200,7 @@ function equalPieces(n: Node): boolean {
 }
 
 /** The row prefix shared by the row-local reductions a root's value inlines, if any. */
-function rowPrefix(root: Node, buffers: Buffers): Shape | undefined {
+function rowPrefix(root: Node, buffers: BufferMap): Shape | undefined {
   const seen = new Set<number>();
   let prefix: Shape | undefined;
   const walk = (n: Node) => {
@@ -203,8 +217,8 @@ function rowPrefix(root: Node, buffers: Buffers): Shape | undefined {
   return prefix;
 }
 
-function buildRoot(root: Node, buffers: Buffers, maxBuffers: number): DraftKernel {
-  const targets = buffers.targets.get(root.id)!;
+function buildRoot(root: Node, buffers: RootBuffers, info: GraphInfo, maxBuffers: number): DraftKernel {
+  const targets = buffers.targetsOf(root);
   const storeAll = (kb: KernelBuilder, shape: Shape, idx: IExpr[], v: VExpr) =>
     targets.map((t) => kb.store(t, shape, idx, v));
   let draft: DraftKernel;
@@ -340,7 +354,7 @@ function buildRoot(root: Node, buffers: Buffers, maxBuffers: number): DraftKerne
     kb.pushMap(inner.loops, storeAll(kb, shape, idx, v));
     draft = kb.draft;
   }
-  checkRowLocalReads(draft, buffers.info);
+  checkRowLocalReads(draft, info);
   checkHazards(draft);
   if (draft.slots.length > maxBuffers)
     throw new Refine(
@@ -351,7 +365,7 @@ function buildRoot(root: Node, buffers: Buffers, maxBuffers: number): DraftKerne
 }
 
 /** The inlined input of `root` that reads the most buffers: materialising it splits the kernel. */
-function widestInput(root: Node, buffers: Buffers): Node {
+function widestInput(root: Node, buffers: BufferMap): Node {
   let best: Node | undefined;
   let bestReads = -1;
   for (const x of root.inputs) {
