@@ -24,7 +24,6 @@ import {
   dimEq,
   formatDim,
   formatShape,
-  formatType,
   numel,
   shapeEq,
 } from './types.js';
@@ -401,6 +400,15 @@ export function attrsKey(a: OpAttrs): string {
   }
 }
 
+/** formatShape, once per shape: nodes share their shapes, and every node's key spells its type. */
+const shapeTexts = new WeakMap<Shape, string>();
+
+function shapeText(shape: Shape): string {
+  let text = shapeTexts.get(shape);
+  if (text === undefined) shapeTexts.set(shape, (text = formatShape(shape)));
+  return text;
+}
+
 /**
  * Creates hash-consed nodes. One builder per compilation: nodes of different
  * builders must not be mixed.
@@ -412,7 +420,7 @@ export class IRBuilder {
   /** Interns a node, checking it with inferType. */
   node(attrs: OpAttrs, inputs: readonly Node[], requested?: TensorType): Node {
     const t = inferType(attrs, inputs, requested);
-    const key = `${attrs.op}|${attrsKey(attrs)}|${formatType(t)}|${inputs.map((i) => i.id).join(',')}`;
+    const key = `${attrs.op}|${attrsKey(attrs)}|${t.dtype}${shapeText(t.shape)}|${inputs.map((i) => i.id).join(',')}`;
     const hit = this.table.get(key);
     if (hit) return hit;
     const n = { ...attrs, id: this.nextId++, dtype: t.dtype, shape: t.shape, inputs } as Node;
@@ -563,15 +571,22 @@ export interface Graph {
 
 /** Every node reachable from `roots`, inputs before users (ids are creation order). */
 export function topoSort(roots: readonly Node[]): Node[] {
-  const seen = new Set<number>();
-  const out: Node[] = [];
+  const visited: Node[] = [];
+  const seen: (Node | undefined)[] = []; // by id
   const stack: Node[] = [...roots];
   while (stack.length > 0) {
     const n = stack.pop()!;
-    if (seen.has(n.id)) continue;
-    seen.add(n.id);
-    out.push(n);
-    for (const i of n.inputs) if (!seen.has(i.id)) stack.push(i);
+    if (seen[n.id] !== undefined) continue;
+    seen[n.id] = n;
+    visited.push(n);
+    for (const i of n.inputs) if (seen[i.id] === undefined) stack.push(i);
   }
-  return out.sort((a, b) => a.id - b.id);
+  // Ids are a builder's creation counter, dense: reading the slots in order
+  // sorts by id. Other ids (hand-made nodes in tests) take the sort.
+  if (seen.length <= 2 * visited.length + 16) {
+    const out: Node[] = [];
+    for (const n of seen) if (n !== undefined) out.push(n);
+    if (out.length === visited.length) return out;
+  }
+  return visited.sort((a, b) => a.id - b.id);
 }
