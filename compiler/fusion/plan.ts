@@ -53,7 +53,7 @@ export function planKernels(g: Graph, opts: PlanOptions = {}): FusionPlan {
         buffers,
       );
       for (const [id, why] of decisions.reasons) {
-        const n = info.nodes.find((x) => x.id === id)!;
+        const n = info.byId.get(id)!;
         explain.push(`materialised ${describeNode(n, ids)} ${formatShape(n.shape)}: ${why}`);
       }
       if (!opts.noMerge) drafts = mergeKernels(drafts, buffers, maxBuffers, explain, ids);
@@ -97,11 +97,15 @@ class Buffers implements NamedBuffers {
       this.homes.set(n.id, b);
       this.paramBuf.set(n.name, b);
     }
+    const isRoot = new Set<Node>();
     const target = (n: Node, buf: number) => {
       const t = this.targets.get(n.id) ?? [];
       if (!t.includes(buf)) t.push(buf);
       this.targets.set(n.id, t);
-      if (!this.roots.includes(n)) this.roots.push(n);
+      if (!isRoot.has(n)) {
+        isRoot.add(n);
+        this.roots.push(n);
+      }
     };
     for (const o of g.outputs) {
       if (o.node.op === 'assign') continue;
@@ -110,6 +114,8 @@ class Buffers implements NamedBuffers {
       if (!this.homes.has(o.node.id)) this.homes.set(o.node.id, b);
       target(o.node, b);
     }
+    const paramNodes = new Map<string, Node>();
+    for (const q of g.params) if (!paramNodes.has(q.name)) paramNodes.set(q.name, q);
     for (const n of info.nodes) {
       if (n.op !== 'assign') continue;
       const p = this.paramBuf.get(n.target);
@@ -119,7 +125,7 @@ class Buffers implements NamedBuffers {
       // Store the new value straight into the param's buffer when nothing else needs it
       // stored, and the param's old value is read only while computing it (Adam's m),
       // so no reader can mistake one version for the other.
-      const old = g.params.find((q) => q.name === n.target)!;
+      const old = paramNodes.get(n.target)!;
       if (
         d.materialized.has(v.id) &&
         !this.homes.has(v.id) &&
@@ -427,7 +433,7 @@ function checkRowLocalReads(d: DraftKernel, info: GraphInfo): void {
     if (id === d.root.id) continue;
     for (const l of collectLoads([s]))
       if (d.writes.has(d.slots[l.buf]!)) {
-        const n = info.nodes.find((x) => x.id === id)!;
+        const n = info.byId.get(id)!;
         throw new Refine(n, 'a row reduction reads a buffer its kernel updates in place');
       }
   }
