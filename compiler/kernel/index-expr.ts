@@ -84,10 +84,16 @@ export function ivalue(x: VExpr, hi: IExpr): IExpr {
   return { k: 'value', x, hi };
 }
 
+/** Symbolic dimensions as index expressions, by coef and names (expressions are immutable: shared). */
+const dimExprs = new Map<string, IExpr>();
+
 /** A dimension as an index expression: coef * dims. */
 export function dimExpr(d: Dim): IExpr {
   if (typeof d === 'number') return ic(d);
-  return d.syms.reduce<IExpr>((acc, s) => imul(acc, idim(s)), ic(d.coef));
+  const key = `${d.coef} ${d.syms.join(' ')}`;
+  let e = dimExprs.get(key);
+  if (e === undefined) dimExprs.set(key, (e = d.syms.reduce<IExpr>((acc, s) => imul(acc, idim(s)), ic(d.coef))));
+  return e;
 }
 
 /** A loop extent (IExpr or Dim) as an IExpr. */
@@ -231,6 +237,38 @@ export function indexKey(e: IExpr): string {
   }
   keyCache.set(e, k);
   return k;
+}
+
+/**
+ * indexKey(a) === indexKey(b), without spelling out keys that are not yet
+ * known: keys of different kinds never coincide (a constant's is a number,
+ * a variable's starts with v:, a dim's with d:, the others with a
+ * parenthesis), and a gathered value's key is its text.
+ */
+export function indexEq(a: IExpr, b: IExpr): boolean {
+  if (a === b) return true;
+  if (a.k !== b.k) return false;
+  const ka = keyCache.get(a);
+  const kb = keyCache.get(b);
+  if (ka !== undefined && kb !== undefined) return ka === kb;
+  switch (a.k) {
+    case 'const':
+      return String(a.v) === String((b as typeof a).v);
+    case 'var':
+    case 'dim':
+      return a.name === (b as typeof a).name;
+    case 'add':
+    case 'mul':
+    case 'div':
+    case 'mod': {
+      const c = b as typeof a;
+      return indexEq(a.a, c.a) && indexEq(a.b, c.b);
+    }
+    case 'value': {
+      const c = b as typeof a;
+      return (a.x === c.x || printValue(a.x) === printValue(c.x)) && indexEq(a.hi, c.hi);
+    }
+  }
 }
 
 const RANK: Record<IExpr['k'], number> = { var: 0, dim: 1, div: 2, mod: 3, value: 4, const: 5, add: 6, mul: 7 };
@@ -833,7 +871,7 @@ export function simplify(e: IExpr, ctx: IndexCtx): IExpr {
   let cur = e;
   for (let i = 0; i < 4; i++) {
     const next = simplifyOnce(cur, ctx);
-    if (indexKey(next) === indexKey(cur)) return next;
+    if (indexEq(next, cur)) return next;
     cur = next;
   }
   return cur;
