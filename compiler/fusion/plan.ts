@@ -41,7 +41,8 @@ export function planKernels(g: Graph, opts: PlanOptions = {}): FusionPlan {
   const info = graphInfo(g);
   const ids = printNodes([...g.inputs, ...g.params, ...g.outputs.map((o) => o.node)]).ids;
   const forced = new Map<number, string>();
-  const explain: string[] = [];
+  // In order of first mention: merge rounds repeat their refusals.
+  const explain = new Set<string>();
   const cache = new DraftCache();
   for (let attempt = 0; ; attempt++) {
     if (attempt > MAX_REFINES) throw new IRError('fusion planning does not converge');
@@ -54,10 +55,10 @@ export function planKernels(g: Graph, opts: PlanOptions = {}): FusionPlan {
       );
       for (const [id, why] of decisions.reasons) {
         const n = info.byId.get(id)!;
-        explain.push(`materialised ${describeNode(n, ids)} ${formatShape(n.shape)}: ${why}`);
+        explain.add(`materialised ${describeNode(n, ids)} ${formatShape(n.shape)}: ${why}`);
       }
       if (!opts.noMerge) drafts = mergeKernels(drafts, buffers, maxBuffers, explain, ids);
-      return { program: assemble(drafts, buffers, g, !opts.noRefine), explain: [...new Set(explain)] };
+      return { program: assemble(drafts, buffers, g, !opts.noRefine), explain: [...explain] };
     } catch (e) {
       if (!(e instanceof Refine)) throw e;
       if (forced.has(e.node.id)) throw new IRError(`fusion: cannot place ${describeNode(e.node, ids)}: ${e.reason}`);
@@ -568,7 +569,7 @@ function mergeKernels(
   drafts: DraftKernel[],
   buffers: Buffers,
   maxBuffers: number,
-  explain: string[],
+  explain: Set<string>,
   ids: ReadonlyMap<number, string>,
 ): DraftKernel[] {
   let ks = [...drafts];
@@ -597,7 +598,7 @@ function mergeKernels(
   const tryMerge = (a: DraftKernel, b: DraftKernel, forward: boolean, why: string): boolean => {
     if (!sameParallel(a, b)) return false;
     const refuse = (reason: string) => {
-      explain.push(`not merging ${name(b)} into ${name(a)} (${why}): ${reason}`);
+      explain.add(`not merging ${name(b)} into ${name(a)} (${why}): ${reason}`);
       return false;
     };
     if (forward ? deps.reachesVia(a, b) : deps.reaches(a, b) || deps.reaches(b, a))
@@ -629,7 +630,7 @@ function mergeKernels(
     outer: for (const b of ks)
       for (const a of inKernelOrder(deps.producers(b))) {
         if (!sameParallel(a, b)) {
-          explain.push(`not fusing ${name(b)} into ${name(a)}: different parallel space`);
+          explain.add(`not fusing ${name(b)} into ${name(a)}: different parallel space`);
           continue;
         }
         if (tryMerge(a, b, true, 'epilogue')) {

@@ -45,6 +45,9 @@ export class VExprRewriter {
     return r;
   }
 
+  // Index expressions are immutable and only their structure matters (unlike
+  // value nodes, whose sharing the code generators see): a subtree without
+  // gathered values is kept as it is rather than copied.
   i(e: IExpr): IExpr {
     switch (e.k) {
       case 'const':
@@ -54,8 +57,11 @@ export class VExprRewriter {
       case 'add':
       case 'mul':
       case 'div':
-      case 'mod':
-        return { ...e, a: this.i(e.a), b: this.i(e.b) };
+      case 'mod': {
+        const a = this.i(e.a);
+        const b = this.i(e.b);
+        return a === e.a && b === e.b ? e : { ...e, a, b };
+      }
       case 'value':
         return { ...e, x: this.v(e.x), hi: this.i(e.hi) };
     }
@@ -65,10 +71,16 @@ export class VExprRewriter {
     switch (e.k) {
       case 'true':
         return e;
-      case 'le':
-        return { ...e, a: this.i(e.a), b: this.i(e.b) };
-      case 'and':
-        return { ...e, a: this.b(e.a), b: this.b(e.b) };
+      case 'le': {
+        const a = this.i(e.a);
+        const b = this.i(e.b);
+        return a === e.a && b === e.b ? e : { ...e, a, b };
+      }
+      case 'and': {
+        const a = this.b(e.a);
+        const b = this.b(e.b);
+        return a === e.a && b === e.b ? e : { ...e, a, b };
+      }
     }
   }
 
