@@ -400,6 +400,55 @@ export function attrsKey(a: OpAttrs): string {
   }
 }
 
+/**
+ * A node: its op's attributes (in OpAttrs' order), then id, type and
+ * inputs, as `{ ...attrs, id, dtype, shape, inputs }` would make it from
+ * the builder's attributes, but as one literal per op: a spread over the
+ * many shapes of attributes is V8's slow path, and every rewrite sweep
+ * makes every node anew. Reads only the attributes, so a node may stand
+ * for its own.
+ */
+function makeNode(a: OpAttrs, id: number, t: TensorType, inputs: readonly Node[]): Node {
+  const { dtype, shape } = t;
+  switch (a.op) {
+    case 'input':
+    case 'param':
+      return { op: a.op, name: a.name, id, dtype, shape, inputs };
+    case 'const':
+      return { op: a.op, value: a.value, id, dtype, shape, inputs };
+    case 'iota':
+    case 'concat':
+    case 'gather':
+    case 'scatter_add':
+      return { op: a.op, axis: a.axis, id, dtype, shape, inputs };
+    case 'dim':
+      return { op: a.op, dim: a.dim, id, dtype, shape, inputs };
+    case 'rand':
+      return { op: a.op, salt: a.salt, id, dtype, shape, inputs };
+    case 'unary':
+      return { op: a.op, fn: a.fn, id, dtype, shape, inputs };
+    case 'binary':
+      return { op: a.op, fn: a.fn, id, dtype, shape, inputs };
+    case 'where':
+    case 'cast':
+    case 'stop_gradient':
+    case 'reshape':
+    case 'expand':
+    case 'matmul':
+      return { op: a.op, id, dtype, shape, inputs };
+    case 'reduce':
+      return { op: a.op, fn: a.fn, axes: a.axes, id, dtype, shape, inputs };
+    case 'permute':
+      return { op: a.op, perm: a.perm, id, dtype, shape, inputs };
+    case 'pad':
+      return { op: a.op, pads: a.pads, value: a.value, id, dtype, shape, inputs };
+    case 'slice':
+      return { op: a.op, axes: a.axes, id, dtype, shape, inputs };
+    case 'assign':
+      return { op: a.op, target: a.target, id, dtype, shape, inputs };
+  }
+}
+
 /** formatShape, once per shape: nodes share their shapes, and every node's key spells its type. */
 const shapeTexts = new WeakMap<Shape, string>();
 
@@ -423,7 +472,7 @@ export class IRBuilder {
     const key = `${attrs.op}|${attrsKey(attrs)}|${t.dtype}${shapeText(t.shape)}|${inputs.map((i) => i.id).join(',')}`;
     const hit = this.table.get(key);
     if (hit) return hit;
-    const n = { ...attrs, id: this.nextId++, dtype: t.dtype, shape: t.shape, inputs } as Node;
+    const n = makeNode(attrs, this.nextId++, t, inputs);
     this.table.set(key, n);
     return n;
   }
