@@ -543,6 +543,21 @@ function combineChecked(
   return merged;
 }
 
+/** Facts about ordered pairs of drafts. */
+class PairMemo<V> {
+  private readonly facts = new Map<DraftKernel, Map<DraftKernel, V>>();
+
+  get(a: DraftKernel, b: DraftKernel): V | undefined {
+    return this.facts.get(a)?.get(b);
+  }
+
+  set(a: DraftKernel, b: DraftKernel, v: V): void {
+    const of = this.facts.get(a);
+    if (of) of.set(b, v);
+    else this.facts.set(a, new Map([[b, v]]));
+  }
+}
+
 /** The drafts that read some buffer `d` reads, compute a reduction it computes, or are serial like it. */
 function siblingCandidates(
   d: DraftKernel,
@@ -592,25 +607,26 @@ function mergeKernels(
   ks.forEach((d) => indexStageNodes(d, true));
   let position = new Map(ks.map((k, i) => [k, i]));
   const inKernelOrder = (xs: Iterable<DraftKernel>) => [...xs].sort((x, y) => position.get(x)! - position.get(y)!);
-  /** Refusals of pairs that do not depend on the rest of the plan, per forward flag. */
-  const refusals = [new Map<DraftKernel, Map<DraftKernel, string>>(), new Map<DraftKernel, Map<DraftKernel, string>>()];
+  // What is known of a pair once refused, per phase (rounds rescan every pair):
+  // `true` when refused for good (merging other kernels only adds paths between
+  // kernels, and the refusal is explained), or the reason the pair itself gives
+  // (explained too), which stands unless a kernel comes between them.
+  const verdicts = { epilogue: new PairMemo<true | string>(), siblings: new PairMemo<true | string>() };
 
-  const tryMerge = (a: DraftKernel, b: DraftKernel, forward: boolean, why: string): boolean => {
+  const tryMerge = (a: DraftKernel, b: DraftKernel, forward: boolean, why: 'epilogue' | 'siblings'): boolean => {
     if (!sameParallel(a, b)) return false;
-    const refuse = (reason: string) => {
+    const known = verdicts[why].get(a, b);
+    if (known === true) return false;
+    const refuse = (reason: string, verdict: true | string) => {
       explain.add(`not merging ${name(b)} into ${name(a)} (${why}): ${reason}`);
+      verdicts[why].set(a, b, verdict);
       return false;
     };
     if (forward ? deps.reachesVia(a, b) : deps.reaches(a, b) || deps.reaches(b, a))
-      return refuse('another kernel lies between them');
-    const known = refusals[forward ? 1 : 0]!;
-    const old = known.get(a)?.get(b);
-    if (old !== undefined) return refuse(old);
+      return refuse('another kernel lies between them', true);
+    if (known !== undefined) return false;
     const merged = combineChecked(a, b, forward, maxBuffers, name);
-    if (typeof merged === 'string') {
-      known.set(a, (known.get(a) ?? new Map<DraftKernel, string>()).set(b, merged));
-      return refuse(merged);
-    }
+    if (typeof merged === 'string') return refuse(merged, merged);
     const at = position.get(a)!;
     const others = ks.filter((k) => k !== a && k !== b);
     deps.merge(a, b, merged);
@@ -630,7 +646,10 @@ function mergeKernels(
     outer: for (const b of ks)
       for (const a of inKernelOrder(deps.producers(b))) {
         if (!sameParallel(a, b)) {
-          explain.add(`not fusing ${name(b)} into ${name(a)}: different parallel space`);
+          if (verdicts.epilogue.get(a, b) === undefined) {
+            explain.add(`not fusing ${name(b)} into ${name(a)}: different parallel space`);
+            verdicts.epilogue.set(a, b, true);
+          }
           continue;
         }
         if (tryMerge(a, b, true, 'epilogue')) {
