@@ -26,6 +26,8 @@ export interface PlanOptions {
   readonly noMerge?: boolean;
   /** Skip loop splitting and unrolling (for differential tests of refined vs plain loops). */
   readonly noRefine?: boolean;
+  /** Rebuild every kernel in every planning attempt (for differential tests of DraftCache). */
+  readonly noReuse?: boolean;
 }
 
 export interface FusionPlan {
@@ -43,8 +45,9 @@ export function planKernels(g: Graph, opts: PlanOptions = {}): FusionPlan {
   const forced = new Map<number, string>();
   // In order of first mention: merge rounds repeat their refusals.
   const explain = new Set<string>();
-  const cache = new DraftCache();
+  let cache = new DraftCache();
   for (let attempt = 0; ; attempt++) {
+    if (opts.noReuse) cache = new DraftCache();
     if (attempt > MAX_REFINES) throw new IRError('fusion planning does not converge');
     const decisions = decide(info, forced);
     const buffers = new Buffers(info, decisions);
