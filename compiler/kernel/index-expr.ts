@@ -22,6 +22,10 @@
 
 import type { Dim } from '../types.js';
 import type { IBool, IExpr, Loop, VExpr } from './kir.js';
+import { RecentCache } from './recent-cache.js';
+
+/** Entries per generation of the expression caches (see recent-cache.ts). */
+const CACHE_GENERATION = 20_000;
 
 /** Loop extents for range analysis: variable `name` ranges over [0, extent). */
 export interface IndexCtx {
@@ -208,7 +212,7 @@ export function substBool(c: IBool, map: ReadonlyMap<string, IExpr>): IBool {
 // ---------------------------------------------------------------- keys and order
 
 const OP_SYM = { add: '+', mul: '*', div: '/', mod: '%' } as const;
-const keyCache = new WeakMap<object, string>();
+const keyCache = new RecentCache<IExpr, string>(CACHE_GENERATION);
 
 /** A structural key: equal keys iff structurally equal expressions. */
 export function indexKey(e: IExpr): string {
@@ -366,7 +370,7 @@ class Poly {
   }
 }
 
-const polyCache = new WeakMap<IExpr, Poly>();
+const polyCache = new RecentCache<IExpr, Poly>(CACHE_GENERATION);
 
 function toPoly(e: IExpr): Poly {
   const hit = polyCache.get(e);
