@@ -8,7 +8,7 @@
 
 import { type Shape, dimEq, formatShape, numel } from '../types.js';
 import { type Graph, IRError, type Node } from '../ir.js';
-import { printNodes } from '../print.js';
+import { printIds } from '../print.js';
 import type { IExpr, Kernel, KernelProgram, Loop, ProgramBuffer, Stage, VExpr } from '../kernel/kir.js';
 import { dimExpr, iadd, ic, imul, ivar, printIndex } from '../kernel/index-expr.js';
 import { VExprRewriter, collectDims, collectLoads } from '../kernel/walk.js';
@@ -41,7 +41,7 @@ const MAX_REFINES = 10_000;
 export function planKernels(g: Graph, opts: PlanOptions = {}): FusionPlan {
   const maxBuffers = opts.maxBuffers ?? Infinity;
   const info = graphInfo(g);
-  const ids = printNodes([...g.inputs, ...g.params, ...g.outputs.map((o) => o.node)]).ids;
+  const ids = printIds([...g.inputs, ...g.params, ...g.outputs.map((o) => o.node)]);
   const forced = new Map<number, string>();
   // In order of first mention: merge rounds repeat their refusals.
   const explain = new Set<string>();
