@@ -24,7 +24,6 @@ import {
   dimEq,
   formatDim,
   formatShape,
-  formatType,
   numel,
   shapeEq,
 } from './types.js';
@@ -402,6 +401,64 @@ export function attrsKey(a: OpAttrs): string {
 }
 
 /**
+ * A node: its op's attributes (in OpAttrs' order), then id, type and
+ * inputs, as `{ ...attrs, id, dtype, shape, inputs }` would make it from
+ * the builder's attributes, but as one literal per op: a spread over the
+ * many shapes of attributes is V8's slow path, and every rewrite sweep
+ * makes every node anew. Reads only the attributes, so a node may stand
+ * for its own.
+ */
+function makeNode(a: OpAttrs, id: number, t: TensorType, inputs: readonly Node[]): Node {
+  const { dtype, shape } = t;
+  switch (a.op) {
+    case 'input':
+    case 'param':
+      return { op: a.op, name: a.name, id, dtype, shape, inputs };
+    case 'const':
+      return { op: a.op, value: a.value, id, dtype, shape, inputs };
+    case 'iota':
+    case 'concat':
+    case 'gather':
+    case 'scatter_add':
+      return { op: a.op, axis: a.axis, id, dtype, shape, inputs };
+    case 'dim':
+      return { op: a.op, dim: a.dim, id, dtype, shape, inputs };
+    case 'rand':
+      return { op: a.op, salt: a.salt, id, dtype, shape, inputs };
+    case 'unary':
+      return { op: a.op, fn: a.fn, id, dtype, shape, inputs };
+    case 'binary':
+      return { op: a.op, fn: a.fn, id, dtype, shape, inputs };
+    case 'where':
+    case 'cast':
+    case 'stop_gradient':
+    case 'reshape':
+    case 'expand':
+    case 'matmul':
+      return { op: a.op, id, dtype, shape, inputs };
+    case 'reduce':
+      return { op: a.op, fn: a.fn, axes: a.axes, id, dtype, shape, inputs };
+    case 'permute':
+      return { op: a.op, perm: a.perm, id, dtype, shape, inputs };
+    case 'pad':
+      return { op: a.op, pads: a.pads, value: a.value, id, dtype, shape, inputs };
+    case 'slice':
+      return { op: a.op, axes: a.axes, id, dtype, shape, inputs };
+    case 'assign':
+      return { op: a.op, target: a.target, id, dtype, shape, inputs };
+  }
+}
+
+/** formatShape, once per shape: nodes share their shapes, and every node's key spells its type. */
+const shapeTexts = new WeakMap<Shape, string>();
+
+function shapeText(shape: Shape): string {
+  let text = shapeTexts.get(shape);
+  if (text === undefined) shapeTexts.set(shape, (text = formatShape(shape)));
+  return text;
+}
+
+/**
  * Creates hash-consed nodes. One builder per compilation: nodes of different
  * builders must not be mixed.
  */
@@ -412,10 +469,10 @@ export class IRBuilder {
   /** Interns a node, checking it with inferType. */
   node(attrs: OpAttrs, inputs: readonly Node[], requested?: TensorType): Node {
     const t = inferType(attrs, inputs, requested);
-    const key = `${attrs.op}|${attrsKey(attrs)}|${formatType(t)}|${inputs.map((i) => i.id).join(',')}`;
+    const key = `${attrs.op}|${attrsKey(attrs)}|${t.dtype}${shapeText(t.shape)}|${inputs.map((i) => i.id).join(',')}`;
     const hit = this.table.get(key);
     if (hit) return hit;
-    const n = { ...attrs, id: this.nextId++, dtype: t.dtype, shape: t.shape, inputs } as Node;
+    const n = makeNode(attrs, this.nextId++, t, inputs);
     this.table.set(key, n);
     return n;
   }
@@ -563,15 +620,22 @@ export interface Graph {
 
 /** Every node reachable from `roots`, inputs before users (ids are creation order). */
 export function topoSort(roots: readonly Node[]): Node[] {
-  const seen = new Set<number>();
-  const out: Node[] = [];
+  const visited: Node[] = [];
+  const seen: (Node | undefined)[] = []; // by id
   const stack: Node[] = [...roots];
   while (stack.length > 0) {
     const n = stack.pop()!;
-    if (seen.has(n.id)) continue;
-    seen.add(n.id);
-    out.push(n);
-    for (const i of n.inputs) if (!seen.has(i.id)) stack.push(i);
+    if (seen[n.id] !== undefined) continue;
+    seen[n.id] = n;
+    visited.push(n);
+    for (const i of n.inputs) if (seen[i.id] === undefined) stack.push(i);
   }
-  return out.sort((a, b) => a.id - b.id);
+  // Ids are a builder's creation counter, dense: reading the slots in order
+  // sorts by id. Other ids (hand-made nodes in tests) take the sort.
+  if (seen.length <= 2 * visited.length + 16) {
+    const out: Node[] = [];
+    for (const n of seen) if (n !== undefined) out.push(n);
+    if (out.length === visited.length) return out;
+  }
+  return visited.sort((a, b) => a.id - b.id);
 }

@@ -30,6 +30,13 @@ function attrText(n: Node): string {
   }
 }
 
+/** The printed ids (`%0`, `%1`, ...) of the nodes `roots` reach, in print order. */
+export function printIds(roots: readonly Node[]): Map<number, string> {
+  const ids = new Map<number, string>();
+  for (const n of topoSort(roots)) ids.set(n.id, `%${ids.size}`);
+  return ids;
+}
+
 export function printNodes(
   roots: readonly Node[],
   names: ReadonlyMap<number, string> = new Map(),

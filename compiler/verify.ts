@@ -8,7 +8,12 @@ import { type Graph, type Node, IRError, inferType, topoSort } from './ir.js';
 import { printNodes } from './print.js';
 
 export function verifyNodes(roots: readonly Node[], stage: string): void {
-  for (const n of topoSort(roots)) {
+  verifySorted(topoSort(roots), stage);
+}
+
+/** verifyNodes over nodes already in topological order. */
+function verifySorted(nodes: readonly Node[], stage: string): void {
+  for (const n of nodes) {
     for (const i of n.inputs) if (i.id >= n.id) throw new IRError(`[${stage}] node ${n.id} uses a later node ${i.id}`);
     let t;
     try {
@@ -41,12 +46,10 @@ export function verifyGraph(g: Graph, stage: string): void {
     'output',
     g.outputs.map((o) => o.name),
   );
-  verifyNodes(
-    g.outputs.map((o) => o.node),
-    stage,
-  );
+  const nodes = topoSort(g.outputs.map((o) => o.node));
+  verifySorted(nodes, stage);
   const declared = new Set<number>([...g.inputs, ...g.params].map((n) => n.id));
-  for (const n of topoSort(g.outputs.map((o) => o.node)))
+  for (const n of nodes)
     if ((n.op === 'input' || n.op === 'param') && !declared.has(n.id))
       throw new IRError(`[${stage}] ${n.op} '${n.name}' is used but not declared by the graph`);
 }

@@ -8,6 +8,8 @@ export interface GraphInfo {
   readonly graph: Graph;
   /** Every node reachable from the outputs, inputs before users. */
   readonly nodes: readonly Node[];
+  /** The nodes by id. */
+  readonly byId: ReadonlyMap<number, Node>;
   readonly consumers: ReadonlyMap<number, readonly Node[]>;
   readonly outputIds: ReadonlySet<number>;
 }
@@ -21,7 +23,13 @@ export function graphInfo(g: Graph): GraphInfo {
       list.push(n);
       consumers.set(i.id, list);
     }
-  return { graph: g, nodes, consumers, outputIds: new Set(g.outputs.map((o) => o.node.id)) };
+  return {
+    graph: g,
+    nodes,
+    byId: new Map(nodes.map((n) => [n.id, n])),
+    consumers,
+    outputIds: new Set(g.outputs.map((o) => o.node.id)),
+  };
 }
 
 /** Movement ops: index arithmetic only, never a copy. */

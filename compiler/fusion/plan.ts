@@ -8,13 +8,15 @@
 
 import { type Shape, dimEq, formatShape, numel } from '../types.js';
 import { type Graph, IRError, type Node } from '../ir.js';
-import { printNodes } from '../print.js';
+import { printIds } from '../print.js';
 import type { IExpr, Kernel, KernelProgram, Loop, ProgramBuffer, Stage, VExpr } from '../kernel/kir.js';
 import { dimExpr, iadd, ic, imul, ivar, printIndex } from '../kernel/index-expr.js';
 import { VExprRewriter, collectDims, collectLoads } from '../kernel/walk.js';
 import { refineLoops } from '../kernel/refine-loops.js';
 import { type DraftKernel, KernelBuilder, Refine, type BufferMap } from './kernel-builder.js';
 import { decide, describeNode } from './decide.js';
+import { KernelDependencies } from './dependencies.js';
+import { DraftCache, type NamedBuffers, type RootBuffers } from './draft-cache.js';
 import { type GraphInfo, graphInfo, isScalarArg, reducesTrailing } from './graph-info.js';
 
 export interface PlanOptions {
@@ -24,6 +26,8 @@ export interface PlanOptions {
   readonly noMerge?: boolean;
   /** Skip loop splitting and unrolling (for differential tests of refined vs plain loops). */
   readonly noRefine?: boolean;
+  /** Rebuild every kernel in every planning attempt (for differential tests of DraftCache). */
+  readonly noReuse?: boolean;
 }
 
 export interface FusionPlan {
@@ -37,24 +41,27 @@ const MAX_REFINES = 10_000;
 export function planKernels(g: Graph, opts: PlanOptions = {}): FusionPlan {
   const maxBuffers = opts.maxBuffers ?? Infinity;
   const info = graphInfo(g);
-  const ids = printNodes([...g.inputs, ...g.params, ...g.outputs.map((o) => o.node)]).ids;
+  const ids = printIds([...g.inputs, ...g.params, ...g.outputs.map((o) => o.node)]);
   const forced = new Map<number, string>();
-  const explain: string[] = [];
+  // In order of first mention: merge rounds repeat their refusals.
+  const explain = new Set<string>();
+  let cache = new DraftCache();
   for (let attempt = 0; ; attempt++) {
+    if (opts.noReuse) cache = new DraftCache();
     if (attempt > MAX_REFINES) throw new IRError('fusion planning does not converge');
     const decisions = decide(info, forced);
     const buffers = new Buffers(info, decisions);
     try {
       let drafts = mergeCycles(
-        buffers.roots.map((r) => buildRoot(r, buffers, maxBuffers)),
+        buffers.roots.map((r) => cache.draft(r, buffers, (b) => buildRoot(r, b, info, maxBuffers))),
         buffers,
       );
       for (const [id, why] of decisions.reasons) {
-        const n = info.nodes.find((x) => x.id === id)!;
-        explain.push(`materialised ${describeNode(n, ids)} ${formatShape(n.shape)}: ${why}`);
+        const n = info.byId.get(id)!;
+        explain.add(`materialised ${describeNode(n, ids)} ${formatShape(n.shape)}: ${why}`);
       }
       if (!opts.noMerge) drafts = mergeKernels(drafts, buffers, maxBuffers, explain, ids);
-      return { program: assemble(drafts, buffers, g, !opts.noRefine), explain: [...new Set(explain)] };
+      return { program: assemble(drafts, buffers, g, !opts.noRefine), explain: [...explain] };
     } catch (e) {
       if (!(e instanceof Refine)) throw e;
       if (forced.has(e.node.id)) throw new IRError(`fusion: cannot place ${describeNode(e.node, ids)}: ${e.reason}`);
@@ -64,8 +71,10 @@ export function planKernels(g: Graph, opts: PlanOptions = {}): FusionPlan {
 }
 
 /** Program buffers: graph inputs and params, outputs, and one temp per other materialised node. */
-class Buffers implements BufferMap {
+class Buffers implements NamedBuffers {
   readonly list: ProgramBuffer[] = [];
+  /** Each buffer's name across planning attempts (see draft-cache.ts). */
+  private readonly names: string[] = [];
   /** Where each node's value is read from. */
   private readonly homes = new Map<number, number>();
   /** Where each root's kernel stores it (an output may also be a temp's reader, etc.). */
@@ -80,9 +89,10 @@ class Buffers implements BufferMap {
     readonly d: ReturnType<typeof decide>,
   ) {
     const g = info.graph;
-    const add = (n: { dtype: Node['dtype']; shape: Shape }, role: ProgramBuffer['role']) => {
+    const add = (n: Node, role: ProgramBuffer['role']) => {
       const id = this.list.length;
       this.list.push({ id, dtype: n.dtype, size: numel(n.shape), role });
+      this.names.push(role.kind === 'temp' ? `temp #${n.id}` : `${role.kind} ${role.name}`);
       return id;
     };
     for (const n of g.inputs) if (!isScalarArg(n)) this.homes.set(n.id, add(n, { kind: 'input', name: n.name }));
@@ -91,11 +101,15 @@ class Buffers implements BufferMap {
       this.homes.set(n.id, b);
       this.paramBuf.set(n.name, b);
     }
+    const isRoot = new Set<Node>();
     const target = (n: Node, buf: number) => {
       const t = this.targets.get(n.id) ?? [];
       if (!t.includes(buf)) t.push(buf);
       this.targets.set(n.id, t);
-      if (!this.roots.includes(n)) this.roots.push(n);
+      if (!isRoot.has(n)) {
+        isRoot.add(n);
+        this.roots.push(n);
+      }
     };
     for (const o of g.outputs) {
       if (o.node.op === 'assign') continue;
@@ -104,6 +118,8 @@ class Buffers implements BufferMap {
       if (!this.homes.has(o.node.id)) this.homes.set(o.node.id, b);
       target(o.node, b);
     }
+    const paramNodes = new Map<string, Node>();
+    for (const q of g.params) if (!paramNodes.has(q.name)) paramNodes.set(q.name, q);
     for (const n of info.nodes) {
       if (n.op !== 'assign') continue;
       const p = this.paramBuf.get(n.target);
@@ -113,7 +129,7 @@ class Buffers implements BufferMap {
       // Store the new value straight into the param's buffer when nothing else needs it
       // stored, and the param's old value is read only while computing it (Adam's m),
       // so no reader can mistake one version for the other.
-      const old = g.params.find((q) => q.name === n.target)!;
+      const old = paramNodes.get(n.target)!;
       if (
         d.materialized.has(v.id) &&
         !this.homes.has(v.id) &&
@@ -136,6 +152,15 @@ class Buffers implements BufferMap {
     this.roots.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
   }
 
+  targetsOf(root: Node): readonly number[] {
+    return this.targets.get(root.id)!;
+  }
+  homeOf(n: Node): number | undefined {
+    return this.homes.get(n.id);
+  }
+  nameOf(buf: number): string {
+    return this.names[buf]!;
+  }
   home(n: Node): number {
     const h = this.homes.get(n.id);
     if (h === undefined) throw new IRError(`node #${n.id} (${n.op}) has no buffer`);
@@ -185,7 +210,7 @@ function equalPieces(n: Node): boolean {
 }
 
 /** The row prefix shared by the row-local reductions a root's value inlines, if any. */
-function rowPrefix(root: Node, buffers: Buffers): Shape | undefined {
+function rowPrefix(root: Node, buffers: BufferMap): Shape | undefined {
   const seen = new Set<number>();
   let prefix: Shape | undefined;
   const walk = (n: Node) => {
@@ -202,8 +227,8 @@ function rowPrefix(root: Node, buffers: Buffers): Shape | undefined {
   return prefix;
 }
 
-function buildRoot(root: Node, buffers: Buffers, maxBuffers: number): DraftKernel {
-  const targets = buffers.targets.get(root.id)!;
+function buildRoot(root: Node, buffers: RootBuffers, info: GraphInfo, maxBuffers: number): DraftKernel {
+  const targets = buffers.targetsOf(root);
   const storeAll = (kb: KernelBuilder, shape: Shape, idx: IExpr[], v: VExpr) =>
     targets.map((t) => kb.store(t, shape, idx, v));
   let draft: DraftKernel;
@@ -339,7 +364,7 @@ function buildRoot(root: Node, buffers: Buffers, maxBuffers: number): DraftKerne
     kb.pushMap(inner.loops, storeAll(kb, shape, idx, v));
     draft = kb.draft;
   }
-  checkRowLocalReads(draft, buffers.info);
+  checkRowLocalReads(draft, info);
   checkHazards(draft);
   if (draft.slots.length > maxBuffers)
     throw new Refine(
@@ -350,7 +375,7 @@ function buildRoot(root: Node, buffers: Buffers, maxBuffers: number): DraftKerne
 }
 
 /** The inlined input of `root` that reads the most buffers: materialising it splits the kernel. */
-function widestInput(root: Node, buffers: Buffers): Node {
+function widestInput(root: Node, buffers: BufferMap): Node {
   let best: Node | undefined;
   let bestReads = -1;
   for (const x of root.inputs) {
@@ -412,7 +437,7 @@ function checkRowLocalReads(d: DraftKernel, info: GraphInfo): void {
     if (id === d.root.id) continue;
     for (const l of collectLoads([s]))
       if (d.writes.has(d.slots[l.buf]!)) {
-        const n = info.nodes.find((x) => x.id === id)!;
+        const n = info.byId.get(id)!;
         throw new Refine(n, 'a row reduction reads a buffer its kernel updates in place');
       }
   }
@@ -432,31 +457,6 @@ function sameParallel(a: DraftKernel, b: DraftKernel): boolean {
     a.parallel.length === b.parallel.length &&
     a.parallel.every((l, i) => l.name === b.parallel[i]!.name && dimEq(l.extent, b.parallel[i]!.extent))
   );
-}
-
-/** Dependencies between drafts: RAW on buffer versions, and WAR on params updated in place. */
-function dependsOn(later: DraftKernel, earlier: DraftKernel, buffers: Buffers): boolean {
-  for (const [buf, versions] of later.reads) {
-    if (earlier.writes.has(buf) && (versions.has('new') || !buffers.isParamBuffer(buf))) return true;
-  }
-  for (const buf of later.writes) if (earlier.reads.get(buf)?.has('old')) return true;
-  return false;
-}
-
-function reaches(from: DraftKernel, to: DraftKernel, drafts: readonly DraftKernel[], buffers: Buffers): boolean {
-  // Is there a path from -> ... -> to (to depends on from, transitively)?
-  const seen = new Set<DraftKernel>();
-  const stack = [from];
-  while (stack.length > 0) {
-    const k = stack.pop()!;
-    for (const d of drafts) {
-      if (d === k || seen.has(d) || !dependsOn(d, k, buffers)) continue;
-      if (d === to) return true;
-      seen.add(d);
-      stack.push(d);
-    }
-  }
-  return false;
 }
 
 /** Concatenates kernel b after a: one slot list, b's loads of values a stores (same index) forwarded. */
@@ -521,48 +521,125 @@ function mergeMapStages(stages: Stage[]): Stage[] {
   return out;
 }
 
+/**
+ * Why merging `b` into `a` fails whatever else the plan holds (an in-place
+ * conflict, a hazard, too many buffers), or the merged kernel.
+ */
+function combineChecked(
+  a: DraftKernel,
+  b: DraftKernel,
+  forward: boolean,
+  maxBuffers: number,
+  ownerOf: (d: DraftKernel) => string,
+): DraftKernel | string {
+  if (forward && [...a.writes].some((w) => b.reads.get(w)?.has('old')))
+    return `it needs a value ${ownerOf(a)} updates in place`;
+  let merged: DraftKernel;
+  try {
+    merged = combine(a, b, forward);
+    checkHazards(merged);
+  } catch (e) {
+    if (!(e instanceof IRError)) throw e;
+    return e.message;
+  }
+  if (merged.slots.length > maxBuffers) return `${merged.slots.length} buffers > limit ${maxBuffers}`;
+  return merged;
+}
+
+/** Facts about ordered pairs of drafts. */
+class PairMemo<V> {
+  private readonly facts = new Map<DraftKernel, Map<DraftKernel, V>>();
+
+  get(a: DraftKernel, b: DraftKernel): V | undefined {
+    return this.facts.get(a)?.get(b);
+  }
+
+  set(a: DraftKernel, b: DraftKernel, v: V): void {
+    const of = this.facts.get(a);
+    if (of) of.set(b, v);
+    else this.facts.set(a, new Map([[b, v]]));
+  }
+}
+
+/** The drafts that read some buffer `d` reads, compute a reduction it computes, or are serial like it. */
+function siblingCandidates(
+  d: DraftKernel,
+  deps: KernelDependencies<DraftKernel>,
+  byStageNode: ReadonlyMap<number, ReadonlySet<DraftKernel>>,
+  serial: readonly DraftKernel[],
+): Set<DraftKernel> {
+  const out = new Set<DraftKernel>();
+  for (const buf of d.reads.keys()) for (const k of deps.readersOf(buf)) out.add(k);
+  for (const n of d.stageNodes) for (const k of byStageNode.get(n) ?? []) out.add(k);
+  if (d.parallel.length === 0) for (const k of serial) out.add(k);
+  out.delete(d);
+  return out;
+}
+
+/**
+ * Merges kernels, first producers into consumers, then siblings: each round
+ * scans the pairs in kernel order and takes the first merge that succeeds.
+ * Only pairs that could merge are visited (a consumer's producers, a
+ * kernel's siblings, from indexes), reachability is a bit test, and what
+ * refuses a pair regardless of the other kernels is computed once per pair.
+ */
 function mergeKernels(
   drafts: DraftKernel[],
   buffers: Buffers,
   maxBuffers: number,
-  explain: string[],
+  explain: Set<string>,
   ids: ReadonlyMap<number, string>,
 ): DraftKernel[] {
   let ks = [...drafts];
-  const name = (d: DraftKernel) => `the kernel of ${describeNode(d.root, ids)}`;
-  const tryMerge = (a: DraftKernel, b: DraftKernel, forward: boolean, why: string): boolean => {
+  const deps = new KernelDependencies(ks, (buf) => buffers.isParamBuffer(buf));
+  const names = new Map<DraftKernel, string>();
+  const name = (d: DraftKernel) => {
+    let s = names.get(d);
+    if (s === undefined) names.set(d, (s = `the kernel of ${describeNode(d.root, ids)}`));
+    return s;
+  };
+  const byStageNode = new Map<number, Set<DraftKernel>>();
+  const indexStageNodes = (d: DraftKernel, add: boolean) => {
+    for (const n of d.stageNodes) {
+      const set = byStageNode.get(n) ?? new Set<DraftKernel>();
+      if (add) set.add(d);
+      else set.delete(d);
+      byStageNode.set(n, set);
+    }
+  };
+  ks.forEach((d) => indexStageNodes(d, true));
+  let position = new Map(ks.map((k, i) => [k, i]));
+  const inKernelOrder = (xs: Iterable<DraftKernel>) => [...xs].sort((x, y) => position.get(x)! - position.get(y)!);
+  // What is known of a pair once refused, per phase (rounds rescan every pair):
+  // `true` when refused for good (merging other kernels only adds paths between
+  // kernels, and the refusal is explained), or the reason the pair itself gives
+  // (explained too), which stands unless a kernel comes between them.
+  const verdicts = { epilogue: new PairMemo<true | string>(), siblings: new PairMemo<true | string>() };
+
+  const tryMerge = (a: DraftKernel, b: DraftKernel, forward: boolean, why: 'epilogue' | 'siblings'): boolean => {
     if (!sameParallel(a, b)) return false;
+    const known = verdicts[why].get(a, b);
+    if (known === true) return false;
+    const refuse = (reason: string, verdict: true | string) => {
+      explain.add(`not merging ${name(b)} into ${name(a)} (${why}): ${reason}`);
+      verdicts[why].set(a, b, verdict);
+      return false;
+    };
+    if (forward ? deps.reachesVia(a, b) : deps.reaches(a, b) || deps.reaches(b, a))
+      return refuse('another kernel lies between them', true);
+    if (known !== undefined) return false;
+    const merged = combineChecked(a, b, forward, maxBuffers, name);
+    if (typeof merged === 'string') return refuse(merged, merged);
+    const at = position.get(a)!;
     const others = ks.filter((k) => k !== a && k !== b);
-    if (forward ? reachesVia(a, b, ks, buffers) : reaches(a, b, ks, buffers) || reaches(b, a, ks, buffers)) {
-      explain.push(`not merging ${name(b)} into ${name(a)} (${why}): another kernel lies between them`);
-      return false;
-    }
-    if (forward && [...a.writes].some((w) => b.reads.get(w)?.has('old'))) {
-      explain.push(`not merging ${name(b)} into ${name(a)} (${why}): it needs a value ${name(a)} updates in place`);
-      return false;
-    }
-    let merged: DraftKernel;
-    try {
-      merged = combine(a, b, forward);
-      checkHazards(merged);
-    } catch (e) {
-      if (!(e instanceof IRError)) throw e;
-      explain.push(`not merging ${name(b)} into ${name(a)} (${why}): ${e.message}`);
-      return false;
-    }
-    if (merged.slots.length > maxBuffers) {
-      explain.push(
-        `not merging ${name(b)} into ${name(a)} (${why}): ${merged.slots.length} buffers > limit ${maxBuffers}`,
-      );
-      return false;
-    }
-    ks = [
-      ...others.filter((k) => ks.indexOf(k) < ks.indexOf(a)),
-      merged,
-      ...others.filter((k) => ks.indexOf(k) > ks.indexOf(a)),
-    ];
+    deps.merge(a, b, merged);
+    indexStageNodes(a, false);
+    indexStageNodes(b, false);
+    indexStageNodes(merged, true);
+    ks = [...others.filter((k) => position.get(k)! < at), merged, ...others.filter((k) => position.get(k)! > at)];
     // keep topological order: the merged kernel sits where the later of the two was
-    ks = orderDrafts(ks, buffers);
+    ks = orderDrafts(ks, deps);
+    position = new Map(ks.map((k, i) => [k, i]));
     return true;
   };
 
@@ -570,14 +647,12 @@ function mergeKernels(
   for (let changed = true; changed;) {
     changed = false;
     outer: for (const b of ks)
-      for (const a of ks) {
-        if (
-          a === b ||
-          ![...a.writes].some((w) => b.reads.get(w)?.has('new') || (b.reads.has(w) && !buffers.isParamBuffer(w)))
-        )
-          continue;
+      for (const a of inKernelOrder(deps.producers(b))) {
         if (!sameParallel(a, b)) {
-          explain.push(`not fusing ${name(b)} into ${name(a)}: different parallel space`);
+          if (verdicts.epilogue.get(a, b) === undefined) {
+            explain.add(`not fusing ${name(b)} into ${name(a)}: different parallel space`);
+            verdicts.epilogue.set(a, b, true);
+          }
           continue;
         }
         if (tryMerge(a, b, true, 'epilogue')) {
@@ -587,35 +662,26 @@ function mergeKernels(
       }
   }
   // 2. Siblings over the same parallel space that share inputs or row reductions.
+  // Siblings merge when they share inputs or row reductions; single-program
+  // kernels (whole-tensor reductions such as LAMB's norms) always may: they
+  // run serially either way, and one dispatch is cheaper than two.
   for (let changed = true; changed;) {
     changed = false;
-    outer: for (let i = 0; i < ks.length; i++)
-      for (let j = i + 1; j < ks.length; j++) {
-        const a = ks[i]!;
-        const b = ks[j]!;
+    const serial = ks.filter((k) => k.parallel.length === 0);
+    outer: for (const a of ks) {
+      const later = [...siblingCandidates(a, deps, byStageNode, serial)].filter(
+        (b) => position.get(b)! > position.get(a)!,
+      );
+      for (const b of inKernelOrder(later)) {
         if (!sameParallel(a, b)) continue;
-        // Siblings merge when they share inputs or row reductions; single-program
-        // kernels (whole-tensor reductions such as LAMB's norms) always may: they
-        // run serially either way, and one dispatch is cheaper than two.
-        const shares =
-          [...a.reads.keys()].some((r) => b.reads.has(r)) ||
-          a.stageNodes.some((n) => b.stageNodes.includes(n)) ||
-          (a.parallel.length === 0 && b.parallel.length === 0);
-        if (!shares) continue;
         if (tryMerge(a, b, false, 'siblings')) {
           changed = true;
           break outer;
         }
       }
+    }
   }
   return ks;
-}
-
-/** For producer->consumer merges: is there a path a -> x -> b through another kernel x? */
-function reachesVia(a: DraftKernel, b: DraftKernel, ks: readonly DraftKernel[], buffers: Buffers): boolean {
-  return ks.some(
-    (x) => x !== a && x !== b && reaches(a, x, ks, buffers) && (dependsOn(b, x, buffers) || reaches(x, b, ks, buffers)),
-  );
 }
 
 /**
@@ -626,6 +692,8 @@ function reachesVia(a: DraftKernel, b: DraftKernel, ks: readonly DraftKernel[], 
  * performs any. So every strongly connected group of drafts becomes one.
  */
 function mergeCycles(drafts: DraftKernel[], buffers: Buffers): DraftKernel[] {
+  const deps = new KernelDependencies(drafts, (buf) => buffers.isParamBuffer(buf));
+  const position = new Map(drafts.map((d, i) => [d, i]));
   const index = new Map<DraftKernel, number>();
   const low = new Map<DraftKernel, number>();
   const onStack = new Set<DraftKernel>();
@@ -636,8 +704,9 @@ function mergeCycles(drafts: DraftKernel[], buffers: Buffers): DraftKernel[] {
     low.set(v, index.get(v)!);
     stack.push(v);
     onStack.add(v);
-    for (const w of drafts) {
-      if (w === v || !dependsOn(w, v, buffers)) continue;
+    // Dependents in draft order, as a scan of every draft would meet them.
+    const dependents = [...deps.successors(v)].sort((x, y) => position.get(x)! - position.get(y)!);
+    for (const w of dependents) {
       if (!index.has(w)) {
         visit(w);
         low.set(v, Math.min(low.get(v)!, low.get(w)!));
@@ -685,39 +754,32 @@ function mergeCycles(drafts: DraftKernel[], buffers: Buffers): DraftKernel[] {
     checkHazards(one);
     for (const d of ordered) merged.set(d, one);
   }
-  const out: DraftKernel[] = [];
-  for (const d of drafts) {
-    const m = merged.get(d) ?? d;
-    if (!out.includes(m)) out.push(m);
-  }
-  return out;
+  const out = new Set<DraftKernel>();
+  for (const d of drafts) out.add(merged.get(d) ?? d);
+  return [...out];
 }
 
 /** Topological order of drafts by dependencies, stable otherwise. */
-function orderDrafts(ks: readonly DraftKernel[], buffers: Buffers): DraftKernel[] {
-  const out: DraftKernel[] = [];
-  const left = [...ks];
-  while (left.length > 0) {
-    const i = left.findIndex((k) => !left.some((o) => o !== k && dependsOn(k, o, buffers)));
-    if (i < 0)
-      throw new IRError(
-        `kernel dependencies form a cycle among ${left
-          .map(
-            (k) =>
-              `#${k.root.id} ${k.root.op} reads [${[...k.reads].map(([b, v]) => `${b}:${[...v].join('/')}`).join(' ')}] writes [${[...k.writes].join(' ')}]`,
-          )
-          .join('; ')}`,
-      );
-    out.push(left.splice(i, 1)[0]!);
-  }
-  return out;
+function orderDrafts(ks: readonly DraftKernel[], deps: KernelDependencies<DraftKernel>): DraftKernel[] {
+  const out = deps.order(ks);
+  if (out.length === ks.length) return out;
+  const placed = new Set(out);
+  throw new IRError(
+    `kernel dependencies form a cycle among ${ks
+      .filter((k) => !placed.has(k))
+      .map(
+        (k) =>
+          `#${k.root.id} ${k.root.op} reads [${[...k.reads].map(([b, v]) => `${b}:${[...v].join('/')}`).join(' ')}] writes [${[...k.writes].join(' ')}]`,
+      )
+      .join('; ')}`,
+  );
 }
 
 // ---------------------------------------------------------------------------
 // Assembly
 
 function assemble(drafts: DraftKernel[], buffers: Buffers, g: Graph, refine: boolean): KernelProgram {
-  const ordered = orderDrafts(drafts, buffers);
+  const ordered = orderDrafts(drafts, new KernelDependencies(drafts, (buf) => buffers.isParamBuffer(buf)));
   // Drop stores into temps that nobody reads any more (their values were forwarded).
   const readBufs = new Set<number>();
   for (const d of ordered) for (const l of collectLoads(d.stages)) readBufs.add(d.slots[l.buf]!);

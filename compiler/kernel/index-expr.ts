@@ -22,6 +22,10 @@
 
 import type { Dim } from '../types.js';
 import type { IBool, IExpr, Loop, VExpr } from './kir.js';
+import { RecentCache } from './recent-cache.js';
+
+/** Entries per generation of the expression caches (see recent-cache.ts). */
+const CACHE_GENERATION = 20_000;
 
 /** Loop extents for range analysis: variable `name` ranges over [0, extent). */
 export interface IndexCtx {
@@ -84,10 +88,16 @@ export function ivalue(x: VExpr, hi: IExpr): IExpr {
   return { k: 'value', x, hi };
 }
 
+/** Symbolic dimensions as index expressions, by coef and names (expressions are immutable: shared). */
+const dimExprs = new Map<string, IExpr>();
+
 /** A dimension as an index expression: coef * dims. */
 export function dimExpr(d: Dim): IExpr {
   if (typeof d === 'number') return ic(d);
-  return d.syms.reduce<IExpr>((acc, s) => imul(acc, idim(s)), ic(d.coef));
+  const key = `${d.coef} ${d.syms.join(' ')}`;
+  let e = dimExprs.get(key);
+  if (e === undefined) dimExprs.set(key, (e = d.syms.reduce<IExpr>((acc, s) => imul(acc, idim(s)), ic(d.coef))));
+  return e;
 }
 
 /** A loop extent (IExpr or Dim) as an IExpr. */
@@ -202,7 +212,7 @@ export function substBool(c: IBool, map: ReadonlyMap<string, IExpr>): IBool {
 // ---------------------------------------------------------------- keys and order
 
 const OP_SYM = { add: '+', mul: '*', div: '/', mod: '%' } as const;
-const keyCache = new WeakMap<object, string>();
+const keyCache = new RecentCache<IExpr, string>(CACHE_GENERATION);
 
 /** A structural key: equal keys iff structurally equal expressions. */
 export function indexKey(e: IExpr): string {
@@ -231,6 +241,38 @@ export function indexKey(e: IExpr): string {
   }
   keyCache.set(e, k);
   return k;
+}
+
+/**
+ * indexKey(a) === indexKey(b), without spelling out keys that are not yet
+ * known: keys of different kinds never coincide (a constant's is a number,
+ * a variable's starts with v:, a dim's with d:, the others with a
+ * parenthesis), and a gathered value's key is its text.
+ */
+export function indexEq(a: IExpr, b: IExpr): boolean {
+  if (a === b) return true;
+  if (a.k !== b.k) return false;
+  const ka = keyCache.get(a);
+  const kb = keyCache.get(b);
+  if (ka !== undefined && kb !== undefined) return ka === kb;
+  switch (a.k) {
+    case 'const':
+      return String(a.v) === String((b as typeof a).v);
+    case 'var':
+    case 'dim':
+      return a.name === (b as typeof a).name;
+    case 'add':
+    case 'mul':
+    case 'div':
+    case 'mod': {
+      const c = b as typeof a;
+      return indexEq(a.a, c.a) && indexEq(a.b, c.b);
+    }
+    case 'value': {
+      const c = b as typeof a;
+      return (a.x === c.x || printValue(a.x) === printValue(c.x)) && indexEq(a.hi, c.hi);
+    }
+  }
 }
 
 const RANK: Record<IExpr['k'], number> = { var: 0, dim: 1, div: 2, mod: 3, value: 4, const: 5, add: 6, mul: 7 };
@@ -328,7 +370,7 @@ class Poly {
   }
 }
 
-const polyCache = new WeakMap<IExpr, Poly>();
+const polyCache = new RecentCache<IExpr, Poly>(CACHE_GENERATION);
 
 function toPoly(e: IExpr): Poly {
   const hit = polyCache.get(e);
@@ -363,14 +405,31 @@ function sortedTerms(p: Poly): Term[] {
 /** The canonical IExpr of a polynomial (after recombining div/mod pairs). */
 function build(p: Poly): IExpr {
   const q = recombine(p);
+  const entries = [...q.terms].sort(([, x], [, y]) => termCmp(x, y));
   let out: IExpr | undefined;
-  for (const t of sortedTerms(q)) {
+  for (const [, t] of entries) {
     let te = t.factors.reduce<IExpr | undefined>((acc, f) => (acc ? { k: 'mul', a: acc, b: f } : f), undefined)!;
     if (t.coef !== 1) te = { k: 'mul', a: te, b: ic(t.coef) };
     out = out ? { k: 'add', a: out, b: te } : te;
   }
   if (!out) return ic(q.c);
-  return q.c === 0 ? out : { k: 'add', a: out, b: ic(q.c) };
+  const e: IExpr = q.c === 0 ? out : { k: 'add', a: out, b: ic(q.c) };
+  if (e.k === 'add' || e.k === 'mul') polyCache.set(e, builtPoly(entries, q.c));
+  return e;
+}
+
+/**
+ * What toPoly gives for the expression `build` made of these sorted terms,
+ * without taking it apart again: the same terms, inserted in sorted order
+ * (toPoly adds them left to right), and the constant with the sign of zero
+ * toPoly's products and sums would give it (-0 when every term's
+ * coefficient is negative).
+ */
+function builtPoly(entries: readonly (readonly [string, Term])[], c: number): Poly {
+  const p = new Poly();
+  for (const [key, t] of entries) p.terms.set(key, t);
+  p.c = c !== 0 ? c : entries.every(([, t]) => t.coef < 0) ? -0 : 0;
+  return p;
 }
 
 /**
@@ -816,7 +875,7 @@ export function simplify(e: IExpr, ctx: IndexCtx): IExpr {
   let cur = e;
   for (let i = 0; i < 4; i++) {
     const next = simplifyOnce(cur, ctx);
-    if (indexKey(next) === indexKey(cur)) return next;
+    if (indexEq(next, cur)) return next;
     cur = next;
   }
   return cur;

@@ -259,8 +259,10 @@ function points(loops: readonly Loop[]): number[][] {
 function unrollReduce(s: Stage, ctx: IndexCtx): Stage {
   if (s.kind !== 'reduce' || s.loops.length === 0) return s;
   if (!s.loops.every((l) => typeof l.extent === 'number')) return s;
+  // Count the points before listing them: a long row has too many to list.
+  const count = s.loops.reduce((n, l) => n * (l.extent as number), 1);
+  if (count > UNROLL_POINTS || count === 0) return s;
   const pts = points(s.loops);
-  if (pts.length > UNROLL_POINTS || pts.length === 0) return s;
   if (s.accs.some((a) => a.dtype === 'bool')) return s;
   const subs = pts.map((p) => new Substituter(new Map(s.loops.map((l, i) => [l.name, ic(p[i]!)])), ctx));
   return {

@@ -45,6 +45,9 @@ export class VExprRewriter {
     return r;
   }
 
+  // Index expressions are immutable and only their structure matters (unlike
+  // value nodes, whose sharing the code generators see): a subtree without
+  // gathered values is kept as it is rather than copied.
   i(e: IExpr): IExpr {
     switch (e.k) {
       case 'const':
@@ -54,8 +57,11 @@ export class VExprRewriter {
       case 'add':
       case 'mul':
       case 'div':
-      case 'mod':
-        return { ...e, a: this.i(e.a), b: this.i(e.b) };
+      case 'mod': {
+        const a = this.i(e.a);
+        const b = this.i(e.b);
+        return a === e.a && b === e.b ? e : { ...e, a, b };
+      }
       case 'value':
         return { ...e, x: this.v(e.x), hi: this.i(e.hi) };
     }
@@ -65,10 +71,16 @@ export class VExprRewriter {
     switch (e.k) {
       case 'true':
         return e;
-      case 'le':
-        return { ...e, a: this.i(e.a), b: this.i(e.b) };
-      case 'and':
-        return { ...e, a: this.b(e.a), b: this.b(e.b) };
+      case 'le': {
+        const a = this.i(e.a);
+        const b = this.i(e.b);
+        return a === e.a && b === e.b ? e : { ...e, a, b };
+      }
+      case 'and': {
+        const a = this.b(e.a);
+        const b = this.b(e.b);
+        return a === e.a && b === e.b ? e : { ...e, a, b };
+      }
     }
   }
 
@@ -78,14 +90,89 @@ export class VExprRewriter {
   }
 }
 
-/** Every load reachable from the stages (each shared load once). */
+/**
+ * Visits every value node reachable from the stages once, children before
+ * parents, in the order VExprRewriter rewrites them (so queries need not
+ * copy the kernel): stages in order, a store's index before its value, a
+ * load's index before its mask.
+ */
+function forEachNode(stages: readonly Stage[], visit: (v: VExpr) => void): void {
+  const seen = new Set<VExpr>();
+  const i = (e: IExpr): void => {
+    switch (e.k) {
+      case 'add':
+      case 'mul':
+      case 'div':
+      case 'mod':
+        i(e.a);
+        i(e.b);
+        return;
+      case 'value':
+        v(e.x);
+        i(e.hi);
+        return;
+      default:
+        return;
+    }
+  };
+  const b = (c: IBool): void => {
+    if (c.k === 'le') {
+      i(c.a);
+      i(c.b);
+    } else if (c.k === 'and') {
+      b(c.a);
+      b(c.b);
+    }
+  };
+  const v = (e: VExpr): void => {
+    if (seen.has(e)) return;
+    switch (e.k) {
+      case 'load':
+        i(e.index);
+        b(e.valid);
+        break;
+      case 'index':
+        i(e.i);
+        break;
+      case 'unary':
+      case 'cast':
+        v(e.x);
+        break;
+      case 'binary':
+        v(e.a);
+        v(e.b);
+        break;
+      case 'where':
+        v(e.c);
+        v(e.a);
+        v(e.b);
+        break;
+      case 'rand':
+        v(e.key);
+        i(e.i);
+        break;
+      default:
+        break;
+    }
+    seen.add(e);
+    visit(e);
+  };
+  for (const s of stages) {
+    if (s.kind === 'reduce') for (const a of s.accs) v(a.value);
+    else
+      for (const st of s.stores) {
+        i(st.index);
+        v(st.value);
+      }
+  }
+}
+
+/** Every load reachable from the stages (each shared load once), children first. */
 export function collectLoads(stages: readonly Stage[]): LoadExpr[] {
   const out: LoadExpr[] = [];
-  const rw = new VExprRewriter((v) => {
+  forEachNode(stages, (v) => {
     if (v.k === 'load') out.push(v);
-    return v;
   });
-  stages.forEach((s) => rw.stage(s));
   return out;
 }
 
@@ -111,17 +198,11 @@ export function collectDims(stages: readonly Stage[], extraIndex: readonly IExpr
         return;
     }
   };
-  const rw = new VExprRewriter((v) => v);
-  const wrapped = new VExprRewriter((v) => {
+  forEachNode(stages, (v) => {
     if (v.k === 'load') visitI(v.index);
     if (v.k === 'index' || v.k === 'rand') visitI(v.i);
-    return v;
   });
-  void rw;
-  for (const s of stages) {
-    wrapped.stage(s);
-    if (s.kind === 'map') s.stores.forEach((st) => visitI(st.index));
-  }
+  for (const s of stages) if (s.kind === 'map') s.stores.forEach((st) => visitI(st.index));
   extraIndex.forEach(visitI);
   return dims;
 }

@@ -35,12 +35,21 @@ export const ROUND_PASSES: readonly Pass[] = [
 
 const MAX_ROUNDS = 16;
 
+/** Node counts of graphs (each pass's result is the next one's input: counted once). */
+const nodeCounts = new WeakMap<Graph, number>();
+
+function nodeCount(g: Graph): number {
+  let n = nodeCounts.get(g);
+  if (n === undefined) nodeCounts.set(g, (n = graphNodes(g).length));
+  return n;
+}
+
 export function runPass(g: Graph, pass: Pass): { graph: Graph; report: PassReport } {
-  const nodesBefore = graphNodes(g).length;
+  const nodesBefore = nodeCount(g);
   const { graph, fired } = rewriteGraph(g, pass.rules, pass.name);
   return {
     graph,
-    report: { pass: pass.name, nodesBefore, nodesAfter: graphNodes(graph).length, fired: Object.fromEntries(fired) },
+    report: { pass: pass.name, nodesBefore, nodesAfter: nodeCount(graph), fired: Object.fromEntries(fired) },
   };
 }
 

@@ -9,7 +9,6 @@ import { formatType, shapeEq } from '../types.js';
 import { type Graph, IRBuilder, IRError, type Node, type NodeOf, topoSort } from '../ir.js';
 import { printNodes } from '../print.js';
 import { verifyGraph } from '../verify.js';
-import { attrsOf } from './match.js';
 
 /**
  * One rewrite. `n` has been rebuilt in `b` (its inputs are already
@@ -123,8 +122,9 @@ function sweepOnce(
     const ins = n.inputs.map(
       (i) => map.get(i.id) ?? IRError.throw(`[${pass}] node ${n.id} precedes its input ${i.id}`),
     );
-    // `n` doubles as the requested type: rules keep types, so it is still right.
-    const rebuilt = b.node(attrsOf(n), ins, n);
+    // `n` doubles as its attributes (the builder reads only those) and as the
+    // requested type: rules keep types, so it is still right.
+    const rebuilt = b.node(n, ins, n);
     if (rebuilt.dtype !== n.dtype || !shapeEq(rebuilt.shape, n.shape))
       throw new IRError(`[${pass}] node ${n.id} records ${formatType(n)} but its op gives ${formatType(rebuilt)}`);
     map.set(n.id, rebuilt.op === 'input' || rebuilt.op === 'param' ? rebuilt : settle(rebuilt));
