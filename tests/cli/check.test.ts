@@ -1,9 +1,11 @@
-// `kiln check FILE` takes a shortcut past commander (cli/main.ts): it must
-// print exactly what commander's path prints.
+// `kiln check FILE` takes a shortcut past commander (cli/main.ts) and formats
+// counts by hand (groupDigits): both must print exactly what they replaced.
 
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { groupDigits } from '../../cli/commands/check.js';
 import { runProgram } from '../../cli/program.js';
 import { type CliResult, kiln, tempDir } from './helpers.js';
 
@@ -42,5 +44,12 @@ describe('kiln check', () => {
       if (r.status === 0) ok++;
     }
     expect(ok).toBeGreaterThan(8);
+  });
+
+  it('groups digits exactly as toLocaleString("en-US")', () => {
+    for (const n of [0, 7, 999, 1000, 2228, 16_777_216, -1234, Number.MAX_SAFE_INTEGER, 1e21, 2 ** 60, 0.5, NaN]) {
+      expect(groupDigits(n), String(n)).toBe(n.toLocaleString('en-US'));
+    }
+    fc.assert(fc.property(fc.maxSafeInteger(), (n) => groupDigits(n) === n.toLocaleString('en-US')));
   });
 });
