@@ -1,5 +1,5 @@
 // The options the commands share and their parsers (targets, seeds,
-// numbers). Kept free of the compiler and runtime: cli/main.ts imports it to
+// numbers). Kept free of the compiler and runtime: cli/program.ts imports it to
 // declare every command before it loads the one that runs.
 
 import { UsageError } from './errors.js';

@@ -8,7 +8,8 @@
 //     so an error in one item does not hide the others or drop the good ones.
 
 import { readFileSync } from 'node:fs';
-import * as ohm from 'ohm-js';
+import { createRequire } from 'node:module';
+import type * as ohm from 'ohm-js';
 import type {
   BinaryOp,
   DimExpr,
@@ -28,6 +29,10 @@ import type {
   TypeExpr,
 } from './ast.js';
 import { didYouMean, type Diagnostic, type Note, type SourceFile, type Span } from './source.js';
+
+// ohm-js's ES module entry is some 45 files; its one-file CommonJS build, the
+// same code, loads in about a third of the time (~25 ms less per kiln run).
+const ohmjs = createRequire(import.meta.url)('ohm-js') as typeof ohm;
 
 /**
  * Brackets nested deeper than this are rejected before ohm, whose recursion would otherwise
@@ -55,11 +60,12 @@ export const KEYWORDS: ReadonlySet<string> = new Set([
 ]);
 const ITEM_KEYWORDS = new Set(['fn', 'model', 'train']);
 
-export function parse(file: SourceFile): { program: Program; diagnostics: Diagnostic[] } {
+/** `g`: the grammar to match with (tests compare loading it both ways); by default kiln.ohm's. */
+export function parse(file: SourceFile, g?: ohm.Grammar): { program: Program; diagnostics: Diagnostic[] } {
   const diagnostics: Diagnostic[] = [];
   const items: Item[] = [];
   try {
-    parseInto(file, items, diagnostics);
+    parseInto(file, items, diagnostics, g);
   } catch (e) {
     // Last line of defence: a parser bug must not become a stack trace for the user.
     const what = e instanceof RangeError ? 'the input is nested too deeply' : String(e);
@@ -291,7 +297,7 @@ function tokSpan(file: SourceFile, t: Token): Span {
 // ---------------------------------------------------------------------------
 // Driver
 
-function parseInto(file: SourceFile, items: Item[], diags: Diagnostic[]): void {
+function parseInto(file: SourceFile, items: Item[], diags: Diagnostic[], g: ohm.Grammar | undefined): void {
   const lexDiags: Diagnostic[] = [];
   const swallowing = new Set<Diagnostic>();
   const toks = lex(file, lexDiags, swallowing);
@@ -303,17 +309,16 @@ function parseInto(file: SourceFile, items: Item[], diags: Diagnostic[]): void {
     if (brackets) diags.push(brackets);
     // Lexical errors make ohm's view of the item meaningless: report them alone.
     if (bad || brackets) continue;
-    parseChunk(file, chunk, items, diags);
+    parseChunk(file, chunk, items, diags, g ?? kilnGrammar().grammar);
   }
 }
 
-function parseChunk(file: SourceFile, chunk: Chunk, items: Item[], diags: Diagnostic[]): void {
+function parseChunk(file: SourceFile, chunk: Chunk, items: Item[], diags: Diagnostic[], g: ohm.Grammar): void {
   const text = file.text.slice(chunk.start, chunk.end);
-  const g = grammar();
   try {
     const m = g.match(text, 'Item');
     if (!m.failed()) {
-      items.push(build(file, chunk.start, m, diags));
+      items.push(build(file, chunk.start, g, m, diags));
       return;
     }
     const failure = describeFailure(file, chunk, m);
@@ -322,7 +327,7 @@ function parseChunk(file: SourceFile, chunk: Chunk, items: Item[], diags: Diagno
     // later passes do not report a missing fn or model on top of this error.
     if (failure.itemCouldEnd) {
       const prefix = g.match(text.slice(0, m.getRightmostFailurePosition()), 'Item');
-      if (prefix.succeeded()) items.push(build(file, chunk.start, prefix, diags));
+      if (prefix.succeeded()) items.push(build(file, chunk.start, g, prefix, diags));
     }
   } catch (e) {
     if (!(e instanceof RangeError)) throw e;
@@ -492,12 +497,72 @@ function rank(e: string): number {
 // ---------------------------------------------------------------------------
 // Grammar and CST -> AST
 
-let cachedGrammar: ohm.Grammar | undefined;
-let cachedSemantics: ohm.Semantics | undefined;
+// Compiling kiln.ohm takes ohm ~150 ms, a third of a `kiln check`. So the build
+// (scripts/copy-assets.mjs) also writes it compiled, as an ohm recipe, to
+// kiln.ohm.json beside the compiled parser; that loads in a few ms. The recipe
+// records the exact source it was made from and ohm's version, and is used
+// only while both still match: an edited kiln.ohm is never shadowed by an old
+// recipe. (A copy rather than a hash: as safe, and node:crypto would cost ~4 ms
+// to load.) Run from source (vitest) there is no recipe: kiln.ohm is compiled.
 
-function grammar(): ohm.Grammar {
-  cachedGrammar ??= ohm.grammar(readFileSync(new URL('./kiln.ohm', import.meta.url), 'utf8'));
-  return cachedGrammar;
+/** What kiln.ohm.json holds. */
+interface RecipeFile {
+  ohm: string;
+  source: string;
+  recipe: unknown;
+}
+
+// ohm-js's typings leave out its recipe API.
+type RecipeGrammar = ohm.Grammar & { toRecipe(): string };
+const makeRecipe = (ohmjs as unknown as { makeRecipe(recipe: unknown): ohm.Grammar }).makeRecipe;
+
+/** The contents of kiln.ohm.json for this grammar source (run by the build). */
+export function grammarRecipe(ohmSource: string): string {
+  const recipe = JSON.parse((ohmjs.grammar(ohmSource) as RecipeGrammar).toRecipe()) as unknown;
+  const file: RecipeFile = { ohm: ohmjs.version, source: ohmSource, recipe };
+  return `${JSON.stringify(file)}\n`;
+}
+
+/** A grammar, and whether it came from a recipe rather than compiling kiln.ohm. */
+export interface LoadedGrammar {
+  grammar: ohm.Grammar;
+  fromRecipe: boolean;
+}
+
+/**
+ * The grammar of `ohmSource`: loaded from `recipeFile` (kiln.ohm.json's contents) if that was
+ * made from this very source by this version of ohm, else compiled from the source.
+ */
+export function loadGrammar(ohmSource: string, recipeFile: string | undefined): LoadedGrammar {
+  if (recipeFile !== undefined) {
+    try {
+      const r = JSON.parse(recipeFile) as Partial<RecipeFile>;
+      if (r.ohm === ohmjs.version && r.source === ohmSource) {
+        return { grammar: makeRecipe(r.recipe), fromRecipe: true };
+      }
+    } catch {
+      // A damaged recipe is as good as none.
+    }
+  }
+  return { grammar: ohmjs.grammar(ohmSource), fromRecipe: false };
+}
+
+let kiln: LoadedGrammar | undefined;
+const semanticsOf = new WeakMap<ohm.Grammar, ohm.Semantics>();
+
+/** The grammar of the kiln.ohm beside this module (dsl/ run from source, dist/dsl/ when built). */
+export function kilnGrammar(): LoadedGrammar {
+  if (!kiln) {
+    const source = readFileSync(new URL('./kiln.ohm', import.meta.url), 'utf8');
+    let recipe: string | undefined;
+    try {
+      recipe = readFileSync(new URL('./kiln.ohm.json', import.meta.url), 'utf8');
+    } catch {
+      recipe = undefined; // not built: compile the source
+    }
+    kiln = loadGrammar(source, recipe);
+  }
+  return kiln;
 }
 
 /** Per-match state for the semantic actions (they cannot take extra arguments cleanly). */
@@ -508,8 +573,8 @@ interface Ctx {
 }
 let ctx: Ctx | undefined;
 
-function build(file: SourceFile, base: number, m: ohm.MatchResult, diags: Diagnostic[]): Item {
-  const sem = semantics();
+function build(file: SourceFile, base: number, g: ohm.Grammar, m: ohm.MatchResult, diags: Diagnostic[]): Item {
+  const sem = semantics(g);
   ctx = { file, base, diags };
   try {
     return sem(m)['ast']() as Item;
@@ -589,9 +654,10 @@ function unescape(body: string): string {
   return body.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c === 't' ? '\t' : c));
 }
 
-function semantics(): ohm.Semantics {
-  if (cachedSemantics) return cachedSemantics;
-  const s = grammar().createSemantics();
+function semantics(g: ohm.Grammar): ohm.Semantics {
+  const cached = semanticsOf.get(g);
+  if (cached) return cached;
+  const s = g.createSemantics();
   s.addOperation<unknown>('ast', {
     Item(d) {
       return ast(d);
@@ -765,6 +831,6 @@ function semantics(): ohm.Semantics {
       return { name: toIdent(name), value: expr(e) };
     },
   });
-  cachedSemantics = s;
+  semanticsOf.set(g, s);
   return s;
 }

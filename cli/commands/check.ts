@@ -14,10 +14,10 @@ export function checkCommand(file: string, out: Output): number {
       const n = numel(p.type.shape);
       const count = isStatic(n) ? n : evalDim(n, new Map());
       total += count;
-      out.stdout(`  param  ${p.name}: ${formatType(p.type)}  (${count.toLocaleString('en-US')})\n`);
+      out.stdout(`  param  ${p.name}: ${formatType(p.type)}  (${groupDigits(count)})\n`);
     }
     for (const o of m.outputs) out.stdout(`  output ${o.name}: ${formatType(o.type)}\n`);
-    out.stdout(`  ${total.toLocaleString('en-US')} parameters\n`);
+    out.stdout(`  ${groupDigits(total)} parameters\n`);
   }
   for (const t of result.trains) {
     const opt = Object.entries(t.optimizer.args)
@@ -29,4 +29,13 @@ export function checkCommand(file: string, out: Output): number {
   }
   out.stdout(`${file}: ok\n`);
   return 0;
+}
+
+/**
+ * `n.toLocaleString('en-US')` (1,234,567), by hand for integers: the first toLocaleString
+ * loads ICU's number formatting, ~11 ms of every `kiln check`.
+ */
+export function groupDigits(n: number): string {
+  if (!Number.isSafeInteger(n)) return n.toLocaleString('en-US');
+  return String(n).replace(/\B(?=(\d{3})+$)/g, ',');
 }

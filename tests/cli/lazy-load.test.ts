@@ -1,5 +1,5 @@
 // `kiln check` and the dumps of the middle end load neither binaryen, the
-// webgpu package nor a code generator (cli/main.ts imports a command's module
+// webgpu package nor a code generator (cli/program.ts imports a command's module
 // only when it runs; targets/index.ts imports a back end only when code is
 // generated). Run on the built CLI (needs `npm run build`) with a loader hook
 // that lists every module the process loads.
@@ -31,6 +31,8 @@ describe('lazy loading', () => {
     expect(loaded).toContain('dist/cli/commands/check.js');
     expect(heavy(loaded)).toEqual([]);
     expect(loaded.filter((m) => /^dist\/(targets|compiler\/(fusion|passes|kernel))\//.test(m))).toEqual([]);
+    // A plain `kiln check FILE` does not even set up commander (cli/main.ts).
+    expect(loaded.filter((m) => /^node_modules\/(commander|cli-progress)\/|^dist\/cli\/program/.test(m))).toEqual([]);
   });
 
   it.each(['ast', 'ir', 'grad', 'opt', 'kernels'])('kiln dump --stage %s --train loads no back end', (stage) => {
