@@ -4,16 +4,19 @@
 // accumulators and written buffers it reads), which decide where a value is
 // placed and whether it varies across vector lanes.
 
+import { type Term as SymTerm, productTerms, sumTerms } from '../symbolic/poly.js';
 import { indexKey } from './index-expr.js';
 import type { IBool, IExpr, Kernel, Stage, VExpr } from './kir.js';
 import { forEachValue } from './walk.js';
 
 /** coef * product(atoms); atoms are var, dim, div, mod and value nodes (with repetition). */
-export interface Term {
-  readonly coef: number;
-  readonly atoms: readonly IExpr[];
-}
+export type Term = SymTerm<IExpr>;
 
+/**
+ * The view of compiler/symbolic the code generators read: terms as a plain
+ * list in order of first appearance (atoms in the order the expression
+ * multiplies them), the constant apart.
+ */
 export interface Poly {
   readonly terms: readonly Term[];
   readonly c: number;
@@ -26,13 +29,7 @@ function termKey(atoms: readonly IExpr[]): string {
 }
 
 function normalize(terms: Iterable<Term>, c: number): Poly {
-  const byKey = new Map<string, Term>();
-  for (const t of terms) {
-    const k = termKey(t.atoms);
-    const have = byKey.get(k);
-    byKey.set(k, { coef: (have?.coef ?? 0) + t.coef, atoms: t.atoms });
-  }
-  return { terms: [...byKey.values()].filter((t) => t.coef !== 0), c };
+  return { terms: sumTerms(terms, (t) => termKey(t.atoms)), c };
 }
 
 /** e as a polynomial (expanding products of sums, so any IExpr shape works). */
@@ -60,13 +57,7 @@ export function polyOf(e: IExpr): Poly {
     case 'mul': {
       const a = polyOf(e.a);
       const b = polyOf(e.b);
-      const out: Term[] = [];
-      for (const x of a.terms) {
-        for (const y of b.terms) out.push({ coef: x.coef * y.coef, atoms: [...x.atoms, ...y.atoms] });
-        if (b.c !== 0) out.push({ coef: x.coef * b.c, atoms: x.atoms });
-      }
-      if (a.c !== 0) for (const y of b.terms) out.push({ coef: y.coef * a.c, atoms: y.atoms });
-      p = normalize(out, a.c * b.c);
+      p = normalize(productTerms(a.terms, a.c, b.terms, b.c), a.c * b.c);
       break;
     }
   }
