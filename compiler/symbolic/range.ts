@@ -32,6 +32,31 @@ export function mulRange(a: Range, b: Range): Range {
   return { lo: Math.min(...c), hi: Math.max(...c) };
 }
 
+export function addRange(a: Range, b: Range): Range {
+  return { lo: a.lo + b.lo, hi: a.hi + b.hi };
+}
+
+/** Floor division a div b by a positive divisor (b's bounds clamped to >= 1). */
+export function divRange(a: Range, b: Range): Range {
+  const blo = Math.max(1, b.lo);
+  const bhi = Math.max(blo, b.hi);
+  return {
+    lo: a.lo >= 0 ? fdiv(a.lo, bhi) : fdiv(a.lo, blo),
+    hi: a.hi >= 0 ? fdiv(a.hi, blo) : fdiv(a.hi, bhi),
+  };
+}
+
+/** Floored a mod b by a positive divisor: exact when b is a constant and a stays within one period. */
+export function modRange(a: Range, b: Range): Range {
+  const bhi = Math.max(1, b.hi);
+  if (b.lo === b.hi && Number.isFinite(a.lo) && Number.isFinite(a.hi)) {
+    const n = b.lo;
+    if (Math.floor(a.lo / n) === Math.floor(a.hi / n))
+      return { lo: a.lo - n * Math.floor(a.lo / n), hi: a.hi - n * Math.floor(a.hi / n) };
+  }
+  return { lo: 0, hi: a.lo >= 0 ? Math.min(a.hi, bhi - 1) : bhi - 1 };
+}
+
 /** Floor division by y >= 1 (y may be infinite). */
 export function fdiv(x: number, y: number): number {
   if (!Number.isFinite(x)) return x;

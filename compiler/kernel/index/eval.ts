@@ -2,6 +2,7 @@
 // dims bound (the kernel interpreter and tests).
 
 import type { IBool, IExpr, VExpr } from '../kir.js';
+import { type BoolFold, type IndexFold, foldBool, foldIndex } from './fold.js';
 
 export interface IndexEnv {
   readonly vars: ReadonlyMap<string, number>;
@@ -10,42 +11,42 @@ export interface IndexEnv {
   value?(x: VExpr): number;
 }
 
+const EVAL: IndexFold<number, IndexEnv> = {
+  leaf(e, env) {
+    if (e.k === 'const') return e.v;
+    const v = (e.k === 'var' ? env.vars : env.dims).get(e.name);
+    if (v === undefined) throw new Error(`unbound index ${e.k} '${e.name}'`);
+    return v;
+  },
+  op(k, a, b) {
+    switch (k) {
+      case 'add':
+        return a + b;
+      case 'mul':
+        return a * b + 0; // no -0
+      case 'div':
+        return Math.floor(a / b) + 0;
+      case 'mod':
+        return a - b * Math.floor(a / b);
+    }
+  },
+  value(e, rec, env) {
+    if (!env.value) throw new Error('a data-dependent index needs env.value');
+    const hi = rec(e.hi);
+    return Math.min(Math.max(Math.trunc(env.value(e.x)), 0), hi - 1);
+  },
+};
+
 export function evalIndex(e: IExpr, env: IndexEnv): number {
-  switch (e.k) {
-    case 'const':
-      return e.v;
-    case 'var':
-    case 'dim': {
-      const v = (e.k === 'var' ? env.vars : env.dims).get(e.name);
-      if (v === undefined) throw new Error(`unbound index ${e.k} '${e.name}'`);
-      return v;
-    }
-    case 'add':
-      return evalIndex(e.a, env) + evalIndex(e.b, env);
-    case 'mul':
-      return evalIndex(e.a, env) * evalIndex(e.b, env) + 0; // no -0
-    case 'div':
-      return Math.floor(evalIndex(e.a, env) / evalIndex(e.b, env)) + 0;
-    case 'mod': {
-      const a = evalIndex(e.a, env);
-      const b = evalIndex(e.b, env);
-      return a - b * Math.floor(a / b);
-    }
-    case 'value': {
-      if (!env.value) throw new Error('a data-dependent index needs env.value');
-      const hi = evalIndex(e.hi, env);
-      return Math.min(Math.max(Math.trunc(env.value(e.x)), 0), hi - 1);
-    }
-  }
+  return foldIndex(e, EVAL, (x) => evalIndex(x, env), env);
 }
 
+const EVAL_BOOL: BoolFold<boolean, IndexEnv> = {
+  true: () => true,
+  le: (c, env) => evalIndex(c.a, env) <= evalIndex(c.b, env),
+  and: (c, rec) => rec(c.a) && rec(c.b),
+};
+
 export function evalBool(c: IBool, env: IndexEnv): boolean {
-  switch (c.k) {
-    case 'true':
-      return true;
-    case 'le':
-      return evalIndex(c.a, env) <= evalIndex(c.b, env);
-    case 'and':
-      return evalBool(c.a, env) && evalBool(c.b, env);
-  }
+  return foldBool(c, EVAL_BOOL, (x) => evalBool(x, env), env);
 }

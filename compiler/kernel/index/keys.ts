@@ -5,36 +5,23 @@ import type { Atoms } from '../../symbolic/poly.js';
 import type { IExpr } from '../kir.js';
 import { RecentCache } from '../recent-cache.js';
 import { CACHE_GENERATION } from './atoms.js';
+import { type IndexFold, foldIndex } from './fold.js';
 import { printValue } from './print.js';
 
 const OP_SYM = { add: '+', mul: '*', div: '/', mod: '%' } as const;
 const keyCache = new RecentCache<IExpr, string>(CACHE_GENERATION);
 
+const KEY: IndexFold<string, undefined> = {
+  leaf: (e) => (e.k === 'const' ? String(e.v) : `${e.k === 'var' ? 'v' : 'd'}:${e.name}`),
+  op: (k, a, b) => `(${OP_SYM[k]} ${a} ${b})`,
+  value: (e, rec) => `(val ${printValue(e.x)} ${rec(e.hi)})`,
+};
+
 /** A structural key: equal keys iff structurally equal expressions. */
 export function indexKey(e: IExpr): string {
   const hit = keyCache.get(e);
   if (hit !== undefined) return hit;
-  let k: string;
-  switch (e.k) {
-    case 'const':
-      k = String(e.v);
-      break;
-    case 'var':
-      k = `v:${e.name}`;
-      break;
-    case 'dim':
-      k = `d:${e.name}`;
-      break;
-    case 'add':
-    case 'mul':
-    case 'div':
-    case 'mod':
-      k = `(${OP_SYM[e.k]} ${indexKey(e.a)} ${indexKey(e.b)})`;
-      break;
-    case 'value':
-      k = `(val ${printValue(e.x)} ${indexKey(e.hi)})`;
-      break;
-  }
+  const k = foldIndex(e, KEY, indexKey, undefined);
   keyCache.set(e, k);
   return k;
 }

@@ -3,6 +3,7 @@
 
 import type { IBool, IExpr, VExpr } from '../kir.js';
 import { ic, isFalse } from './atoms.js';
+import { type BoolFold, foldBool } from './fold.js';
 
 const P_ADD = 1;
 const P_MUL = 2;
@@ -49,15 +50,14 @@ function pr(e: IExpr, prec: number): string {
   }
 }
 
+const PRINT_BOOL: BoolFold<string, undefined> = {
+  true: () => 'true',
+  le: (c) => (isFalse(c) ? 'false' : `${pr(c.a, P_ADD)} <= ${pr(c.b, P_ADD)}`),
+  and: (c, rec) => `${rec(c.a)} && ${rec(c.b)}`,
+};
+
 export function printBool(c: IBool): string {
-  switch (c.k) {
-    case 'true':
-      return 'true';
-    case 'le':
-      return isFalse(c) ? 'false' : `${pr(c.a, P_ADD)} <= ${pr(c.b, P_ADD)}`;
-    case 'and':
-      return `${printBool(c.a)} && ${printBool(c.b)}`;
-  }
+  return foldBool(c, PRINT_BOOL, printBool, undefined);
 }
 
 const valueText = new WeakMap<VExpr, string>();

@@ -1,10 +1,11 @@
 // Range analysis: inclusive bounds of an index expression over its loop
 // variables' ranges (dims are >= 1), cached per context.
 
-import { type Range, fdiv, mulRange } from '../../symbolic/range.js';
+import { type Range, addRange, divRange, modRange, mulRange } from '../../symbolic/range.js';
 import type { Dim } from '../../types.js';
 import type { IExpr } from '../kir.js';
 import type { IndexCtx } from './atoms.js';
+import { type IndexFold, foldIndex } from './fold.js';
 
 export type { Range } from '../../symbolic/range.js';
 
@@ -31,49 +32,35 @@ function extentHi(x: IExpr | Dim, ctx: IndexCtx): number {
   return x.coef > 0 ? Infinity : x.coef;
 }
 
-function rangeOf(e: IExpr, ctx: IndexCtx): Range {
-  switch (e.k) {
-    case 'const':
-      return { lo: e.v, hi: e.v };
-    case 'var': {
-      const ext = ctx.extents.get(e.name);
-      if (ext === undefined) return { lo: -Infinity, hi: Infinity };
-      return { lo: 0, hi: extentHi(ext, ctx) - 1 };
-    }
-    case 'dim':
-      return { lo: 1, hi: Infinity };
-    case 'add': {
-      const a = range(e.a, ctx);
-      const b = range(e.b, ctx);
-      return { lo: a.lo + b.lo, hi: a.hi + b.hi };
-    }
-    case 'mul': {
-      const a = range(e.a, ctx);
-      const b = range(e.b, ctx);
-      return mulRange(a, b);
-    }
-    case 'div': {
-      const a = range(e.a, ctx);
-      const b = range(e.b, ctx);
-      const blo = Math.max(1, b.lo);
-      const bhi = Math.max(blo, b.hi);
-      return {
-        lo: a.lo >= 0 ? fdiv(a.lo, bhi) : fdiv(a.lo, blo),
-        hi: a.hi >= 0 ? fdiv(a.hi, blo) : fdiv(a.hi, bhi),
-      };
-    }
-    case 'mod': {
-      const a = range(e.a, ctx);
-      const b = range(e.b, ctx);
-      const bhi = Math.max(1, b.hi);
-      if (b.lo === b.hi && Number.isFinite(a.lo) && Number.isFinite(a.hi)) {
-        const n = b.lo;
-        if (Math.floor(a.lo / n) === Math.floor(a.hi / n))
-          return { lo: a.lo - n * Math.floor(a.lo / n), hi: a.hi - n * Math.floor(a.hi / n) };
+const RANGE: IndexFold<Range, IndexCtx> = {
+  leaf(e, ctx) {
+    switch (e.k) {
+      case 'const':
+        return { lo: e.v, hi: e.v };
+      case 'var': {
+        const ext = ctx.extents.get(e.name);
+        if (ext === undefined) return { lo: -Infinity, hi: Infinity };
+        return { lo: 0, hi: extentHi(ext, ctx) - 1 };
       }
-      return { lo: 0, hi: a.lo >= 0 ? Math.min(a.hi, bhi - 1) : bhi - 1 };
+      case 'dim':
+        return { lo: 1, hi: Infinity };
     }
-    case 'value':
-      return { lo: 0, hi: Math.max(0, range(e.hi, ctx).hi - 1) };
-  }
+  },
+  op(k, a, b) {
+    switch (k) {
+      case 'add':
+        return addRange(a, b);
+      case 'mul':
+        return mulRange(a, b);
+      case 'div':
+        return divRange(a, b);
+      case 'mod':
+        return modRange(a, b);
+    }
+  },
+  value: (e, rec) => ({ lo: 0, hi: Math.max(0, rec(e.hi).hi - 1) }),
+};
+
+function rangeOf(e: IExpr, ctx: IndexCtx): Range {
+  return foldIndex(e, RANGE, (x) => range(x, ctx), ctx);
 }

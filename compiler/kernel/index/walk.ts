@@ -6,6 +6,7 @@ import type { IBool, IExpr } from '../kir.js';
 import { ivalue } from './atoms.js';
 import { iadd, idiv, imod, imul } from './canonical.js';
 import { iand, ile } from './compare.js';
+import { type BoolFold, foldBool } from './fold.js';
 
 type Build = (a: IExpr, b: IExpr) => IExpr;
 
@@ -34,16 +35,15 @@ export function mapChildren(e: IExpr, f: (x: IExpr) => IExpr, div: Build, mod: B
   }
 }
 
+const MAP_BOOL: BoolFold<IBool, (x: IExpr) => IExpr> = {
+  true: (c) => c,
+  le: (c, f) => ile(f(c.a), f(c.b)),
+  and: (c, rec) => iand(rec(c.a), rec(c.b)),
+};
+
 /** The sides of each comparison mapped by f, the condition rebuilt canonically. */
 export function mapBool(c: IBool, f: (x: IExpr) => IExpr): IBool {
-  switch (c.k) {
-    case 'true':
-      return c;
-    case 'le':
-      return ile(f(c.a), f(c.b));
-    case 'and':
-      return iand(mapBool(c.a, f), mapBool(c.b, f));
-  }
+  return foldBool(c, MAP_BOOL, (x) => mapBool(x, f), f);
 }
 
 const idiv2: Build = (a, b) => idiv(a, b);
