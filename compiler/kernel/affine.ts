@@ -66,7 +66,9 @@ export function polyOf(e: IExpr): Poly {
 }
 
 const VARS: IndexFold<void, Set<string>> = {
-  leaf: (e, out) => void (e.k === 'var' && out.add(e.name)),
+  leaf: (e, out) => {
+    if (e.k === 'var') out.add(e.name);
+  },
   op: () => undefined,
   value: (e, rec, out) => {
     for (const v of vexprVars(e.x)) out.add(v);

@@ -17,7 +17,10 @@ import {
 import { type Atoms, Poly, evalMono, productTerms, sumTerms } from '../../compiler/symbolic/poly.js';
 import {
   type AtomBounds,
+  addRange,
+  divRange,
   fdiv,
+  modRange,
   mulRange,
   polyRange,
   proveBetween,
@@ -135,6 +138,16 @@ describe('ranges and proofs', () => {
     expect(fdiv(5, Infinity)).toBe(0);
     expect(fdiv(-5, Infinity)).toBe(-1);
     expect(polyRange(P(-1, [2, 'B']), bounds.range)).toEqual({ lo: 1, hi: Infinity });
+  });
+
+  it('bound sums, floor quotients and floored remainders', () => {
+    expect(addRange({ lo: -1, hi: 2 }, { lo: 3, hi: Infinity })).toEqual({ lo: 2, hi: Infinity });
+    expect(divRange({ lo: -7, hi: 9 }, { lo: 2, hi: 4 })).toEqual({ lo: -4, hi: 4 });
+    expect(divRange({ lo: 0, hi: 9 }, { lo: 1, hi: Infinity })).toEqual({ lo: 0, hi: 9 });
+    expect(modRange({ lo: 5, hi: 7 }, { lo: 4, hi: 4 })).toEqual({ lo: 1, hi: 3 }); // one period: exact
+    expect(modRange({ lo: 3, hi: 5 }, { lo: 4, hi: 4 })).toEqual({ lo: 0, hi: 3 });
+    expect(modRange({ lo: 0, hi: 2 }, { lo: 1, hi: 10 })).toEqual({ lo: 0, hi: 2 });
+    expect(modRange({ lo: -5, hi: 2 }, { lo: 1, hi: 10 })).toEqual({ lo: 0, hi: 9 });
   });
 
   it('prove bounds symbolically, and only true ones', () => {
