@@ -18,15 +18,19 @@
 // reused one. A kernel with write-only access to a temp is assumed to write
 // every element that is read later.
 
-import { type DType, type Dim, type SymDim, dimEq, dimMul, evalDim, formatDim } from './types.js';
+import { formatSum } from './symbolic/format.js';
+import { sumTerms } from './symbolic/poly.js';
+import { type DType, type Dim, type SymDim, dimEq, dimMul, evalDim } from './types.js';
 import type { Kernel, KernelProgram, ProgramBuffer } from './kernel/kir.js';
 
 // ------------------------------------------------------------ polynomials
 
 /**
- * A sum of monomials over symbolic dims, for byte and FLOP counts (`10*B + 10`
- * is not a Dim). Normalised: like terms merged, no zero terms, sorted by
- * degree (highest first) then by symbols; the constant term last.
+ * A view of compiler/symbolic for byte and FLOP counts: a sum of monomials
+ * over symbolic dims (`10*B + 10` is not a Dim). Normalised: like terms
+ * merged, no zero terms, sorted by degree (highest first) then by symbols;
+ * the constant term last. Terms keep the Dim spelling (`syms`), so a term
+ * with symbols is a SymDim.
  */
 export type Poly = readonly PolyTerm[];
 export interface PolyTerm {
@@ -39,16 +43,11 @@ export function poly(d: Dim): Poly {
   return normalise([typeof d === 'number' ? { coef: d, syms: [] } : d]);
 }
 
+/** Like terms merged (compiler/symbolic), then in this view's order: by degree, then by symbols. */
 function normalise(terms: readonly PolyTerm[]): Poly {
-  const byKey = new Map<string, PolyTerm>();
-  for (const t of terms) {
-    const key = t.syms.join('*');
-    const have = byKey.get(key);
-    byKey.set(key, { coef: (have?.coef ?? 0) + t.coef, syms: t.syms });
-  }
-  return [...byKey.values()]
-    .filter((t) => t.coef !== 0)
-    .sort((a, b) => b.syms.length - a.syms.length || a.syms.join('*').localeCompare(b.syms.join('*')));
+  return sumTerms(terms, (t) => t.syms.join('*')).sort(
+    (a, b) => b.syms.length - a.syms.length || a.syms.join('*').localeCompare(b.syms.join('*')),
+  );
 }
 
 export function polyAdd(...ps: readonly Poly[]): Poly {
@@ -70,14 +69,7 @@ export function evalPoly(p: Poly, dims: ReadonlyMap<string, number>): number {
 }
 
 export function formatPoly(p: Poly): string {
-  if (p.length === 0) return '0';
-  return p
-    .map((t, i) => {
-      const mag = Math.abs(t.coef);
-      const s = t.syms.length === 0 ? String(mag) : formatDim({ coef: mag, syms: t.syms });
-      return i === 0 ? (t.coef < 0 ? `-${s}` : s) : `${t.coef < 0 ? '-' : '+'} ${s}`;
-    })
-    .join(' ');
+  return formatSum(p.map((t) => ({ coef: t.coef, names: t.syms })));
 }
 
 /** A number when `dims` is given, else the formula. */

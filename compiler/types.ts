@@ -1,5 +1,10 @@
 // Tensor types shared by the front end and the compiler: dtypes, symbolic
-// dimensions and shapes, with NumPy broadcasting.
+// dimensions and shapes, with NumPy broadcasting. A symbolic dim is a
+// monomial of compiler/symbolic/ over dim names; its arithmetic lives there.
+
+import { formatMono } from './symbolic/format.js';
+import { divideMono, mulMono } from './symbolic/monomial.js';
+import { type Atoms, type Term, evalMono } from './symbolic/poly.js';
 
 export type DType = 'f32' | 'i32' | 'bool';
 export const DTYPES: readonly DType[] = ['f32', 'i32', 'bool'];
@@ -44,28 +49,29 @@ export function shapeEq(a: Shape, b: Shape): boolean {
   return a.length === b.length && a.every((d, i) => dimEq(d, b[i]!));
 }
 
+/** Dim names as atoms of compiler/symbolic: keyed by themselves, in string order. */
+export const DIM_ATOMS: Atoms<string> = { key: (s) => s, cmp: (a, b) => (a < b ? -1 : a > b ? 1 : 0) };
+
+/** A dim as a monomial over dim names (a static size has no names). */
+export function dimMono(d: Dim): Term<string> {
+  return typeof d === 'number' ? { coef: d, atoms: [] } : { coef: d.coef, atoms: d.syms };
+}
+
+/** The dim of a monomial: a number when it has no names. */
+function monoDim(m: Term<string>): Dim {
+  return m.atoms.length === 0 ? m.coef : { coef: m.coef, syms: m.atoms };
+}
+
 export function dimMul(a: Dim, b: Dim): Dim {
   if (typeof a === 'number' && typeof b === 'number') return a * b;
-  const ca = typeof a === 'number' ? a : a.coef;
-  const cb = typeof b === 'number' ? b : b.coef;
-  const syms = [...(typeof a === 'number' ? [] : a.syms), ...(typeof b === 'number' ? [] : b.syms)].sort();
-  const coef = ca * cb;
-  return coef === 0 ? 0 : { coef, syms };
+  const m = mulMono(dimMono(a), dimMono(b), DIM_ATOMS);
+  return m.coef === 0 ? 0 : monoDim(m);
 }
 
 /** `a / b` when it is exact (same symbols cancel); undefined otherwise. */
 export function dimDiv(a: Dim, b: Dim): Dim | undefined {
-  const ca = typeof a === 'number' ? a : a.coef;
-  const cb = typeof b === 'number' ? b : b.coef;
-  if (cb === 0 || ca % cb !== 0) return undefined;
-  const rest = typeof a === 'number' ? [] : [...a.syms];
-  for (const s of typeof b === 'number' ? [] : b.syms) {
-    const i = rest.indexOf(s);
-    if (i < 0) return undefined;
-    rest.splice(i, 1);
-  }
-  const coef = ca / cb;
-  return rest.length === 0 ? coef : { coef, syms: rest };
+  const q = divideMono(dimMono(a), dimMono(b), DIM_ATOMS.key);
+  return q && monoDim(q);
 }
 
 export function numel(shape: Shape): Dim {
@@ -73,9 +79,7 @@ export function numel(shape: Shape): Dim {
 }
 
 export function formatDim(d: Dim): string {
-  if (typeof d === 'number') return String(d);
-  const parts = d.coef === 1 ? [...d.syms] : [String(d.coef), ...d.syms];
-  return parts.join('*');
+  return typeof d === 'number' ? String(d) : formatMono(d.coef, d.syms);
 }
 
 export function formatShape(shape: Shape): string {
@@ -89,13 +93,11 @@ export function formatType(t: TensorType): string {
 /** Evaluates a dimension with symbols bound to sizes; throws on an unbound symbol. */
 export function evalDim(d: Dim, env: ReadonlyMap<string, number>): number {
   if (typeof d === 'number') return d;
-  let v = d.coef;
-  for (const s of d.syms) {
+  return evalMono(d.coef, d.syms, (s) => {
     const x = env.get(s);
     if (x === undefined) throw new Error(`symbolic dimension '${s}' is not bound`);
-    v *= x;
-  }
-  return v;
+    return x;
+  });
 }
 
 export function evalShape(shape: Shape, env: ReadonlyMap<string, number>): number[] {

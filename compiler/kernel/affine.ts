@@ -4,16 +4,19 @@
 // accumulators and written buffers it reads), which decide where a value is
 // placed and whether it varies across vector lanes.
 
-import { indexKey } from './index-expr.js';
+import { type Term as SymTerm, productTerms, sumTerms } from '../symbolic/poly.js';
+import { type BoolFold, type IndexFold, foldBool, foldIndex, indexKey } from './index-expr.js';
 import type { IBool, IExpr, Kernel, Stage, VExpr } from './kir.js';
 import { forEachValue } from './walk.js';
 
 /** coef * product(atoms); atoms are var, dim, div, mod and value nodes (with repetition). */
-export interface Term {
-  readonly coef: number;
-  readonly atoms: readonly IExpr[];
-}
+export type Term = SymTerm<IExpr>;
 
+/**
+ * The view of compiler/symbolic the code generators read: terms as a plain
+ * list in order of first appearance (atoms in the order the expression
+ * multiplies them), the constant apart.
+ */
 export interface Poly {
   readonly terms: readonly Term[];
   readonly c: number;
@@ -26,13 +29,7 @@ function termKey(atoms: readonly IExpr[]): string {
 }
 
 function normalize(terms: Iterable<Term>, c: number): Poly {
-  const byKey = new Map<string, Term>();
-  for (const t of terms) {
-    const k = termKey(t.atoms);
-    const have = byKey.get(k);
-    byKey.set(k, { coef: (have?.coef ?? 0) + t.coef, atoms: t.atoms });
-  }
-  return { terms: [...byKey.values()].filter((t) => t.coef !== 0), c };
+  return { terms: sumTerms(terms, (t) => termKey(t.atoms)), c };
 }
 
 /** e as a polynomial (expanding products of sums, so any IExpr shape works). */
@@ -60,13 +57,7 @@ export function polyOf(e: IExpr): Poly {
     case 'mul': {
       const a = polyOf(e.a);
       const b = polyOf(e.b);
-      const out: Term[] = [];
-      for (const x of a.terms) {
-        for (const y of b.terms) out.push({ coef: x.coef * y.coef, atoms: [...x.atoms, ...y.atoms] });
-        if (b.c !== 0) out.push({ coef: x.coef * b.c, atoms: x.atoms });
-      }
-      if (a.c !== 0) for (const y of b.terms) out.push({ coef: y.coef * a.c, atoms: y.atoms });
-      p = normalize(out, a.c * b.c);
+      p = normalize(productTerms(a.terms, a.c, b.terms, b.c), a.c * b.c);
       break;
     }
   }
@@ -74,31 +65,22 @@ export function polyOf(e: IExpr): Poly {
   return p;
 }
 
+const VARS: IndexFold<void, Set<string>> = {
+  leaf: (e, out) => {
+    if (e.k === 'var') out.add(e.name);
+  },
+  op: () => undefined,
+  value: (e, rec, out) => {
+    for (const v of vexprVars(e.x)) out.add(v);
+    rec(e.hi);
+  },
+};
+
 /** The loop variables an IExpr mentions (also inside div, mod and gather values). */
 export function ivars(e: IExpr): ReadonlySet<string> {
   const out = new Set<string>();
-  const walkI = (x: IExpr): void => {
-    switch (x.k) {
-      case 'const':
-      case 'dim':
-        return;
-      case 'var':
-        out.add(x.name);
-        return;
-      case 'add':
-      case 'mul':
-      case 'div':
-      case 'mod':
-        walkI(x.a);
-        walkI(x.b);
-        return;
-      case 'value':
-        for (const v of vexprVars(x.x)) out.add(v);
-        walkI(x.hi);
-        return;
-    }
-  };
-  walkI(e);
+  const walk = (x: IExpr): void => foldIndex(x, VARS, walk, out);
+  walk(e);
   return out;
 }
 
@@ -143,15 +125,14 @@ function vexprVars(x: VExpr): ReadonlySet<string> {
   return out;
 }
 
+const BVARS: BoolFold<ReadonlySet<string>, undefined> = {
+  true: () => new Set(),
+  le: (c) => new Set([...ivars(c.a), ...ivars(c.b)]),
+  and: (c, rec) => new Set([...rec(c.a), ...rec(c.b)]),
+};
+
 export function bvars(c: IBool): ReadonlySet<string> {
-  switch (c.k) {
-    case 'true':
-      return new Set();
-    case 'le':
-      return new Set([...ivars(c.a), ...ivars(c.b)]);
-    case 'and':
-      return new Set([...bvars(c.a), ...bvars(c.b)]);
-  }
+  return foldBool(c, BVARS, bvars, undefined);
 }
 
 /** e = coef * v + rest with coef and rest free of v, or undefined (v inside div/mod/value or nonlinear). */
@@ -215,6 +196,18 @@ function merge(xs: readonly NodeInfo[]): NodeInfo {
   return { vars, accs, readsWritten: w, readsStageWritten: sw };
 }
 
+const DEPS_I: IndexFold<NodeInfo, Deps> = {
+  leaf: (e) => (e.k === 'var' ? { ...EMPTY, vars: new Set([e.name]) } : EMPTY),
+  op: (_k, a, b) => merge([a, b]),
+  value: (e, rec, deps) => merge([deps.v(e.x), rec(e.hi)]),
+};
+
+const DEPS_B: BoolFold<NodeInfo, Deps> = {
+  true: () => EMPTY,
+  le: (c, deps) => merge([deps.i(c.a), deps.i(c.b)]),
+  and: (c, rec) => merge([rec(c.a), rec(c.b)]),
+};
+
 /** Dependencies of the nodes of one stage (slots written by the kernel and by the stage decide the flags). */
 export class Deps {
   private readonly vmemo = new WeakMap<VExpr, NodeInfo>();
@@ -270,38 +263,13 @@ export class Deps {
   i(e: IExpr): NodeInfo {
     const hit = this.imemo.get(e);
     if (hit) return hit;
-    let r: NodeInfo;
-    switch (e.k) {
-      case 'const':
-      case 'dim':
-        r = EMPTY;
-        break;
-      case 'var':
-        r = { ...EMPTY, vars: new Set([e.name]) };
-        break;
-      case 'add':
-      case 'mul':
-      case 'div':
-      case 'mod':
-        r = merge([this.i(e.a), this.i(e.b)]);
-        break;
-      case 'value':
-        r = merge([this.v(e.x), this.i(e.hi)]);
-        break;
-    }
+    const r = foldIndex(e, DEPS_I, (x) => this.i(x), this);
     this.imemo.set(e, r);
     return r;
   }
 
   b(c: IBool): NodeInfo {
-    switch (c.k) {
-      case 'true':
-        return EMPTY;
-      case 'le':
-        return merge([this.i(c.a), this.i(c.b)]);
-      case 'and':
-        return merge([this.b(c.a), this.b(c.b)]);
-    }
+    return foldBool(c, DEPS_B, (x) => this.b(x), this);
   }
 
   /** The dependencies of a polynomial's terms. */
