@@ -86,7 +86,7 @@ function indexExprs(stages: readonly Stage[]): IExpr[] {
         roots.push(st.value);
       }
   }
-  // A node's own index expressions (a mask's sides); forEachValue reaches gathered values and their nodes.
+  // Each node's index expressions, a mask as the sides of its bounds; forEachValue reaches the gathered values inside them.
   const own = visitor({ i: (e) => out.push(e) });
   forEachValue(roots, (x, again) => {
     if (!again) forEachOperand(x, own);

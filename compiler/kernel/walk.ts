@@ -249,8 +249,8 @@ export function collectLoads(stages: readonly Stage[]): LoadExpr[] {
 /** Symbolic dimension names used by index expressions and loop extents. */
 export function collectDims(stages: readonly Stage[], extraIndex: readonly IExpr[] = []): Set<string> {
   const dims = new Set<string>();
-  // Gathered values are reached by forEachNode; masks are not searched (a
-  // mask's bounds come from the shapes its load's index already uses).
+  // Gathered values are reached by forEachNode. Masks are not searched: a
+  // mask bounds positions of its load's index, which names their dims.
   const fns: OperandFns = {
     v: same,
     i: (e) => {
