@@ -9,6 +9,7 @@
 import { type Compilation, type GradRequest, compile } from '../compiler/compile.js';
 import { initParam } from '../compiler/init.js';
 import type { Kernel, KernelProgram, Stage, VExpr } from '../compiler/kernel/kir.js';
+import { forEachOperand, visitor } from '../compiler/kernel/walk.js';
 import { type MemoryPlan, type Poly, poly, polyAdd, polyScale } from '../compiler/memory.js';
 import type { ModelContract, TrainContract } from '../compiler/model.js';
 import { type Target, type TargetKernelFields, type TargetName, dimSpec } from '../compiler/target.js';
@@ -217,35 +218,21 @@ export function kernelWork(k: Kernel): Poly {
 }
 
 function stageOps(s: Stage): number {
+  // Value operands only: index arithmetic and the values gathered inside it are not counted.
   const seen = new Set<VExpr>();
-  const walk = (v: VExpr): void => {
-    if (seen.has(v)) return;
-    seen.add(v);
-    switch (v.k) {
-      case 'unary':
-      case 'cast':
-        walk(v.x);
-        break;
-      case 'binary':
-        walk(v.a);
-        walk(v.b);
-        break;
-      case 'where':
-        walk(v.c);
-        walk(v.a);
-        walk(v.b);
-        break;
-      case 'rand':
-        walk(v.key);
-        break;
-      default:
-        break;
-    }
-  };
-  if (s.kind === 'reduce') for (const a of s.accs) walk(a.value);
-  else for (const st of s.stores) walk(st.value);
-  const ops = [...seen].filter((v) => v.k !== 'const' && v.k !== 'scalar' && v.k !== 'acc').length;
-  return ops + (s.kind === 'map' ? s.stores.length : s.accs.length);
+  const ops = visitor({
+    v: (v) => {
+      if (seen.has(v)) return;
+      seen.add(v);
+      forEachOperand(v, ops);
+    },
+    i: () => {},
+    b: () => {},
+  });
+  if (s.kind === 'reduce') for (const a of s.accs) ops.v(a.value);
+  else for (const st of s.stores) ops.v(st.value);
+  const n = [...seen].filter((v) => v.k !== 'const' && v.k !== 'scalar' && v.k !== 'acc').length;
+  return n + (s.kind === 'map' ? s.stores.length : s.accs.length);
 }
 
 function initialParams(model: ModelContract, step: TrainStep | undefined, seed: number): Uint8Array {

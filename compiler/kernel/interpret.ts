@@ -19,8 +19,9 @@ import type { RefTensor } from '../interpret.js';
 import { binaryImpl, castValue, coerce, randUniform, reduceImpl as reduceIdentity, unaryImpl } from '../semantics.js';
 import type { ReduceFn } from '../ir.js';
 import { vdtype } from './abi.js';
-import type { IBool, IExpr, Kernel, KernelProgram, Stage, VExpr } from './kir.js';
-import { forEachValue } from './walk.js';
+import type { IBool, IExpr, Kernel, KernelProgram, VExpr } from './kir.js';
+import { stageRoots } from './affine.js';
+import { sharedValues } from './walk.js';
 
 export interface KernelEnv {
   readonly dims: ReadonlyMap<string, number>;
@@ -57,25 +58,6 @@ interface Scope {
   readonly shared: ReadonlySet<VExpr>;
   readonly memo: Map<VExpr, Num>;
   readonly where: string;
-}
-
-/** Counts references to each VExpr of a stage (also inside gather indices), to find shared subtrees. */
-function sharedNodes(roots: readonly VExpr[]): Set<VExpr> {
-  const shared = new Set<VExpr>();
-  forEachValue(roots, (x, again) => {
-    if (again) shared.add(x);
-  });
-  return shared;
-}
-
-/** Roots of a stage's value expressions. */
-function stageRoots(s: Stage): VExpr[] {
-  switch (s.kind) {
-    case 'reduce':
-      return s.accs.map((a) => a.value);
-    case 'map':
-      return s.stores.flatMap((st) => [st.value, { k: 'index', i: st.index } as const]);
-  }
 }
 
 interface Slot {
@@ -303,7 +285,7 @@ export function runKernel(k: Kernel, buffers: readonly Float64Array[], env: Kern
     const sc: Scope = {
       vars: stageVars,
       accs: new Map(visibleAccs),
-      shared: sharedNodes(stageRoots(st)),
+      shared: sharedValues(stageRoots(st)),
       memo: new Map(),
       where,
     };

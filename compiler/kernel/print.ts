@@ -19,101 +19,18 @@ import type { ReduceFn } from '../ir.js';
 import { type Poly, bufferName, kernelBytes, poly, polyAdd, polyScale, showPoly, table } from '../memory.js';
 import { printBool, printIndex } from './index-expr.js';
 import type { IBool, IExpr, Kernel, KernelProgram, Loop, Stage, VExpr } from './kir.js';
+import { type OperandFns, childValues, forEachValue, indexValues, mapBoolOperands, mapIndexOperands } from './walk.js';
 
 // ------------------------------------------------------------ traversal
 
-/** The VExprs inside an index expression (data-dependent indices). */
-function indexValues(e: IExpr, out: VExpr[]): void {
-  switch (e.k) {
-    case 'const':
-    case 'var':
-    case 'dim':
-      return;
-    case 'add':
-    case 'mul':
-    case 'div':
-    case 'mod':
-      indexValues(e.a, out);
-      indexValues(e.b, out);
-      return;
-    case 'value':
-      out.push(e.x);
-      indexValues(e.hi, out);
-      return;
-  }
-}
-
-function boolValues(c: IBool, out: VExpr[]): void {
-  switch (c.k) {
-    case 'true':
-      return;
-    case 'le':
-      indexValues(c.a, out);
-      indexValues(c.b, out);
-      return;
-    case 'and':
-      boolValues(c.a, out);
-      boolValues(c.b, out);
-      return;
-  }
-}
-
-/** The direct VExpr children of `x`, including those inside its index expressions. */
-function childrenOf(x: VExpr): VExpr[] {
-  const out: VExpr[] = [];
-  switch (x.k) {
-    case 'const':
-    case 'scalar':
-    case 'acc':
-      break;
-    case 'load':
-      indexValues(x.index, out);
-      boolValues(x.valid, out);
-      break;
-    case 'index':
-      indexValues(x.i, out);
-      break;
-    case 'unary':
-    case 'cast':
-      out.push(x.x);
-      break;
-    case 'binary':
-      out.push(x.a, x.b);
-      break;
-    case 'where':
-      out.push(x.c, x.a, x.b);
-      break;
-    case 'rand':
-      out.push(x.key);
-      indexValues(x.i, out);
-      break;
-  }
-  return out;
-}
-
-/** The value expressions a stage evaluates per point, in print order. */
+/** The value expressions a stage evaluates per point, in print order (a store's gathered index values first). */
 function stageRoots(s: Stage): VExpr[] {
-  const out: VExpr[] = [];
   switch (s.kind) {
     case 'reduce':
-      for (const a of s.accs) out.push(a.value);
-      break;
+      return s.accs.map((a) => a.value);
     case 'map':
-      for (const st of s.stores) {
-        indexValues(st.index, out);
-        out.push(st.value);
-      }
-      break;
+      return s.stores.flatMap((st) => [...indexValues(st.index), st.value]);
   }
-  return out;
-}
-
-/** Depth-first over a stage's VExprs, once per reference; `visit` returning false skips the children. */
-function walkStage(s: Stage, visit: (x: VExpr) => boolean): void {
-  const walk = (x: VExpr): void => {
-    if (visit(x)) for (const c of childrenOf(x)) walk(c);
-  };
-  stageRoots(s).forEach(walk);
 }
 
 /** Nodes worth a `let` when shared: everything but leaves that print as a short name or number. */
@@ -230,35 +147,20 @@ class ValuePrinter {
   }
 
   bool(c: IBool): string {
-    const sub = (b: IBool): IBool => {
-      switch (b.k) {
-        case 'true':
-          return b;
-        case 'le':
-          return { k: 'le', a: this.opaque(b.a), b: this.opaque(b.b) };
-        case 'and':
-          return { k: 'and', a: sub(b.a), b: sub(b.b) };
-      }
-    };
-    return printBool(sub(c));
+    return printBool(this.opaqueFns.b(c));
   }
 
   /** `e` with each `value` node replaced by a variable whose name is its text (printIndex prints names verbatim). */
   private opaque(e: IExpr): IExpr {
-    switch (e.k) {
-      case 'const':
-      case 'var':
-      case 'dim':
-        return e;
-      case 'add':
-      case 'mul':
-      case 'div':
-      case 'mod':
-        return { k: e.k, a: this.opaque(e.a), b: this.opaque(e.b) };
-      case 'value':
-        return { k: 'var', name: `clamp(${this.v(e.x, 0)}, ${printIndex(e.hi)})` };
-    }
+    if (e.k === 'value') return { k: 'var', name: `clamp(${this.v(e.x, 0)}, ${printIndex(e.hi)})` };
+    return mapIndexOperands(e, this.opaqueFns);
   }
+
+  private readonly opaqueFns: OperandFns = {
+    v: (x) => x,
+    i: (e) => this.opaque(e),
+    b: (c) => mapBoolOperands(c, this.opaqueFns),
+  };
 }
 
 // ------------------------------------------------------------ kernels
@@ -299,20 +201,14 @@ export function printKernel(k: Kernel, p: KernelProgram): string {
   let letCount = 0;
   for (const s of k.stages) {
     // Shared nodes of this stage, children before parents (post-order), named in that order.
-    const seen = new Set<VExpr>();
     const shared = new Set<VExpr>();
-    walkStage(s, (x) => {
-      if (seen.has(x)) {
-        if (bindable(x)) shared.add(x);
-        return false;
-      }
-      seen.add(x);
-      return true;
+    forEachValue(stageRoots(s), (x, again) => {
+      if (again && bindable(x)) shared.add(x);
     });
     const order: VExpr[] = [];
     const placed = new Set<VExpr>();
     const below = (x: VExpr): void => {
-      for (const c of childrenOf(x))
+      for (const c of childValues(x))
         if (shared.has(c)) post(c);
         else below(c);
     };
@@ -369,13 +265,9 @@ function iterations(k: Kernel, s: Stage): Dim {
 export function kernelFlops(k: Kernel): Poly {
   return polyAdd(
     ...k.stages.map((s) => {
-      const seen = new Set<VExpr>();
       let n = s.kind === 'reduce' ? s.accs.length : 0;
-      walkStage(s, (x) => {
-        if (seen.has(x)) return false;
-        seen.add(x);
-        if (x.k === 'unary' || x.k === 'binary' || x.k === 'where' || x.k === 'rand') n++;
-        return true;
+      forEachValue(stageRoots(s), (x, again) => {
+        if (!again && (x.k === 'unary' || x.k === 'binary' || x.k === 'where' || x.k === 'rand')) n++;
       });
       return polyScale(poly(n), iterations(k, s));
     }),

@@ -12,7 +12,16 @@
 import type { ReduceFn } from '../ir.js';
 import { ctxOf, iadd, ic, imul, ivar, simplify, simplifyBool, type IndexCtx } from './index-expr.js';
 import type { IBool, IExpr, Kernel, Loop, Stage, Store, VExpr } from './kir.js';
-import { forEachValue } from './walk.js';
+import {
+  type OperandFns,
+  forEachIndexOperand,
+  forEachOperand,
+  forEachValue,
+  mapBoolOperands,
+  mapIndexOperands,
+  mapOperands,
+  visitor,
+} from './walk.js';
 
 /** Reduce stages over at most this many points (a 3x3 window) are unrolled; longer rows keep their vectorised loops. */
 const UNROLL_POINTS = 9;
@@ -24,6 +33,10 @@ type Subst = ReadonlyMap<string, IExpr>;
 /** Rewrites index expressions under a substitution, keeping untouched subtrees (and their sharing) as they are. */
 class Substituter {
   private readonly memo = new Map<VExpr, VExpr>();
+  /** Inside an index expression or mask: substituted, simplified once at its top. */
+  private readonly raw: OperandFns = { v: (x) => this.v(x), i: (e) => this.iraw(e), b: (c) => this.braw(c) };
+  /** Operands of a value node: each index expression and mask simplified. */
+  private readonly full: OperandFns = { v: (x) => this.v(x), i: (e) => this.i(e), b: (c) => this.b(c) };
   constructor(
     private readonly map: Subst,
     private readonly ctx: IndexCtx,
@@ -35,26 +48,7 @@ class Substituter {
   }
 
   private iraw(e: IExpr): IExpr {
-    switch (e.k) {
-      case 'const':
-      case 'dim':
-        return e;
-      case 'var':
-        return this.map.get(e.name) ?? e;
-      case 'add':
-      case 'mul':
-      case 'div':
-      case 'mod': {
-        const a = this.iraw(e.a);
-        const b = this.iraw(e.b);
-        return a === e.a && b === e.b ? e : { k: e.k, a, b };
-      }
-      case 'value': {
-        const x = this.v(e.x);
-        const hi = this.iraw(e.hi);
-        return x === e.x && hi === e.hi ? e : { k: 'value', x, hi };
-      }
-    }
+    return e.k === 'var' ? (this.map.get(e.name) ?? e) : mapIndexOperands(e, this.raw);
   }
 
   b(c: IBool): IBool {
@@ -63,67 +57,15 @@ class Substituter {
   }
 
   private braw(c: IBool): IBool {
-    switch (c.k) {
-      case 'true':
-        return c;
-      case 'le': {
-        const a = this.iraw(c.a);
-        const b = this.iraw(c.b);
-        return a === c.a && b === c.b ? c : { k: 'le', a, b };
-      }
-      case 'and': {
-        const a = this.braw(c.a);
-        const b = this.braw(c.b);
-        return a === c.a && b === c.b ? c : { k: 'and', a, b };
-      }
-    }
+    return mapBoolOperands(c, this.raw);
   }
 
   v(x: VExpr): VExpr {
     const hit = this.memo.get(x);
     if (hit) return hit;
-    const out = this.vraw(x);
+    const out = mapOperands(x, this.full);
     this.memo.set(x, out);
     return out;
-  }
-
-  private vraw(x: VExpr): VExpr {
-    switch (x.k) {
-      case 'const':
-      case 'scalar':
-      case 'acc':
-        return x;
-      case 'load': {
-        const index = this.i(x.index);
-        const valid = this.b(x.valid);
-        return index === x.index && valid === x.valid ? x : { ...x, index, valid };
-      }
-      case 'index': {
-        const i = this.i(x.i);
-        return i === x.i ? x : { ...x, i };
-      }
-      case 'unary':
-      case 'cast': {
-        const a = this.v(x.x);
-        return a === x.x ? x : { ...x, x: a };
-      }
-      case 'binary': {
-        const a = this.v(x.a);
-        const b = this.v(x.b);
-        return a === x.a && b === x.b ? x : { ...x, a, b };
-      }
-      case 'where': {
-        const c = this.v(x.c);
-        const a = this.v(x.a);
-        const b = this.v(x.b);
-        return c === x.c && a === x.a && b === x.b ? x : { ...x, c, a, b };
-      }
-      case 'rand': {
-        const key = this.v(x.key);
-        const i = this.i(x.i);
-        return key === x.key && i === x.i ? x : { ...x, key, i };
-      }
-    }
   }
 
   stage(s: Stage): Stage {
@@ -135,13 +77,6 @@ class Substituter {
 /** Every index expression of the kernel (loads, masks, iotas, gathers, store targets), each reference once. */
 function indexExprs(stages: readonly Stage[]): IExpr[] {
   const out: IExpr[] = [];
-  const boolExprs = (c: IBool): void => {
-    if (c.k === 'le') out.push(c.a, c.b);
-    else if (c.k === 'and') {
-      boolExprs(c.a);
-      boolExprs(c.b);
-    }
-  };
   const roots: VExpr[] = [];
   for (const s of stages) {
     if (s.kind === 'reduce') roots.push(...s.accs.map((a) => a.value));
@@ -151,24 +86,24 @@ function indexExprs(stages: readonly Stage[]): IExpr[] {
         roots.push(st.value);
       }
   }
-  // forEachValue also enters gathered values (an index's `value`) and masks
+  // Each node's index expressions, a mask as the sides of its bounds; forEachValue reaches the gathered values inside them.
+  const own = visitor({ i: (e) => out.push(e) });
   forEachValue(roots, (x, again) => {
-    if (again) return;
-    if (x.k === 'load') {
-      out.push(x.index);
-      boolExprs(x.valid);
-    } else if (x.k === 'index' || x.k === 'rand') out.push(x.i);
+    if (!again) forEachOperand(x, own);
   });
   return out;
 }
 
 /** Calls `f` on every sub-expression of an index expression (not entering gathered values). */
 function forEachSub(e: IExpr, f: (e: IExpr) => void): void {
-  f(e);
-  if (e.k === 'add' || e.k === 'mul' || e.k === 'div' || e.k === 'mod') {
-    forEachSub(e.a, f);
-    forEachSub(e.b, f);
-  }
+  // A gather's operands (its value and bound) are not entered.
+  const fns = visitor({
+    i: (s) => {
+      f(s);
+      if (s.k !== 'value') forEachIndexOperand(s, fns);
+    },
+  });
+  fns.i(e);
 }
 
 function mentions(e: IExpr, name: string): boolean {

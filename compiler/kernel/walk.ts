@@ -1,87 +1,209 @@
 // Structural traversal and rewriting of kernel IR expressions, preserving the
 // sharing of subtrees (a rewritten shared subtree stays shared).
+//
+// The operands of every kind of node are known in one place: `mapOperands`,
+// `mapIndexOperands` and `mapBoolOperands` below (exhaustive switches, so a
+// new kind of node fails to compile until it is added there). Every walk that
+// recurses structurally goes through them: a rebuild maps each operand to its
+// replacement, a visit maps each operand to itself (nothing is copied then).
+// Walks with per-kind logic (code emission, interpretation, printing) keep
+// their own switch over kinds.
 
 import type { IBool, IExpr, Stage, VExpr } from './kir.js';
 
 export type LoadExpr = Extract<VExpr, { k: 'load' }>;
 
+/**
+ * What to put in place of each operand of a node: a value, an index
+ * expression or a validity mask. A visit returns its argument.
+ */
+export interface OperandFns {
+  readonly v: (x: VExpr) => VExpr;
+  readonly i: (e: IExpr) => IExpr;
+  readonly b: (c: IBool) => IBool;
+}
+
+/**
+ * `x` with each operand replaced by `f`'s result, operands in order (a load's
+ * index before its mask, a rand's key before its index); `x` itself when
+ * every result is the operand it replaces, unless `copy` (then every node
+ * with operands is a new object: the result shares no computed node with `x`).
+ */
+export function mapOperands(x: VExpr, f: OperandFns, copy = false): VExpr {
+  switch (x.k) {
+    case 'const':
+    case 'scalar':
+    case 'acc':
+      return x;
+    case 'load': {
+      const index = f.i(x.index);
+      const valid = f.b(x.valid);
+      return !copy && index === x.index && valid === x.valid ? x : { ...x, index, valid };
+    }
+    case 'index': {
+      const i = f.i(x.i);
+      return !copy && i === x.i ? x : { ...x, i };
+    }
+    case 'unary':
+    case 'cast': {
+      const a = f.v(x.x);
+      return !copy && a === x.x ? x : { ...x, x: a };
+    }
+    case 'binary': {
+      const a = f.v(x.a);
+      const b = f.v(x.b);
+      return !copy && a === x.a && b === x.b ? x : { ...x, a, b };
+    }
+    case 'where': {
+      const c = f.v(x.c);
+      const a = f.v(x.a);
+      const b = f.v(x.b);
+      return !copy && c === x.c && a === x.a && b === x.b ? x : { ...x, c, a, b };
+    }
+    case 'rand': {
+      const key = f.v(x.key);
+      const i = f.i(x.i);
+      return !copy && key === x.key && i === x.i ? x : { ...x, key, i };
+    }
+  }
+}
+
+/**
+ * `e` with each operand replaced (a gather's value before its bound), as
+ * mapOperands; `copy` copies only gathers: pure index arithmetic is immutable
+ * and only its structure matters, unlike value nodes, whose sharing the code
+ * generators see.
+ */
+export function mapIndexOperands(e: IExpr, f: OperandFns, copy = false): IExpr {
+  switch (e.k) {
+    case 'const':
+    case 'var':
+    case 'dim':
+      return e;
+    case 'add':
+    case 'mul':
+    case 'div':
+    case 'mod': {
+      const a = f.i(e.a);
+      const b = f.i(e.b);
+      return a === e.a && b === e.b ? e : { ...e, a, b };
+    }
+    case 'value': {
+      const x = f.v(e.x);
+      const hi = f.i(e.hi);
+      return !copy && x === e.x && hi === e.hi ? e : { ...e, x, hi };
+    }
+  }
+}
+
+/** `c` with each operand replaced, as mapOperands. */
+export function mapBoolOperands(c: IBool, f: OperandFns): IBool {
+  switch (c.k) {
+    case 'true':
+      return c;
+    case 'le': {
+      const a = f.i(c.a);
+      const b = f.i(c.b);
+      return a === c.a && b === c.b ? c : { ...c, a, b };
+    }
+    case 'and': {
+      const a = f.b(c.a);
+      const b = f.b(c.b);
+      return a === c.a && b === c.b ? c : { ...c, a, b };
+    }
+  }
+}
+
+/** Calls `f` on each operand of `x`, in operand order. */
+export function forEachOperand(x: VExpr, f: OperandFns): void {
+  mapOperands(x, f);
+}
+
+/** Calls `f` on each operand of `e`, in operand order. */
+export function forEachIndexOperand(e: IExpr, f: OperandFns): void {
+  mapIndexOperands(e, f);
+}
+
+/** Operand functions that apply `v` to value operands and enter index expressions and masks (reaching the values gathered inside them). */
+export function throughIndices(v: (x: VExpr) => VExpr): OperandFns {
+  const fns: OperandFns = { v, i: (e) => mapIndexOperands(e, fns), b: (c) => mapBoolOperands(c, fns) };
+  return fns;
+}
+
+export interface OperandVisitor {
+  readonly v?: (x: VExpr) => void;
+  readonly i?: (e: IExpr) => void;
+  readonly b?: (c: IBool) => void;
+}
+
+const same = <T>(x: T): T => x;
+
+/**
+ * Operand functions that visit: `v` on every value operand; an index
+ * expression or mask is given to `i` or `b`, or without them entered (its
+ * operands visited in turn, reaching the values gathered inside it).
+ */
+export function visitor(f: OperandVisitor): OperandFns {
+  const { v, i, b } = f;
+  const fns: OperandFns = {
+    v: v
+      ? (x) => {
+          v(x);
+          return x;
+        }
+      : same,
+    i: i
+      ? (e) => {
+          i(e);
+          return e;
+        }
+      : (e) => mapIndexOperands(e, fns),
+    b: b
+      ? (c) => {
+          b(c);
+          return c;
+        }
+      : (c) => mapBoolOperands(c, fns),
+  };
+  return fns;
+}
+
+/** The value nodes directly below `x`: its value operands and the values gathered in its indices and mask. */
+export function childValues(x: VExpr): VExpr[] {
+  const out: VExpr[] = [];
+  forEachOperand(x, visitor({ v: (c) => out.push(c) }));
+  return out;
+}
+
+/** The values gathered in an index expression (outermost first). */
+export function indexValues(e: IExpr): VExpr[] {
+  const out: VExpr[] = [];
+  visitor({ v: (c) => out.push(c) }).i(e);
+  return out;
+}
+
 /** Rewrites every VExpr bottom-up; `f` sees a node whose children are already rewritten. */
 export class VExprRewriter {
   private readonly memo = new Map<VExpr, VExpr>();
+  private readonly fns: OperandFns = { v: (e) => this.v(e), i: (e) => this.i(e), b: (e) => this.b(e) };
   constructor(private readonly f: (v: VExpr) => VExpr) {}
 
+  // Every value node is copied, so a rewritten kernel shares no computed
+  // node with the one it came from (nor, after a merge, with its other part).
   v(e: VExpr): VExpr {
     const hit = this.memo.get(e);
     if (hit) return hit;
-    let out: VExpr;
-    switch (e.k) {
-      case 'load':
-        out = { ...e, index: this.i(e.index), valid: this.b(e.valid) };
-        break;
-      case 'const':
-      case 'scalar':
-      case 'acc':
-        out = e;
-        break;
-      case 'index':
-        out = { ...e, i: this.i(e.i) };
-        break;
-      case 'unary':
-      case 'cast':
-        out = { ...e, x: this.v(e.x) };
-        break;
-      case 'binary':
-        out = { ...e, a: this.v(e.a), b: this.v(e.b) };
-        break;
-      case 'where':
-        out = { ...e, c: this.v(e.c), a: this.v(e.a), b: this.v(e.b) };
-        break;
-      case 'rand':
-        out = { ...e, key: this.v(e.key), i: this.i(e.i) };
-        break;
-    }
-    const r = this.f(out);
+    const r = this.f(mapOperands(e, this.fns, true));
     this.memo.set(e, r);
     return r;
   }
 
-  // Index expressions are immutable and only their structure matters (unlike
-  // value nodes, whose sharing the code generators see): a subtree without
-  // gathered values is kept as it is rather than copied.
   i(e: IExpr): IExpr {
-    switch (e.k) {
-      case 'const':
-      case 'var':
-      case 'dim':
-        return e;
-      case 'add':
-      case 'mul':
-      case 'div':
-      case 'mod': {
-        const a = this.i(e.a);
-        const b = this.i(e.b);
-        return a === e.a && b === e.b ? e : { ...e, a, b };
-      }
-      case 'value':
-        return { ...e, x: this.v(e.x), hi: this.i(e.hi) };
-    }
+    return mapIndexOperands(e, this.fns, true);
   }
 
   b(e: IBool): IBool {
-    switch (e.k) {
-      case 'true':
-        return e;
-      case 'le': {
-        const a = this.i(e.a);
-        const b = this.i(e.b);
-        return a === e.a && b === e.b ? e : { ...e, a, b };
-      }
-      case 'and': {
-        const a = this.b(e.a);
-        const b = this.b(e.b);
-        return a === e.a && b === e.b ? e : { ...e, a, b };
-      }
-    }
+    return mapBoolOperands(e, this.fns);
   }
 
   stage(s: Stage): Stage {
@@ -98,71 +220,19 @@ export class VExprRewriter {
  */
 function forEachNode(stages: readonly Stage[], visit: (v: VExpr) => void): void {
   const seen = new Set<VExpr>();
-  const i = (e: IExpr): void => {
-    switch (e.k) {
-      case 'add':
-      case 'mul':
-      case 'div':
-      case 'mod':
-        i(e.a);
-        i(e.b);
-        return;
-      case 'value':
-        v(e.x);
-        i(e.hi);
-        return;
-      default:
-        return;
-    }
-  };
-  const b = (c: IBool): void => {
-    if (c.k === 'le') {
-      i(c.a);
-      i(c.b);
-    } else if (c.k === 'and') {
-      b(c.a);
-      b(c.b);
-    }
-  };
-  const v = (e: VExpr): void => {
-    if (seen.has(e)) return;
-    switch (e.k) {
-      case 'load':
-        i(e.index);
-        b(e.valid);
-        break;
-      case 'index':
-        i(e.i);
-        break;
-      case 'unary':
-      case 'cast':
-        v(e.x);
-        break;
-      case 'binary':
-        v(e.a);
-        v(e.b);
-        break;
-      case 'where':
-        v(e.c);
-        v(e.a);
-        v(e.b);
-        break;
-      case 'rand':
-        v(e.key);
-        i(e.i);
-        break;
-      default:
-        break;
-    }
-    seen.add(e);
-    visit(e);
-  };
+  const fns = throughIndices((x) => {
+    if (seen.has(x)) return x;
+    forEachOperand(x, fns);
+    seen.add(x);
+    visit(x);
+    return x;
+  });
   for (const s of stages) {
-    if (s.kind === 'reduce') for (const a of s.accs) v(a.value);
+    if (s.kind === 'reduce') for (const a of s.accs) fns.v(a.value);
     else
       for (const st of s.stores) {
-        i(st.index);
-        v(st.value);
+        fns.i(st.index);
+        fns.v(st.value);
       }
   }
 }
@@ -179,31 +249,19 @@ export function collectLoads(stages: readonly Stage[]): LoadExpr[] {
 /** Symbolic dimension names used by index expressions and loop extents. */
 export function collectDims(stages: readonly Stage[], extraIndex: readonly IExpr[] = []): Set<string> {
   const dims = new Set<string>();
-  const visitI = (e: IExpr): void => {
-    switch (e.k) {
-      case 'dim':
-        dims.add(e.name);
-        return;
-      case 'add':
-      case 'mul':
-      case 'div':
-      case 'mod':
-        visitI(e.a);
-        visitI(e.b);
-        return;
-      case 'value':
-        visitI(e.hi);
-        return;
-      default:
-        return;
-    }
+  // Gathered values are reached by forEachNode. Masks are not searched: a
+  // mask bounds positions of its load's index, which names their dims.
+  const fns: OperandFns = {
+    v: same,
+    i: (e) => {
+      if (e.k === 'dim') dims.add(e.name);
+      return mapIndexOperands(e, fns);
+    },
+    b: same,
   };
-  forEachNode(stages, (v) => {
-    if (v.k === 'load') visitI(v.index);
-    if (v.k === 'index' || v.k === 'rand') visitI(v.i);
-  });
-  for (const s of stages) if (s.kind === 'map') s.stores.forEach((st) => visitI(st.index));
-  extraIndex.forEach(visitI);
+  forEachNode(stages, (v) => forEachOperand(v, fns));
+  for (const s of stages) if (s.kind === 'map') s.stores.forEach((st) => fns.i(st.index));
+  extraIndex.forEach(fns.i);
   return dims;
 }
 
@@ -214,74 +272,23 @@ export function collectDims(stages: readonly Stage[], extraIndex: readonly IExpr
  */
 export function forEachValue(roots: readonly VExpr[], visit: (x: VExpr, again: boolean) => void): void {
   const seen = new Set<VExpr>();
-  const walkI = (e: IExpr): void => {
-    switch (e.k) {
-      case 'const':
-      case 'var':
-      case 'dim':
-        return;
-      case 'add':
-      case 'mul':
-      case 'div':
-      case 'mod':
-        walkI(e.a);
-        walkI(e.b);
-        return;
-      case 'value':
-        walkV(e.x);
-        walkI(e.hi);
-        return;
-    }
-  };
-  const walkB = (c: IBool): void => {
-    switch (c.k) {
-      case 'true':
-        return;
-      case 'le':
-        walkI(c.a);
-        walkI(c.b);
-        return;
-      case 'and':
-        walkB(c.a);
-        walkB(c.b);
-        return;
-    }
-  };
-  const walkV = (x: VExpr): void => {
+  const fns = throughIndices((x) => {
     const again = seen.has(x);
     visit(x, again);
-    if (again) return;
-    seen.add(x);
-    switch (x.k) {
-      case 'const':
-      case 'scalar':
-      case 'acc':
-        return;
-      case 'load':
-        walkI(x.index);
-        walkB(x.valid);
-        return;
-      case 'index':
-        walkI(x.i);
-        return;
-      case 'unary':
-      case 'cast':
-        walkV(x.x);
-        return;
-      case 'binary':
-        walkV(x.a);
-        walkV(x.b);
-        return;
-      case 'where':
-        walkV(x.c);
-        walkV(x.a);
-        walkV(x.b);
-        return;
-      case 'rand':
-        walkV(x.key);
-        walkI(x.i);
-        return;
+    if (!again) {
+      seen.add(x);
+      forEachOperand(x, fns);
     }
-  };
-  roots.forEach(walkV);
+    return x;
+  });
+  roots.forEach(fns.v);
+}
+
+/** The value nodes referenced more than once from `roots` (also from inside gather indices and masks). */
+export function sharedValues(roots: readonly VExpr[]): Set<VExpr> {
+  const shared = new Set<VExpr>();
+  forEachValue(roots, (x, again) => {
+    if (again) shared.add(x);
+  });
+  return shared;
 }

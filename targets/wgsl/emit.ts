@@ -13,9 +13,10 @@
 // flow, and a loop full of it can take SwiftShader's compiler minutes.
 
 import { vdtype } from '../../compiler/kernel/abi.js';
-import { Deps, type NodeInfo, writtenSlots } from '../../compiler/kernel/affine.js';
+import { Deps, type NodeInfo, stageRoots, writtenSlots } from '../../compiler/kernel/affine.js';
 import { type IndexCtx, indexKey, range } from '../../compiler/kernel/index-expr.js';
 import type { IBool, IExpr, Kernel, Stage, VExpr } from '../../compiler/kernel/kir.js';
+import { sharedValues } from '../../compiler/kernel/walk.js';
 import type { BinaryFn, UnaryFn } from '../../compiler/ir.js';
 import type { DType, Dim } from '../../compiler/types.js';
 import type { Layout } from './layout.js';
@@ -70,75 +71,6 @@ export function castCode(x: Val, to: Ty, lib: Set<Helper>): Val {
     default:
       return { code: `select(0i, 1i, ${x.code})`, ty: to, depth: d };
   }
-}
-
-/** The VExprs referenced more than once from `roots` (also from inside gather indices). */
-function sharedNodes(roots: readonly VExpr[]): Set<VExpr> {
-  const seen = new Set<VExpr>();
-  const shared = new Set<VExpr>();
-  const visitI = (e: IExpr): void => {
-    if (e.k === 'add' || e.k === 'mul' || e.k === 'div' || e.k === 'mod') {
-      visitI(e.a);
-      visitI(e.b);
-    } else if (e.k === 'value') {
-      visitV(e.x);
-      visitI(e.hi);
-    }
-  };
-  const visitB = (c: IBool): void => {
-    if (c.k === 'le') {
-      visitI(c.a);
-      visitI(c.b);
-    } else if (c.k === 'and') {
-      visitB(c.a);
-      visitB(c.b);
-    }
-  };
-  const visitV = (x: VExpr): void => {
-    if (seen.has(x)) {
-      shared.add(x);
-      return;
-    }
-    seen.add(x);
-    switch (x.k) {
-      case 'load':
-        visitI(x.index);
-        visitB(x.valid);
-        return;
-      case 'index':
-        visitI(x.i);
-        return;
-      case 'unary':
-      case 'cast':
-        visitV(x.x);
-        return;
-      case 'binary':
-        visitV(x.a);
-        visitV(x.b);
-        return;
-      case 'where':
-        visitV(x.c);
-        visitV(x.a);
-        visitV(x.b);
-        return;
-      case 'rand':
-        visitV(x.key);
-        visitI(x.i);
-        return;
-      case 'const':
-      case 'scalar':
-      case 'acc':
-        return;
-    }
-  };
-  roots.forEach(visitV);
-  return shared;
-}
-
-function stageValueRoots(s: Stage): VExpr[] {
-  return s.kind === 'reduce'
-    ? s.accs.map((a) => a.value)
-    : s.stores.flatMap((st) => [st.value, { k: 'index', i: st.index } as const]);
 }
 
 const F32_UNARY: Partial<Record<UnaryFn, Helper>> = {
@@ -216,7 +148,7 @@ export class Emitter {
   /** Makes `s` the stage whose expressions are emitted next (its own stores decide what may not be hoisted). */
   enterStage(s: Stage): void {
     this.deps = new Deps(this.kernelWrites, writtenSlots(this.kernel, [s]));
-    this.shared = sharedNodes(stageValueRoots(s));
+    this.shared = sharedValues(stageRoots(s));
   }
 
   private top(): Level {
