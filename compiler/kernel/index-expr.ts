@@ -9,7 +9,7 @@ export { type IndexCtx, ctxOf, ic, idim, ifalse, isFalse, itrue, ivalue, ivar } 
 export { dimExpr, extentExpr, iadd, idiv, imod, imul, isub } from './index/canonical.js';
 export { iand, ile, ilt } from './index/compare.js';
 export { type IndexEnv, evalBool, evalIndex } from './index/eval.js';
-export { type BoolFold, type IndexFold, type IndexOp, foldBool, foldIndex } from './index/fold.js';
+export { type BoolFold, type IndexFold, type IndexOp, foldBool, foldIndex } from './walk.js';
 export { indexEq, indexKey } from './index/keys.js';
 export { printBool, printIndex, printValue } from './index/print.js';
 export { type Range, range } from './index/range.js';

@@ -2,7 +2,7 @@
 // dims bound (the kernel interpreter and tests).
 
 import type { IBool, IExpr, VExpr } from '../kir.js';
-import { type BoolFold, type IndexFold, foldBool, foldIndex } from './fold.js';
+import { type BoolFold, type IndexFold, foldBool, foldIndex } from '../walk.js';
 
 export interface IndexEnv {
   readonly vars: ReadonlyMap<string, number>;

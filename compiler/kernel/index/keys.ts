@@ -5,7 +5,7 @@ import type { Atoms } from '../../symbolic/poly.js';
 import type { IExpr } from '../kir.js';
 import { RecentCache } from '../recent-cache.js';
 import { CACHE_GENERATION } from './atoms.js';
-import { type IndexFold, foldIndex } from './fold.js';
+import { type IndexFold, foldIndex } from '../walk.js';
 import { printValue } from './print.js';
 
 const OP_SYM = { add: '+', mul: '*', div: '/', mod: '%' } as const;

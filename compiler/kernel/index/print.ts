@@ -3,7 +3,7 @@
 
 import type { IBool, IExpr, VExpr } from '../kir.js';
 import { ic, isFalse } from './atoms.js';
-import { type BoolFold, foldBool } from './fold.js';
+import { type BoolFold, foldBool } from '../walk.js';
 
 const P_ADD = 1;
 const P_MUL = 2;

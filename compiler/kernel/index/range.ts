@@ -5,7 +5,7 @@ import { type Range, addRange, divRange, modRange, mulRange } from '../../symbol
 import type { Dim } from '../../types.js';
 import type { IExpr } from '../kir.js';
 import type { IndexCtx } from './atoms.js';
-import { type IndexFold, foldIndex } from './fold.js';
+import { type IndexFold, foldIndex } from '../walk.js';
 
 export type { Range } from '../../symbolic/range.js';
 

@@ -6,7 +6,7 @@ import type { IBool, IExpr } from '../kir.js';
 import { ivalue } from './atoms.js';
 import { iadd, idiv, imod, imul } from './canonical.js';
 import { iand, ile } from './compare.js';
-import { type BoolFold, foldBool } from './fold.js';
+import { type BoolFold, type IndexFold, foldBool, foldIndex } from '../walk.js';
 
 type Build = (a: IExpr, b: IExpr) => IExpr;
 
@@ -15,25 +15,18 @@ type Build = (a: IExpr, b: IExpr) => IExpr;
  * canonical constructors, div and mod by `div` and `mod`; leaves as they are.
  */
 export function mapChildren(e: IExpr, f: (x: IExpr) => IExpr, div: Build, mod: Build): IExpr {
-  switch (e.k) {
-    case 'const':
-    case 'var':
-    case 'dim':
-      return e;
-    case 'add':
-      return iadd(f(e.a), f(e.b));
-    case 'mul':
-      return imul(f(e.a), f(e.b));
-    case 'div':
-      return div(f(e.a), f(e.b));
-    case 'mod':
-      return mod(f(e.a), f(e.b));
-    case 'value': {
-      const hi = f(e.hi);
-      return hi === e.hi ? e : ivalue(e.x, hi);
-    }
-  }
+  return foldIndex(e, rebuild, f, { div, mod });
 }
+
+const rebuild: IndexFold<IExpr, { readonly div: Build; readonly mod: Build }> = {
+  leaf: (e) => e,
+  op: (k, a, b, ctx) =>
+    k === 'add' ? iadd(a, b) : k === 'mul' ? imul(a, b) : k === 'div' ? ctx.div(a, b) : ctx.mod(a, b),
+  value: (e, rec) => {
+    const hi = rec(e.hi);
+    return hi === e.hi ? e : ivalue(e.x, hi);
+  },
+};
 
 const MAP_BOOL: BoolFold<IBool, (x: IExpr) => IExpr> = {
   true: (c) => c,
