@@ -130,7 +130,7 @@ function broadcastAxes(from: Shape, to: Shape): number[] {
   return from.flatMap((d, i) => (d === 1 && !dimEq(to[i]!, 1) ? [i] : []));
 }
 
-function invert(perm: readonly number[]): number[] {
+export function invert(perm: readonly number[]): number[] {
   const inv = new Array<number>(perm.length);
   perm.forEach((p, i) => (inv[p] = i));
   return inv;
@@ -237,7 +237,7 @@ function reduceGrad(b: IRBuilder, n: NodeOf<'reduce'>, g: Node): Node {
  * reduced `axes`: permute them last, flatten them to one axis, take the
  * minimum iota over the true positions, compare, undo.
  */
-function firstOf(b: IRBuilder, mask: Node, axes: readonly number[]): Node {
+export function firstOf(b: IRBuilder, mask: Node, axes: readonly number[]): Node {
   const kept = mask.shape.flatMap((_d, i) => (axes.includes(i) ? [] : [i]));
   const perm = [...kept, ...axes];
   const permuted = b.permute(mask, perm);

@@ -18,7 +18,7 @@ export interface FnInfo {
 }
 
 /** Calls the checker handles itself instead of the builtin table. */
-export const SPECIAL_FORMS: readonly string[] = ['grad', 'shape'];
+export const SPECIAL_FORMS: readonly string[] = ['grad', 'jvp', 'shape'];
 
 /** Checks every fn declaration of `program`, reporting into `out`; the fns by name (first declarations). */
 export function checkFns(program: Program, out: Diagnostic[]): Map<string, FnInfo> {

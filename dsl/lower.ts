@@ -18,6 +18,7 @@ import { type Focus, type Frame, Reporter, errorText } from './reporter.js';
 import { type Span, closest, diag, joinSpans, spanText } from './source.js';
 import { type ReportError, type Value, POISON, foldConstants, materialize, tensorValue, weakTarget } from './values.js';
 import { gradients } from '../compiler/autodiff.js';
+import { jvps } from '../compiler/forward.js';
 import type { BuiltinDef, LowerContext, ParamSpec, StaticValue } from '../compiler/builtin.js';
 import { BUILTINS, type IndexSpec, lowerIndex, validateIndex } from '../compiler/decompose.js';
 import { type Graph, type Node, type NodeOf, IRBuilder } from '../compiler/ir.js';
@@ -29,6 +30,7 @@ import {
   formatDim,
   formatType,
   isDType,
+  shapeEq,
   sym,
 } from '../compiler/types.js';
 
@@ -246,6 +248,7 @@ export class Lowerer {
   private evalCall(e: Extract<Expr, { kind: 'call' }>, scope: Scope): Value {
     const name = e.callee.name;
     if (name === 'grad') return this.evalGrad(e, scope);
+    if (name === 'jvp') return this.evalJvp(e, scope);
     if (name === 'shape') {
       for (const a of e.args) this.evalExpr(a, scope);
       return this.error(e.span, 'shape(x) must be indexed: shape(x)[i] is the size of axis i', {
@@ -608,6 +611,37 @@ export class Lowerer {
 
   // ---- special forms ----
 
+  /**
+   * The second argument of grad and jvp: the name of an f32 param or input
+   * (its node), or undefined after reporting why not.
+   */
+  private differentiable(form: 'grad' | 'jvp', wExpr: Expr, scope: Scope, focus: Focus): Node | undefined {
+    if (wExpr.kind !== 'name') {
+      this.error(wExpr.span, `the second argument of ${form} must be the name of a param or input`, focus);
+      return undefined;
+    }
+    const w = this.evalExpr(wExpr, scope);
+    if (w.kind === 'error') return undefined;
+    if (w.kind !== 'tensor' || (w.node.op !== 'param' && w.node.op !== 'input') || w.node.name.startsWith('@')) {
+      this.error(
+        wExpr.span,
+        `${form} is taken with respect to a param or input of the model; '${wExpr.name}' is not one`,
+        focus,
+      );
+      return undefined;
+    }
+    if (w.node.dtype !== 'f32') {
+      const what = form === 'grad' ? 'have gradients' : 'have tangents';
+      this.error(
+        wExpr.span,
+        `${form} with respect to '${wExpr.name}' (${formatType(w.node)}): only f32 params and inputs ${what}`,
+        focus,
+      );
+      return undefined;
+    }
+    return w.node;
+  }
+
   private evalGrad(e: Extract<Expr, { kind: 'call' }>, scope: Scope): Value {
     const focus = { label: 'call to grad', span: e.span };
     const [yExpr, wExpr] = e.args;
@@ -616,35 +650,58 @@ export class Lowerer {
       return this.error(e.span, 'grad takes two arguments: grad(scalar_expr, name)', focus);
     }
     const y = this.evalExpr(yExpr, scope);
-    if (wExpr.kind !== 'name')
-      return this.error(wExpr.span, 'the second argument of grad must be the name of a param or input', focus);
-    const w = this.evalExpr(wExpr, scope);
-    if (y.kind === 'error' || w.kind === 'error') return POISON;
-    if (w.kind !== 'tensor' || (w.node.op !== 'param' && w.node.op !== 'input') || w.node.name.startsWith('@'))
-      return this.error(
-        wExpr.span,
-        `grad is taken with respect to a param or input of the model; '${wExpr.name}' is not one`,
-        focus,
-      );
-    if (w.node.dtype !== 'f32')
-      return this.error(
-        wExpr.span,
-        `grad with respect to '${wExpr.name}' (${formatType(w.node)}): only f32 params and inputs have gradients`,
-        focus,
-      );
+    const w = this.differentiable('grad', wExpr, scope, focus);
+    if (y.kind === 'error' || w === undefined) return POISON;
     const yn = this.materialize(y, 'f32');
     if (yn === undefined) return POISON;
     if (yn.dtype !== 'f32' || yn.shape.length !== 0) {
       const fix =
         yn.shape.length !== 0
-          ? `reduce it first, as in grad(mean(...), ${wExpr.name})`
+          ? `reduce it first, as in grad(mean(...), ${spanText(wExpr.span)})`
           : 'only f32 values have gradients';
       return this.error(yExpr.span, `grad needs a scalar f32 value, got ${formatType(yn)}; ${fix}`, focus);
     }
     try {
-      return tensorValue(gradients(this.b, yn, [w.node])[0]!);
+      return tensorValue(gradients(this.b, yn, [w])[0]!);
     } catch (err) {
       return this.internal(e.span, 'grad', err);
+    }
+  }
+
+  /** jvp(expr, name, tangent): the directional derivative of expr along tangent (forward mode). */
+  private evalJvp(e: Extract<Expr, { kind: 'call' }>, scope: Scope): Value {
+    const focus = { label: 'call to jvp', span: e.span };
+    const [yExpr, wExpr, vExpr] = e.args;
+    if (e.args.length !== 3 || e.kwargs.length > 0 || !yExpr || !wExpr || !vExpr) {
+      for (const a of e.args) this.evalExpr(a, scope);
+      return this.error(e.span, 'jvp takes three arguments: jvp(expr, name, tangent)', focus);
+    }
+    const y = this.evalExpr(yExpr, scope);
+    const w = this.differentiable('jvp', wExpr, scope, focus);
+    const v = this.evalExpr(vExpr, scope);
+    if (y.kind === 'error' || v.kind === 'error' || w === undefined) return POISON;
+    const yn = this.materialize(y, 'f32');
+    const vn = this.materialize(v, 'f32');
+    if (yn === undefined || vn === undefined) return POISON;
+    if (yn.dtype !== 'f32')
+      return this.error(
+        yExpr.span,
+        `jvp needs an f32 value, got ${formatType(yn)}: only f32 values have tangents`,
+        focus,
+      );
+    const name = w.op === 'param' || w.op === 'input' ? w.name : '';
+    // A scalar literal tangent (jvp(f, x, 1.0)) stands for that value everywhere.
+    const broadcastable = vn.dtype === 'f32' && vn.shape.length === 0 && v.kind === 'weak';
+    if (!broadcastable && (vn.dtype !== 'f32' || !shapeEq(vn.shape, w.shape)))
+      return this.error(
+        vExpr.span,
+        `the tangent of jvp must have the type of '${name}', ${formatType(w)}; got ${formatType(vn)}`,
+        focus,
+      );
+    try {
+      return tensorValue(jvps(this.b, [yn], [w], [broadcastable ? this.b.broadcastTo(vn, w.shape) : vn])[0]!);
+    } catch (err) {
+      return this.internal(e.span, 'jvp', err);
     }
   }
 

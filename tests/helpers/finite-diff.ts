@@ -12,8 +12,13 @@
 // `wrt` must be input or param nodes (the checker perturbs their tensors). A
 // non-scalar `loss` is contracted with a fixed random cotangent (a checked
 // vector-Jacobian product). Throws an Error describing the worst mismatches.
+//
+// It checks forward mode too (compiler/forward.ts): the directional
+// derivative jvp(loss, wrt, v) along a random v must equal sum_k <grad_k, v_k>
+// (the reverse rules) and the central difference of the loss along v.
 
 import { gradients } from '../../compiler/autodiff.js';
+import { jvps } from '../../compiler/forward.js';
 import { type EvalEnv, type RefTensor, evaluate, tensor } from '../../compiler/interpret.js';
 import { IRBuilder, type Node } from '../../compiler/ir.js';
 
@@ -41,6 +46,7 @@ export interface GradCheckResult {
 export type BuildLoss = (b: IRBuilder) => { readonly loss: Node; readonly wrt: readonly Node[] };
 
 const COTANGENT = '__cotangent';
+const TANGENT = '__tangent';
 
 export function checkGradients(build: BuildLoss, env: GradCheckEnv, opts: GradCheckOptions = {}): GradCheckResult {
   const h = opts.h ?? 1e-6;
@@ -60,6 +66,8 @@ export function checkGradients(build: BuildLoss, env: GradCheckEnv, opts: GradCh
     loss = b.reshape(loss, []);
   }
   const grads = gradients(b, loss, built.wrt);
+  const tangents = built.wrt.map((w, k) => b.input(`${TANGENT}${k}`, w));
+  const [dir] = jvps(b, [loss], built.wrt, tangents);
   if (built.loss.shape.length !== 0 && !inputs.has(COTANGENT)) {
     // A fixed cotangent, shaped by a first evaluation of the bare loss.
     const [l] = evaluate([built.loss], { inputs, params });
@@ -99,9 +107,53 @@ export function checkGradients(build: BuildLoss, env: GradCheckEnv, opts: GradCh
         failures.push(`${w.op} '${w.name}'[${i}]: analytic ${an[i]}, numeric ${fd} (error ${err.toExponential(2)})`);
     }
   });
+  checkDirectional(built.wrt, g, tangents, dir!, evalEnv, lossAt, { h, rtol, noise }, failures);
   if (failures.length > 0)
     throw new Error(`gradient check failed at ${failures.length} element(s):\n  ${failures.slice(0, 8).join('\n  ')}`);
   return { grads: g, maxError };
+}
+
+/**
+ * The forward-mode check: along a random direction v (one tensor per wrt),
+ * jvp must equal <grad, v> (to float64 rounding) and the central difference
+ * (loss(x + s v) - loss(x - s v)) / 2s (to rtol).
+ */
+function checkDirectional(
+  wrt: readonly Node[],
+  grads: readonly RefTensor[],
+  tangents: readonly Node[],
+  dir: Node,
+  env: EvalEnv,
+  lossAt: () => number,
+  tol: { readonly h: number; readonly rtol: number; readonly noise: number },
+  failures: string[],
+): void {
+  const next = rng(777);
+  const inputs = env.inputs as Map<string, RefTensor>;
+  const tables = wrt.map((w) => (w.op === 'input' ? inputs : (env.params as Map<string, RefTensor>)));
+  const names = wrt.map((w) => (w.op === 'input' || w.op === 'param' ? w.name : ''));
+  const base = wrt.map((_w, k) => tables[k]!.get(names[k]!)!);
+  const v = base.map((t) => randomTensor(t.shape, next));
+  tangents.forEach((t, k) => inputs.set((t as Node & { name: string }).name, v[k]!));
+  const fwd = evaluate([dir], env)[0]!.data[0]!;
+  let dot = 0;
+  let mag = 0;
+  grads.forEach((g, k) =>
+    g.data.forEach((x, i) => ((dot += x * v[k]!.data[i]!), (mag += Math.abs(x * v[k]!.data[i]!)))),
+  );
+  if (!(Math.abs(fwd - dot) <= 1e-9 * Math.max(1, mag)))
+    failures.push(`jvp along a random direction: forward ${fwd}, reverse <grad, v> ${dot}`);
+  const scale = Math.max(1, ...base.map((t) => t.data.reduce((m, x) => Math.max(m, Math.abs(x)), 0)));
+  const step = tol.h * scale;
+  const at = (s: number) => {
+    base.forEach((t, k) => tables[k]!.set(names[k]!, { ...t, data: t.data.map((x, i) => x + s * v[k]!.data[i]!) }));
+    const l = lossAt();
+    base.forEach((t, k) => tables[k]!.set(names[k]!, t));
+    return l;
+  };
+  const fd = (at(step) - at(-step)) / (2 * step);
+  if (!(Math.abs(fwd - fd) <= tol.rtol * Math.max(Math.abs(fd), mag) + tol.noise * wrt.length))
+    failures.push(`jvp along a random direction: forward ${fwd}, central difference ${fd}`);
 }
 
 /** A seeded PRNG (mulberry32) giving floats in [0, 1). */
