@@ -4,6 +4,8 @@
 // reference (forward and, when it has a gradient, of sum(out * y)).
 
 import type { RefTensor } from '../../compiler/interpret.js';
+import type { Graph } from '../../compiler/ir.js';
+import { jvpGraph } from '../../compiler/lens.js';
 import { compileSource } from '../../dsl/frontend.js';
 import { evalShape } from '../../compiler/types.js';
 import { lcg } from '../runtime/helpers.js';
@@ -607,4 +609,30 @@ export function inputsFor(r: Row, model: Model, b: number, seed: number): Map<st
       return [d.name, { dtype: d.type.dtype, shape, data }];
     }),
   );
+}
+
+/**
+ * `inputs` plus `tangent.<name>` for every f32 input (uniform in (-1, 1),
+ * f32-exact): the extra inputs of the row's jvp graph (compiler/lens.ts).
+ */
+export function withTangents(
+  model: Model,
+  inputs: ReadonlyMap<string, RefTensor>,
+  seed: number,
+): Map<string, RefTensor> {
+  const rnd = lcg(seed);
+  const out = new Map(inputs);
+  for (const d of model.inputs) {
+    const x = inputs.get(d.name);
+    if (d.type.dtype !== 'f32' || !x) continue;
+    const data = Float64Array.from({ length: x.data.length }, () => Math.fround(rnd() * 2 - 1));
+    out.set(`tangent.${d.name}`, { dtype: 'f32', shape: x.shape, data });
+  }
+  return out;
+}
+
+/** The row's jvp graph with only the directional derivatives (`jvp.res`, `jvp.loss`) as outputs. */
+export function jvpOnly(g: Graph): Graph {
+  const j = jvpGraph(g);
+  return { ...j, outputs: j.outputs.filter((o) => o.name.startsWith('jvp.')) };
 }

@@ -1,6 +1,6 @@
 // Every builtin of compiler/decompose.ts on the wasm target against the
-// float64 reference interpreter (compiler/interpret.ts), forward and
-// gradient, at odd sizes (1, 3, 7, 129 elements) and batch sizes 1, 3, 5.
+// float64 reference interpreter (compiler/interpret.ts), forward,
+// gradient and forward-mode derivative (jvp), at odd sizes (1, 3, 7, 129 elements) and batch sizes 1, 3, 5.
 //
 // Each row is a tiny Kiln model: `out` is the builtin's result and, for
 // differentiable rows, `loss = sum(out * y)` with a random `y`, so the
@@ -27,7 +27,7 @@ import { compileGraph } from '../../compiler/compile.js';
 import { buildWasmModule } from '../../targets/wasm/codegen.js';
 import { runWasmProgram } from '../helpers/wasm-exec.js';
 
-import { EXCLUDED, ROWS, TRANS, compileRow, inputsFor, rowLabel } from './builtin-rows.js';
+import { EXCLUDED, ROWS, TRANS, compileRow, inputsFor, jvpOnly, rowLabel, withTangents } from './builtin-rows.js';
 
 /**
  * Runs `g` on wasm (whole ranges) and in the float64 interpreter; throws,
@@ -49,7 +49,7 @@ function check(what: string, g: Graph, inputs: ReadonlyMap<string, RefTensor>, t
   const got = runWasmProgram(mod, 'p', program, { inputs, params, dims }).outputs;
   g.outputs.forEach((o, k) => {
     // `loss` sums every element of out * y: a reduction, so at least TRANS.
-    const t = o.name === 'loss' ? Math.max(tol, TRANS) : tol;
+    const t = o.name === 'loss' || o.name === 'jvp.loss' ? Math.max(tol, TRANS) : tol;
     const w = want[k]!;
     const a = got.get(o.name);
     if (!a) throw new Error(`${what}: wasm has no output '${o.name}'`);
@@ -85,6 +85,14 @@ describe('every builtin on wasm vs the reference interpreter', () => {
           const g = gradientGraph(model.lower({ training: false }), { of: 'loss', params: [], inputs: wrt });
           for (const b of [1, 3, 5])
             check(`${rowLabel(r)} gradient N=${n} B=${b}`, g, inputsFor(r, model, b, 31 * n + b), gtol);
+        });
+        it.each(sizes)(`jvp, N = %i, batch 1, 3, 5 (tol ${gtol})`, (n) => {
+          const model = compileRow(r, n);
+          const g = jvpOnly(model.lower({ training: false }));
+          for (const b of [1, 3, 5]) {
+            const inputs = withTangents(model, inputsFor(r, model, b, 37 * n + b), 41 * n + b);
+            check(`${rowLabel(r)} jvp N=${n} B=${b}`, g, inputs, gtol);
+          }
         });
       }
     });

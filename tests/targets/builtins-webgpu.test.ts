@@ -1,6 +1,6 @@
 // Every builtin of compiler/decompose.ts on the webgpu target (the WGSL code
 // generator, run on a WebGPU device) against the float64 reference
-// interpreter (compiler/interpret.ts), forward and gradient, at odd sizes
+// interpreter (compiler/interpret.ts), forward, gradient and forward-mode derivative (jvp), at odd sizes
 // (1, 3, 7, 129 elements) and batch sizes 1, 3, 5: the rows of
 // tests/targets/builtins-wasm.test.ts (kept in step with it), compiled with
 // the webgpu target limits. The three batch sizes of a row share one
@@ -23,7 +23,7 @@ import { TARGET_LIMITS } from '../../compiler/target.js';
 import { GpuCache, runWebGpuPrograms } from '../helpers/webgpu-exec.js';
 import { gpuDevice, webgpuSuite } from '../helpers/webgpu.js';
 
-import { EXCLUDED, ROWS, TRANS, compileRow, inputsFor, rowLabel } from './builtin-rows.js';
+import { EXCLUDED, ROWS, TRANS, compileRow, inputsFor, jvpOnly, rowLabel, withTangents } from './builtin-rows.js';
 
 /**
  * Runs `g` on WebGPU for each input set (one submission) and in the float64
@@ -59,7 +59,7 @@ async function check(
     const got = results[j]!.outputs;
     g.outputs.forEach((o, k) => {
       // `loss` sums every element of out * y: a reduction, so at least TRANS.
-      const t = o.name === 'loss' ? Math.max(tol, TRANS) : tol;
+      const t = o.name === 'loss' || o.name === 'jvp.loss' ? Math.max(tol, TRANS) : tol;
       const w = want[k]!;
       const a = got.get(o.name);
       if (!a) throw new Error(`${what} B=${b}: webgpu has no output '${o.name}'`);
@@ -97,6 +97,15 @@ webgpuSuite('every builtin on webgpu vs the reference interpreter', () => {
           const g = gradientGraph(model.lower({ training: false }), { of: 'loss', params: [], inputs: wrt });
           const cases = [1, 3, 5].map((b) => ({ b, inputs: inputsFor(r, model, b, 31 * n + b) }));
           await check(cache, `${rowLabel(r)} gradient N=${n}`, g, cases, gtol);
+        });
+        it.each(sizes)(`jvp, N = %i, batch 1, 3, 5 (tol ${gtol})`, async (n) => {
+          const model = compileRow(r, n);
+          const g = jvpOnly(model.lower({ training: false }));
+          const cases = [1, 3, 5].map((b) => ({
+            b,
+            inputs: withTangents(model, inputsFor(r, model, b, 37 * n + b), 41 * n + b),
+          }));
+          await check(cache, `${rowLabel(r)} jvp N=${n}`, g, cases, gtol);
         });
       }
     });
