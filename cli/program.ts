@@ -122,6 +122,10 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     )
     .option('--relaxed-simd', 'use relaxed SIMD (fused multiply-add); needs an engine that has it', false)
     .option('--no-threads', 'build for one thread (no shared memory, no worker threads)')
+    .option(
+      '--entries <list>',
+      'what the artifact can do, comma-separated: run, step, jvp, vjp (default: run, and step for a trained model)',
+    )
     .addOption(modelOpt())
     .addOption(seedOpt())
     .action(async (file: string, o: CompileOptions) => {

@@ -5,7 +5,9 @@
 //      -> memory plan -> code (given a Target: compiler/target.ts)
 //
 // for the forward program (the model's outputs, or with `grad` one output
-// and its gradients) and, given a train block, the training step. So
+// and its gradients), given a train block the training step, and the lens
+// programs `jvp` and `vjp` (the model's forward and reverse derivatives,
+// compiler/lens.ts) when read. So
 // `kiln dump --stage ir` lowers the model and nothing more, the reference
 // interpreter evaluates the very graphs the kernels compute, and an artifact
 // (targets/artifact.ts) packs the stages and the code. It reads only the
@@ -14,6 +16,7 @@
 import { type FusionPlan, type PlanOptions, planKernels } from './fusion/plan.js';
 import { gradientGraph } from './gradient-graph.js';
 import type { Graph } from './ir.js';
+import { jvpGraph, vjpGraph } from './lens.js';
 import { type MemoryPlan, planMemory } from './memory.js';
 import type { ModelContract, TrainContract } from './model.js';
 import { type PassReport, optimizeGraph } from './passes/pipeline.js';
@@ -64,6 +67,10 @@ export interface Compilation {
   readonly forward: ProgramStages;
   /** The training step, when a train block was given. */
   readonly step: StepStages | undefined;
+  /** The forward derivative: the outputs and `jvp.<output>`, given `tangent.<input|param>` (compiler/lens.ts). */
+  readonly jvp: ProgramStages;
+  /** The reverse derivative: `vjp.<param>` and `vjp.<input>`, given `cotangent.<output>` (compiler/lens.ts). */
+  readonly vjp: ProgramStages;
   /**
    * The code of `programs` (default: the forward program, and the training
    * step when it was built) from a code generator for this compilation's target.
@@ -85,8 +92,13 @@ export function compile(
     return compileGraph(g && options.grad ? gradientsOnly(g, options.grad.of) : ir(), limits);
   });
   const step = once(() => train && stepStages(model, train, limits));
+  // Each lens graph extends a lowering of its own, so building one never adds nodes to the forward IR's builder.
+  const jvp = once(() => compileGraph(jvpGraph(model.lower({ training: false })), limits));
+  const vjp = once(() => compileGraph(vjpGraph(model.lower({ training: false })), limits));
   const program = (name: ProgramName): ProgramStages => {
     if (name === 'fwd') return forward();
+    if (name === 'jvp') return jvp();
+    if (name === 'vjp') return vjp();
     const s = step();
     if (!s) throw new Error(`model '${model.name}' was compiled without a train block: no training step`);
     if (s.kind === 'unavailable') throw new Error(`no training step: ${s.reason}`);
@@ -106,6 +118,12 @@ export function compile(
     },
     get step() {
       return step();
+    },
+    get jvp() {
+      return jvp();
+    },
+    get vjp() {
+      return vjp();
     },
     code(gen, programs) {
       if (gen.name !== target)

@@ -25,8 +25,12 @@ export const TARGET_LIMITS: Readonly<Record<TargetName, PlanOptions>> = {
   webgpu: { maxBuffers: 8 },
 };
 
-/** The programs of an artifact: the forward pass and the training step, the prefix of their kernels' entries. */
-export type ProgramName = 'fwd' | 'step';
+/**
+ * The programs of an artifact, the prefix of their kernels' entries: the
+ * forward pass, the training step, and the lens entries (compiler/lens.ts).
+ */
+export const PROGRAM_NAMES = ['fwd', 'step', 'jvp', 'vjp'] as const;
+export type ProgramName = (typeof PROGRAM_NAMES)[number];
 
 export interface NamedProgram {
   readonly prefix: ProgramName;

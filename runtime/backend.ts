@@ -5,7 +5,7 @@
 
 import type { Tensor, TensorData } from './executor.js';
 
-export type ProgramName = 'forward' | 'train';
+export type ProgramName = 'forward' | 'train' | 'jvp' | 'vjp';
 
 export interface Backend {
   /** Threads the wasm kernels may use (1 for webgpu). */

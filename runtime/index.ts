@@ -5,6 +5,8 @@
 //   const m = await loadModel('model/');           // a directory or a URL
 //   const { probs } = await m.run({ x: { data: xs, shape: [32, 784] } });
 //   const loss = await m.step({ x, y });            // one fused training step
+//   const { 'jvp.probs': dp } = await m.jvp({ x, y }, { x: dx }); // derivatives,
+//   const { 'vjp.w1': gw } = await m.vjp({ x, y }, { probs: u }); // if compiled in
 //   m.setHyperparameter('lr', 1e-4);
 //   const saved = m.getParams();                    // params and optimizer state
 //   m.dispose();                                    // stops the worker threads
@@ -19,6 +21,9 @@ export {
   stepSeed,
 } from './model.js';
 export type { Tensor, TensorData } from './executor.js';
+export { LensArgumentError } from './lens.js';
+export { COTANGENT, JVP, TANGENT, VJP, type LensKind } from './lens-interface.js';
 export { ArtifactError, KilnRuntimeError, MANIFEST_FORMAT, MANIFEST_VERSION, validateManifest } from './validate.js';
 export type * from './manifest.js';
+export { ENTRY_NAMES } from './manifest.js';
 export type { HyperValue } from './optimizers/spec.js';

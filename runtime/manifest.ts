@@ -28,6 +28,14 @@
 // to the code; the runtime places params and optimizer state (persistent,
 // shared by all programs) from there, then each call's storages.
 
+/**
+ * What an artifact can hold (`kiln compile --entries`): `run` the forward
+ * pass (Manifest.forward), `step` the training step (train), `jvp` and `vjp`
+ * the model's derivatives (LensSpec).
+ */
+export const ENTRY_NAMES = ['run', 'step', 'jvp', 'vjp'] as const;
+export type EntryName = (typeof ENTRY_NAMES)[number];
+
 /** A dimension: a number, or a monomial over symbolic names (`{coef: 2, syms: ['B']}` is 2*B). */
 export type DimSpec = number | { readonly coef: number; readonly syms: readonly string[] };
 
@@ -169,6 +177,24 @@ export interface TrainSpec {
   readonly trainable: readonly string[];
 }
 
+/**
+ * A lens entry (`jvp` or `vjp`, runtime/lens-interface.ts): a program with
+ * inputs and outputs of its own, named after the manifest's.
+ * - jvp: inputs = the manifest's inputs, then `tangent.<name>` for every f32
+ *   input and every f32 param (role 'param'); outputs = the manifest's
+ *   outputs, then `jvp.<output>` for every f32 output.
+ * - vjp: inputs = the manifest's inputs, then `cotangent.<output>` for every
+ *   f32 output; outputs = `vjp.<param>` for every f32 param, then
+ *   `vjp.<input>` for every f32 input.
+ * A tangent or cotangent has the type of the tensor it goes with, a `vjp.`
+ * output the type of its param or input.
+ */
+export interface LensSpec {
+  readonly inputs: readonly TensorSpec[];
+  readonly outputs: readonly TensorSpec[];
+  readonly program: ProgramSpec;
+}
+
 export interface Manifest {
   readonly format: 'kiln-artifact';
   readonly version: 1;
@@ -181,8 +207,13 @@ export interface Manifest {
   readonly inputs: readonly TensorSpec[];
   readonly outputs: readonly TensorSpec[];
   readonly params: readonly ParamSpec[];
-  readonly forward: ProgramSpec;
+  /** The forward pass (entry `run`); absent when the artifact was compiled without it. */
+  readonly forward?: ProgramSpec;
   readonly train?: TrainSpec;
+  /** The forward derivative (entry `jvp`). */
+  readonly jvp?: LensSpec;
+  /** The reverse derivative (entry `vjp`). */
+  readonly vjp?: LensSpec;
   /** Wasm features the code needs; the runtime probes for them (empty for webgpu). */
   readonly features: readonly ('simd' | 'relaxed-simd' | 'threads')[];
 }

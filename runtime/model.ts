@@ -9,11 +9,25 @@
 // param with a `<param>.ema` state tensor, that EMA under the param's own
 // name, ready for `setParams` on an inference copy of the model.
 //
+// The lens entries (when compiled in, `kiln compile --entries ...,jvp,vjp`)
+// are the model's derivatives: `jvp(inputs, tangents)` gives every output
+// and `jvp.<output>`, `vjp(inputs, cotangents)` gives `vjp.<param>` and
+// `vjp.<input>` (runtime/lens-interface.ts names them).
+//
 // Browser-safe: Node modules are imported dynamically, only in Node.
 
 import type { Backend } from './backend.js';
-import { type Tensor, typedArrayName } from './executor.js';
-import type { Manifest, OptimizerSpec, ParamSpec, TensorSpec } from './manifest.js';
+import { type Tensor, bindDims, typedArrayName } from './executor.js';
+import { lensArguments } from './lens.js';
+import { type LensKind, lensGivenSpecs } from './lens-interface.js';
+import {
+  ENTRY_NAMES,
+  type EntryName,
+  type Manifest,
+  type OptimizerSpec,
+  type ParamSpec,
+  type TensorSpec,
+} from './manifest.js';
 import { hostScalars } from './optimizers/host-scalars.js';
 import { resolveHyperparameters } from './optimizers/resolve.js';
 import type { HyperValue } from './optimizers/spec.js';
@@ -229,6 +243,20 @@ export class Model {
   get canTrain(): boolean {
     return this.manifest.train !== undefined;
   }
+  /** The entries the artifact was compiled with (`run`, `step`, `jvp`, `vjp`). */
+  get entries(): readonly EntryName[] {
+    const m = this.manifest;
+    const has: Record<EntryName, boolean> = { run: !!m.forward, step: !!m.train, jvp: !!m.jvp, vjp: !!m.vjp };
+    return ENTRY_NAMES.filter((e) => has[e]);
+  }
+  /** What `jvp` takes tangents for, under their own names: the f32 inputs, then the f32 params. */
+  get tangents(): readonly TensorSpec[] {
+    return lensGivenSpecs('jvp', this.manifest);
+  }
+  /** What `vjp` takes cotangents for, under their own names: the f32 outputs. */
+  get cotangents(): readonly TensorSpec[] {
+    return lensGivenSpecs('vjp', this.manifest);
+  }
   /** Worker threads running (0 until a kernel with enough work to split first runs). */
   get workersStarted(): number {
     return this.backend.workersStarted;
@@ -244,7 +272,60 @@ export class Model {
     inputs: Readonly<Record<string, Tensor>>,
     opts: { outputs?: readonly string[] } = {},
   ): Promise<Record<string, Tensor>> {
-    return this.serial(() => this.backend.call('forward', inputs, {}, opts.outputs));
+    return this.serial(() => {
+      this.requireEntry('run');
+      return this.backend.call('forward', inputs, {}, opts.outputs);
+    });
+  }
+
+  /**
+   * Forward derivative at `inputs` and the current params: every output and
+   * `jvp.<output>` for every f32 output, the derivative along `tangents`
+   * (named like the f32 inputs and params, each of its tensor's shape; a
+   * missing one is zero).
+   */
+  jvp(
+    inputs: Readonly<Record<string, Tensor>>,
+    tangents: Readonly<Record<string, Tensor>> = {},
+  ): Promise<Record<string, Tensor>> {
+    return this.lens('jvp', inputs, tangents);
+  }
+
+  /**
+   * Reverse derivative at `inputs` and the current params: `vjp.<param>` for
+   * every f32 param and `vjp.<input>` for every f32 input, the gradient of
+   * sum over outputs of sum(output * cotangent), given `cotangents` named
+   * like the f32 outputs (a missing one is zero).
+   */
+  vjp(
+    inputs: Readonly<Record<string, Tensor>>,
+    cotangents: Readonly<Record<string, Tensor>> = {},
+  ): Promise<Record<string, Tensor>> {
+    return this.lens('vjp', inputs, cotangents);
+  }
+
+  private lens(
+    kind: LensKind,
+    inputs: Readonly<Record<string, Tensor>>,
+    given: Readonly<Record<string, Tensor>>,
+  ): Promise<Record<string, Tensor>> {
+    return this.serial(() => {
+      this.requireEntry(kind);
+      if (typeof given !== 'object' || given === null)
+        throw new KilnRuntimeError(`${kind}: expected an object of tensors by name, got ${String(given)}`);
+      const dims = bindDims(this.manifest.inputs, inputs);
+      const args = lensArguments(kind, lensGivenSpecs(kind, this.manifest), dims, given);
+      return this.backend.call(kind, { ...inputs, ...args }, {});
+    });
+  }
+
+  /** Throws, saying how to recompile, when the artifact lacks `entry`. */
+  private requireEntry(entry: EntryName): void {
+    if (this.entries.includes(entry)) return;
+    const want = ENTRY_NAMES.filter((e) => e === entry || this.entries.includes(e)).join(',');
+    throw new KilnRuntimeError(
+      `model '${this.name}' was compiled without the ${entry} entry: recompile it with \`kiln compile FILE --entries ${want}\``,
+    );
   }
 
   /**

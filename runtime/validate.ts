@@ -14,6 +14,7 @@ import type {
   GpuKernelSpec,
   GpuSplitSpec,
   KernelSpec,
+  LensSpec,
   Manifest,
   OptimizerSpec,
   ParamSpec,
@@ -22,9 +23,11 @@ import type {
   TensorSpec,
   TrainSpec,
 } from './manifest.js';
+import { type LensKind, lensInterface } from './lens-interface.js';
 import { hostScalars } from './optimizers/host-scalars.js';
 import { scheduleValue } from './optimizers/schedules.js';
 import { type HyperValue, isSupportedOptimizer, SUPPORTED_OPTIMIZERS } from './optimizers/spec.js';
+import { manifestPrograms } from './programs.js';
 import type { StTensor } from './safetensors.js';
 
 /** A mistake of the runtime's caller: a bad artifact, a wrong tensor, an unknown name. */
@@ -212,8 +215,8 @@ export function validateManifest(json: unknown, source: string): Manifest {
   c.obj(
     top,
     '',
-    ['format', 'version', 'model', 'target', 'files', 'memory', 'inputs', 'outputs', 'params', 'forward', 'features'],
-    ['train'],
+    ['format', 'version', 'model', 'target', 'files', 'memory', 'inputs', 'outputs', 'params', 'features'],
+    ['forward', 'train', 'jvp', 'vjp'],
   );
   const model = c.str(top['model'], 'model');
   const target = c.oneOf(top['target'], 'target', ['wasm', 'webgpu'] as const);
@@ -253,13 +256,24 @@ export function validateManifest(json: unknown, source: string): Manifest {
   });
 
   const ctx = { symbols, inputs: inputMap, outputs: outputMap, params: paramMap, target };
-  const forward = validateProgram(c, top['forward'], 'forward', { ...ctx, scalars: new Set() });
-  const produced = new Set(forward.outputs.map((o) => o.name));
-  outputs.forEach((o, i) => {
-    if (!produced.has(o.name)) c.fail(`outputs[${i}]`, `output '${o.name}' is not computed by the forward program`);
-  });
+  let forward: ProgramSpec | undefined;
+  if (top['forward'] !== undefined) {
+    const fwd = validateProgram(c, top['forward'], 'forward', { ...ctx, scalars: new Set() });
+    const produced = new Set(fwd.outputs.map((o) => o.name));
+    outputs.forEach((o, i) => {
+      if (!produced.has(o.name)) c.fail(`outputs[${i}]`, `output '${o.name}' is not computed by the forward program`);
+    });
+    forward = fwd;
+  }
 
   const train = top['train'] === undefined ? undefined : validateTrain(c, top['train'], ctx, params);
+  const declared = { inputs, outputs, params };
+  const lens = (kind: LensKind) =>
+    top[kind] === undefined ? undefined : validateLens(c, top[kind], kind, lensInterface(kind, declared), ctx);
+  const jvp = lens('jvp');
+  const vjp = lens('vjp');
+  if (!forward && !train && !jvp && !vjp)
+    c.fail('', 'the artifact has no program (expected at least one of forward, train, jvp, vjp)');
 
   const features = c.arr(top['features'], 'features').map((v, i) => c.oneOf(v, `features[${i}]`, FEATURES));
   if (new Set(features).size !== features.length) c.fail('features', 'a feature is listed twice');
@@ -274,10 +288,60 @@ export function validateManifest(json: unknown, source: string): Manifest {
     inputs,
     outputs,
     params,
-    forward,
+    ...(forward && { forward }),
     ...(train && { train }),
+    ...(jvp && { jvp }),
+    ...(vjp && { vjp }),
     features,
   };
+}
+
+/**
+ * A lens entry: its inputs and outputs exactly as lens-interface.ts derives
+ * them from the manifest's tensors, and a program over them.
+ */
+function validateLens(
+  c: Checker,
+  v: unknown,
+  kind: LensKind,
+  want: { readonly inputs: readonly TensorSpec[]; readonly outputs: readonly TensorSpec[] },
+  ctx: Omit<ProgramContext, 'scalars'>,
+): LensSpec {
+  const o = c.obj(v, kind, ['inputs', 'outputs', 'program']);
+  const tensors = (field: 'inputs' | 'outputs', expected: readonly TensorSpec[]): TensorSpec[] => {
+    const path = `${kind}.${field}`;
+    const got = c.arr(o[field], path).map((t, i) => c.tensor(t, `${path}[${i}]`, ctx.symbols));
+    const shown = (t: TensorSpec) => `${t.name}: ${formatTensorType(t.dtype, t.shape)}`;
+    expected.forEach((e, i) => {
+      const g = got[i];
+      if (!g) c.fail(path, `missing ${shown(e)} (expected ${expected.length} tensors, got ${got.length})`);
+      if (g.name !== e.name || g.dtype !== e.dtype || g.shape.length !== e.shape.length)
+        c.fail(`${path}[${i}]`, `expected ${shown(e)}, got ${shown(g)}`);
+      g.shape.forEach((d, j) => {
+        if (!dimSpecEq(d, e.shape[j]!)) c.fail(`${path}[${i}].shape[${j}]`, `expected ${shown(e)}, got ${shown(g)}`);
+      });
+    });
+    if (got.length > expected.length)
+      c.fail(
+        `${path}[${expected.length}]`,
+        `unexpected tensor '${got[expected.length]!.name}' (expected ${expected.length} tensors)`,
+      );
+    return got;
+  };
+  const inputs = tensors('inputs', want.inputs);
+  const outputs = tensors('outputs', want.outputs);
+  const program = validateProgram(c, o['program'], `${kind}.program`, {
+    ...ctx,
+    inputs: new Map(inputs.map((t) => [t.name, t])),
+    outputs: new Map(outputs.map((t) => [t.name, t])),
+    scalars: new Set(),
+  });
+  const produced = new Set(program.outputs.map((x) => x.name));
+  outputs.forEach((t, i) => {
+    if (!produced.has(t.name))
+      c.fail(`${kind}.outputs[${i}]`, `output '${t.name}' is not computed by the ${kind} program`);
+  });
+  return { inputs, outputs, program };
 }
 
 function validateProgram(c: Checker, v: unknown, path: string, ctx: ProgramContext): ProgramSpec {
@@ -707,8 +771,7 @@ export function validateShaderFile(bytes: Uint8Array, manifest: Manifest, source
   const raw = c.obj(o['shaders'], 'shaders', [], Object.keys((o['shaders'] ?? {}) as Obj));
   const shaders: Record<string, string> = {};
   for (const [k, v] of Object.entries(raw)) shaders[k] = c.str(v, `shaders.${k}`);
-  const programs = [manifest.forward, ...(manifest.train ? [manifest.train.program] : [])];
-  for (const p of programs)
+  for (const { spec: p } of manifestPrograms(manifest))
     for (const k of p.kernels)
       if (!Object.hasOwn(shaders, k.entry)) c.fail('shaders', `no shader for kernel entry '${k.entry}'`);
   return { format: 'kiln-wgsl', version: 1, shaders };

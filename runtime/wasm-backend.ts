@@ -20,6 +20,7 @@ import {
   wasmApi,
 } from './layout.js';
 import type { Manifest } from './manifest.js';
+import { manifestPrograms } from './programs.js';
 import { ThreadPool, availableCores, sharedMemoryAvailable } from './threads.js';
 import { ArtifactError, KilnRuntimeError } from './validate.js';
 
@@ -92,11 +93,7 @@ export async function createWasmBackend(
 }
 
 function checkExports(manifest: Manifest, exports: Record<string, unknown>, source: string): void {
-  const programs = [
-    ['forward', manifest.forward] as const,
-    ...(manifest.train ? [['train.program', manifest.train.program] as const] : []),
-  ];
-  for (const [where, p] of programs)
+  for (const { path: where, spec: p } of manifestPrograms(manifest))
     p.kernels.forEach((k, i) => {
       const f = exports[k.entry];
       const want = k.buffers.length + k.dims.length + k.scalars.length + 2 + (k.scratch ? 1 : 0);
@@ -117,7 +114,7 @@ function checkExports(manifest: Manifest, exports: Record<string, unknown>, sour
 }
 
 class WasmBackend implements Backend {
-  private readonly programs: Readonly<Record<ProgramName, ProgramExecutor | undefined>>;
+  private readonly programs: ReadonlyMap<ProgramName, ProgramExecutor>;
   private poolStart: Promise<ThreadPool> | undefined;
   private poolReady = false;
   readonly device: string;
@@ -130,9 +127,8 @@ class WasmBackend implements Backend {
     private readonly params: ParamLayout,
     readonly threads: number,
   ) {
-    const entries = [
-      ...new Set([...manifest.forward.kernels, ...(manifest.train?.program.kernels ?? [])].map((k) => k.entry)),
-    ];
+    const programs = manifestPrograms(manifest);
+    const entries = [...new Set(programs.flatMap((p) => p.spec.kernels.map((k) => k.entry)))];
     const ctx = {
       memory,
       exports,
@@ -141,10 +137,7 @@ class WasmBackend implements Backend {
       entryIndex: new Map(entries.map((e, i) => [e, i])),
       pool: () => this.pool(entries),
     };
-    this.programs = {
-      forward: new ProgramExecutor(manifest.forward, manifest.inputs, manifest.outputs, ctx),
-      train: manifest.train && new ProgramExecutor(manifest.train.program, manifest.inputs, manifest.outputs, ctx),
-    };
+    this.programs = new Map(programs.map((p) => [p.name, new ProgramExecutor(p.spec, p.inputs, p.outputs, ctx)]));
     this.device = `wasm (${threads} thread${threads === 1 ? '' : 's'})`;
   }
 
@@ -158,7 +151,7 @@ class WasmBackend implements Backend {
     scalars: Readonly<Record<string, number>>,
     want?: readonly string[],
   ): Promise<Record<string, Tensor>> {
-    const p = this.programs[program];
+    const p = this.programs.get(program);
     if (!p) throw new KilnRuntimeError(`the artifact has no ${program} program`);
     return p.call(given, scalars, want);
   }

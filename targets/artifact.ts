@@ -1,10 +1,12 @@
 // An artifact: a compilation (compiler/compile.ts) and its code, packed as
 // the runtime loads it without the compiler: a manifest the runtime
-// validates (runtime/manifest.ts) describing the forward program (and the
-// fused training step when the train block's optimizer can run), the code
-// file of the target (targets/wasm: one module with prefixes `fwd` and
-// `step`; targets/wgsl: one WGSL shader per kernel), and the initial params
-// (and zeroed optimizer state) as safetensors.
+// validates (runtime/manifest.ts) describing the programs of the entries
+// asked for (by default the forward program and the fused training step
+// when the train block's optimizer can run; also the lens entries `jvp` and
+// `vjp`), the code file of the target (targets/wasm: one module with
+// prefixes `fwd`, `step`, `jvp`, `vjp`; targets/wgsl: one WGSL shader per
+// kernel), and the initial params (and zeroed optimizer state) as
+// safetensors.
 
 import { type Compilation, type GradRequest, compile } from '../compiler/compile.js';
 import { initParam } from '../compiler/init.js';
@@ -12,14 +14,23 @@ import type { Kernel, KernelProgram, Stage, VExpr } from '../compiler/kernel/kir
 import { forEachOperand, visitor } from '../compiler/kernel/walk.js';
 import { type MemoryPlan, type Poly, poly, polyAdd, polyScale } from '../compiler/memory.js';
 import type { ModelContract, TrainContract } from '../compiler/model.js';
-import { type Target, type TargetKernelFields, type TargetName, dimSpec } from '../compiler/target.js';
+import {
+  type ProgramName,
+  type Target,
+  type TargetKernelFields,
+  type TargetName,
+  dimSpec,
+} from '../compiler/target.js';
 import type { TrainStep } from '../compiler/train-step.js';
 import type { Dim, Shape } from '../compiler/types.js';
 import { evalShape } from '../compiler/types.js';
+import { type LensKind, lensInterface } from '../runtime/lens-interface.js';
 import type {
   BufferSpec,
   DimSpec,
+  EntryName,
   KernelSpec,
+  LensSpec,
   Manifest,
   ParamSpec,
   ProgramSpec,
@@ -41,7 +52,15 @@ export interface Artifact {
 export interface ArtifactOptions {
   /** Seed of the initial params. */
   readonly seed: number;
+  /**
+   * The entries to pack (default: `run`, and `step` when the compilation has
+   * a train block). `step` needs a train block; with an optimizer the step
+   * cannot be built for, it is left out with a note.
+   */
+  readonly entries?: readonly EntryName[];
 }
+
+const PROGRAM_OF: Readonly<Record<EntryName, ProgramName>> = { run: 'fwd', step: 'step', jvp: 'jvp', vjp: 'vjp' };
 
 export const PARAMS_FILE = 'params.safetensors';
 export const MANIFEST_FILE = 'manifest.json';
@@ -49,13 +68,22 @@ export const MANIFEST_FILE = 'manifest.json';
 /** Packs a compilation with the code `target` generates for it (a target of the compilation's kind). */
 export function buildArtifact(c: Compilation, target: Target, opts: ArtifactOptions): Artifact {
   const { model } = c;
-  const step = c.step?.kind === 'built' ? c.step : undefined;
-  const notes = c.step?.kind === 'unavailable' ? [`no training step: ${c.step.reason}`] : [];
-  const forward = c.forward;
+  const entries = opts.entries ?? (c.step ? ['run', 'step'] : ['run']);
+  const has = (e: EntryName) => entries.includes(e);
+  if (has('step') && !c.step)
+    throw new Error(`model '${model.name}' was compiled without a train block: no step entry`);
+  if ((has('jvp') || has('vjp')) && c.grad)
+    throw new Error('the lens entries differentiate the model itself, not a gradient program');
+  const step = has('step') && c.step?.kind === 'built' ? c.step : undefined;
+  const notes = has('step') && c.step?.kind === 'unavailable' ? [`no training step: ${c.step.reason}`] : [];
+  const forward = has('run') ? c.forward : undefined;
+  const lenses = (['jvp', 'vjp'] as const).filter(has);
   // Memory is planned before code: the plans are stages of the compilation, read here first.
-  const forwardMemory = forward.memory;
+  const forwardMemory = forward?.memory;
   const stepMemory = step && step.stages.memory;
-  const code = c.code(target);
+  const lensMemory = new Map(lenses.map((k) => [k, c[k].memory]));
+  const programs = entries.filter((e) => e !== 'step' || step).map((e) => PROGRAM_OF[e]);
+  const code = c.code(target, programs);
 
   const params: ParamSpec[] = [
     ...model.params.map((p) => ({
@@ -76,11 +104,23 @@ export function buildArtifact(c: Compilation, target: Target, opts: ArtifactOpti
     dtype: i.type.dtype,
     shape: dimSpecs(i.type.shape),
   }));
-  const outputs: TensorSpec[] = forward.fusion.program.outputs.map((o) => ({
-    name: o.name,
-    dtype: o.dtype,
-    shape: dimSpecs(o.shape),
-  }));
+  const outputs: TensorSpec[] = forward
+    ? forward.fusion.program.outputs.map((o) => ({ name: o.name, dtype: o.dtype, shape: dimSpecs(o.shape) }))
+    : model.outputs.map((o) => ({ name: o.name, dtype: o.type.dtype, shape: dimSpecs(o.type.shape) }));
+
+  const lensSpec = (kind: LensKind): LensSpec => {
+    const stages = c[kind];
+    const io = lensInterface(kind, { inputs, outputs, params });
+    // compiler/lens.ts builds the graph, runtime/lens-interface.ts names its tensors: they must agree.
+    const names = (ts: readonly { readonly name: string }[]) => ts.map((t) => t.name).join(', ');
+    const program = stages.fusion.program;
+    if (names(stages.ir.outputs) !== names(io.outputs) || names(program.outputs) !== names(io.outputs))
+      throw new Error(`the ${kind} program computes ${names(program.outputs)}, not ${names(io.outputs)}`);
+    const declared = new Set(io.inputs.map((t) => t.name));
+    const stray = stages.ir.inputs.find((i) => !declared.has(i.name));
+    if (stray) throw new Error(`the ${kind} program takes '${stray.name}', which its entry does not declare`);
+    return { ...io, program: programSpec(program, lensMemory.get(kind)!, (k) => code.kernel(kind, k)) };
+  };
 
   const trainSpec: TrainSpec | undefined = step &&
     stepMemory && {
@@ -103,8 +143,10 @@ export function buildArtifact(c: Compilation, target: Target, opts: ArtifactOpti
     inputs,
     outputs,
     params,
-    forward: programSpec(forward.fusion.program, forwardMemory, (k) => code.kernel('fwd', k)),
+    ...(forward &&
+      forwardMemory && { forward: programSpec(forward.fusion.program, forwardMemory, (k) => code.kernel('fwd', k)) }),
     ...(trainSpec && { train: trainSpec }),
+    ...Object.fromEntries(lenses.map((k) => [k, lensSpec(k)])),
     features: code.features,
   };
   return { manifest, code: code.bytes, params: initialParams(model, step?.step, opts.seed), notes };
@@ -134,7 +176,7 @@ export async function compileArtifact(
       ? { name: 'wasm', relaxedSimd: opts.relaxedSimd ?? false, threads: opts.threads ?? true }
       : { name: 'webgpu' },
   );
-  return buildArtifact(c, gen, { seed: opts.seed });
+  return buildArtifact(c, gen, { seed: opts.seed, ...(opts.entries && { entries: opts.entries }) });
 }
 
 /** The optimizer as plain JSON (the training step's copy, with any wrapped optimizer). */

@@ -1,7 +1,10 @@
-// `kiln compile FILE --target wasm|webgpu -o DIR`: write an artifact
-// (manifest.json, the code — a wasm module or the WGSL shaders — and the
-// initial params as safetensors) that the runtime loads without the compiler.
+// `kiln compile FILE --target wasm|webgpu -o DIR [--entries run,step,jvp,vjp]`:
+// write an artifact (manifest.json, the code — a wasm module or the WGSL
+// shaders — and the initial params as safetensors) that the runtime loads
+// without the compiler, with the programs of the entries asked for (default:
+// `run`, and `step` for a model with a train block).
 
+import { ENTRY_NAMES, type EntryName } from '../../runtime/manifest.js';
 import { compileArtifact, writeArtifact } from '../../targets/artifact.js';
 import { UsageError, UserError } from '../errors.js';
 import { loadModel } from '../model.js';
@@ -16,19 +19,40 @@ export interface CompileOptions {
   readonly relaxedSimd?: boolean;
   /** Shared memory, so the runtime may use worker threads (default true). */
   readonly threads?: boolean;
+  /** Comma-separated entry names. */
+  readonly entries?: string;
+}
+
+/** `run,jvp` -> the entries, each once, in ENTRY_NAMES order; bad usage for an unknown name. */
+export function parseEntries(s: string): EntryName[] {
+  const names = s.split(',').map((x) => x.trim());
+  for (const n of names)
+    if (!(ENTRY_NAMES as readonly string[]).includes(n))
+      throw new UsageError(
+        `--entries: unknown entry '${n}' (valid entries: ${ENTRY_NAMES.join(', ')}; e.g. --entries run,jvp)`,
+      );
+  return ENTRY_NAMES.filter((e) => names.includes(e));
 }
 
 export async function compileCommand(file: string, opts: CompileOptions, out: Output): Promise<number> {
   if (opts.target === 'reference')
     throw new UsageError("compile writes code for a device: --target wasm or webgpu ('reference' is the interpreter)");
   checkTarget(opts.target);
+  const entries = opts.entries === undefined ? undefined : parseEntries(opts.entries);
   const lm = loadModel(file, opts.model);
+  if (entries?.includes('step') && !lm.train)
+    throw new UserError(
+      `${file}: model '${lm.model.name}' has no train block, so it has no step entry (compile it with --entries ${entries.filter((e) => e !== 'step').join(',') || 'run'})`,
+    );
   const artifact = await compileArtifact(lm.model, lm.train, {
     target: opts.target === 'webgpu' ? 'webgpu' : 'wasm',
     seed: opts.seed,
     relaxedSimd: opts.relaxedSimd ?? false,
     threads: opts.threads ?? true,
+    ...(entries && { entries }),
   });
+  if (entries?.includes('step') && !artifact.manifest.train)
+    throw new UserError(`${file}: cannot compile the step entry: ${artifact.notes.join('; ')}`);
   try {
     await writeArtifact(opts.out, artifact);
   } catch (e) {
@@ -49,11 +73,25 @@ export async function compileCommand(file: string, opts: CompileOptions, out: Ou
     `wrote ${opts.out}: manifest.json, ${manifest.files.code} (${kib(artifact.code.length)}), ` +
       `${manifest.files.params} (${manifest.params.length} tensors, ${kib(artifact.params.length)})\n`,
   );
-  out.stdout(`  forward: ${manifest.forward.kernels.length} kernels\n`);
+  if (manifest.forward) out.stdout(`  forward: ${manifest.forward.kernels.length} kernels\n`);
   if (manifest.train)
     out.stdout(
       `  training step: ${manifest.train.program.kernels.length} kernels (${manifest.train.optimizer.name}, minimize ${manifest.train.loss})\n`,
     );
+  if (manifest.jvp)
+    out.stdout(
+      `  jvp: ${manifest.jvp.program.kernels.length} kernels (tangents for ${namesOf(manifest.jvp.inputs, 'tangent.')})\n`,
+    );
+  if (manifest.vjp)
+    out.stdout(
+      `  vjp: ${manifest.vjp.program.kernels.length} kernels (cotangents for ${namesOf(manifest.vjp.inputs, 'cotangent.')})\n`,
+    );
   for (const n of artifact.notes) out.stdout(`  note: ${n}\n`);
   return 0;
+}
+
+/** The names after `prefix` of the tensors that have it (`none` when there are none). */
+function namesOf(ts: readonly { readonly name: string }[], prefix: string): string {
+  const names = ts.filter((t) => t.name.startsWith(prefix)).map((t) => t.name.slice(prefix.length));
+  return names.join(', ') || 'none';
 }

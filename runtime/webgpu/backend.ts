@@ -13,6 +13,7 @@ import type { Backend, ProgramName } from '../backend.js';
 import { type Tensor, type TensorData, checkCall, dimsKey, readTyped } from '../executor.js';
 import { evalDimSpec } from '../layout.js';
 import type { BufferSpec, KernelSpec, Manifest, ProgramSpec, TensorSpec } from '../manifest.js';
+import { manifestPrograms } from '../programs.js';
 import { ArtifactError, KilnRuntimeError, validateShaderFile } from '../validate.js';
 import { type GpuLease, leaseGpuDevice } from './device.js';
 import { COMPUTE, COPY_DST, COPY_SRC, MAP_MODE_READ, MAP_READ, MAX_GROUPS_PER_DIM, STORAGE, UNIFORM } from './flags.js';
@@ -64,7 +65,7 @@ export async function createWebGpuBackend(
       knob === undefined
         ? { bytes: deviceMax, name: 'maxStorageBufferBindingSize' }
         : { bytes: knob, name: 'maxBindingBytes' };
-    const kernels = [...manifest.forward.kernels, ...(manifest.train?.program.kernels ?? [])];
+    const kernels = manifestPrograms(manifest).flatMap((p) => p.spec.kernels);
     const pipelines = new Map<string, Promise<Pipeline>>();
     for (const k of kernels)
       if (!pipelines.has(k.entry)) pipelines.set(k.entry, cachedPipeline(device, k, shaders[k.entry]!, codeSource));
@@ -464,7 +465,7 @@ class WebGpuBackend implements Backend {
   readonly workersStarted = 0;
   readonly gpu: GPUDevice;
   private readonly adapter: string;
-  private readonly programs: Readonly<Record<ProgramName, GpuProgram | undefined>>;
+  private readonly programs: ReadonlyMap<ProgramName, GpuProgram>;
   private readonly params = new Map<string, { buffer: GPUBuffer; bytes: number; dtype: TensorSpec['dtype'] }>();
   private stagingBuf: GPUBuffer | undefined;
   private pending: (() => void)[] = [];
@@ -494,10 +495,9 @@ class WebGpuBackend implements Backend {
       const buffer = device.createBuffer({ label: p.name, size: bufferBytes(n), usage: STORAGE | COPY_SRC | COPY_DST });
       this.params.set(p.name, { buffer, bytes: n * 4, dtype: p.dtype });
     }
-    this.programs = {
-      forward: new GpuProgram(manifest.forward, manifest.inputs, manifest.outputs, this),
-      train: manifest.train && new GpuProgram(manifest.train.program, manifest.inputs, manifest.outputs, this),
-    };
+    this.programs = new Map(
+      manifestPrograms(manifest).map((p) => [p.name, new GpuProgram(p.spec, p.inputs, p.outputs, this)]),
+    );
   }
 
   get device(): string {
@@ -511,7 +511,7 @@ class WebGpuBackend implements Backend {
     want?: readonly string[],
   ): Promise<Record<string, Tensor>> {
     this.checkDevice();
-    const p = this.programs[program];
+    const p = this.programs.get(program);
     if (!p) throw new KilnRuntimeError(`the artifact has no ${program} program`);
     return p.call(given, scalars, want);
   }
@@ -548,7 +548,7 @@ class WebGpuBackend implements Backend {
   dispose(): void {
     if (this.destroyed) return;
     this.destroyed = true;
-    for (const p of Object.values(this.programs)) p?.destroy();
+    for (const p of this.programs.values()) p.destroy();
     for (const p of this.params.values()) p.buffer.destroy();
     this.stagingBuf?.destroy();
     this.lease.release();

@@ -43,10 +43,10 @@ webgpuSuite('kiln on --target webgpu', () => {
     expect(out).toContain('shaders.json');
     const manifest = validateManifest(JSON.parse(readFileSync(join(art, 'manifest.json'), 'utf8')), 'manifest.json');
     expect(manifest.target).toBe('webgpu');
-    expect(manifest.forward.kernels.every((k) => k.gpu !== undefined)).toBe(true);
+    expect(manifest.forward!.kernels.every((k) => k.gpu !== undefined)).toBe(true);
     const shaders = JSON.parse(readFileSync(join(art, 'shaders.json'), 'utf8')) as { shaders: Record<string, string> };
     expect(Object.keys(shaders.shaders).length).toBe(
-      manifest.forward.kernels.length + (manifest.train?.program.kernels.length ?? 0),
+      manifest.forward!.kernels.length + (manifest.train?.program.kernels.length ?? 0),
     );
 
     const data = linregData(dir, 7);

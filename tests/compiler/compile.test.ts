@@ -1,8 +1,9 @@
 // The staged compile(): each stage is computed when first read and only
 // once, the gradient program keeps only the differentiated output and the
 // gradients, a training step that cannot be built is a reason (the forward
-// program still compiles), and code is generated for the programs asked for
-// by a target of the compilation's kind.
+// program still compiles), the lens programs are built only when read, and
+// code is generated for the programs asked for by a target of the
+// compilation's kind.
 
 import { beforeEach, describe, expect, it, vi } from 'vitest';
 import { compile } from '../../compiler/compile.js';
@@ -128,6 +129,34 @@ describe('compile', () => {
     noStep.code(target);
     expect(given[2]!.map((p) => p.prefix)).toEqual(['fwd']);
     expect(() => noStep.code(target, ['step'])).toThrow(/no training step: model mlp has no output 'nope'/);
+  });
+
+  it('builds the lens programs jvp and vjp only when read, each once, from a lowering of its own', () => {
+    const c = compile(model, undefined);
+    expect(calls).toEqual({ optimize: 0, fusion: 0, memory: 0 });
+    const jvp = c.jvp;
+    expect(calls).toEqual({ optimize: 0, fusion: 0, memory: 0 });
+    expect(jvp.ir.outputs.map((o) => o.name)).toEqual(['probs', 'pred', 'loss', 'jvp.probs', 'jvp.loss']);
+    expect(jvp.ir.inputs.map((i) => i.name)).toEqual([
+      'x',
+      'y',
+      'tangent.x',
+      'tangent.w1',
+      'tangent.b1',
+      'tangent.w2',
+      'tangent.b2',
+    ]);
+    expect(c.vjp.ir.outputs.map((o) => o.name)).toEqual(['vjp.w1', 'vjp.b1', 'vjp.w2', 'vjp.b2', 'vjp.x']);
+    expect(c.vjp.ir.inputs.map((i) => i.name)).toEqual(['x', 'y', 'cotangent.probs', 'cotangent.loss']);
+    expect(c.jvp).toBe(jvp);
+    expect(jvp.ir).not.toBe(c.ir);
+    expect(c.ir.outputs.map((o) => o.name)).toEqual(['probs', 'pred', 'loss']);
+    const { target, given } = recordingTarget('wasm');
+    c.code(target, ['fwd', 'jvp', 'vjp']);
+    expect(given[0]!.map((p) => p.prefix)).toEqual(['fwd', 'jvp', 'vjp']);
+    expect(given[0]![1]!.program).toBe(c.jvp.fusion.program);
+    expect(given[0]![2]!.program).toBe(c.vjp.fusion.program);
+    expect(calls).toEqual({ optimize: 3, fusion: 3, memory: 0 });
   });
 
   it('refuses a code generator of another target', () => {

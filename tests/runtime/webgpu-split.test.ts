@@ -95,7 +95,7 @@ async function expectForwardSplit(src: string, batch: number, limit: number, min
 describe('the split fields of a webgpu manifest', () => {
   it('are validated: one stride per binding, p0 grid entries only with a split', () => {
     const b = build('model ew(x: f32[B, 8]) {\n  output y = x * 2.0\n}\n');
-    const gpu = b.artifact.manifest.forward.kernels[0]!.gpu!;
+    const gpu = b.artifact.manifest.forward!.kernels[0]!.gpu!;
     expect(gpu.split).toEqual({ extent: { coef: 1, syms: ['B'] }, at: 4, strides: [8, 8] });
     expect(gpu.grid.every((g) => g.p0)).toBe(true);
     const broken = (f: (k: { split?: { strides: unknown[] }; grid: { p0?: unknown }[] }) => void) => {
