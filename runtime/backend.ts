@@ -4,8 +4,9 @@
 // share: the manifest, optimizer scalars, step counting and argument checks.
 
 import type { Tensor, TensorData } from './executor.js';
+import type { ProgramName } from './programs.js';
 
-export type ProgramName = 'forward' | 'train' | 'jvp' | 'vjp';
+export type { ProgramName };
 
 export interface Backend {
   /** Threads the wasm kernels may use (1 for webgpu). */

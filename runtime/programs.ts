@@ -5,8 +5,10 @@
 //
 // Browser-safe: no `node:` imports.
 
-import type { ProgramName } from './backend.js';
 import type { Manifest, ProgramSpec, TensorSpec } from './manifest.js';
+
+/** A program a backend runs: the forward pass, the training step, a lens entry. */
+export type ProgramName = 'forward' | 'train' | 'jvp' | 'vjp';
 
 export interface ManifestProgram {
   readonly name: ProgramName;
