@@ -10,6 +10,7 @@ import type { CompileOptions } from './commands/compile.js';
 import type { DumpOptions } from './commands/dump.js';
 import type { GradOptions } from './commands/grad.js';
 import type { InitOptions } from './commands/init.js';
+import type { LensOptions } from './commands/lens.js';
 import type { RunOptions } from './commands/run.js';
 import type { TrainOptions } from './commands/train.js';
 import { reportError } from './errors.js';
@@ -111,6 +112,33 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
       const { gradCommand } = await import('./commands/grad.js');
       setStatus(await gradCommand(file, o, out));
     });
+
+  for (const [kind, given, what] of [
+    ['jvp', 'tangents', 'forward derivative: every output and jvp.<output>, along tangents'],
+    ['vjp', 'cotangents', 'reverse derivative: vjp.<param> and vjp.<input>, of cotangents'],
+  ] as const)
+    program
+      .command(kind)
+      .description(what)
+      .argument('<file>', '.kiln source or compiled artifact directory (compiled with --entries ...,' + kind + ')')
+      .requiredOption('--inputs <in>', 'inputs as .safetensors, named like the model inputs')
+      .requiredOption(
+        `--${given} <file>`,
+        kind === 'jvp'
+          ? 'tangents as .safetensors, named like the f32 inputs and params (a missing one is zero)'
+          : 'cotangents as .safetensors, named like the f32 outputs (a missing one is zero)',
+      )
+      .option('--params <p>', 'parameters as .safetensors (default: initialised with --seed)')
+      .option('--out <out>', 'write the results to this .safetensors file (default: print a summary)')
+      .addOption(modelOpt())
+      .addOption(targetOpt())
+      .addOption(seedOpt())
+      .addOption(f64Opt())
+      .addOption(threadsOpt())
+      .action(async (file: string, o: LensOptions) => {
+        const { lensCommand } = await import('./commands/lens.js');
+        setStatus(await lensCommand(kind, file, o, out));
+      });
 
   program
     .command('compile')

@@ -5,7 +5,7 @@
 import { statSync } from 'node:fs';
 import { readSafetensorsFile, writeSafetensorsFile } from '../../runtime/safetensors-node.js';
 import type { StTensor } from '../../runtime/safetensors.js';
-import type { DTypeSpec, TensorSpec } from '../../runtime/manifest.js';
+import type { DTypeSpec, EntryName, TensorSpec } from '../../runtime/manifest.js';
 import { KilnRuntimeError, formatTensorType } from '../../runtime/validate.js';
 import { type Model, loadArtifact, loadModel as loadArtifactDir } from '../../runtime/model.js';
 import type { Tensor, TensorData } from '../../runtime/executor.js';
@@ -47,12 +47,13 @@ export interface RuntimeModel {
 /**
  * The model on the runtime (wasm or webgpu, from --target): an artifact
  * directory loaded as is (its own target), or a .kiln source compiled in
- * memory (params initialised with --seed).
+ * memory (params initialised with --seed) with the entries `build` asks for
+ * (default `run`, and `step` when `training`).
  */
 export async function runtimeModel(
   file: string,
   opts: CommonOptions,
-  build: { readonly grad?: GradRequest; readonly training?: boolean } = {},
+  build: { readonly grad?: GradRequest; readonly training?: boolean; readonly entries?: readonly EntryName[] } = {},
   what = 'this command',
 ): Promise<RuntimeModel> {
   const loadOpts = { ...(opts.threads !== undefined && { threads: opts.threads }), seed: opts.seed };
@@ -69,6 +70,7 @@ export async function runtimeModel(
     seed: opts.seed,
     relaxedSimd: target === 'wasm' && probeRelaxedSimd(),
     ...(build.grad && { grad: build.grad }),
+    ...(build.entries && { entries: build.entries }),
   });
   const model = await userErrors(() =>
     loadArtifact(artifact, loadOpts, {
