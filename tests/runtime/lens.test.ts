@@ -12,14 +12,13 @@ import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { compile } from '../../compiler/compile.js';
-import { evaluate } from '../../compiler/interpret.js';
-import { type Tensor, bindDims } from '../../runtime/executor.js';
-import { evalDimSpec } from '../../runtime/layout.js';
+import type { Tensor } from '../../runtime/executor.js';
 import { ArtifactError, KilnRuntimeError, type Model, loadArtifact, validateManifest } from '../../runtime/index.js';
-import type { EntryName, TensorSpec } from '../../runtime/manifest.js';
+import type { EntryName } from '../../runtime/manifest.js';
 import { type Artifact, buildArtifact } from '../../targets/artifact.js';
 import { wasmTarget } from '../../targets/wasm/target.js';
-import { expectAllClose, example, lcg, randomInputs, randomTensor, refMap } from './helpers.js';
+import { expectAllClose, example, randomInputs } from './helpers.js';
+import { expectMatches, randomFor, reference } from './lens-helpers.js';
 
 const EXAMPLES = readdirSync('examples')
   .filter((f) => f.endsWith('.kiln'))
@@ -52,47 +51,6 @@ async function load(file: string, entries?: readonly EntryName[]): Promise<Model
 afterAll(() => {
   for (const m of open) m.dispose();
 });
-
-/** Random f32 tensors for `specs` at the dims `inputs` bind. */
-function randomFor(m: Model, specs: readonly TensorSpec[], inputs: Record<string, Tensor>, seed: number) {
-  const dims = bindDims(m.inputs, inputs);
-  const rnd = lcg(seed);
-  const out: Record<string, Tensor> = {};
-  for (const s of specs)
-    out[s.name] = randomTensor(
-      'f32',
-      s.shape.map((d) => evalDimSpec(d, dims)),
-      rnd,
-    );
-  return out;
-}
-
-/** The reference interpreter on the very graph of a lens entry; `given` holds every tangent or cotangent. */
-async function reference(
-  file: string,
-  kind: 'jvp' | 'vjp',
-  m: Model,
-  inputs: Record<string, Tensor>,
-  given: Record<string, Tensor>,
-): Promise<Map<string, Float64Array>> {
-  const g = compile(example(file).model, undefined)[kind].ir;
-  const prefix = kind === 'jvp' ? 'tangent.' : 'cotangent.';
-  const all = new Map([...refMap(inputs), ...[...refMap(given)].map(([k, t]) => [`${prefix}${k}`, t] as const)]);
-  const values = evaluate(
-    g.outputs.map((o) => o.node),
-    { inputs: all, params: refMap(await m.getParams({ state: false })) },
-  );
-  return new Map(g.outputs.map((o, i) => [o.name, values[i]!.data]));
-}
-
-/** Outputs at rtol 1e-4, atol 1e-5; derivatives (jvp., vjp.) at rtol 2e-3, atol 1e-4. */
-function expectMatches(what: string, got: Record<string, Tensor>, want: ReadonlyMap<string, Float64Array>): void {
-  expect(Object.keys(got)).toEqual([...want.keys()]);
-  for (const [name, w] of want) {
-    const derivative = name.startsWith('jvp.') || name.startsWith('vjp.');
-    expectAllClose(`${what} ${name}`, got[name]!.data, w, derivative ? 2e-3 : 1e-4, derivative ? 1e-4 : 1e-5);
-  }
-}
 
 describe('jvp and vjp on wasm', () => {
   it.each(EXAMPLES)('%s: jvp and vjp equal the reference interpreter', async (file) => {
