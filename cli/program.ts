@@ -52,6 +52,7 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     .argument('<file>', '.kiln source')
     .requiredOption('--stage <stage>', 'ast | ir | grad | opt | kernels | wasm | wgsl')
     .option('--train', 'the whole training step: forward, gradients and optimizer update', false)
+    .option('--entry <entry>', 'the program of an artifact entry: run (default), step (as --train), jvp, vjp')
     .option('--explain-fusion', 'kernels: say why values were materialised and merges refused', false)
     .option('--passes', 'opt: print what each rewrite pass did', false)
     .option('--verbose', 'kernels: print every kernel as loop-nest pseudo-code', false)

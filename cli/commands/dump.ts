@@ -1,5 +1,7 @@
 // `kiln dump FILE --stage ...`: print a compiler stage. With --train the
-// graph is the whole training step (forward, gradients, optimizer update).
+// graph is the whole training step (forward, gradients, optimizer update);
+// with --entry jvp or vjp, the model's forward or reverse derivative (the
+// program of that artifact entry).
 
 import { printTypedAst } from '../../dsl/print-ast.js';
 import { type Compilation, type ProgramStages, compile } from '../../compiler/compile.js';
@@ -25,6 +27,20 @@ export interface DumpOptions {
   readonly passes?: boolean;
   readonly verbose?: boolean;
   readonly dims?: string;
+  /** run | step | jvp | vjp (step is --train). */
+  readonly entry?: string;
+}
+
+const ENTRIES = ['run', 'step', 'jvp', 'vjp'] as const;
+type Entry = (typeof ENTRIES)[number];
+
+/** --entry, or step with --train; bad usage for an unknown name or both disagreeing. */
+function entryOf(opts: DumpOptions): Entry {
+  if (opts.entry === undefined) return opts.train ? 'step' : 'run';
+  if (!(ENTRIES as readonly string[]).includes(opts.entry))
+    throw new UsageError(`--entry: unknown entry '${opts.entry}' (expected ${ENTRIES.join(', ')})`);
+  if (opts.train && opts.entry !== 'step') throw new UsageError(`--train shows the step entry, not ${opts.entry}`);
+  return opts.entry as Entry;
 }
 
 /** `B=32,T=8` -> a dims map. */
@@ -46,10 +62,14 @@ interface Shown {
   readonly stages: ProgramStages;
 }
 
-function shown(lm: LoadedModel, train: boolean, target: TargetName): Shown {
-  if (!train) {
+function shown(lm: LoadedModel, entry: Entry, target: TargetName): Shown {
+  if (entry === 'run') {
     const compilation = compile(lm.model, undefined, { target });
     return { compilation, program: 'fwd', stages: compilation.forward };
+  }
+  if (entry === 'jvp' || entry === 'vjp') {
+    const compilation = compile(lm.model, undefined, { target });
+    return { compilation, program: entry, stages: compilation[entry] };
   }
   if (!lm.train)
     throw new UserError(`${lm.path}: model '${lm.model.name}' has no train block, so --train has no step to show`);
@@ -64,18 +84,20 @@ export async function dumpCommand(file: string, opts: DumpOptions, out: Output):
     throw new UsageError(`unknown stage '${opts.stage}' (expected ${STAGES.join(', ')})`);
   const stage = opts.stage as Stage;
   const dims = parseDims(opts.dims);
+  const entry = entryOf(opts);
   const lm = loadModel(file, opts.model);
-  const title = `${opts.train ? 'training step' : 'model'} ${lm.model.name}`;
+  const what = { run: 'model', step: 'training step', jvp: 'jvp of model', vjp: 'vjp of model' }[entry];
+  const title = `${what} ${lm.model.name}`;
   switch (stage) {
     case 'ast':
       out.stdout(printTypedAst(lm.loaded.program, lm.loaded.result));
       return 0;
     case 'ir':
-      out.stdout(printGraph(shown(lm, opts.train, 'wasm').stages.ir, title));
+      out.stdout(printGraph(shown(lm, entry, 'wasm').stages.ir, title));
       return 0;
     case 'grad': {
-      if (opts.train) {
-        out.stdout(printGraph(shown(lm, true, 'wasm').stages.ir, title));
+      if (entry !== 'run') {
+        out.stdout(printGraph(shown(lm, entry, 'wasm').stages.ir, title));
         return 0;
       }
       const of = defaultScalarOutput(lm, undefined);
@@ -84,7 +106,7 @@ export async function dumpCommand(file: string, opts: DumpOptions, out: Output):
       return 0;
     }
     case 'opt': {
-      const { graph, passes } = shown(lm, opts.train, 'wasm').stages.optimised;
+      const { graph, passes } = shown(lm, entry, 'wasm').stages.optimised;
       if (opts.passes) out.stdout(`${formatPassLog(passes)}\n`);
       out.stdout(printGraph(graph, `${title} (optimised)`));
       return 0;
@@ -92,7 +114,7 @@ export async function dumpCommand(file: string, opts: DumpOptions, out: Output):
     case 'kernels': {
       const target = opts.target ?? 'wasm';
       if (!isTargetName(target)) throw new UsageError(`unknown target '${target}'`);
-      const { fusion, memory } = shown(lm, opts.train, target).stages;
+      const { fusion, memory } = shown(lm, entry, target).stages;
       out.stdout(`${title}: kernels for target ${target}\n`);
       out.stdout(`${kernelTable(fusion.program, dims)}\n`);
       out.stdout(`${formatMemoryPlan(memory, dims)}\n`);
@@ -101,14 +123,14 @@ export async function dumpCommand(file: string, opts: DumpOptions, out: Output):
       return 0;
     }
     case 'wasm': {
-      const { compilation, program } = shown(lm, opts.train, 'wasm');
+      const { compilation, program } = shown(lm, entry, 'wasm');
       // The module as one thread runs it, without relaxed SIMD or a declared memory maximum.
       const target = await loadTarget({ name: 'wasm', relaxedSimd: false, threads: false, memoryMaximum: false });
       out.stdout(compilation.code(target, [program]).listing());
       return 0;
     }
     case 'wgsl': {
-      const { compilation, program, stages } = shown(lm, opts.train, 'webgpu');
+      const { compilation, program, stages } = shown(lm, entry, 'webgpu');
       const code = compilation.code(await loadTarget({ name: 'webgpu' }), [program]);
       const n = stages.fusion.program.kernels.length;
       out.stdout(`// ${title}: ${n} WGSL shaders (target webgpu)\n\n${code.listing()}`);
