@@ -20,9 +20,11 @@ import { wasmTarget } from '../../targets/wasm/target.js';
 import { expectAllClose, example, randomInputs } from './helpers.js';
 import { expectMatches, randomFor, reference } from './lens-helpers.js';
 
-const EXAMPLES = readdirSync('examples')
-  .filter((f) => f.endsWith('.kiln'))
-  .map((f) => join('examples', f));
+const EXAMPLES = ['examples', 'examples/lens'].flatMap((dir) =>
+  readdirSync(dir)
+    .filter((f) => f.endsWith('.kiln'))
+    .map((f) => join(dir, f)),
+);
 const LINREG = 'examples/linear_regression.kiln';
 const MLP = 'examples/mlp.kiln';
 
