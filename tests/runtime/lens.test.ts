@@ -109,6 +109,23 @@ describe('the two lenses agree', () => {
   );
 });
 
+describe('kiln grad is a vjp', () => {
+  it('the gradient of the loss is the vjp with cotangent 1 on the loss and 0 on the other outputs', async () => {
+    const { model } = example(MLP);
+    const c = compile(model, undefined, { grad: { of: 'loss', inputs: ['x'] } });
+    const grad = await loadArtifact(buildArtifact(c, wasmTarget({ relaxedSimd: false, threads: false }), { seed: 1 }), {
+      threads: 1,
+    });
+    open.push(grad);
+    const m = await load(MLP);
+    const inputs = randomInputs(model, 4, 17);
+    const g = await grad.run(inputs);
+    const v = await m.vjp(inputs, { loss: { data: Float32Array.of(1), shape: [] } });
+    for (const n of ['w1', 'b1', 'w2', 'b2', 'x'])
+      expectAllClose(`vjp.${n} vs grad.${n}`, v[`vjp.${n}`]!.data, g[`grad.${n}`]!.data, 1e-5, 1e-7);
+  });
+});
+
 describe('missing tangents and cotangents', () => {
   it('are zeros', async () => {
     const m = await load(MLP);
