@@ -65,7 +65,12 @@ export async function dumpCommand(file: string, opts: DumpOptions, out: Output):
   const stage = opts.stage as Stage;
   const dims = parseDims(opts.dims);
   const lm = loadModel(file, opts.model);
-  const title = `${opts.train ? 'training step' : 'model'} ${lm.model.name}`;
+  const est = lm.train?.gradient;
+  const fwd =
+    opts.train && est?.kind === 'forward'
+      ? ` (forward gradient, ${est.directions} direction${est.directions === 1 ? '' : 's'})`
+      : '';
+  const title = `${opts.train ? 'training step' : 'model'} ${lm.model.name}${fwd}`;
   switch (stage) {
     case 'ast':
       out.stdout(printTypedAst(lm.loaded.program, lm.loaded.result));
