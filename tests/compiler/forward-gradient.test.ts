@@ -5,12 +5,14 @@
 // The estimate is read off an SGD step with lr = 1: g = param before - after.
 
 import { describe, expect, it } from 'vitest';
+import { compile } from '../../compiler/compile.js';
 import type { RefTensor } from '../../compiler/interpret.js';
+import { topoSort } from '../../compiler/ir.js';
 import { tensor } from '../../compiler/interpret.js';
 import { printGraph } from '../../compiler/print.js';
 import { initialState, referenceTrainStep, stepScalars } from '../../compiler/train-reference.js';
 import { type TrainStep, buildTrainStep } from '../../compiler/train-step.js';
-import { compileSource } from '../../dsl/frontend.js';
+import { compileSource, loadKilnFile } from '../../dsl/frontend.js';
 import { formatDiagnostic } from '../../dsl/source.js';
 import { stepSeed } from '../../runtime/model.js';
 
@@ -120,5 +122,31 @@ describe('forward gradient on the reference interpreter', () => {
       params = r.params;
     }
     expect(losses.at(-1)!).toBeLessThan(losses[0]! * 0.2);
+  });
+});
+
+describe('the forward-gradient step of examples/fashion_mlp_forward.kiln', () => {
+  /** The optimised step graph's ops, counted, and its gradient estimator. */
+  function ops(file: string): { counts: Map<string, number>; directions: number | undefined } {
+    const { result } = loadKilnFile(file);
+    const step = compile(result.models[0]!, result.trains[0]!, { target: 'wasm' }).step!;
+    if (step.kind !== 'built') throw new Error(step.reason);
+    const counts = new Map<string, number>();
+    for (const n of topoSort(step.stages.optimised.graph.outputs.map((o) => o.node)))
+      counts.set(n.op, (counts.get(n.op) ?? 0) + 1);
+    return { counts, directions: step.step.gradient?.directions };
+  }
+
+  it('has no backward pass: one forward matmul per layer, three per direction, nothing transposed', () => {
+    const fwd = ops('examples/fashion_mlp_forward.kiln');
+    const k = fwd.directions!;
+    expect(k).toBeGreaterThan(1);
+    // h = x @ w1 and logits = h @ w2; per direction x @ v_w1, dh @ w2 and h @ v_w2 (x has no tangent).
+    expect(fwd.counts.get('matmul')).toBe(2 + 3 * k);
+    // Reverse mode multiplies by transposed operands (x^T @ dh, dlogits @ w2^T); forward mode never does.
+    expect(fwd.counts.get('permute') ?? 0).toBe(0);
+    expect(ops('examples/fashion_mlp.kiln').counts.get('permute')).toBeGreaterThan(0);
+    // Two uniforms per param and direction.
+    expect(fwd.counts.get('rand')).toBe(2 * 4 * k);
   });
 });
