@@ -31,7 +31,7 @@ const variants = {
 
 // A fixed batch of pixels in [0, 1) and labels 0..9 (the data does not change the work done).
 let s = 12345;
-const rnd = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+const rnd = () => (s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 const batch = {
   x: { data: Float32Array.from({ length: BATCH * 784 }, rnd), shape: [BATCH, 784] },
   y: { data: Int32Array.from({ length: BATCH }, () => Math.floor(rnd() * 10)), shape: [BATCH] },
