@@ -62,4 +62,13 @@ export interface TrainContract {
   readonly clip?: { readonly kind: 'global_norm' | 'value'; readonly max: number };
   /** Params not to train, in source order. */
   readonly freeze: readonly string[];
+  /**
+   * The gradient estimator (LANGUAGE.md v1): absent or backprop, the exact
+   * reverse-mode gradient; forward, the forward gradient averaged over
+   * `directions` random tangents (a positive integer).
+   */
+  readonly gradient?: GradientEstimator;
 }
+
+export type GradientEstimator =
+  { readonly kind: 'backprop' } | { readonly kind: 'forward'; readonly directions: number };

@@ -14,7 +14,7 @@ export interface ReferenceStepEnv {
   readonly batch: ReadonlyMap<string, RefTensor>;
   /** Every scalar input (`@lr`, ...): `hostScalars` or `stepScalars`. */
   readonly scalars: Readonly<Record<string, number>>;
-  /** The random key (`@seed`), needed when the model uses dropout or the step adds gradient noise. */
+  /** The random key (`@seed`), needed when the model uses dropout or the step adds gradient noise or uses forward gradients. */
   readonly seed?: number;
 }
 
@@ -30,7 +30,7 @@ export function referenceTrainStep(step: TrainStep, env: ReferenceStepEnv): Refe
   for (const [k, v] of Object.entries(env.scalars)) inputs.set(k, scalar(v));
   if (step.graph.inputs.some((n) => n.name === '@seed')) {
     if (env.seed === undefined)
-      throw new Error('this model uses dropout or gradient noise: the training step needs a seed');
+      throw new Error('this step draws random numbers (dropout, gradient noise or forward gradients): it needs a seed');
     inputs.set('@seed', scalar(env.seed, 'i32'));
   }
   const outs = step.graph.outputs;

@@ -6,6 +6,9 @@
 // threshold) are f32[] graph inputs `@name`, computed on the host by
 // runtime/optimizers/host-scalars.ts; the step counter is host-side too. Optional
 // annealed gradient noise (§34) draws from the IR `rand` op keyed by `@seed`.
+// With `gradient forward(directions = k)` the gradient is the forward gradient
+// (LANGUAGE.md v1): k forward-mode passes along random tangents keyed by
+// `@seed`, no backward pass.
 
 import type { DType, Shape } from './types.js';
 import { resolveOptimizer, splitGradNoise } from '../runtime/optimizers/resolve.js';
@@ -19,7 +22,8 @@ import {
   scalarInput,
 } from '../runtime/optimizers/spec.js';
 import { gradients } from './autodiff.js';
-import type { ModelContract, TrainContract } from './model.js';
+import { jvps } from './forward.js';
+import type { GradientEstimator, ModelContract, TrainContract } from './model.js';
 import { type Graph, type IRBuilder, type Node, type NodeOf, IRError } from './ir.js';
 import { optimizerRule } from './optimizers/index.js';
 import { verifyGraph } from './verify.js';
@@ -36,8 +40,8 @@ export interface StateTensor {
 
 export interface TrainStep {
   /**
-   * Inputs: the model's (with `@seed` when it uses dropout or gradient
-   * noise), then the scalars. Params: the model's, then the state tensors. Outputs: the loss
+   * Inputs: the model's (with `@seed` when it uses dropout, gradient
+   * noise or forward gradients), then the scalars. Params: the model's, then the state tensors. Outputs: the loss
    * under its output name, then for each trainable param in declaration
    * order its `assign` and its state's, each output named by its target.
    */
@@ -58,6 +62,8 @@ export interface TrainStep {
   readonly schedule?: ScheduleConfig;
   readonly clip?: ClipConfig;
   readonly gradNoise?: GradNoiseConfig;
+  /** Present for forward gradients; absent: the exact reverse-mode gradient. */
+  readonly gradient?: Extract<GradientEstimator, { kind: 'forward' }>;
 }
 
 /** A train block (compiler/model.ts). */
@@ -68,6 +74,13 @@ const CLIP_NORM_EPS = 1e-6;
 
 /** Salts of the gradient noise's uniforms (two per param), far above the model's dropout salts (0, 1, ...). */
 const NOISE_SALT = 0x4e000000;
+
+/**
+ * Salts of the forward gradient's tangents (two uniforms per param and
+ * direction): above the dropout salts, below the noise's for up to 2^26
+ * param-directions.
+ */
+const TANGENT_SALT = 0x46000000;
 
 export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainStep {
   if (train.model !== model.name) throw new Error(`train block is for model ${train.model}, not ${model.name}`);
@@ -85,7 +98,12 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainS
   const loss = g.outputs.find((o) => o.name === train.minimize)?.node;
   if (!loss) throw new IRError(`model ${model.name} has no output '${train.minimize}'`);
   const trainable = g.params.filter((p) => p.dtype === 'f32' && !train.freeze.includes(p.name));
-  let grads = gradients(b, loss, trainable);
+  const estimator = train.gradient?.kind === 'forward' ? train.gradient : undefined;
+  // The builder hash-conses inputs: every call gives the same node, the model's dropout key when it has one.
+  const key = () => b.input('@seed', { dtype: 'i32', shape: [] }) as NodeOf<'input'>;
+  let grads = estimator
+    ? forwardGradients(b, loss, trainable, key(), estimator.directions)
+    : gradients(b, loss, trainable);
 
   const scalarNames = [
     ...rule.scalars,
@@ -98,10 +116,9 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainS
     const max = scalars[CLIP_SCALAR]!;
     grads = train.clip.kind === 'global_norm' ? clipGlobalNorm(b, grads, max) : clipValue(b, grads, max);
   }
-  // The model's dropout key when it has one (the same node: the builder hash-conses inputs).
   const hadSeed = g.inputs.some((n) => n.name === '@seed');
-  const seed = noise ? (b.input('@seed', { dtype: 'i32', shape: [] }) as NodeOf<'input'>) : undefined;
-  if (seed) grads = addGradNoise(b, grads, seed, scalars[MODIFIER_SCALARS.grad_noise[0]]!);
+  const seed = noise || estimator ? key() : undefined;
+  if (seed && noise) grads = addGradNoise(b, grads, seed, scalars[MODIFIER_SCALARS.grad_noise[0]]!);
 
   const state: StateTensor[] = [];
   const stateNodes: NodeOf<'param'>[] = [];
@@ -144,7 +161,40 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainS
     ...(train.schedule && { schedule: { name: train.schedule.name, args: train.schedule.args } }),
     ...(train.clip && { clip: { kind: train.clip.kind, max: train.clip.max } }),
     ...(noise && { gradNoise: noise }),
+    ...(estimator && { gradient: estimator }),
   };
+}
+
+/**
+ * The forward gradient (Baydin et al. 2022): for each of k directions, a
+ * tangent v of every param with i.i.d. N(0, 1) entries, the directional
+ * derivative d = <grad loss, v> by one forward-mode pass (jvp, no backward
+ * pass), and g = (1/k) Σ d·v, unbiased since E[v vᵀ] = I. Every param and
+ * direction draws from its own salts, so all tangents are independent.
+ */
+function forwardGradients(b: IRBuilder, loss: Node, params: readonly Node[], seed: Node, k: number): Node[] {
+  let sums: Node[] = [];
+  for (let i = 0; i < k; i++) {
+    const vs = params.map((p, j) => standardNormal(b, p.shape, seed, TANGENT_SALT + 2 * (i * params.length + j)));
+    const [d] = jvps(b, [loss], params, vs);
+    // (d/k)·v: one scalar division per direction instead of one per element.
+    const coef = k === 1 ? d! : b.bin('div', d!, k);
+    const terms = vs.map((v) => b.bin('mul', v, coef));
+    sums = i === 0 ? terms : sums.map((s, j) => b.binary('add', s, terms[j]!));
+  }
+  return sums;
+}
+
+/**
+ * N(0, 1) entries by Box–Muller from two uniforms of the `rand` op (salts
+ * `salt` and `salt + 1`), a pure function of (seed, salt, index): the
+ * runtime varies `@seed` per step. 1 − u keeps the log's argument in (0, 1].
+ */
+function standardNormal(b: IRBuilder, shape: Shape, seed: Node, salt: number): Node {
+  const u1 = b.rand(shape, seed, salt);
+  const u2 = b.rand(shape, seed, salt + 1);
+  const radius = b.unary('sqrt', b.bin('mul', -2, b.unary('log', b.bin('sub', 1, u1))));
+  return b.bin('mul', radius, b.unary('cos', b.bin('mul', 2 * Math.PI, u2)));
 }
 
 /** The sum of squares of every element, as an f32[] scalar. */
@@ -172,20 +222,9 @@ function clipGlobalNorm(b: IRBuilder, grads: readonly Node[], max: Node): Node[]
   return grads.map((g) => b.bin('mul', g, coef));
 }
 
-/**
- * Annealed Gaussian noise (§34): g + σ_t·z with σ_t = `std` from the host and
- * z standard normal by Box–Muller from two uniforms of the `rand` op, which
- * is a pure function of (seed, salt, index): the runtime varies `@seed` per
- * step, as for dropout. 1 − u keeps the log's argument in (0, 1].
- */
+/** Annealed Gaussian noise (§34): g + σ_t·z with σ_t = `std` from the host and z standard normal. */
 function addGradNoise(b: IRBuilder, grads: readonly Node[], seed: Node, std: Node): Node[] {
-  return grads.map((g, i) => {
-    const u1 = b.rand(g.shape, seed, NOISE_SALT + 2 * i);
-    const u2 = b.rand(g.shape, seed, NOISE_SALT + 2 * i + 1);
-    const radius = b.unary('sqrt', b.bin('mul', -2, b.unary('log', b.bin('sub', 1, u1))));
-    const z = b.bin('mul', radius, b.unary('cos', b.bin('mul', 2 * Math.PI, u2)));
-    return b.bin('add', g, b.bin('mul', std, z));
-  });
+  return grads.map((g, i) => b.bin('add', g, b.bin('mul', std, standardNormal(b, g.shape, seed, NOISE_SALT + 2 * i))));
 }
 
 /** clamp(g, −max, max) (§31, by value). */

@@ -124,7 +124,9 @@ export type TrainStmt =
   | { readonly kind: 'optimizer'; readonly call: Expr; readonly span: Span }
   | { readonly kind: 'schedule'; readonly call: Expr; readonly span: Span }
   | { readonly kind: 'clip'; readonly call: Expr; readonly span: Span }
-  | { readonly kind: 'freeze'; readonly names: readonly Ident[]; readonly span: Span };
+  | { readonly kind: 'freeze'; readonly names: readonly Ident[]; readonly span: Span }
+  /** `gradient backprop` or `gradient forward(directions = k)`, checked by check-train.ts. */
+  | { readonly kind: 'gradient'; readonly estimator: Expr; readonly span: Span };
 
 export interface TrainDecl {
   readonly kind: 'train';

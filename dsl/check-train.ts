@@ -1,6 +1,6 @@
 // Checking a train block: the model it trains (one block per model), one
 // minimize statement naming a scalar f32 output, one optimizer, at most one
-// schedule and one clip, and the params it freezes. A block without errors
+// schedule, one clip and one gradient estimator, and the params it freezes. A block without errors
 // becomes a CheckedTrain: the compiler's train contract (compiler/model.ts)
 // with source positions.
 
@@ -13,10 +13,11 @@ import {
   type OptimizerSpec,
   type Report,
   clipSpec,
+  gradientSpec,
   optimizerSpec,
   scheduleCall,
 } from './train-calls.js';
-import type { TrainContract } from '../compiler/model.js';
+import type { GradientEstimator, TrainContract } from '../compiler/model.js';
 import { formatType } from '../compiler/types.js';
 
 export interface CheckedTrain extends TrainContract {
@@ -54,6 +55,7 @@ export function checkTrain(
   let optimizer: OptimizerSpec | undefined;
   let schedule: HyperCall | undefined;
   let clip: ClipSpec | undefined;
+  let gradient: GradientEstimator | undefined;
   const freeze: string[] = [];
   let ok = true;
   for (const s of t.body) {
@@ -108,6 +110,10 @@ export function checkTrain(
         clip = clipSpec(s.call, error);
         if (!clip) ok = false;
         break;
+      case 'gradient':
+        gradient = gradientSpec(s.estimator, error);
+        if (!gradient) ok = false;
+        break;
       case 'freeze':
         for (const id of s.names) {
           if (freeze.includes(id.name)) {
@@ -142,5 +148,6 @@ export function checkTrain(
     ...(schedule && { schedule }),
     ...(clip && { clip }),
     freeze,
+    ...(gradient && { gradient }),
   };
 }

@@ -352,7 +352,7 @@ const BINARY_OPS = new Set(['||', '&&', '==', '!=', '<', '<=', '>', '>=', '+', '
 const CONTINUATIONS = new Set([...BINARY_OPS, '?', '.', '[', '(']);
 const EXPR_STARTS = new Set(['a name', 'a number', 'a string', 'true', 'false', '(', '[', '-', '!', 'clip']);
 const STMT_WORDS = new Set(['param', 'output', 'let']);
-const TRAIN_WORDS = ['minimize', 'optimizer', 'schedule', 'clip', 'freeze'];
+const TRAIN_WORDS = ['minimize', 'optimizer', 'schedule', 'clip', 'freeze', 'gradient'];
 /** Order of alternatives in messages: what most likely fixes the error first. */
 const ORDER = ['=', ':', ')', ']', '}', ','];
 
@@ -449,7 +449,7 @@ function describeFailure(
 
   const list = [...expected].sort((a, b) => rank(a) - rank(b));
   if (hasStmt) list.push('a statement (param, output, let or name = expr)');
-  if (hasTrain) list.push('a train setting (minimize, optimizer, schedule, clip or freeze)');
+  if (hasTrain) list.push('a train setting (minimize, optimizer, schedule, clip, freeze or gradient)');
 
   const notes: Note[] = [];
   if (hasStmt) notes.push(...suggest(STMT_WORDS));
@@ -719,6 +719,9 @@ function semantics(g: ohm.Grammar): ohm.Semantics {
     },
     TrainStmt_freeze(_kw, names): TrainStmt {
       return { kind: 'freeze', names: names.asIteration().children.map(toIdent), span: sp(this) };
+    },
+    TrainStmt_gradient(_kw, e): TrainStmt {
+      return { kind: 'gradient', estimator: expr(e), span: sp(this) };
     },
     Type(dtype, _lb, dims, _comma, _rb): TypeExpr {
       return { dtype: toIdent(dtype), dims: list<DimExpr>(dims), span: sp(this) };

@@ -187,6 +187,8 @@ function printTrain(t: TrainDecl, checked: CheckedTrain | undefined): string[] {
   if (checked.schedule) lines.push(`  schedule  ${printCall(checked.schedule)}`);
   if (checked.clip) lines.push(`  clip      ${checked.clip.kind}(${checked.clip.max})`);
   if (checked.freeze.length > 0) lines.push(`  freeze    ${checked.freeze.join(', ')}`);
+  const g = checked.gradient;
+  if (g) lines.push(`  gradient  ${g.kind === 'forward' ? `forward(directions = ${g.directions})` : g.kind}`);
   lines.push('}');
   return lines;
 }

@@ -1,5 +1,5 @@
 // The calls on a train block's lines: `optimizer` (possibly lookahead
-// wrapping one), `schedule` and `clip`. Arguments are literals given by
+// wrapping one), `schedule`, `clip` and `gradient`. Arguments are literals given by
 // name; optimizer and schedule names, argument names and kinds, ranges and
 // combinations come from the optimizer spec, read through
 // compiler/optimizers/catalog.ts, so the checker says what the compiler and
@@ -16,7 +16,7 @@ import {
   optimizerArgKinds,
   validateOptimizer,
 } from '../compiler/optimizers/catalog.js';
-import type { HyperCallContract, OptimizerCallContract } from '../compiler/model.js';
+import type { GradientEstimator, HyperCallContract, OptimizerCallContract } from '../compiler/model.js';
 
 export interface HyperCall extends HyperCallContract {
   readonly span: Span;
@@ -192,4 +192,79 @@ export function clipSpec(e: Expr, error: Report): ClipSpec | undefined {
 /** A schedule line: a known schedule's name, and literal arguments (checked when the host evaluates it). */
 export function scheduleCall(e: Expr, error: Report): HyperCall | undefined {
   return hyperCall(e, 'schedule', SCHEDULE_NAMES, undefined, error);
+}
+
+/** Directions above this would only multiply the step's graph; the estimate's variance falls as 1/k. */
+export const MAX_DIRECTIONS = 256;
+
+const ESTIMATORS = ['backprop', 'forward'];
+
+/** `backprop`, or `forward` / `forward(directions = k)` with k a positive integer literal (default 1). */
+export function gradientSpec(e: Expr, error: Report): GradientEstimator | undefined {
+  const form = 'gradient backprop or gradient forward(directions = k)';
+  const callee = e.kind === 'name' ? { name: e.name, span: e.span } : e.kind === 'call' ? e.callee : undefined;
+  if (!callee) {
+    error(e.span, `expected ${form}`);
+    return undefined;
+  }
+  if (!ESTIMATORS.includes(callee.name)) {
+    const hint = closest(callee.name, ESTIMATORS);
+    error(
+      callee.span,
+      `unknown gradient estimator '${callee.name}'${hint ? `; did you mean '${hint}'?` : `; expected ${form}`}`,
+    );
+    return undefined;
+  }
+  if (callee.name === 'backprop') {
+    if (e.kind === 'call') {
+      error(e.span, 'gradient backprop takes no arguments');
+      return undefined;
+    }
+    return { kind: 'backprop' };
+  }
+  if (e.kind !== 'call') return { kind: 'forward', directions: 1 };
+  if (e.args.length > 0) {
+    error(e.args[0]!.span, 'the arguments of forward are given by name, as in forward(directions = 4)');
+    return undefined;
+  }
+  let directions = 1;
+  const seen = new Set<string>();
+  let ok = true;
+  for (const kw of e.kwargs) {
+    const k = kw.name.name;
+    if (k !== 'directions') {
+      ok = false;
+      const hint = closest(k, ['directions']);
+      error(
+        kw.name.span,
+        `unknown argument '${k}' for forward; ${hint ? `did you mean '${hint}'?` : 'it takes directions'}`,
+      );
+      continue;
+    }
+    if (seen.has(k)) {
+      ok = false;
+      error(kw.name.span, `argument '${k}' of forward is given twice`);
+      continue;
+    }
+    seen.add(k);
+    const v = directionsOf(kw.value);
+    if (typeof v === 'string') {
+      ok = false;
+      error(kw.value.span, v);
+    } else directions = v;
+  }
+  return ok ? { kind: 'forward', directions } : undefined;
+}
+
+/** The number of directions, or why the literal is not one. */
+function directionsOf(e: Expr): number | string {
+  const v = literalNumber(e);
+  const what = 'directions must be a positive integer literal, as in forward(directions = 4)';
+  if (v === undefined) return what;
+  if (v === 0) return `${what}; this is zero`;
+  if (v < 0) return `${what}; this is negative`;
+  if (!Number.isInteger(v)) return `${what}; this is not an integer`;
+  if (e.kind !== 'number' || !e.isInt) return `${what}; write it without '.' or an exponent`;
+  if (v > MAX_DIRECTIONS) return `directions must be at most ${MAX_DIRECTIONS}, got ${v}`;
+  return v;
 }

@@ -25,6 +25,8 @@ export function checkCommand(file: string, out: Output): number {
       .join(', ');
     out.stdout(`train ${t.model}: minimize ${t.minimize} with ${t.optimizer.name}(${opt})`);
     if (t.freeze.length > 0) out.stdout(`, freezing ${t.freeze.join(', ')}`);
+    if (t.gradient?.kind === 'forward')
+      out.stdout(`, forward gradient (${t.gradient.directions} direction${t.gradient.directions === 1 ? '' : 's'})`);
     out.stdout('\n');
   }
   out.stdout(`${file}: ok\n`);

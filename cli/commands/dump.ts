@@ -86,8 +86,13 @@ export async function dumpCommand(file: string, opts: DumpOptions, out: Output):
   const dims = parseDims(opts.dims);
   const entry = entryOf(opts);
   const lm = loadModel(file, opts.model);
+  const est = lm.train?.gradient;
+  const fwd =
+    entry === 'step' && est?.kind === 'forward'
+      ? ` (forward gradient, ${est.directions} direction${est.directions === 1 ? '' : 's'})`
+      : '';
   const what = { run: 'model', step: 'training step', jvp: 'jvp of model', vjp: 'vjp of model' }[entry];
-  const title = `${what} ${lm.model.name}`;
+  const title = `${what} ${lm.model.name}${fwd}`;
   switch (stage) {
     case 'ast':
       out.stdout(printTypedAst(lm.loaded.program, lm.loaded.result));
