@@ -47,3 +47,13 @@ export function positiveNumber(flag: string): (s: string) => number {
     return n;
   };
 }
+
+/** A commander parser for a whole number >= 0 (a class index). */
+export function nonNegativeInt(flag: string): (s: string) => number {
+  return (s) => {
+    const n = Number(s);
+    if (!/^\s*\d+\s*$/.test(s) || !Number.isSafeInteger(n))
+      throw new UsageError(`${flag} must be a whole number >= 0, got '${s}'`);
+    return n;
+  };
+}

@@ -10,11 +10,12 @@ import type { CompileOptions } from './commands/compile.js';
 import type { DumpOptions } from './commands/dump.js';
 import type { GradOptions } from './commands/grad.js';
 import type { InitOptions } from './commands/init.js';
+import type { AttributeOptions } from './commands/attribute.js';
 import type { LensOptions } from './commands/lens.js';
 import type { RunOptions } from './commands/run.js';
 import type { TrainOptions } from './commands/train.js';
 import { reportError } from './errors.js';
-import { DEFAULT_TARGET, TARGETS, parseSeed, positiveInt, positiveNumber } from './options.js';
+import { DEFAULT_TARGET, TARGETS, nonNegativeInt, parseSeed, positiveInt, positiveNumber } from './options.js';
 import type { Output } from './output.js';
 
 function buildProgram(out: Output, setStatus: (n: number) => void): Command {
@@ -140,6 +141,37 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
         const { lensCommand } = await import('./commands/lens.js');
         setStatus(await lensCommand(kind, file, o, out));
       });
+
+  program
+    .command('attribute')
+    .description('input attribution: which input elements the score of an output depends on, per example')
+    .argument('<file>', '.kiln source or compiled artifact directory (compiled with --entries attribute)')
+    .requiredOption('--inputs <data>', 'inputs: .safetensors or any DATA form of train (e.g. fashion-mnist:test)')
+    .requiredOption('--wrt <input>', 'the f32 input to attribute')
+    .requiredOption('--of <output>', 'the output whose score is attributed: [B, C] (a class per example) or [B]')
+    .addOption(
+      new Option('--method <m>', 'the attribution method')
+        .choices(['saliency', 'input_x_gradient', 'integrated_gradients', 'smoothgrad', 'expected_gradients'])
+        .makeOptionMandatory(),
+    )
+    .option('--class <k>', "the class K of a [B, C] output (default: each example's argmax)", nonNegativeInt('--class'))
+    .option('--steps <n>', 'integrated_gradients: Riemann points (default 50)', positiveInt('--steps'))
+    .option('--samples <n>', 'smoothgrad, expected_gradients: samples (default 50)', positiveInt('--samples'))
+    .option('--noise <s>', 'smoothgrad: noise level, times max(x) - min(x) (default 0.15)', positiveNumber('--noise'))
+    .option('--baseline <b>', 'integrated_gradients: zeros (default) or a .safetensors x0; expected_gradients: DATA')
+    .option('--limit <n>', 'only the first n examples of the inputs', positiveInt('--limit'))
+    .option('--params <p>', 'parameters as .safetensors (default: initialised with --seed)')
+    .option('--out <out>', 'write attr.<input> to this .safetensors file (default: print a summary)')
+    .option('--png <dir>', 'write one heat map per example (image-shaped inputs)')
+    .addOption(modelOpt())
+    .addOption(targetOpt())
+    .addOption(seedOpt())
+    .addOption(f64Opt())
+    .addOption(threadsOpt())
+    .action(async (file: string, o: AttributeOptions) => {
+      const { attributeCommand } = await import('./commands/attribute.js');
+      setStatus(await attributeCommand(file, o, out));
+    });
 
   program
     .command('compile')

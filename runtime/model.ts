@@ -18,8 +18,9 @@
 
 import type { Backend } from './backend.js';
 import { type Tensor, bindDims, typedArrayName } from './executor.js';
+import { type Attribution, AttributionError, type AttributionOptions, attribute } from './attribution.js';
 import { lensArguments } from './lens.js';
-import { type LensKind, lensGivenSpecs } from './lens-interface.js';
+import { type LensKind, VJP, lensGivenSpecs } from './lens-interface.js';
 import {
   ENTRY_NAMES,
   type EntryName,
@@ -302,6 +303,29 @@ export class Model {
     cotangents: Readonly<Record<string, Tensor>> = {},
   ): Promise<Record<string, Tensor>> {
     return this.lens('vjp', inputs, cotangents);
+  }
+
+  /**
+   * Input attribution (runtime/attribution.ts): the attribution of input
+   * `opts.wrt` for the score of output `opts.of`, by `opts.method`, all
+   * points of all examples in batched calls of the `vjp` entry. Needs the
+   * `run` and `vjp` entries (`kiln compile --entries attribute`).
+   */
+  attribute(inputs: Readonly<Record<string, Tensor>>, opts: AttributionOptions): Promise<Attribution> {
+    this.requireEntry('run');
+    this.requireEntry('vjp');
+    return attribute(
+      {
+        forward: (i) => this.run(i),
+        gradient: async (i, of, cotangent, wrt) => {
+          const g = (await this.vjp(i, { [of]: cotangent }))[`${VJP}${wrt}`];
+          if (!g) throw new AttributionError(`input '${wrt}' has no gradient: attribution needs an f32 input`);
+          return g;
+        },
+      },
+      inputs,
+      opts,
+    );
   }
 
   private lens(

@@ -23,13 +23,16 @@ export interface CompileOptions {
   readonly entries?: string;
 }
 
-/** `run,jvp` -> the entries, each once, in ENTRY_NAMES order; bad usage for an unknown name. */
+/**
+ * `run,jvp` -> the entries, each once, in ENTRY_NAMES order; bad usage for an
+ * unknown name. `attribute` stands for what attribution runs: `run` and `vjp`.
+ */
 export function parseEntries(s: string): EntryName[] {
-  const names = s.split(',').map((x) => x.trim());
+  const names = s.split(',').flatMap((x) => (x.trim() === 'attribute' ? ['run', 'vjp'] : [x.trim()]));
   for (const n of names)
     if (!(ENTRY_NAMES as readonly string[]).includes(n))
       throw new UsageError(
-        `--entries: unknown entry '${n}' (valid entries: ${ENTRY_NAMES.join(', ')}; e.g. --entries run,jvp)`,
+        `--entries: unknown entry '${n}' (valid entries: ${ENTRY_NAMES.join(', ')}, and attribute for run,vjp; e.g. --entries run,jvp)`,
       );
   return ENTRY_NAMES.filter((e) => names.includes(e));
 }

@@ -195,7 +195,7 @@ describe('errors', () => {
     const dir = tempDir();
     await fail(
       2,
-      "kiln: --entries: unknown entry 'grad' (valid entries: run, step, jvp, vjp; e.g. --entries run,jvp)",
+      "kiln: --entries: unknown entry 'grad' (valid entries: run, step, jvp, vjp, and attribute for run,vjp; e.g. --entries run,jvp)",
       ...['compile', LINREG, '-o', join(dir, 'a'), '--entries', 'run,grad'],
     );
     const src = join(dir, 'plain.kiln');

@@ -1,0 +1,253 @@
+// `kiln attribute FILE --inputs IN --wrt INPUT --of OUTPUT --method M ...`
+// (CLI.md v1): input attribution by saliency, input x gradient, integrated
+// gradients, SmoothGrad or expected gradients (runtime/attribution.ts), on
+// the wasm or webgpu runtime (the model's `vjp` entry, all points of all
+// examples in batched calls) or on the reference interpreter (the same vjp
+// graph). Writes `attr.<INPUT>` (and, with --png DIR, heat maps).
+
+import { bindDims } from '../../compiler/bind.js';
+import { compile } from '../../compiler/compile.js';
+import { type RefTensor, evaluate } from '../../compiler/interpret.js';
+import type { ModelContract } from '../../compiler/model.js';
+import { dimSpec } from '../../compiler/target.js';
+import { evalShape } from '../../compiler/types.js';
+import { COTANGENT } from '../../compiler/lens.js';
+import {
+  ATTRIBUTION_METHODS,
+  type Attribution,
+  type AttributionMethod,
+  type AttributionModel,
+  type AttributionOptions,
+  attribute,
+} from '../../runtime/attribution.js';
+import type { Tensor } from '../../runtime/executor.js';
+import type { TensorSpec } from '../../runtime/manifest.js';
+import { KilnRuntimeError, formatTensorType } from '../../runtime/validate.js';
+import { bindDataset } from '../data/bind.js';
+import { loadData } from '../data/load.js';
+import { UsageError, UserError } from '../errors.js';
+import { loadModel, modelParams } from '../model.js';
+import { type CommonOptions, checkTarget } from '../options.js';
+import type { Output } from '../output.js';
+import { checkOutputPath } from '../output-paths.js';
+import { applyParamsFile, isDirectory, runtimeModel, summarizeTensor, writeRuntimeTensors } from './common.js';
+import { checkImageInput, writeHeatMaps } from './heat-maps.js';
+
+export interface AttributeOptions extends CommonOptions {
+  readonly inputs: string;
+  readonly params?: string;
+  readonly wrt: string;
+  readonly of: string;
+  readonly class?: number;
+  readonly method: string;
+  readonly steps?: number;
+  readonly samples?: number;
+  readonly noise?: number;
+  readonly baseline?: string;
+  readonly limit?: number;
+  readonly out?: string;
+  readonly png?: string;
+}
+
+export async function attributeCommand(file: string, opts: AttributeOptions, out: Output): Promise<number> {
+  checkTarget(opts.target);
+  if (!(ATTRIBUTION_METHODS as readonly string[]).includes(opts.method))
+    throw new UsageError(`unknown method '${opts.method}' (expected ${ATTRIBUTION_METHODS.join(', ')})`);
+  const method = opts.method as AttributionMethod;
+  if (opts.baseline !== undefined && method !== 'integrated_gradients' && method !== 'expected_gradients')
+    throw new UsageError(`--baseline is for integrated_gradients and expected_gradients, not ${method}`);
+  if (method === 'expected_gradients' && (opts.baseline === undefined || opts.baseline === 'zeros'))
+    throw new UsageError('expected_gradients draws its baselines from data: give --baseline DATA');
+  const baselineFile = opts.baseline === undefined || opts.baseline === 'zeros' ? undefined : opts.baseline;
+  if (opts.out !== undefined) checkOutputPath(opts.out, file, [opts.inputs, opts.params, baselineFile]);
+
+  if (opts.target === 'reference') {
+    if (isDirectory(file))
+      throw new UserError(
+        `${file}: a compiled artifact runs on --target wasm or webgpu; the reference interpreter needs the .kiln source`,
+      );
+    const { model } = loadModel(file, opts.model);
+    const specs = model.inputs.map(spec);
+    const { inputs, baseline } = await readData(opts, specs, baselineFile);
+    const result = await attributeOrFail(referenceModel(model, modelParams(model, opts.params, opts.seed)), inputs, {
+      ...request(opts, method),
+      ...(baseline && { baseline }),
+    });
+    return report(opts, inputs, result, 'the reference interpreter', out);
+  }
+  const { model } = await runtimeModel(file, opts, { entries: ['run', 'vjp'] }, 'attribute');
+  try {
+    const { inputs, baseline } = await readData(opts, model.inputs, baselineFile);
+    if (opts.params !== undefined) applyParamsFile(model, opts.params);
+    const result = await attributeOrFail(
+      {
+        forward: (i) => model.run(i),
+        gradient: async (i, of, cotangent, wrt) => (await model.vjp(i, { [of]: cotangent }))[`vjp.${wrt}`]!,
+      },
+      inputs,
+      { ...request(opts, method), ...(baseline && { baseline }) },
+    );
+    return report(opts, inputs, result, model.device, out);
+  } finally {
+    model.dispose();
+  }
+}
+
+function request(opts: AttributeOptions, method: AttributionMethod): AttributionOptions {
+  return {
+    method,
+    wrt: opts.wrt,
+    of: opts.of,
+    seed: opts.seed,
+    ...(opts.class !== undefined && { classIndex: opts.class }),
+    ...(opts.steps !== undefined && { steps: opts.steps }),
+    ...(opts.samples !== undefined && { samples: opts.samples }),
+    ...(opts.noise !== undefined && { noise: opts.noise }),
+  };
+}
+
+/** The attribution, its request errors (names, classes, shapes) as user errors. */
+async function attributeOrFail(
+  model: AttributionModel,
+  inputs: Readonly<Record<string, Tensor>>,
+  req: AttributionOptions,
+): Promise<Attribution> {
+  try {
+    return await attribute(model, inputs, req);
+  } catch (e) {
+    if (e instanceof KilnRuntimeError) throw new UserError(e.message);
+    throw e;
+  }
+}
+
+/**
+ * The inputs (any DATA form of `kiln train`, the first --limit examples) and
+ * the baseline: for integrated gradients a safetensors file holding the
+ * attributed input's x0; for expected gradients DATA whose examples are the x'.
+ */
+async function readData(
+  opts: AttributeOptions,
+  specs: readonly TensorSpec[],
+  baselineFile: string | undefined,
+): Promise<{ inputs: Record<string, Tensor>; baseline?: Tensor }> {
+  const wrt = specs.find((s) => s.name === opts.wrt);
+  if (!wrt) {
+    const f32 = specs.filter((s) => s.dtype === 'f32').map((s) => s.name);
+    throw new UserError(`--wrt: the model has no input '${opts.wrt}' (its f32 inputs: ${f32.join(', ') || 'none'})`);
+  }
+  if (wrt.dtype !== 'f32')
+    throw new UserError(`--wrt: input '${opts.wrt}' is ${wrt.dtype}; only f32 inputs have gradients to attribute`);
+  if (opts.png !== undefined) checkImageInput(opts.wrt, wrt.shape, formatTensorType(wrt.dtype, wrt.shape));
+  const inputs = limited(await examples(opts.inputs, specs), opts.limit);
+  if (!baselineFile) return { inputs };
+  const base = await examples(
+    baselineFile,
+    specs.filter((s) => s.name === opts.wrt),
+  );
+  return { inputs, baseline: base[opts.wrt]! };
+}
+
+async function examples(source: string, specs: readonly TensorSpec[]): Promise<Record<string, Tensor>> {
+  const { dataset } = await loadData(source, { inputs: specs, role: 'eval', csv: {} });
+  return { ...bindDataset(dataset.source, dataset.tensors, specs).tensors };
+}
+
+/** The first `limit` examples of every tensor. */
+function limited(tensors: Record<string, Tensor>, limit: number | undefined): Record<string, Tensor> {
+  if (limit === undefined) return tensors;
+  const out: Record<string, Tensor> = {};
+  for (const [name, t] of Object.entries(tensors)) {
+    const n = Math.min(limit, t.shape[0]!);
+    const per = t.data.length / Math.max(1, t.shape[0]!);
+    out[name] = { data: t.data.slice(0, n * per), shape: [n, ...t.shape.slice(1)] };
+  }
+  return out;
+}
+
+function report(
+  opts: AttributeOptions,
+  inputs: Readonly<Record<string, Tensor>>,
+  r: Attribution,
+  device: string,
+  out: Output,
+): number {
+  const name = `attr.${opts.wrt}`;
+  const tensor: Tensor = { data: r.attr, shape: r.shape };
+  const calls = `${r.calls} batched call${r.calls === 1 ? '' : 's'}`;
+  if (opts.out !== undefined) {
+    writeRuntimeTensors(opts.out, { [name]: tensor }, opts.f64 ?? false);
+    out.stdout(`wrote ${name} to ${opts.out} (${opts.method} on ${device}, ${calls})\n`);
+  } else out.stdout(`${summarizeTensor(name, tensor)}  (${opts.method} on ${device}, ${calls})\n`);
+  if (opts.png !== undefined) {
+    const n = writeHeatMaps(opts.png, opts.wrt, inputs[opts.wrt]!, tensor, r.classes);
+    out.stdout(`wrote ${n} heat map${n === 1 ? '' : 's'} to ${opts.png}\n`);
+  }
+  return 0;
+}
+
+const spec = (t: ModelContract['inputs'][number]): TensorSpec => ({
+  name: t.name,
+  dtype: t.type.dtype,
+  shape: t.type.shape.map(dimSpec),
+});
+
+/** The reference interpreter as an attribution model: the IR for outputs, the vjp graph for gradients. */
+function referenceModel(model: ModelContract, params: ReadonlyMap<string, RefTensor>): AttributionModel {
+  const c = compile(model, undefined);
+  const ref = (t: Tensor, dtype: RefTensor['dtype']): RefTensor => ({
+    dtype,
+    shape: [...t.shape],
+    data: Float64Array.from(t.data),
+  });
+  const refInputs = (inputs: Readonly<Record<string, Tensor>>) =>
+    new Map(
+      model.inputs.flatMap((i) => {
+        const t = inputs[i.name];
+        return t ? [[i.name, ref(t, i.type.dtype)] as const] : [];
+      }),
+    );
+  const dimsOf = (inputs: ReadonlyMap<string, RefTensor>) =>
+    bindDims(
+      model.inputs.map((i) => ({ name: i.name, kind: 'input' as const, type: i.type })),
+      inputs,
+    );
+  const runtime = (t: RefTensor): Tensor => ({
+    data:
+      t.dtype === 'f32'
+        ? Float32Array.from(t.data)
+        : t.dtype === 'i32'
+          ? Int32Array.from(t.data)
+          : Uint8Array.from(t.data),
+    shape: t.shape,
+  });
+  return {
+    forward: async (inputs) => {
+      const env = refInputs(inputs);
+      const g = c.ir;
+      const values = evaluate(
+        g.outputs.map((o) => o.node),
+        { inputs: env, params, dims: dimsOf(env) },
+      );
+      return Object.fromEntries(g.outputs.map((o, i) => [o.name, runtime(values[i]!)]));
+    },
+    gradient: async (inputs, of, cotangent, wrt) => {
+      const env = refInputs(inputs);
+      const dims = dimsOf(env);
+      const g = c.vjp.ir;
+      for (const n of g.inputs)
+        if (n.name.startsWith(COTANGENT)) {
+          const given = n.name === `${COTANGENT}${of}`;
+          const shape = given ? [...cotangent.shape] : evalShape(n.shape, dims);
+          env.set(
+            n.name,
+            given
+              ? ref(cotangent, 'f32')
+              : { dtype: 'f32', shape, data: new Float64Array(shape.reduce((a, b) => a * b, 1)) },
+          );
+        }
+      const out = g.outputs.find((o) => o.name === `vjp.${wrt}`);
+      if (!out) throw new UserError(`input '${wrt}' has no gradient: attribution needs an f32 input`);
+      return runtime(evaluate([out.node], { inputs: env, params, dims })[0]!);
+    },
+  };
+}
