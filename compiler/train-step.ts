@@ -19,6 +19,7 @@ import {
   scalarInput,
 } from '../runtime/optimizers/spec.js';
 import { gradients } from './autodiff.js';
+import { hutchinsonDiag } from './curvature.js';
 import type { ModelContract, TrainContract } from './model.js';
 import { type Graph, type IRBuilder, type Node, type NodeOf, IRError } from './ir.js';
 import { optimizerRule } from './optimizers/index.js';
@@ -86,6 +87,7 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainS
   if (!loss) throw new IRError(`model ${model.name} has no output '${train.minimize}'`);
   const trainable = g.params.filter((p) => p.dtype === 'f32' && !train.freeze.includes(p.name));
   let grads = gradients(b, loss, trainable);
+  const rawGrads = grads;
 
   const scalarNames = [
     ...rule.scalars,
@@ -100,8 +102,11 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainS
   }
   // The model's dropout key when it has one (the same node: the builder hash-conses inputs).
   const hadSeed = g.inputs.some((n) => n.name === '@seed');
-  const seed = noise ? (b.input('@seed', { dtype: 'i32', shape: [] }) as NodeOf<'input'>) : undefined;
-  if (seed) grads = addGradNoise(b, grads, seed, scalars[MODIFIER_SCALARS.grad_noise[0]]!);
+  const seed =
+    noise || rule.needsHessianDiag ? (b.input('@seed', { dtype: 'i32', shape: [] }) as NodeOf<'input'>) : undefined;
+  if (seed && noise) grads = addGradNoise(b, grads, seed, scalars[MODIFIER_SCALARS.grad_noise[0]]!);
+  // AdaHessian, Sophia: the Hutchinson diagonal of the loss's Hessian (compiler/curvature.ts).
+  const hessDiag = seed && rule.needsHessianDiag ? hutchinsonDiag(b, rawGrads, trainable, seed) : undefined;
 
   const state: StateTensor[] = [];
   const stateNodes: NodeOf<'param'>[] = [];
@@ -116,7 +121,7 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainS
       stateNodes.push(node);
       old[suffix] = node;
     }
-    const up = rule.update(b, p, grads[i]!, old, scalars);
+    const up = rule.update(b, p, grads[i]!, old, scalars, hessDiag?.[i]);
     assigns.push(b.assign(p.name, up.param));
     for (const suffix of rule.state) {
       const v = up.state[suffix] ?? IRError.throw(`optimizer ${rule.name} gave no new '${suffix}' for ${p.name}`);
