@@ -5,6 +5,7 @@
 // Hutchinson estimate over many seeds against diag(H) computed exactly, with
 // a bound from the estimator's variance; validation; the step graph.
 
+import { readFileSync } from 'node:fs';
 import {
   CURVATURE_CASES,
   QUAD_INIT,
@@ -241,5 +242,27 @@ describe('the curvature step graph', () => {
     expect(errs('sophia(lr = 0.1, clip_threshold = 0)')[0]).toContain('> 0');
     expect(errs('sophia(lr = 0.1, gamma = 3)')).toEqual([]);
     expect(errs('sophia')[0]).toContain('sophia needs lr');
+  });
+});
+
+describe('optimizers.md §28b, §28c test vectors', () => {
+  /** The sheet's printed w after steps 1–3, parsed from docs/optimizers.md, against the float64 code here. */
+  it('the printed vectors are the float64 trajectories of the first adahessian and sophia cases', () => {
+    const sheet = readFileSync(new URL('../../docs/optimizers.md', import.meta.url), 'utf8');
+    for (const [section, c] of [
+      ['## 28b.', CURVATURE_CASES[0]!],
+      ['## 28c.', CURVATURE_CASES[2]!],
+    ] as const) {
+      const body = sheet.slice(sheet.indexOf(section), sheet.indexOf('\n## ', sheet.indexOf(section) + 4));
+      const rows = [...body.matchAll(/step (\d): w = \[([^\]]+)\]\s+k\[0:4\] = \[([^\]]+)\]/g)];
+      expect(rows.length, section).toBe(3);
+      const want = quadReference(c, 3);
+      for (const r of rows) {
+        const t = Number(r[1]);
+        const printed = [...r[2]!.split(','), ...r[3]!.split(',')].map(Number);
+        const exact = [...want.after[t - 1]!['w']!, ...want.after[t - 1]!['k']!.slice(0, 4)];
+        printed.forEach((x, i) => expect(Math.abs(x - exact[i]!)).toBeLessThanOrEqual(5e-9 * Math.max(1, Math.abs(x))));
+      }
+    }
   });
 });
