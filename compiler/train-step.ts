@@ -37,8 +37,8 @@ export interface StateTensor {
 
 export interface TrainStep {
   /**
-   * Inputs: the model's (with `@seed` when it uses dropout or gradient
-   * noise), then the scalars. Params: the model's, then the state tensors. Outputs: the loss
+   * Inputs: the model's (with `@seed` when it uses dropout, gradient
+   * noise or a Hessian estimate), then the scalars. Params: the model's, then the state tensors. Outputs: the loss
    * under its output name, then for each trainable param in declaration
    * order its `assign` and its state's, each output named by its target.
    */
