@@ -22,6 +22,7 @@ import {
   scalarInput,
 } from '../runtime/optimizers/spec.js';
 import { gradients } from './autodiff.js';
+import { hutchinsonDiag } from './curvature.js';
 import { jvps } from './forward.js';
 import type { GradientEstimator, ModelContract, TrainContract } from './model.js';
 import { type Graph, type IRBuilder, type Node, type NodeOf, IRError } from './ir.js';
@@ -41,7 +42,7 @@ export interface StateTensor {
 export interface TrainStep {
   /**
    * Inputs: the model's (with `@seed` when it uses dropout, gradient
-   * noise or forward gradients), then the scalars. Params: the model's, then the state tensors. Outputs: the loss
+   * noise, forward gradients or a Hessian estimate), then the scalars. Params: the model's, then the state tensors. Outputs: the loss
    * under its output name, then for each trainable param in declaration
    * order its `assign` and its state's, each output named by its target.
    */
@@ -104,6 +105,11 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainS
   let grads = estimator
     ? forwardGradients(b, loss, trainable, key(), estimator.directions)
     : gradients(b, loss, trainable);
+  if (estimator && rule.needsHessianDiag)
+    throw new Error(
+      `optimizer ${rule.name} needs the Hessian of the loss, which a forward-gradient step does not compute: use gradient backprop`,
+    );
+  const rawGrads = grads;
 
   const scalarNames = [
     ...rule.scalars,
@@ -117,8 +123,10 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainS
     grads = train.clip.kind === 'global_norm' ? clipGlobalNorm(b, grads, max) : clipValue(b, grads, max);
   }
   const hadSeed = g.inputs.some((n) => n.name === '@seed');
-  const seed = noise || estimator ? key() : undefined;
+  const seed = noise || estimator || rule.needsHessianDiag ? key() : undefined;
   if (seed && noise) grads = addGradNoise(b, grads, seed, scalars[MODIFIER_SCALARS.grad_noise[0]]!);
+  // AdaHessian, Sophia: the Hutchinson diagonal of the loss's Hessian (compiler/curvature.ts).
+  const hessDiag = seed && rule.needsHessianDiag ? hutchinsonDiag(b, rawGrads, trainable, seed) : undefined;
 
   const state: StateTensor[] = [];
   const stateNodes: NodeOf<'param'>[] = [];
@@ -133,7 +141,7 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainS
       stateNodes.push(node);
       old[suffix] = node;
     }
-    const up = rule.update(b, p, grads[i]!, old, scalars);
+    const up = rule.update(b, p, grads[i]!, old, scalars, hessDiag?.[i]);
     assigns.push(b.assign(p.name, up.param));
     for (const suffix of rule.state) {
       const v = up.state[suffix] ?? IRError.throw(`optimizer ${rule.name} gave no new '${suffix}' for ${p.name}`);

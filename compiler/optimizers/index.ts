@@ -11,6 +11,7 @@ import { ADABELIEF } from './adabelief.js';
 import { ADABOUND } from './adabound.js';
 import { ADADELTA } from './adadelta.js';
 import { ADAGRAD } from './adagrad.js';
+import { ADAHESSIAN } from './adahessian.js';
 import { adamRule } from './adam.js';
 import { ADAMAX } from './adamax.js';
 import { adamwRule } from './adamw.js';
@@ -31,6 +32,7 @@ import { RADAM } from './radam.js';
 import { rmspropRule } from './rmsprop.js';
 import type { OptimizerRule } from './rule.js';
 import { SGD } from './sgd.js';
+import { SOPHIA } from './sophia.js';
 
 export type { OptimizerRule } from './rule.js';
 
@@ -82,6 +84,10 @@ function baseRule(name: SupportedOptimizer, hyper: Readonly<Record<string, numbe
       return DIFFGRAD;
     case 'novograd':
       return NOVOGRAD;
+    case 'adahessian':
+      return ADAHESSIAN;
+    case 'sophia':
+      return SOPHIA;
   }
 }
 

@@ -16,9 +16,9 @@ export function withCautious(rule: OptimizerRule): OptimizerRule {
   return {
     ...rule,
     name: `${rule.name}+cautious`,
-    update(b, param, grad, state, scalars) {
+    update(b, param, grad, state, scalars, hessDiag) {
       const { sub, mul, div, max, isPositive, asF32, sumAll, count } = ops(b);
-      const up = rule.update(b, param, grad, state, scalars);
+      const up = rule.update(b, param, grad, state, scalars, hessDiag);
       const { base, delta } = up.split ?? { base: param, delta: sub(param, up.param) };
       const mask = asF32(isPositive(mul(delta, grad)));
       // The reference code's mask.div_(mask.mean().clamp_(min=1e-3)): a structural constant, not a hyperparameter.
@@ -41,11 +41,12 @@ export function withLookahead(rule: OptimizerRule): OptimizerRule {
     name: `lookahead(${rule.name})`,
     state: [...rule.state, 'slow'],
     ...(rule.perTensorState && { perTensorState: rule.perTensorState }),
+    ...(rule.needsHessianDiag && { needsHessianDiag: true }),
     scalars: [...rule.scalars, ...MODIFIER_SCALARS.lookahead],
-    update(b, param, grad, state, scalars) {
+    update(b, param, grad, state, scalars, hessDiag) {
       const { add, sub, mul, select, flag } = ops(b);
       const { s, st } = readers(state, scalars);
-      const up = rule.update(b, param, grad, state, scalars);
+      const up = rule.update(b, param, grad, state, scalars, hessDiag);
       const fast = up.param;
       const slowOld = select(flag(s('lookahead_first')), param, st('slow'));
       const synced = add(slowOld, mul(s('lookahead_alpha'), sub(fast, slowOld)));
@@ -66,10 +67,10 @@ export function withEma(rule: OptimizerRule): OptimizerRule {
     name: `${rule.name}+ema`,
     state: [...rule.state, 'ema'],
     scalars: [...rule.scalars, ...MODIFIER_SCALARS.ema],
-    update(b, param, grad, state, scalars) {
+    update(b, param, grad, state, scalars, hessDiag) {
       const { ema } = ops(b);
       const { s, st } = readers(state, scalars);
-      const up = rule.update(b, param, grad, state, scalars);
+      const up = rule.update(b, param, grad, state, scalars, hessDiag);
       return {
         ...up,
         state: { ...up.state, ema: ema(s('ema_decay'), st('ema'), s('one_minus_ema_decay'), up.param) },

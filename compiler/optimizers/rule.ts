@@ -30,12 +30,19 @@ export interface OptimizerRule {
   readonly perTensorState?: readonly string[];
   /** The runtime scalars read (graph inputs `@<name>`, values from runtime/optimizers/host-scalars.ts). */
   readonly scalars: readonly string[];
+  /**
+   * The update reads a Hutchinson estimate z ⊙ (H·z) of the loss Hessian's
+   * diagonal for the param (compiler/curvature.ts): the step builder passes
+   * it as `hessDiag`. Absent for first-order rules, whose graphs stay as they were.
+   */
+  readonly needsHessianDiag?: boolean;
   update(
     b: IRBuilder,
     param: Node,
     grad: Node,
     state: Readonly<Record<string, Node>>,
     scalars: Readonly<Record<string, Node>>,
+    hessDiag?: Node,
   ): OptimizerUpdate;
 }
 

@@ -162,6 +162,11 @@ function optimizerValues(
       v['novograd_b2'] = first ? 0 : num('b2');
       v['novograd_one_minus_b2'] = first ? 1 : 1 - num('b2');
       break;
+    case 'adahessian':
+    case 'sophia':
+      // The Hessian diagonal is refreshed on steps 1, 1 + k, 1 + 2k, ... (optax: count % k == 0 with count = t − 1).
+      v['hess_refresh'] = (t - 1) % num('update_interval') === 0 ? 1 : 0;
+      break;
     default:
       break;
   }

@@ -84,6 +84,8 @@ export const SUPPORTED_OPTIMIZERS = [
   'adabound',
   'diffgrad',
   'novograd',
+  'adahessian',
+  'sophia',
 ] as const;
 export type SupportedOptimizer = (typeof SUPPORTED_OPTIMIZERS)[number];
 
@@ -128,7 +130,22 @@ export const OPTIMIZER_DEFAULTS: Readonly<Record<SupportedOptimizer, Readonly<Re
   adabound: { ...ADAM_LIKE, final_lr: 0.1, gamma: 1e-3 },
   diffgrad: ADAM_LIKE,
   novograd: { ...ADAM_LIKE, b2: 0.25, eps: 1e-6 },
+  // Wave 2 (optimizers.md §28b, §28c): curvature from a Hutchinson Hessian diagonal.
+  adahessian: { lr: 0.15, b1: 0.9, b2: 0.999, eps: 1e-4, weight_decay: 0, hessian_power: 1, update_interval: 1 },
+  sophia: {
+    lr: 'required',
+    b1: 0.965,
+    b2: 0.99,
+    eps: 1e-8,
+    weight_decay: 1e-4,
+    gamma: 0.01,
+    clip_threshold: 1.0,
+    update_interval: 10,
+  },
 };
+
+/** The optimizers whose update reads a Hutchinson estimate of the loss Hessian's diagonal (compiler/curvature.ts). */
+export const CURVATURE_OPTIMIZERS: readonly SupportedOptimizer[] = ['adahessian', 'sophia'];
 
 // ---------------------------------------------------------------------------
 // Modifiers and lookahead
@@ -169,6 +186,7 @@ const NON_NEGATIVE: Range = { ok: (x) => Number.isFinite(x) && x >= 0, text: 'a 
 const DECAY: Range = { ok: (x) => x >= 0 && x < 1, text: 'in [0, 1)' };
 const UNIT: Range = { ok: (x) => x >= 0 && x <= 1, text: 'in [0, 1]' };
 const OPEN_UNIT: Range = { ok: (x) => x > 0 && x < 1, text: 'in (0, 1)' };
+const POSITIVE: Range = { ok: (x) => Number.isFinite(x) && x > 0, text: 'a finite number > 0' };
 const POSITIVE_INT: Range = { ok: (x) => Number.isInteger(x) && x >= 1, text: 'an integer >= 1' };
 
 /** Ranges by hyperparameter name (PyTorch's and the author code's checks; decay rates in [0, 1)). */
@@ -194,6 +212,10 @@ const RANGES: Readonly<Record<string, Range>> = {
   // AdaBound's bounds divide by γ·t.
   gamma: OPEN_UNIT,
   ema: DECAY,
+  // The authors' AdaHessian checks 0 <= hessian_power <= 1.
+  hessian_power: UNIT,
+  update_interval: POSITIVE_INT,
+  clip_threshold: POSITIVE,
   grad_noise: NON_NEGATIVE,
   grad_noise_gamma: NON_NEGATIVE,
 };
@@ -201,6 +223,8 @@ const RANGES: Readonly<Record<string, Range>> = {
 const RANGE_OVERRIDES: Readonly<Record<string, Readonly<Record<string, Range>>>> = {
   // AdEMAMix's alpha is the slow EMA's weight (2.0 by default), not a decay.
   ademamix: { alpha: NON_NEGATIVE },
+  // Sophia's gamma scales the curvature (γ·h), it is no decay rate.
+  sophia: { gamma: NON_NEGATIVE },
   lookahead: { k: POSITIVE_INT, alpha: UNIT },
   grad_noise: { eta: NON_NEGATIVE, gamma: NON_NEGATIVE },
 };
@@ -282,6 +306,20 @@ export const OPTIMIZER_SCALARS: Readonly<Record<SupportedOptimizer, readonly str
   ],
   diffgrad: ['lr', 'b1', 'b2', 'one_minus_b1', 'one_minus_b2', 'eps', 'weight_decay', 'bc_c'],
   novograd: ['lr', 'b1', 'eps', 'weight_decay', 'novograd_b2', 'novograd_one_minus_b2'],
+  adahessian: [...ADAM_SCALARS, 'hessian_power', 'hess_refresh'],
+  sophia: [
+    'lr',
+    'b1',
+    'b2',
+    'one_minus_b1',
+    'one_minus_b2',
+    'eps',
+    'weight_decay',
+    'inv_bc1',
+    'gamma',
+    'clip_threshold',
+    'hess_refresh',
+  ],
 };
 
 /** The scalars of the modifiers (after the optimizer's, in this order). */
