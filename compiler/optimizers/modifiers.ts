@@ -4,6 +4,7 @@
 // first-step flags are host scalars chosen by `where`).
 
 import { MODIFIER_SCALARS } from '../../runtime/optimizers/spec.js';
+import type { Node } from '../ir.js';
 import { type OptimizerRule, ops, readers } from './rule.js';
 
 /**
@@ -41,6 +42,8 @@ export function withLookahead(rule: OptimizerRule): OptimizerRule {
     name: `lookahead(${rule.name})`,
     state: [...rule.state, 'slow'],
     ...(rule.perTensorState && { perTensorState: rule.perTensorState }),
+    ...(rule.stateFor && { stateFor: (p: Node) => [...rule.stateFor!(p), 'slow'] }),
+    ...(rule.global && { global: rule.global }),
     scalars: [...rule.scalars, ...MODIFIER_SCALARS.lookahead],
     update(b, param, grad, state, scalars) {
       const { add, sub, mul, select, flag } = ops(b);
@@ -65,6 +68,7 @@ export function withEma(rule: OptimizerRule): OptimizerRule {
     ...rule,
     name: `${rule.name}+ema`,
     state: [...rule.state, 'ema'],
+    ...(rule.stateFor && { stateFor: (p: Node) => [...rule.stateFor!(p), 'ema'] }),
     scalars: [...rule.scalars, ...MODIFIER_SCALARS.ema],
     update(b, param, grad, state, scalars) {
       const { ema } = ops(b);
