@@ -1,6 +1,6 @@
 // The Wave 2 optimizers (optimizers.md "Wave 2 canonical forms": muon,
 // prodigy, schedule_free_adamw) on the reference target: the sheet's test
-// vectors (§29, §30, §39), and 8-step trajectories of the tiny tanh MLP
+// vectors (§38, §39, §40), and 8-step trajectories of the tiny tanh MLP
 // (rank-2 w1 [2, 3] and w2 [3, 1], rank-1 b1, rank-0 b2) against the float64
 // code of tests/helpers/wave2-reference.ts (written from the sheet, not from
 // the IR rules); Prodigy's whole-model d, schedule-free's evaluation point,
@@ -23,7 +23,9 @@ import {
   WAVE2,
 } from '../helpers/optimizer-cases.js';
 import { type Tensors, WAVE2_REFERENCES, newtonSchulz64 } from '../helpers/wave2-reference.js';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { compileGraph } from '../../compiler/compile.js';
 import { type RefTensor, tensor } from '../../compiler/interpret.js';
 import { initialState, referenceTrainStep } from '../../compiler/train-reference.js';
 import { type TrainConfig, type TrainStep, buildTrainStep } from '../../compiler/train-step.js';
@@ -31,7 +33,7 @@ import { compileSource } from '../../dsl/frontend.js';
 import { formatDiagnostic } from '../../dsl/source.js';
 import { hostScalars } from '../../runtime/optimizers/host-scalars.js';
 import { resolveOptimizer } from '../../runtime/optimizers/resolve.js';
-import type { HyperValue, OptimizerConfig } from '../../runtime/optimizers/spec.js';
+import type { OptimizerConfig } from '../../runtime/optimizers/spec.js';
 import { scheduleValue } from '../../runtime/optimizers/schedules.js';
 
 type Vec = number[];
@@ -68,7 +70,7 @@ function compileStep(src: string): TrainStep {
 }
 
 // ---------------------------------------------------------------------------
-// The sheet's vectors (§29, §30, §39): θ after each of 3 steps, 9 digits
+// The sheet's vectors (§38, §39, §40): θ after each of 3 steps, 9 digits
 
 const THETA0 = [1.0, -2.0, 0.5];
 const GRADS = [
@@ -92,7 +94,7 @@ interface SheetVector {
 
 export const SHEET_VECTORS: readonly SheetVector[] = [
   {
-    name: '§29 Muon, 2 × 3 (wide), defaults, lr 0.1',
+    name: '§38 Muon, 2 × 3 (wide), defaults, lr 0.1',
     opt: o('muon', { lr: 0.1 }),
     shape: [2, 3],
     expected: [
@@ -102,7 +104,7 @@ export const SHEET_VECTORS: readonly SheetVector[] = [
     ],
   },
   {
-    name: '§29 Muon, 3 × 2 (tall: transposed, shape factor 1)',
+    name: '§38 Muon, 3 × 2 (tall: transposed, shape factor 1)',
     opt: o('muon', { lr: 0.1 }),
     shape: [3, 2],
     expected: [
@@ -112,7 +114,7 @@ export const SHEET_VECTORS: readonly SheetVector[] = [
     ],
   },
   {
-    name: '§29 Muon, rank 1: the Adam branch (nesterov)',
+    name: '§38 Muon, rank 1: the Adam branch (nesterov)',
     opt: o('muon', { lr: 0.1 }),
     shape: [3],
     expected: [
@@ -122,7 +124,7 @@ export const SHEET_VECTORS: readonly SheetVector[] = [
     ],
   },
   {
-    name: '§29 Muon, 2 × 3, nesterov false, weight_decay 0.1',
+    name: '§38 Muon, 2 × 3, nesterov false, weight_decay 0.1',
     opt: o('muon', { lr: 0.1, nesterov: false, weight_decay: 0.1 }),
     shape: [2, 3],
     expected: [
@@ -152,7 +154,7 @@ export const SHEET_VECTORS: readonly SheetVector[] = [
     ],
   },
   {
-    name: '§30 Schedule-Free AdamW, lr 0.1',
+    name: '§40 Schedule-Free AdamW, lr 0.1',
     opt: o('schedule_free_adamw', { lr: 0.1 }),
     shape: [3],
     expected: [
@@ -162,7 +164,7 @@ export const SHEET_VECTORS: readonly SheetVector[] = [
     ],
   },
   {
-    name: '§30 Schedule-Free AdamW, lr 0.1, warmup 2, weight_decay 0.1 (first base step has lr 0)',
+    name: '§40 Schedule-Free AdamW, lr 0.1, warmup 2, weight_decay 0.1 (first base step has lr 0)',
     opt: o('schedule_free_adamw', { lr: 0.1, warmup: 2, weight_decay: 0.1 }),
     shape: [3],
     expected: [
@@ -176,7 +178,7 @@ export const SHEET_VECTORS: readonly SheetVector[] = [
 const vectorData = (v: SheetVector) =>
   v.shape.length === 2 ? { th0: W0, grads: WGRADS } : { th0: THETA0, grads: GRADS };
 
-describe('optimizers.md Wave 2 test vectors (§29, §30, §39)', () => {
+describe('optimizers.md Wave 2 test vectors (§38, §39, §40)', () => {
   for (const v of SHEET_VECTORS) {
     const { th0, grads } = vectorData(v);
     it(`${v.name}: the float64 reference`, () => {
@@ -409,4 +411,20 @@ describe('compile errors for bad Wave 2 hyperparameters', () => {
   });
 });
 
-export type { HyperValue };
+// ---------------------------------------------------------------------------
+// Kernel counts (README, "Optimizers")
+
+describe('kernel counts of the MLP example step (examples/mlp.kiln, two weight matrices)', () => {
+  const src = readFileSync(new URL('../../examples/mlp.kiln', import.meta.url), 'utf8');
+  const kernels = (line: string) =>
+    compileGraph(compileStep(src.replace('adam(lr = 1e-3)', line)).graph).fusion.program.kernels.length;
+  it('schedule_free_adamw fuses like adam; prodigy adds its phase; muon 3 matmuls per Newton–Schulz step', () => {
+    const adam = kernels('adam(lr = 1e-3)');
+    expect(adam).toBe(9);
+    expect(kernels('schedule_free_adamw')).toBe(adam);
+    expect(kernels('prodigy')).toBe(18);
+    expect(kernels('muon(lr = 0.02)')).toBe(43);
+    // Each further Newton–Schulz step: 3 matmuls for each of the 2 weight matrices.
+    expect(kernels('muon(lr = 0.02, ns_steps = 6)') - kernels('muon(lr = 0.02)')).toBe(6);
+  });
+});
