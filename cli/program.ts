@@ -210,6 +210,7 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     .addOption(new Option('--lr <x>', "learning rate (instead of the train block's)").argParser(positiveNumber('--lr')))
     .option('--params-in <p>', 'start from these params (and optimizer state) instead of initialising')
     .option('--params-out <p>', 'write the final params to this .safetensors file')
+    .option('--eval-params', "--params-out writes the evaluation point (schedule_free_adamw's x) instead")
     .option('--checkpoint <dir>', 'save params, optimizer state and position here every epoch (atomically)')
     .option('--resume', 'continue the run saved in --checkpoint, exactly as if never stopped')
     .option('--log <file>', 'write one JSON line per step and per epoch (.jsonl)')

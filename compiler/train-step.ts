@@ -27,11 +27,13 @@ import { jvps } from './forward.js';
 import type { GradientEstimator, ModelContract, TrainContract } from './model.js';
 import { type Graph, type IRBuilder, type Node, type NodeOf, IRError } from './ir.js';
 import { optimizerRule } from './optimizers/index.js';
+import { type GlobalPhase, stateOf } from './optimizers/rule.js';
 import { verifyGraph } from './verify.js';
 
 export interface StateTensor {
-  /** `<param>.<suffix>`, e.g. `w1.m`: a param of the step graph. */
+  /** `<param>.<suffix>`, e.g. `w1.m`, or `<prefix>.<name>` for a whole-model value (`prodigy.d`): a param of the step graph. */
   readonly name: string;
+  /** The param it belongs to; '' for a whole-model value. */
   readonly param: string;
   /** The param's shape, or [] for a per-tensor value (NovoGrad's ν). */
   readonly shape: Shape;
@@ -131,23 +133,40 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainS
   const state: StateTensor[] = [];
   const stateNodes: NodeOf<'param'>[] = [];
   const assigns: Node[] = [];
+  // The builder hash-conses params: the global phase and the loop below get the same state nodes.
+  const stateParam = (p: NodeOf<'param'>, suffix: string) =>
+    b.param(`${p.name}.${suffix}`, {
+      dtype: p.dtype,
+      shape: rule.perTensorState?.includes(suffix) ? [] : p.shape,
+    }) as NodeOf<'param'>;
+  const global =
+    rule.global &&
+    globalPhase(b, rule.global, trainable, grads, scalars, (p) =>
+      Object.fromEntries(stateOf(rule, p).map((s) => [s, stateParam(p, s)])),
+    );
+  const updateScalars = global ? { ...scalars, ...global.values } : scalars;
   trainable.forEach((p, i) => {
     const old: Record<string, Node> = {};
-    for (const suffix of rule.state) {
-      const name = `${p.name}.${suffix}`;
-      const shape = rule.perTensorState?.includes(suffix) ? [] : p.shape;
-      const node = b.param(name, { dtype: p.dtype, shape }) as NodeOf<'param'>;
-      state.push({ name, param: p.name, shape, dtype: p.dtype, init: 'zeros' });
+    const suffixes = stateOf(rule, p);
+    for (const suffix of suffixes) {
+      const node = stateParam(p, suffix);
+      state.push({ name: node.name, param: p.name, shape: node.shape, dtype: p.dtype, init: 'zeros' });
       stateNodes.push(node);
       old[suffix] = node;
     }
-    const up = rule.update(b, p, grads[i]!, old, scalars, hessDiag?.[i]);
+    const up = rule.update(b, p, grads[i]!, old, updateScalars, hessDiag?.[i]);
     assigns.push(b.assign(p.name, up.param));
-    for (const suffix of rule.state) {
+    for (const suffix of suffixes) {
       const v = up.state[suffix] ?? IRError.throw(`optimizer ${rule.name} gave no new '${suffix}' for ${p.name}`);
       assigns.push(b.assign(`${p.name}.${suffix}`, v));
     }
   });
+  if (global)
+    for (const g of global.state) {
+      state.push({ name: g.node.name, param: '', shape: [], dtype: 'f32', init: 'zeros' });
+      stateNodes.push(g.node);
+      assigns.push(b.assign(g.node.name, g.value));
+    }
 
   const graph: Graph = {
     builder: b,
@@ -170,6 +189,32 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainS
     ...(train.clip && { clip: { kind: train.clip.kind, max: train.clip.max } }),
     ...(noise && { gradNoise: noise }),
     ...(estimator && { gradient: estimator }),
+  };
+}
+
+/**
+ * A rule's whole-model phase (Prodigy's d): its f32[] state params
+ * `<prefix>.<name>`, the new values to assign them, and the values every
+ * per-parameter update reads as scalars.
+ */
+function globalPhase(
+  b: IRBuilder,
+  phase: GlobalPhase,
+  params: readonly NodeOf<'param'>[],
+  grads: readonly Node[],
+  scalars: Readonly<Record<string, Node>>,
+  stateNodes: (p: NodeOf<'param'>) => Readonly<Record<string, Node>>,
+): { state: { node: NodeOf<'param'>; value: Node }[]; values: Readonly<Record<string, Node>> } {
+  const nodes = phase.state.map((n) => b.param(`${phase.prefix}.${n}`, { dtype: 'f32', shape: [] }) as NodeOf<'param'>);
+  const old = Object.fromEntries(phase.state.map((n, i) => [n, nodes[i]!]));
+  const views = params.map((p, i) => ({ param: p, grad: grads[i]!, state: stateNodes(p) }));
+  const out = phase.compute(b, views, old, scalars);
+  return {
+    state: phase.state.map((n, i) => ({
+      node: nodes[i]!,
+      value: out.state[n] ?? IRError.throw(`optimizer phase ${phase.prefix} gave no new '${n}'`),
+    })),
+    values: out.values,
   };
 }
 

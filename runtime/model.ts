@@ -7,7 +7,9 @@
 // A train block whose optimizer keeps a parameter EMA (`ema = 0.999`, §34)
 // has a second parameter set: `getParams({ ema: true })` returns, for every
 // param with a `<param>.ema` state tensor, that EMA under the param's own
-// name, ready for `setParams` on an inference copy of the model.
+// name, ready for `setParams` on an inference copy of the model. Schedule-Free
+// AdamW keeps its evaluation point x the same way (`<param>.x`), read by
+// `getParams({ eval: true })`.
 //
 // The lens entries (when compiled in, `kiln compile --entries ...,jvp,vjp`)
 // are the model's derivatives: `jvp(inputs, tangents)` gives every output
@@ -438,22 +440,30 @@ export class Model {
    * `<param>.<state>`, by name. With `ema: true`, the parameter EMA instead:
    * for every param that has a `<param>.ema` state, that EMA under the
    * param's name (`state` is then ignored); throws when the optimizer keeps
-   * no EMA.
+   * no EMA. With `eval: true`, schedule-free's evaluation point x (state
+   * `<param>.x`) under each param's name, the params themselves before the
+   * first step; throws for other optimizers.
    */
-  async getParams(opts: { state?: boolean; ema?: boolean } = {}): Promise<Record<string, Tensor>> {
+  async getParams(opts: { state?: boolean; ema?: boolean; eval?: boolean } = {}): Promise<Record<string, Tensor>> {
     this.checkLive();
     // name in the result -> param or state tensor to read
     const picks: [string, string][] = [];
-    if (opts.ema) {
+    if (opts.ema && opts.eval) throw new KilnRuntimeError('getParams: ask for ema or eval, not both');
+    if (opts.ema || opts.eval) {
+      const suffix = opts.ema ? '.ema' : '.x';
       const names = new Set(this.manifest.params.filter((p) => p.role === 'param').map((p) => p.name));
       for (const p of this.manifest.params) {
-        const param = p.name.endsWith('.ema') ? p.name.slice(0, -'.ema'.length) : undefined;
+        const param = p.name.endsWith(suffix) ? p.name.slice(0, -suffix.length) : undefined;
         if (p.role === 'state' && param !== undefined && names.has(param)) picks.push([param, p.name]);
       }
       if (picks.length === 0)
         throw new KilnRuntimeError(
-          `model '${this.name}' keeps no parameter EMA (give its optimizer an ema argument, as in adam(ema = 0.999))`,
+          opts.ema
+            ? `model '${this.name}' keeps no parameter EMA (give its optimizer an ema argument, as in adam(ema = 0.999))`
+            : `model '${this.name}' has no separate evaluation point (only schedule_free_adamw keeps one)`,
         );
+      // Before the first step the evaluation point is the params themselves (x starts as y).
+      if (opts.eval && this.t === 0) picks.splice(0, picks.length, ...picks.map(([n]): [string, string] => [n, n]));
     } else
       for (const p of this.manifest.params)
         if (p.role !== 'state' || opts.state !== false) picks.push([p.name, p.name]);

@@ -26,7 +26,7 @@ import type {
 import { type LensKind, lensInterface } from './lens-interface.js';
 import { hostScalars } from './optimizers/host-scalars.js';
 import { scheduleValue } from './optimizers/schedules.js';
-import { type HyperValue, isSupportedOptimizer, SUPPORTED_OPTIMIZERS } from './optimizers/spec.js';
+import { type HyperValue, isGlobalState, isSupportedOptimizer, SUPPORTED_OPTIMIZERS } from './optimizers/spec.js';
 import { manifestPrograms } from './programs.js';
 import type { StTensor } from './safetensors.js';
 
@@ -249,7 +249,7 @@ export function validateManifest(json: unknown, source: string): Manifest {
   });
   const paramMap = c.uniqueNames(params, 'params', 'param');
   params.forEach((p, i) => {
-    if (p.role !== 'state') return;
+    if (p.role !== 'state' || isGlobalState(p.name, p.shape)) return;
     const owner = paramMap.get(p.name.slice(0, p.name.lastIndexOf('.')));
     if (!p.name.includes('.') || !owner || owner.role !== 'param')
       c.fail(`params[${i}].name`, `optimizer state '${p.name}' must be named <param>.<state> after a param`);

@@ -43,6 +43,8 @@ export interface TrainOptions extends CommonOptions, GivenSettings {
   readonly eval?: string;
   readonly paramsIn?: string;
   readonly paramsOut?: string;
+  /** `--params-out` writes the evaluation point (schedule-free's x). */
+  readonly evalParams?: boolean;
   readonly checkpoint?: string;
   readonly resume?: boolean;
   readonly log?: string;
@@ -94,6 +96,7 @@ function checkUsage(opts: TrainOptions): void {
   if (opts.resume && opts.checkpoint === undefined) throw new UsageError('--resume needs --checkpoint DIR');
   if (opts.resume && opts.paramsIn !== undefined)
     throw new UsageError('--resume restores the params from the checkpoint; leave out --params-in');
+  if (opts.evalParams && opts.paramsOut === undefined) throw new UsageError('--eval-params needs --params-out P');
 }
 
 function checkPrior(dir: string, prior: Checkpoint | undefined, resume: boolean): void {
@@ -317,7 +320,7 @@ async function finish(
 async function writeParams(r: RunContext): Promise<boolean> {
   const path = r.opts.paramsOut;
   if (path === undefined) return false;
-  const params = await r.trainer.params();
+  const params = await r.trainer.params({ eval: r.opts.evalParams === true });
   try {
     writeSafetensorsFile(path, params);
   } catch (e) {

@@ -133,7 +133,9 @@ export async function trainLoop(c: LoopConfig): Promise<LoopResult> {
 }
 
 async function endOfEpoch(c: LoopConfig, pos: Position, complete: boolean): Promise<EpochRecord> {
-  const result = c.evalData ? await evaluate(c.trainer, c.evalData, c.classifier) : undefined;
+  const result = c.evalData
+    ? await c.trainer.atEvalPoint(() => evaluate(c.trainer, c.evalData!, c.classifier))
+    : undefined;
   return {
     epoch: pos.epoch + 1,
     step: pos.step,

@@ -43,6 +43,11 @@ export function referenceTrainer(file: string, opts: ReferenceTrainerOptions): T
   if (opts.paramsIn !== undefined) params = withParamsFile(params, opts.paramsIn, specs, lm.model.params);
   let t = 0;
   const names = new Set(lm.model.params.map((p) => p.name));
+  // Schedule-free's evaluation point: `<param>.x` in place of each trained param (before any step, the params).
+  const hasEval = (step.optimizer.inner ?? step.optimizer).name === 'schedule_free_adamw';
+  let atX = false;
+  const evalPoint = () =>
+    t === 0 ? params : new Map([...params].map(([k, v]) => [k, names.has(k) ? (params.get(`${k}.x`) ?? v) : v]));
   const forward = compilation.ir;
   const toRefBatch = (batch: Readonly<Record<string, Tensor>>) => {
     const out = new Map<string, RefTensor>();
@@ -74,12 +79,27 @@ export function referenceTrainer(file: string, opts: ReferenceTrainerOptions): T
       const wanted = forward.outputs.filter((o) => outputs.includes(o.name));
       const values = evaluate(
         wanted.map((o) => o.node),
-        { inputs: toRefBatch(batch), params },
+        { inputs: toRefBatch(batch), params: atX ? evalPoint() : params },
       );
       return Object.fromEntries(wanted.map((o, i) => [o.name, toTensor(values[i]!)]));
     },
     state: async () => new Map([...params].map(([k, v]) => [k, fromRef(v, true)])),
-    params: async () => new Map([...params].filter(([k]) => names.has(k)).map(([k, v]) => [k, fromRef(v, false)])),
+    params: async (o) => {
+      if (o?.eval === true && !hasEval)
+        throw new UserError(
+          `model '${lm.model.name}' has no separate evaluation point (only schedule_free_adamw keeps one)`,
+        );
+      const from = o?.eval === true ? evalPoint() : params;
+      return new Map([...from].filter(([k]) => names.has(k)).map(([k, v]) => [k, fromRef(v, false)]));
+    },
+    atEvalPoint: async (f) => {
+      atX = hasEval && t > 0;
+      try {
+        return await f();
+      } finally {
+        atX = false;
+      }
+    },
     restore: async (state, step, source) => {
       const next = new Map<string, RefTensor>();
       for (const spec of specs) {

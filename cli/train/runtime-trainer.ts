@@ -35,11 +35,29 @@ export async function runtimeTrainer(file: string, opts: RuntimeTrainerOptions):
   return wrap(model);
 }
 
+/** Whether the model's optimizer keeps an evaluation point apart from its params (schedule-free's x). */
+export function hasEvalPoint(model: Model): boolean {
+  const opt = model.manifest.train?.optimizer;
+  return (opt?.inner ?? opt)?.name === 'schedule_free_adamw';
+}
+
 function wrap(model: Model): Trainer {
-  const tensors = async (state: boolean) => {
+  const tensors = async (state: boolean, evalPoint = false) => {
     const out = new Map<string, StTensor>();
-    for (const [k, t] of Object.entries(await model.getParams({ state }))) out.set(k, toSafetensors(t, false));
+    const got = await userErrors(() => model.getParams(evalPoint ? { eval: true } : { state }));
+    for (const [k, t] of Object.entries(got)) out.set(k, toSafetensors(t, false));
     return out;
+  };
+  // Forward passes at x: swap x in, run, put y back (the step's params are y).
+  const atEvalPoint = async <T>(f: () => Promise<T>): Promise<T> => {
+    if (!hasEvalPoint(model) || model.stepCount === 0) return f();
+    const y = await model.getParams({ state: false });
+    model.setParams(await model.getParams({ eval: true }));
+    try {
+      return await f();
+    } finally {
+      model.setParams(y);
+    }
   };
   return {
     name: model.name,
@@ -51,7 +69,8 @@ function wrap(model: Model): Trainer {
     step: (batch) => userErrors(() => model.step(batch)),
     run: (batch, outputs) => userErrors(() => model.run(batch, { outputs })),
     state: () => tensors(true),
-    params: () => tensors(false),
+    params: (o) => tensors(false, o?.eval === true),
+    atEvalPoint,
     restore: (state, step, source) => restore(model, state, step, source),
     dispose: () => model.dispose(),
   };

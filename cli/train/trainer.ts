@@ -20,8 +20,13 @@ export interface Trainer {
   run(batch: Readonly<Record<string, Tensor>>, outputs: readonly string[]): Promise<Record<string, Tensor>>;
   /** Params and optimizer state at the backend's full precision, for checkpoints. */
   state(): Promise<Map<string, StTensor>>;
-  /** The params alone, as f32 safetensors (`--params-out`). */
-  params(): Promise<Map<string, StTensor>>;
+  /**
+   * The params alone, as f32 safetensors (`--params-out`); with `eval`, the
+   * evaluation point (schedule-free's x, `--eval-params`) in their place.
+   */
+  params(opts?: { readonly eval?: boolean }): Promise<Map<string, StTensor>>;
+  /** Runs `f` (forward passes) at the evaluation point when the optimizer keeps one (schedule-free's x). */
+  atEvalPoint<T>(f: () => Promise<T>): Promise<T>;
   /** Restores `state()`'s tensors and the step count; `source` names them in errors. */
   restore(state: ReadonlyMap<string, StTensor>, step: number, source: string): Promise<void>;
   dispose(): void;

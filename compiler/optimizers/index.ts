@@ -26,17 +26,20 @@ import { LION } from './lion.js';
 import { MADGRAD } from './madgrad.js';
 import { withCautious, withEma, withLookahead } from './modifiers.js';
 import { momentumRule } from './momentum.js';
+import { muonRule } from './muon.js';
 import { NADAM } from './nadam.js';
 import { NOVOGRAD } from './novograd.js';
+import { PRODIGY } from './prodigy.js';
 import { RADAM } from './radam.js';
 import { rmspropRule } from './rmsprop.js';
 import type { OptimizerRule } from './rule.js';
+import { SCHEDULE_FREE_ADAMW } from './schedule-free.js';
 import { SGD } from './sgd.js';
 import { SOPHIA } from './sophia.js';
 
 export type { OptimizerRule } from './rule.js';
 
-/** The rule of a base optimizer; only structural flags (nesterov, amsgrad, centered) are read. */
+/** The rule of a base optimizer; only structural values (nesterov, amsgrad, centered, ns_steps) are read. */
 function baseRule(name: SupportedOptimizer, hyper: Readonly<Record<string, number | boolean>>): OptimizerRule {
   const flag = (k: string) => hyper[k] === true;
   switch (name) {
@@ -88,6 +91,12 @@ function baseRule(name: SupportedOptimizer, hyper: Readonly<Record<string, numbe
       return ADAHESSIAN;
     case 'sophia':
       return SOPHIA;
+    case 'muon':
+      return muonRule({ nsSteps: hyper['ns_steps'] as number });
+    case 'prodigy':
+      return PRODIGY;
+    case 'schedule_free_adamw':
+      return SCHEDULE_FREE_ADAMW;
   }
 }
 

@@ -4,6 +4,7 @@
 // first-step flags are host scalars chosen by `where`).
 
 import { MODIFIER_SCALARS } from '../../runtime/optimizers/spec.js';
+import type { Node } from '../ir.js';
 import { type OptimizerRule, ops, readers } from './rule.js';
 
 /**
@@ -42,6 +43,8 @@ export function withLookahead(rule: OptimizerRule): OptimizerRule {
     state: [...rule.state, 'slow'],
     ...(rule.perTensorState && { perTensorState: rule.perTensorState }),
     ...(rule.needsHessianDiag && { needsHessianDiag: true }),
+    ...(rule.stateFor && { stateFor: (p: Node) => [...rule.stateFor!(p), 'slow'] }),
+    ...(rule.global && { global: rule.global }),
     scalars: [...rule.scalars, ...MODIFIER_SCALARS.lookahead],
     update(b, param, grad, state, scalars, hessDiag) {
       const { add, sub, mul, select, flag } = ops(b);
@@ -66,6 +69,7 @@ export function withEma(rule: OptimizerRule): OptimizerRule {
     ...rule,
     name: `${rule.name}+ema`,
     state: [...rule.state, 'ema'],
+    ...(rule.stateFor && { stateFor: (p: Node) => [...rule.stateFor!(p), 'ema'] }),
     scalars: [...rule.scalars, ...MODIFIER_SCALARS.ema],
     update(b, param, grad, state, scalars, hessDiag) {
       const { ema } = ops(b);

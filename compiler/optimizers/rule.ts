@@ -22,6 +22,32 @@ export interface OptimizerUpdate {
   readonly split?: { readonly base: Node; readonly delta: Node };
 }
 
+/** One trainable tensor as a whole-model phase sees it. */
+export interface ParamView {
+  readonly param: Node;
+  readonly grad: Node;
+  /** Its old state tensors, keyed by suffix. */
+  readonly state: Readonly<Record<string, Node>>;
+}
+
+/**
+ * A whole-model phase before the per-parameter updates (Prodigy's d): it
+ * reads every trainable tensor, its gradient and old state, and its own
+ * global state, and gives the new global state and f32[] values that every
+ * per-parameter update then reads as extra scalars. Built once per step.
+ */
+export interface GlobalPhase {
+  /** Global state names: f32[] step-graph params `<prefix>.<name>`, zeros at start. */
+  readonly prefix: string;
+  readonly state: readonly string[];
+  compute(
+    b: IRBuilder,
+    tensors: readonly ParamView[],
+    state: Readonly<Record<string, Node>>,
+    scalars: Readonly<Record<string, Node>>,
+  ): { readonly state: Readonly<Record<string, Node>>; readonly values: Readonly<Record<string, Node>> };
+}
+
 export interface OptimizerRule {
   readonly name: string;
   /** State tensor suffixes (`m`, `v`): the step graph stores them as params `<param>.<suffix>`, zeros at start. */
@@ -36,6 +62,10 @@ export interface OptimizerRule {
    * it as `hessDiag`. Absent for first-order rules, whose graphs stay as they were.
    */
   readonly needsHessianDiag?: boolean;
+  /** The state suffixes of one param when they depend on its shape (Muon: rank 2 or not); absent: `state`. */
+  readonly stateFor?: (param: Node) => readonly string[];
+  /** A whole-model phase whose values every update reads (absent: the updates are independent). */
+  readonly global?: GlobalPhase;
   update(
     b: IRBuilder,
     param: Node,
@@ -44,6 +74,11 @@ export interface OptimizerRule {
     scalars: Readonly<Record<string, Node>>,
     hessDiag?: Node,
   ): OptimizerUpdate;
+}
+
+/** The state suffixes of `param` under `rule`. */
+export function stateOf(rule: OptimizerRule, param: Node): readonly string[] {
+  return rule.stateFor?.(param) ?? rule.state;
 }
 
 /** A named entry of a record, or an internal error naming what is missing. */

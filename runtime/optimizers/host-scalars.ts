@@ -76,12 +76,46 @@ export function ademamixWarmup(h: Readonly<Record<string, HyperValue>>, t: numbe
   };
 }
 
+/** Running (max lr, Σ weights) of schedule-free averaging by settings, extended in step order (as muProducts). */
+const sfSums = new Map<string, { readonly t: number; readonly maxLr: number; readonly total: number }>();
+
+/**
+ * Schedule-free's averaging weight c_t = w_t/W_t (optax schedule_free, §30):
+ * max_lr_t = max over i ≤ t of lr_i, w_t = max_lr_t^p, W_t = w_1 + … + w_t,
+ * with lr_i the learning rate at optax's step_count i (counted from 1), and
+ * 0 when W_t is 0 (optax's nan_to_num). Always summed from i = 1 upward.
+ */
+export function scheduleFreeWeight(lrAt: (i: number) => number, power: number, t: number, key: string): number {
+  const cached = sfSums.get(key);
+  const start = cached && cached.t <= t ? cached : { t: 0, maxLr: 0, total: 0 };
+  let { maxLr, total } = start;
+  for (let i = start.t + 1; i <= t; i++) {
+    maxLr = Math.max(maxLr, lrAt(i));
+    total += maxLr ** power;
+  }
+  if (!cached || cached.t <= t) {
+    if (sfSums.size >= 64) sfSums.clear();
+    sfSums.set(key, { t, maxLr, total });
+  }
+  const w = maxLr ** power;
+  return total > 0 ? w / total : 0;
+}
+
+/** 1/(1 − β^t) and the optax nesterov split of a bias-corrected momentum: U = m·B + g·g (§29). */
+function momentumCoefs(beta: number, t: number, nesterov: boolean): { m: number; g: number } {
+  return nesterov
+    ? { m: beta / (1 - beta ** (t + 1)), g: (1 - beta) / (1 - beta ** t) }
+    : { m: 1 / (1 - beta ** t), g: 0 };
+}
+
 /** The optimizer-specific scalar values at step t (a superset of what the optimizer reads). */
 function optimizerValues(
   name: SupportedOptimizer,
   h: Readonly<Record<string, HyperValue>>,
   lr: number,
   t: number,
+  lrAt: (n: number) => number = () => lr,
+  scheduleKey = '',
 ): Record<string, number> {
   const v: Record<string, number> = { lr };
   for (const [k, x] of Object.entries(h)) if (typeof x === 'number' && k !== 'lr') v[k] = x;
@@ -167,6 +201,50 @@ function optimizerValues(
       // The Hessian diagonal is refreshed on steps 1, 1 + k, 1 + 2k, ... (optax: count % k == 0 with count = t − 1).
       v['hess_refresh'] = (t - 1) % num('update_interval') === 0 ? 1 : 0;
       break;
+    case 'muon': {
+      const nesterov = h['nesterov'] === true;
+      const mu = momentumCoefs(num('beta'), t, nesterov);
+      v['one_minus_beta'] = 1 - num('beta');
+      v['muon_m'] = mu.m;
+      v['muon_g'] = mu.g;
+      // adam_lr follows the schedule: adam_lr · lr_t / lr (absent: lr_t itself).
+      const base = num('lr');
+      v['adam_lr'] = typeof h['adam_lr'] === 'number' ? (base > 0 ? (num('adam_lr') * lr) / base : 0) : lr;
+      // optax muon's Adam branch is adamw(b1 = adam_b1, b2 = adam_b2, eps, nesterov = nesterov).
+      const am = momentumCoefs(num('adam_b1'), t, nesterov);
+      v['adam_one_minus_b1'] = 1 - num('adam_b1');
+      v['adam_one_minus_b2'] = 1 - num('adam_b2');
+      v['adam_m'] = am.m;
+      v['adam_g'] = am.g;
+      v['adam_rsqrt_bc2'] = 1 / Math.sqrt(1 - num('adam_b2') ** t);
+      break;
+    }
+    case 'prodigy': {
+      const b3 = typeof h['b3'] === 'number' ? num('b3') : Math.sqrt(num('b2'));
+      v['b3'] = b3;
+      const bc = Math.sqrt(1 - num('b2') ** t) / (1 - num('b1') ** t);
+      v['prodigy_lr_bc'] = lr * bc;
+      v['prodigy_s_coef'] = h['safeguard_warmup'] === true ? 1 : lr * bc;
+      v['prodigy_first'] = first ? 1 : 0;
+      break;
+    }
+    case 'schedule_free_adamw': {
+      // optax warmup_constant_schedule(0, lr, warmup) on top of the train block's schedule.
+      const W = num('warmup');
+      const sched = (n: number) => lrAt(n) * (W > 0 && n < W ? n / W : 1);
+      // The base optimizer counts from 0, the averaging from 1 (optax, §30).
+      v['lr'] = sched(t - 1);
+      const c = scheduleFreeWeight(
+        sched,
+        num('weight_lr_power'),
+        t,
+        `${scheduleKey}/${num('lr')}/${W}/${num('weight_lr_power')}`,
+      );
+      v['sf_c'] = c;
+      v['sf_one_minus_c'] = 1 - c;
+      v['sf_first'] = first ? 1 : 0;
+      break;
+    }
     default:
       break;
   }
@@ -195,7 +273,14 @@ export function hostScalars(
   const r = resolveOptimizer(split.optimizer);
   const base = baseOptimizer(r);
   const lr = scheduleValue(schedule, base.hyper['lr'] as number, t - 1);
-  const values = optimizerValues(base.name, base.hyper, lr, t);
+  const values = optimizerValues(
+    base.name,
+    base.hyper,
+    lr,
+    t,
+    (n) => scheduleValue(schedule, base.hyper['lr'] as number, n),
+    JSON.stringify(schedule ?? null),
+  );
   if (r.inner) {
     const k = r.hyper['k'] as number;
     values['lookahead_alpha'] = r.hyper['alpha'] as number;

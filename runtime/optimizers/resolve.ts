@@ -47,7 +47,8 @@ export function resolveOptimizer(opt: OptimizerConfig): OptimizerConfig {
   const hyper: Record<string, HyperValue> = {};
   for (const [k, d] of Object.entries(table)) {
     const v = opt.hyper[k] ?? d;
-    if (v !== 'required') hyper[k] = v;
+    // Absent and without a default (derived on the host, as prodigy's b3): left out.
+    if (v !== 'required' && v !== undefined) hyper[k] = v;
   }
   for (const k of Object.keys(MODIFIER_DEFAULTS)) {
     const v = opt.hyper[k];

@@ -86,6 +86,10 @@ export const SUPPORTED_OPTIMIZERS = [
   'novograd',
   'adahessian',
   'sophia',
+  // Wave 2 (optimizers.md "Wave 2 canonical forms")
+  'muon',
+  'prodigy',
+  'schedule_free_adamw',
 ] as const;
 export type SupportedOptimizer = (typeof SUPPORTED_OPTIMIZERS)[number];
 
@@ -107,7 +111,7 @@ const ADAM_LIKE = { lr: 1e-3, b1: 0.9, b2: 0.999, eps: 1e-8, weight_decay: 0 } a
  * shape (state tensors, masking), so they are fixed at compile time; every
  * numeric one is a runtime scalar.
  */
-export const OPTIMIZER_DEFAULTS: Readonly<Record<SupportedOptimizer, Readonly<Record<string, HyperDefault>>>> = {
+export const OPTIMIZER_DEFAULTS: Readonly<Record<SupportedOptimizer, HyperTable>> = {
   sgd: { lr: 'required', weight_decay: 0 },
   momentum: { lr: 'required', momentum: 0.9, dampening: 0, nesterov: false, weight_decay: 0 },
   adagrad: { lr: 1e-2, lr_decay: 0, eps: 1e-10, initial_accumulator: 0, weight_decay: 0 },
@@ -142,6 +146,31 @@ export const OPTIMIZER_DEFAULTS: Readonly<Record<SupportedOptimizer, Readonly<Re
     clip_threshold: 1.0,
     update_interval: 10,
   },
+  // Wave 2. An undefined default is derived on the host: muon's adam_lr = lr, prodigy's b3 = sqrt(b2).
+  // muon's ns_steps is structural (the number of Newton–Schulz matmuls), fixed at compile time like nesterov.
+  muon: {
+    lr: 'required',
+    beta: 0.95,
+    ns_steps: 5,
+    nesterov: true,
+    eps: 1e-8,
+    weight_decay: 0,
+    adam_b1: 0.9,
+    adam_b2: 0.999,
+    adam_lr: undefined,
+  },
+  prodigy: {
+    lr: 1.0,
+    b1: 0.9,
+    b2: 0.999,
+    b3: undefined,
+    eps: 1e-8,
+    d0: 1e-6,
+    d_coef: 1.0,
+    weight_decay: 0,
+    safeguard_warmup: false,
+  },
+  schedule_free_adamw: { lr: 2.5e-3, b1: 0.9, b2: 0.999, eps: 1e-8, weight_decay: 0, warmup: 0, weight_lr_power: 2 },
 };
 
 /** The optimizers whose update reads a Hutchinson estimate of the loss Hessian's diagonal (compiler/curvature.ts). */
@@ -188,6 +217,7 @@ const UNIT: Range = { ok: (x) => x >= 0 && x <= 1, text: 'in [0, 1]' };
 const OPEN_UNIT: Range = { ok: (x) => x > 0 && x < 1, text: 'in (0, 1)' };
 const POSITIVE: Range = { ok: (x) => Number.isFinite(x) && x > 0, text: 'a finite number > 0' };
 const POSITIVE_INT: Range = { ok: (x) => Number.isInteger(x) && x >= 1, text: 'an integer >= 1' };
+const NON_NEGATIVE_INT: Range = { ok: (x) => Number.isInteger(x) && x >= 0, text: 'an integer >= 0' };
 
 /** Ranges by hyperparameter name (PyTorch's and the author code's checks; decay rates in [0, 1)). */
 const RANGES: Readonly<Record<string, Range>> = {
@@ -218,6 +248,18 @@ const RANGES: Readonly<Record<string, Range>> = {
   clip_threshold: POSITIVE,
   grad_noise: NON_NEGATIVE,
   grad_noise_gamma: NON_NEGATIVE,
+  // Wave 2
+  beta: DECAY,
+  // Muon's iteration count is a loop unrolled into the graph: a small integer.
+  ns_steps: { ok: (x) => Number.isInteger(x) && x >= 1 && x <= 20, text: 'an integer in [1, 20]' },
+  adam_b1: DECAY,
+  adam_b2: DECAY,
+  adam_lr: NON_NEGATIVE,
+  // Prodigy divides by d0.
+  d0: POSITIVE,
+  d_coef: NON_NEGATIVE,
+  warmup: NON_NEGATIVE_INT,
+  weight_lr_power: NON_NEGATIVE,
 };
 /** Where one call's argument means something else than the table above. */
 const RANGE_OVERRIDES: Readonly<Record<string, Readonly<Record<string, Range>>>> = {
@@ -320,7 +362,74 @@ export const OPTIMIZER_SCALARS: Readonly<Record<SupportedOptimizer, readonly str
     'clip_threshold',
     'hess_refresh',
   ],
+  // U = muon_m·B + muon_g·g (nesterov or not, bias-corrected); the Adam branch the same with adam_m, adam_g.
+  muon: [
+    'lr',
+    'beta',
+    'one_minus_beta',
+    'muon_m',
+    'muon_g',
+    'eps',
+    'weight_decay',
+    'adam_lr',
+    'adam_b1',
+    'adam_one_minus_b1',
+    'adam_b2',
+    'adam_one_minus_b2',
+    'adam_m',
+    'adam_g',
+    'adam_rsqrt_bc2',
+  ],
+  // lr reaches the step only as dlr = d·prodigy_lr_bc; s += (d²/d0)·prodigy_s_coef·g; the first step reads θ for θ0 and d0 for d.
+  prodigy: [
+    'b1',
+    'one_minus_b1',
+    'b2',
+    'one_minus_b2',
+    'b3',
+    'eps',
+    'weight_decay',
+    'd0',
+    'd_coef',
+    'prodigy_lr_bc',
+    'prodigy_s_coef',
+    'prodigy_first',
+  ],
+  // lr: the base optimizer's (schedule and warmup at t − 1); sf_c the averaging weight c_t.
+  schedule_free_adamw: [
+    'lr',
+    'b1',
+    'one_minus_b1',
+    'b2',
+    'one_minus_b2',
+    'eps',
+    'weight_decay',
+    'rsqrt_bc2',
+    'sf_c',
+    'sf_one_minus_c',
+    'sf_first',
+  ],
 };
+
+/**
+ * Whole-model optimizer state (f32[] values, not one per param), stored as
+ * `<optimizer>.<name>`: Prodigy's step-size estimate d and its numerator.
+ */
+export const GLOBAL_STATE: Readonly<Partial<Record<SupportedOptimizer, readonly string[]>>> = {
+  prodigy: ['d', 'numerator'],
+};
+
+/** Whether `name` (with shape `shape`) is a whole-model state tensor of some optimizer. */
+export function isGlobalState(name: string, shape: readonly unknown[]): boolean {
+  const dot = name.indexOf('.');
+  const opt = name.slice(0, dot);
+  return (
+    dot > 0 &&
+    shape.length === 0 &&
+    isSupportedOptimizer(opt) &&
+    (GLOBAL_STATE[opt]?.includes(name.slice(dot + 1)) ?? false)
+  );
+}
 
 /** The scalars of the modifiers (after the optimizer's, in this order). */
 export const MODIFIER_SCALARS = {

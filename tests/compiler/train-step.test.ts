@@ -284,8 +284,8 @@ describe('host scalars', () => {
       (opt: OptimizerConfig, t = 1) =>
       () =>
         hostScalars(opt, undefined, t);
-    expect(bad({ name: 'muon', hyper: {} })).toThrow(
-      "optimizer 'muon' is not supported yet (supported: sgd, momentum,",
+    expect(bad({ name: 'kfac', hyper: {} })).toThrow(
+      "optimizer 'kfac' is not supported yet (supported: sgd, momentum,",
     );
     expect(bad({ name: 'sgd', hyper: {} })).toThrow('sgd needs lr');
     expect(bad({ name: 'adam', hyper: { beta1: 0.9 } })).toThrow("unknown hyperparameter 'beta1' for adam");
@@ -293,7 +293,7 @@ describe('host scalars', () => {
     expect(bad({ name: 'adam', hyper: { b2: 1 } })).toThrow("'b2' of adam must be in [0, 1)");
     expect(bad({ name: 'adam', hyper: { ema: 1 } })).toThrow("'ema' of adam must be in [0, 1)");
     expect(bad({ name: 'adam', hyper: {} }, 0)).toThrow('step must be an integer >= 1');
-    expect(() => optimizerRule({ name: 'muon', hyper: {} })).toThrow("optimizer 'muon' is not supported yet");
+    expect(() => optimizerRule({ name: 'kfac', hyper: {} })).toThrow("optimizer 'kfac' is not supported yet");
   });
 });
 
@@ -511,8 +511,8 @@ describe('the step graph', () => {
   });
 
   it('unknown optimizers and out-of-range hyperparameters fail with a clear error', () => {
-    expect(() => compileStep(LINREG_SRC.replace('sgd(lr = 0.1)', 'muon(lr = 1e-4)'))).toThrow(
-      "unknown optimizer 'muon'",
+    expect(() => compileStep(LINREG_SRC.replace('sgd(lr = 0.1)', 'kfac(lr = 1e-4)'))).toThrow(
+      "unknown optimizer 'kfac'",
     );
     expect(() => compileStep(LINREG_SRC.replace('sgd(lr = 0.1)', 'adam(b2 = 1.5)'))).toThrow(
       "hyperparameter 'b2' of adam must be in [0, 1), got 1.5",

@@ -703,7 +703,7 @@ describe('semantic errors', () => {
         (d) => d.message,
       );
     for (const [name, table] of Object.entries(OPTIMIZER_DEFAULTS)) {
-      const written = Object.entries(table).map(([k, d]) => `${k} = ${d === 'required' ? 0.1 : d}`);
+      const written = Object.entries(table).map(([k, d]) => `${k} = ${d === 'required' || d === undefined ? 0.1 : d}`);
       expect(msg(`${name}(${[...written, 'cautious = true', 'ema = 0.5'].join(', ')})`), name).toEqual([]);
       for (const [k, d] of Object.entries(table)) {
         const lr = k === 'lr' ? '' : 'lr = 0.1, ';

@@ -158,7 +158,36 @@ export const CASES: readonly TrajectoryCase[] = [
     opt: la(o('momentum', { lr: 0.2, cautious: true, ema: 0.7 })),
   },
   { label: 'lookahead(novograd), k = 2', opt: la(o('novograd', { lr: 0.05 }), { k: 2 }) },
+  // Wave 2: their float64 references are in tests/compiler/optimizers-wave2.test.ts.
+  {
+    label: 'muon',
+    opt: o('muon', { lr: 0.05, beta: 0.9, weight_decay: 0.02, adam_lr: 0.03 }),
+    change: { lr: 0.03, beta: 0.8, adam_b2: 0.99 },
+  },
+  { label: 'muon, no nesterov, 3 steps, adam_lr = lr', opt: o('muon', { lr: 0.05, nesterov: false, ns_steps: 3 }) },
+  {
+    label: 'prodigy',
+    opt: o('prodigy', { lr: 1, d0: 1e-2, weight_decay: 0.01 }),
+    change: { lr: 0.5, d_coef: 0.8, b2: 0.99 },
+  },
+  {
+    label: 'prodigy, safeguard_warmup, b3',
+    opt: o('prodigy', { lr: 1, d0: 1e-2, b3: 0.9, safeguard_warmup: true }),
+  },
+  {
+    label: 'schedule_free_adamw, warmup',
+    opt: o('schedule_free_adamw', { lr: 0.05, warmup: 3, weight_decay: 0.01 }),
+    change: { b2: 0.99, weight_decay: 0.02 },
+  },
+  {
+    label: 'schedule_free_adamw, cosine schedule',
+    opt: o('schedule_free_adamw', { lr: 0.05, b1: 0.8 }),
+    schedule: { name: 'cosine', args: { steps: 8 } },
+  },
 ];
+
+/** The optimizers whose float64 references live in tests/compiler/optimizers-wave2.test.ts. */
+export const WAVE2 = ['muon', 'prodigy', 'schedule_free_adamw'] as const;
 
 /** The optimizer config at step t: the base optimizer's hyperparameters changed from step 5 on. */
 export function configAt(c: TrajectoryCase, t: number): OptimizerConfig {
@@ -200,3 +229,28 @@ export const tinySrc = (line: string, extra = '') => `model tiny(x: f32[B, 2], y
     optimizer ${line}
     ${extra}
   }`;
+
+/** The tiny MLP's params (or gradients) as float64 arrays. */
+export type TinyParams = Record<TinyName, number[]>;
+
+/** The tiny MLP's loss and gradients on one batch, by hand in float64. */
+export function tinyGrads(p: TinyParams, batch: (typeof BATCHES)[number]): { loss: number; g: TinyParams } {
+  const { x: X, y: Y } = batch;
+  const g: TinyParams = { w1: Array(6).fill(0), b1: [0, 0, 0], w2: [0, 0, 0], b2: [0] };
+  let loss = 0;
+  for (let i = 0; i < B; i++) {
+    const h = [0, 1, 2].map((j) => Math.tanh(X[2 * i]! * p.w1[j]! + X[2 * i + 1]! * p.w1[3 + j]! + p.b1[j]!));
+    const res = h.reduce((a, hj, j) => a + hj * p.w2[j]!, 0) + p.b2[0]! - Y[i]!;
+    loss += (res * res) / B;
+    const dpred = (2 * res) / B;
+    g.b2[0]! += dpred;
+    for (let j = 0; j < 3; j++) {
+      g.w2[j]! += h[j]! * dpred;
+      const dz = dpred * p.w2[j]! * (1 - h[j]! * h[j]!);
+      g.b1[j]! += dz;
+      g.w1[j]! += X[2 * i]! * dz;
+      g.w1[3 + j]! += X[2 * i + 1]! * dz;
+    }
+  }
+  return { loss, g };
+}

@@ -331,6 +331,10 @@ describe('save, load and resume on wasm equals an uninterrupted run bit for bit'
     'lookahead(adam)',
     'adam + ema',
     'adam, clip global_norm(1.0), clip 0.05 from step 5',
+    // Wave 2: Muon's matmuls, Prodigy's whole-model d, schedule-free's x.
+    'muon',
+    'prodigy',
+    'schedule_free_adamw, warmup',
   ];
   for (const label of RESUMED) {
     it(label, async () => {
