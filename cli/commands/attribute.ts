@@ -24,13 +24,21 @@ import type { Tensor } from '../../runtime/executor.js';
 import type { TensorSpec } from '../../runtime/manifest.js';
 import { KilnRuntimeError, formatTensorType } from '../../runtime/validate.js';
 import { bindDataset } from '../data/bind.js';
-import { loadData } from '../data/load.js';
+import { dataForm, loadData } from '../data/load.js';
 import { UsageError, UserError } from '../errors.js';
 import { loadModel, modelParams } from '../model.js';
 import { type CommonOptions, checkTarget } from '../options.js';
 import type { Output } from '../output.js';
 import { checkOutputPath } from '../output-paths.js';
-import { applyParamsFile, isDirectory, runtimeModel, summarizeTensor, writeRuntimeTensors } from './common.js';
+import {
+  applyParamsFile,
+  isDirectory,
+  runtimeModel,
+  summarizeTensor,
+  toRuntime,
+  writeRuntimeTensors,
+} from './common.js';
+import { readSafetensorsFile } from '../../runtime/safetensors-node.js';
 import { checkImageInput, writeHeatMaps } from './heat-maps.js';
 
 export interface AttributeOptions extends CommonOptions {
@@ -140,11 +148,22 @@ async function readData(
   if (opts.png !== undefined) checkImageInput(opts.wrt, wrt.shape, formatTensorType(wrt.dtype, wrt.shape));
   const inputs = limited(await examples(opts.inputs, specs), opts.limit);
   if (!baselineFile) return { inputs };
-  const base = await examples(
-    baselineFile,
-    specs.filter((s) => s.name === opts.wrt),
-  );
-  return { inputs, baseline: base[opts.wrt]! };
+  return { inputs, baseline: await baselineOf(baselineFile, specs, wrt) };
+}
+
+/**
+ * The attributed input's tensor of a baseline: from a .safetensors file the
+ * tensor named like it (others are ignored, so a file of whole examples
+ * serves), from any other DATA form its examples of that input.
+ */
+async function baselineOf(source: string, specs: readonly TensorSpec[], wrt: TensorSpec): Promise<Tensor> {
+  if (dataForm(source) !== 'safetensors') return (await examples(source, specs))[wrt.name]!;
+  const t = readSafetensorsFile(source).tensors.get(wrt.name);
+  if (!t)
+    throw new UserError(
+      `${source}: no tensor '${wrt.name}' for the baseline of input ${wrt.name}: ${formatTensorType(wrt.dtype, wrt.shape)}`,
+    );
+  return toRuntime(wrt.name, t, wrt.dtype, source);
 }
 
 async function examples(source: string, specs: readonly TensorSpec[]): Promise<Record<string, Tensor>> {
