@@ -151,7 +151,14 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     .requiredOption('--of <output>', 'the output whose score is attributed: [B, C] (a class per example) or [B]')
     .addOption(
       new Option('--method <m>', 'the attribution method')
-        .choices(['saliency', 'input_x_gradient', 'integrated_gradients', 'smoothgrad', 'expected_gradients'])
+        .choices([
+          'saliency',
+          'input_x_gradient',
+          'integrated_gradients',
+          'smoothgrad',
+          'expected_gradients',
+          'grad_cam',
+        ])
         .makeOptionMandatory(),
     )
     .option('--class <k>', "the class K of a [B, C] output (default: each example's argmax)", nonNegativeInt('--class'))
@@ -159,6 +166,7 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     .option('--samples <n>', 'smoothgrad, expected_gradients: samples (default 50)', positiveInt('--samples'))
     .option('--noise <s>', 'smoothgrad: noise level, times max(x) - min(x) (default 0.15)', positiveNumber('--noise'))
     .option('--baseline <b>', 'integrated_gradients: zeros (default) or a .safetensors x0; expected_gradients: DATA')
+    .option('--layer <name>', 'grad_cam: the convolutional layer (a named value of the model, [B, C, H, W])')
     .option('--limit <n>', 'only the first n examples of the inputs', positiveInt('--limit'))
     .option('--params <p>', 'parameters as .safetensors (default: initialised with --seed)')
     .option('--out <out>', 'write attr.<input> to this .safetensors file (default: print a summary)')

@@ -6,6 +6,9 @@ import type { InitSpec } from './init.js';
 import type { Graph } from './ir.js';
 import type { TensorType } from './types.js';
 
+/** The output name under which `lower` exposes a layer. */
+export const LAYER = 'layer.';
+
 export interface ModelTensor {
   readonly name: string;
   readonly type: TensorType;
@@ -28,11 +31,19 @@ export interface ModelContract {
   /** Whether the model draws random numbers in training steps (dropout): its training graph has `@seed`. */
   readonly usesRandomness: boolean;
   /**
+   * The model's named intermediate values (its `let` statements, not the
+   * outputs), in declaration order: what `lower` can expose as `layer.<name>`
+   * (Grad-CAM attributes through one).
+   */
+  readonly layers: readonly ModelTensor[];
+  /**
    * The model as a fresh IR graph (a new IRBuilder per call; deterministic).
    * With `training`, dropout is active and, if the model uses it, the graph
    * has an extra input `@seed: i32[]` (last) keying the random numbers.
+   * `layers` adds an output `layer.<name>` after the model's for each named
+   * value asked for (an unknown name is an Error).
    */
-  lower(opts: { readonly training: boolean }): Graph;
+  lower(opts: { readonly training: boolean; readonly layers?: readonly string[] }): Graph;
 }
 
 /** A named call with literal keyword arguments, as in a train block. */

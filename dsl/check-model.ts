@@ -14,6 +14,7 @@ import { type Diagnostic, type Span, KilnError, diag, formatDiagnostic } from '.
 import type { Graph } from '../compiler/ir.js';
 import type { ModelContract, ModelParam, ModelTensor } from '../compiler/model.js';
 import type { TensorType } from '../compiler/types.js';
+import { LAYER } from '../compiler/model.js';
 import { verifyGraph } from '../compiler/verify.js';
 
 /** The compiler's model contract (compiler/model.ts), with the source positions the CLI's messages use. */
@@ -114,11 +115,19 @@ export function checkModel(
     symbolicDims: plan.symDims,
     statementTypes: lowered.types,
     usesRandomness,
-    lower(opts: { readonly training: boolean }): Graph {
+    layers: [...lowered.lets].map(([n, node]) => ({ name: n, type: { dtype: node.dtype, shape: node.shape } })),
+    lower(opts: { readonly training: boolean; readonly layers?: readonly string[] }): Graph {
       const l = new Lowerer(fns, plan, opts.training);
       const r = l.lowerModel();
       if (l.reporter.diagnostics.length > 0) throw new KilnError(l.reporter.diagnostics);
-      return graphOf(l, r);
+      const g = graphOf(l, r);
+      if (!opts.layers?.length) return g;
+      const exposed = opts.layers.map((n) => {
+        const node = r.lets.get(n);
+        if (!node) throw new Error(`model ${name} has no layer '${n}' (its layers: ${[...r.lets.keys()].join(', ')})`);
+        return { name: `${LAYER}${n}`, node };
+      });
+      return { ...g, outputs: [...g.outputs, ...exposed] };
     },
   };
   return { ...facts, model };

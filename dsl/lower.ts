@@ -880,6 +880,8 @@ export class Lowerer {
     params: NodeOf<'param'>[];
     outputs: { name: string; node: Node; stmt: OutputStmt }[];
     types: Map<ModelStmt, TensorType>;
+    /** The value of every `let` statement that lowered, by name. */
+    lets: Map<string, Node>;
   } {
     const plan = this.plan;
     const scope = new MapScope(plan.names);
@@ -910,6 +912,7 @@ export class Lowerer {
       scope.values.set(name, tensorValue(n));
     }
     const outputs: { name: string; node: Node; stmt: OutputStmt }[] = [];
+    const lets = new Map<string, Node>();
     const record = (s: LetStmt | OutputStmt, v: Value): Node | undefined => {
       const n = v.kind === 'error' ? undefined : this.materialize(v, undefined);
       if (n) types.set(s, { dtype: n.dtype, shape: n.shape });
@@ -924,13 +927,14 @@ export class Lowerer {
       scope.values.set(s.name.name, v);
       const n = record(s, v);
       if (s.kind === 'output' && n) outputs.push({ name: s.name.name, node: n, stmt: s });
+      else if (s.kind === 'let' && n) lets.set(s.name.name, n);
     }
     for (const s of plan.extra) this.evalExpr(s.value, scope);
     // Outputs in declaration order, whatever the evaluation order was.
     const pos = new Map(plan.decl.body.map((s, i) => [s, i]));
     outputs.sort((x, y) => pos.get(x.stmt)! - pos.get(y.stmt)!);
     if (this.seed) inputs.push(this.seed as NodeOf<'input'>);
-    return { inputs, params, outputs, types };
+    return { inputs, params, outputs, types, lets };
   }
 }
 

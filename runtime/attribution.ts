@@ -11,6 +11,9 @@
 //   smoothgrad           (1/n) sum dF/dx at x + N(0, (S (max(x) - min(x)))^2)
 //   expected_gradients   (1/n) sum (x - x') * dF/dx at x' + a (x - x'),
 //                        x' a random baseline example, a ~ U(0, 1)
+//   grad_cam             relu(sum_k a_k A_k) upsampled to the input, A a conv
+//                        layer's activation [B, K, h, w] and a_k the mean over
+//                        (h, w) of dF/dA_k (Selvaraju et al. 2017)
 //
 // The points of all examples go through the model together: the batch
 // dimension is symbolic, so m points of B examples are one call on m * B
@@ -29,6 +32,7 @@ export const ATTRIBUTION_METHODS = [
   'integrated_gradients',
   'smoothgrad',
   'expected_gradients',
+  'grad_cam',
 ] as const;
 export type AttributionMethod = (typeof ATTRIBUTION_METHODS)[number];
 
@@ -55,6 +59,8 @@ export interface AttributionOptions {
   readonly seed?: number;
   /** Examples per model call (default 4096): the points are split into calls of at most this many. */
   readonly maxBatch?: number;
+  /** grad_cam: the layer (a named value of the model, [B, K, h, w]). */
+  readonly layer?: string;
 }
 
 /** What attribution needs from a model: its outputs, and the gradient of a weighted output with respect to an input. */
@@ -63,6 +69,13 @@ export interface AttributionModel {
   forward(inputs: Readonly<Record<string, Tensor>>): Promise<Readonly<Record<string, Tensor>>>;
   /** d sum(output `of` * cotangent) / d input `wrt`, at `inputs`. */
   gradient(inputs: Readonly<Record<string, Tensor>>, of: string, cotangent: Tensor, wrt: string): Promise<Tensor>;
+  /** grad_cam: layer `layer`'s value A and d sum(output `of` * cotangent) / dA, at `inputs`. */
+  layerGradient?(
+    inputs: Readonly<Record<string, Tensor>>,
+    of: string,
+    cotangent: Tensor,
+    layer: string,
+  ): Promise<{ readonly activation: Tensor; readonly gradient: Tensor }>;
 }
 
 export interface Attribution {
@@ -101,8 +114,9 @@ export async function attribute(
   const out = outputs[opts.of];
   if (!out) throw new AttributionError(`no output '${opts.of}' (outputs: ${Object.keys(outputs).join(', ')})`);
   const score = scoreOf(opts, out, batch);
+  if (opts.method === 'grad_cam') return gradCam(model, inputs, opts, x, score);
 
-  const { points, weigh } = plan(opts, x, batch, per);
+  const { points, weigh } = plan({ ...opts, method: opts.method }, x, batch, per);
   const sum = new Float64Array(x.data.length);
   const maxBatch = Math.max(1, opts.maxBatch ?? DEFAULTS.maxBatch);
   const chunk = Math.max(1, Math.floor(maxBatch / Math.max(1, batch)));
@@ -173,7 +187,7 @@ interface Points {
 
 /** The method's points and how each point's gradient adds to the sum (divided by the count at the end). */
 function plan(
-  opts: AttributionOptions,
+  opts: AttributionOptions & { readonly method: Exclude<AttributionMethod, 'grad_cam'> },
   x: Tensor,
   batch: number,
   per: number,
@@ -255,6 +269,88 @@ function plan(
       };
     }
   }
+}
+
+/**
+ * Grad-CAM: per example, the channel weights a_k = mean over (h, w) of
+ * dF/dA_k, the map relu(sum_k a_k A_k), bilinearly upsampled (pixel
+ * centres aligned, as image resizing does) to the input's height and width
+ * and repeated over its channels.
+ */
+async function gradCam(
+  model: AttributionModel,
+  inputs: Readonly<Record<string, Tensor>>,
+  opts: AttributionOptions,
+  x: Tensor,
+  score: ReturnType<typeof scoreOf>,
+): Promise<Attribution> {
+  const layer = opts.layer;
+  if (layer === undefined)
+    throw new AttributionError('grad_cam attributes through a layer: give its name (--layer NAME)');
+  if (!model.layerGradient)
+    throw new AttributionError('this model cannot give the gradient of a layer (grad_cam needs the source)');
+  const { activation: a, gradient: g } = await model.layerGradient(inputs, opts.of, score.cotangent, layer);
+  const batch = x.shape[0]!;
+  if (a.shape.length !== 4 || a.shape[0] !== batch)
+    throw new AttributionError(
+      `grad_cam needs a convolutional layer of shape [B, channels, height, width]; layer '${layer}' is [${a.shape.join(', ')}]`,
+    );
+  const image = spatial(x.shape);
+  if (!image)
+    throw new AttributionError(
+      `grad_cam maps onto an image-shaped input ([B, H, W], [B, C, H, W] or [B, H*W] with a square H*W); input '${opts.wrt}' is [${x.shape.join(', ')}]`,
+    );
+  const [, k, h, w] = a.shape as [number, number, number, number];
+  const [H, W, channels] = image;
+  const ad = a.data as Float32Array;
+  const gd = g.data as Float32Array;
+  const attr = new Float32Array(x.data.length);
+  for (let b = 0; b < batch; b++) {
+    const cam = new Float64Array(h * w);
+    for (let c = 0; c < k; c++) {
+      const at = (b * k + c) * h * w;
+      let alpha = 0;
+      for (let i = 0; i < h * w; i++) alpha += gd[at + i]!;
+      alpha /= h * w;
+      for (let i = 0; i < h * w; i++) cam[i]! += alpha * ad[at + i]!;
+    }
+    for (let i = 0; i < h * w; i++) cam[i] = Math.max(0, cam[i]!);
+    const up = bilinear(cam, h, w, H, W);
+    for (let c = 0; c < channels; c++) attr.set(up, (b * channels + c) * H * W);
+  }
+  return { attr, shape: x.shape, classes: score.classes, scores: score.values, calls: 1 };
+}
+
+/** [H, W, channels] of an image-shaped input (examples first), or undefined. */
+function spatial(shape: readonly number[]): [number, number, number] | undefined {
+  const rest = shape.slice(1);
+  if (rest.length === 2) return [rest[0]!, rest[1]!, 1];
+  if (rest.length === 3) return [rest[1]!, rest[2]!, rest[0]!];
+  if (rest.length === 1) {
+    const side = Math.round(Math.sqrt(rest[0]!));
+    if (side * side === rest[0]) return [side, side, 1];
+  }
+  return undefined;
+}
+
+/** `src` (h x w) resized to H x W by bilinear interpolation between pixel centres, edges clamped. */
+export function bilinear(src: ArrayLike<number>, h: number, w: number, H: number, W: number): Float32Array {
+  const out = new Float32Array(H * W);
+  const coord = (o: number, from: number, to: number) => {
+    const c = Math.min(Math.max(((o + 0.5) * from) / to - 0.5, 0), from - 1);
+    const i = Math.floor(c);
+    return { i, j: Math.min(i + 1, from - 1), t: c - i };
+  };
+  for (let y = 0; y < H; y++) {
+    const r = coord(y, h, H);
+    for (let x = 0; x < W; x++) {
+      const c = coord(x, w, W);
+      const top = src[r.i * w + c.i]! * (1 - c.t) + src[r.i * w + c.j]! * c.t;
+      const bottom = src[r.j * w + c.i]! * (1 - c.t) + src[r.j * w + c.j]! * c.t;
+      out[y * W + x] = top * (1 - r.t) + bottom * r.t;
+    }
+  }
+  return out;
 }
 
 function positive(what: string, n: number): number {

@@ -8,9 +8,10 @@
 import { bindDims } from '../../compiler/bind.js';
 import { compile } from '../../compiler/compile.js';
 import { type RefTensor, evaluate } from '../../compiler/interpret.js';
-import type { ModelContract } from '../../compiler/model.js';
+import { COTANGENT_OF, LAYER_GRADIENT, gradCamModel } from '../../compiler/grad-cam.js';
+import { LAYER, type ModelContract } from '../../compiler/model.js';
 import { dimSpec } from '../../compiler/target.js';
-import { evalShape } from '../../compiler/types.js';
+import { evalShape, formatType } from '../../compiler/types.js';
 import { COTANGENT } from '../../compiler/lens.js';
 import {
   ATTRIBUTION_METHODS,
@@ -55,6 +56,7 @@ export interface AttributeOptions extends CommonOptions {
   readonly limit?: number;
   readonly out?: string;
   readonly png?: string;
+  readonly layer?: string;
 }
 
 export async function attributeCommand(file: string, opts: AttributeOptions, out: Output): Promise<number> {
@@ -66,6 +68,12 @@ export async function attributeCommand(file: string, opts: AttributeOptions, out
     throw new UsageError(`--baseline is for integrated_gradients and expected_gradients, not ${method}`);
   if (method === 'expected_gradients' && (opts.baseline === undefined || opts.baseline === 'zeros'))
     throw new UsageError('expected_gradients draws its baselines from data: give --baseline DATA');
+  if ((method === 'grad_cam') !== (opts.layer !== undefined))
+    throw new UsageError(
+      method === 'grad_cam'
+        ? 'grad_cam attributes through a convolutional layer: give --layer NAME'
+        : `--layer is for grad_cam, not ${method}`,
+    );
   const baselineFile = opts.baseline === undefined || opts.baseline === 'zeros' ? undefined : opts.baseline;
   if (opts.out !== undefined) checkOutputPath(opts.out, file, [opts.inputs, opts.params, baselineFile]);
 
@@ -77,28 +85,84 @@ export async function attributeCommand(file: string, opts: AttributeOptions, out
     const { model } = loadModel(file, opts.model);
     const specs = model.inputs.map(spec);
     const { inputs, baseline } = await readData(opts, specs, baselineFile);
-    const result = await attributeOrFail(referenceModel(model, modelParams(model, opts.params, opts.seed)), inputs, {
+    const params = modelParams(model, opts.params, opts.seed);
+    const view = opts.layer !== undefined ? gradCamView(model, opts.layer, opts.of) : undefined;
+    const result = await attributeOrFail(referenceModel(model, params, view), inputs, {
       ...request(opts, method),
       ...(baseline && { baseline }),
     });
     return report(opts, inputs, result, 'the reference interpreter', out);
   }
-  const { model } = await runtimeModel(file, opts, { entries: ['run', 'vjp'] }, 'attribute');
+  const layer = opts.layer;
+  if (layer !== undefined && !isDirectory(file)) gradCamView(loadModel(file, opts.model).model, layer, opts.of);
+  const { model } = await runtimeModel(
+    file,
+    opts,
+    layer === undefined
+      ? { entries: ['run', 'vjp'] }
+      : { entries: ['run'], view: (m) => gradCamModel(m, layer, opts.of) },
+    'grad_cam',
+  );
   try {
-    const { inputs, baseline } = await readData(opts, model.inputs, baselineFile);
+    const specs = layer === undefined ? model.inputs : model.inputs.filter((i) => !i.name.startsWith(COTANGENT_OF));
+    const { inputs, baseline } = await readData(opts, specs, baselineFile);
     if (opts.params !== undefined) applyParamsFile(model, opts.params);
-    const result = await attributeOrFail(
-      {
-        forward: (i) => model.run(i),
-        gradient: async (i, of, cotangent, wrt) => (await model.vjp(i, { [of]: cotangent }))[`vjp.${wrt}`]!,
-      },
-      inputs,
-      { ...request(opts, method), ...(baseline && { baseline }) },
-    );
+    const cotangentName = `${COTANGENT_OF}${opts.of}`;
+    const camRun = (i: Readonly<Record<string, Tensor>>, cotangent?: Tensor) => {
+      const shape = outputShape(model.inputs.find((t) => t.name === cotangentName)!.shape, i, model.inputs);
+      const zeros = { data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape };
+      return model.run({ ...i, [cotangentName]: cotangent ?? zeros });
+    };
+    const attribution: AttributionModel =
+      layer === undefined
+        ? {
+            forward: (i) => model.run(i),
+            gradient: async (i, of, cotangent, wrt) => (await model.vjp(i, { [of]: cotangent }))[`vjp.${wrt}`]!,
+          }
+        : {
+            forward: (i) => camRun(i),
+            gradient: () => Promise.reject(new Error('grad_cam takes no input gradients')),
+            layerGradient: async (i, _of, cotangent, l) => {
+              const r = await camRun(i, cotangent);
+              return { activation: r[`${LAYER}${l}`]!, gradient: r[`${LAYER_GRADIENT}${l}`]! };
+            },
+          };
+    const result = await attributeOrFail(attribution, inputs, {
+      ...request(opts, method),
+      ...(baseline && { baseline }),
+    });
     return report(opts, inputs, result, model.device, out);
   } finally {
     model.dispose();
   }
+}
+
+/** The Grad-CAM view of `model` through `layer`, or a user error naming the layers and outputs there are. */
+function gradCamView(model: ModelContract, layer: string, of: string): ModelContract {
+  if (!model.layers.some((l) => l.name === layer)) {
+    const known = model.layers.map((l) => `${l.name}: ${formatType(l.type)}`).join(', ');
+    throw new UserError(`--layer: model ${model.name} has no layer '${layer}' (its named values: ${known || 'none'})`);
+  }
+  if (!model.outputs.some((o) => o.name === of))
+    throw new UserError(`no output '${of}' (outputs: ${model.outputs.map((o) => o.name).join(', ')})`);
+  return gradCamModel(model, layer, of);
+}
+
+/** The concrete shape of a spec whose symbolic dims are bound by the inputs given. */
+function outputShape(
+  shape: TensorSpec['shape'],
+  given: Readonly<Record<string, Tensor>>,
+  specs: readonly TensorSpec[],
+): number[] {
+  const dims = new Map<string, number>();
+  for (const s of specs) {
+    const t = given[s.name];
+    if (t)
+      s.shape.forEach(
+        (d, i) => typeof d !== 'number' && d.syms.length === 1 && d.coef === 1 && dims.set(d.syms[0]!, t.shape[i]!),
+      );
+  }
+  return shape.map((d) => (typeof d === 'number' ? d : d.syms.reduce((a, x) => a * (dims.get(x) ?? 1), d.coef)));
 }
 
 function request(opts: AttributeOptions, method: AttributionMethod): AttributionOptions {
@@ -111,6 +175,7 @@ function request(opts: AttributeOptions, method: AttributionMethod): Attribution
     ...(opts.steps !== undefined && { steps: opts.steps }),
     ...(opts.samples !== undefined && { samples: opts.samples }),
     ...(opts.noise !== undefined && { noise: opts.noise }),
+    ...(opts.layer !== undefined && { layer: opts.layer }),
   };
 }
 
@@ -211,7 +276,11 @@ const spec = (t: ModelContract['inputs'][number]): TensorSpec => ({
 });
 
 /** The reference interpreter as an attribution model: the IR for outputs, the vjp graph for gradients. */
-function referenceModel(model: ModelContract, params: ReadonlyMap<string, RefTensor>): AttributionModel {
+function referenceModel(
+  model: ModelContract,
+  params: ReadonlyMap<string, RefTensor>,
+  camView?: ModelContract,
+): AttributionModel {
   const c = compile(model, undefined);
   const ref = (t: Tensor, dtype: RefTensor['dtype']): RefTensor => ({
     dtype,
@@ -239,7 +308,19 @@ function referenceModel(model: ModelContract, params: ReadonlyMap<string, RefTen
           : Uint8Array.from(t.data),
     shape: t.shape,
   });
+  const cam = camView && { graph: camView.lower({ training: false }) };
   return {
+    ...(cam && {
+      layerGradient: async (inputs: Readonly<Record<string, Tensor>>, of: string, cotangent: Tensor, layer: string) => {
+        const env = refInputs(inputs);
+        env.set(`${COTANGENT_OF}${of}`, ref(cotangent, 'f32'));
+        const outs = [`${LAYER}${layer}`, `${LAYER_GRADIENT}${layer}`].map(
+          (n) => cam.graph.outputs.find((o) => o.name === n)!.node,
+        );
+        const [activation, gradient] = evaluate(outs, { inputs: env, params, dims: dimsOf(env) });
+        return { activation: runtime(activation!), gradient: runtime(gradient!) };
+      },
+    }),
     forward: async (inputs) => {
       const env = refInputs(inputs);
       const g = c.ir;

@@ -11,6 +11,7 @@ import { type Model, loadArtifact, loadModel as loadArtifactDir } from '../../ru
 import type { Tensor, TensorData } from '../../runtime/executor.js';
 import type { RefTensor } from '../../compiler/interpret.js';
 import type { GradRequest } from '../../compiler/compile.js';
+import type { ModelContract } from '../../compiler/model.js';
 import { compileArtifact } from '../../targets/artifact.js';
 import { probeRelaxedSimd } from '../../targets/wasm/features.js';
 import { UsageError, UserError } from '../errors.js';
@@ -53,25 +54,36 @@ export interface RuntimeModel {
 export async function runtimeModel(
   file: string,
   opts: CommonOptions,
-  build: { readonly grad?: GradRequest; readonly training?: boolean; readonly entries?: readonly EntryName[] } = {},
+  build: {
+    readonly grad?: GradRequest;
+    readonly training?: boolean;
+    readonly entries?: readonly EntryName[];
+    /** Compile this view of the source's model instead (e.g. compiler/grad-cam.ts); sources only. */
+    readonly view?: (model: ModelContract) => ModelContract;
+  } = {},
   what = 'this command',
 ): Promise<RuntimeModel> {
   const loadOpts = { ...(opts.threads !== undefined && { threads: opts.threads }), seed: opts.seed };
   if (isDirectory(file)) {
-    if (build.grad) throw new UserError(`${file}: ${what} needs the .kiln source, not a compiled artifact`);
+    if (build.grad || build.view)
+      throw new UserError(`${file}: ${what} needs the .kiln source, not a compiled artifact`);
     if (opts.model !== undefined) throw new UsageError('--model picks a model of a .kiln source, not of an artifact');
     return { model: await userErrors(() => loadArtifactDir(file, loadOpts)), source: undefined, notes: [] };
   }
   const source = loadModel(file, opts.model);
   // Only `train` needs the training step: leaving it out saves compile time.
   const target = opts.target === 'webgpu' ? 'webgpu' : 'wasm';
-  const artifact = await compileArtifact(source.model, build.training ? source.train : undefined, {
-    target,
-    seed: opts.seed,
-    relaxedSimd: target === 'wasm' && probeRelaxedSimd(),
-    ...(build.grad && { grad: build.grad }),
-    ...(build.entries && { entries: build.entries }),
-  });
+  const artifact = await compileArtifact(
+    build.view ? build.view(source.model) : source.model,
+    build.training ? source.train : undefined,
+    {
+      target,
+      seed: opts.seed,
+      relaxedSimd: target === 'wasm' && probeRelaxedSimd(),
+      ...(build.grad && { grad: build.grad }),
+      ...(build.entries && { entries: build.entries }),
+    },
+  );
   const model = await userErrors(() =>
     loadArtifact(artifact, loadOpts, {
       manifest: `${file} (compiled manifest)`,
