@@ -54,8 +54,8 @@ export interface HyperCallContract {
 }
 
 export interface OptimizerCallContract extends HyperCallContract {
-  /** For `lookahead(inner, k, alpha)`: the wrapped optimizer. */
-  readonly inner?: HyperCallContract;
+  /** For `lookahead(inner, k, alpha)` and `sam(inner, rho, adaptive)`: the wrapped optimizer. */
+  readonly inner?: OptimizerCallContract;
 }
 
 export interface TrainContract {

@@ -11,7 +11,7 @@
 // `@seed`, no backward pass.
 
 import type { DType, Shape } from './types.js';
-import { resolveOptimizer, splitGradNoise } from '../runtime/optimizers/resolve.js';
+import { resolveOptimizer, splitGradNoise, splitSam } from '../runtime/optimizers/resolve.js';
 import type { ScheduleConfig } from '../runtime/optimizers/schedules.js';
 import {
   CLIP_SCALAR,
@@ -24,10 +24,11 @@ import {
 import { gradients } from './autodiff.js';
 import { hutchinsonDiag } from './curvature.js';
 import { jvps } from './forward.js';
-import type { GradientEstimator, ModelContract, TrainContract } from './model.js';
+import type { GradientEstimator, ModelContract, OptimizerCallContract, TrainContract } from './model.js';
 import { type Graph, type IRBuilder, type Node, type NodeOf, IRError } from './ir.js';
 import { optimizerRule } from './optimizers/index.js';
 import { type GlobalPhase, stateOf } from './optimizers/rule.js';
+import { samGradients } from './sam.js';
 import { verifyGraph } from './verify.js';
 
 export interface StateTensor {
@@ -88,12 +89,10 @@ const TANGENT_SALT = 0x46000000;
 export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainStep {
   if (train.model !== model.name) throw new Error(`train block is for model ${train.model}, not ${model.name}`);
   const spec = train.optimizer;
-  const { optimizer: opt, gradNoise: noise } = splitGradNoise({
-    name: spec.name,
-    hyper: spec.args,
-    ...(spec.inner && { inner: { name: spec.inner.name, hyper: spec.inner.args } }),
-  });
-  const rule = optimizerRule(opt);
+  const { optimizer: opt, gradNoise: noise } = splitGradNoise(optimizerConfig(spec));
+  // sam (§28d) changes the gradient the optimizer it wraps reads: that one is the rule.
+  const { optimizer: stepper, sam } = splitSam(opt);
+  const rule = optimizerRule(stepper);
   const resolved = resolveOptimizer(opt);
 
   const g = model.lower({ training: true });
@@ -112,10 +111,14 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainS
       `optimizer ${rule.name} needs the Hessian of the loss, which a forward-gradient step does not compute: use gradient backprop`,
     );
   const rawGrads = grads;
+  if (sam && estimator) throw new Error('sam needs the exact gradient at the perturbed point: use gradient backprop');
+  // SAM: the update reads g' = ∇L(w + e), e from the raw g; clipping and noise apply to g' (below).
+  if (sam) grads = samGradients(b, loss, trainable, grads, scalarNode(b, MODIFIER_SCALARS.sam[0]), sam.adaptive);
 
   const scalarNames = [
     ...rule.scalars,
     ...(noise ? MODIFIER_SCALARS.grad_noise : []),
+    ...(sam ? MODIFIER_SCALARS.sam : []),
     ...(train.clip ? [CLIP_SCALAR] : []),
   ];
   const scalarNodes = scalarNames.map((s) => b.input(scalarInput(s), { dtype: 'f32', shape: [] }) as NodeOf<'input'>);
@@ -190,6 +193,16 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainS
     ...(noise && { gradNoise: noise }),
     ...(estimator && { gradient: estimator }),
   };
+}
+
+/** The optimizer call of a train block as the spec's config (recursively: sam and lookahead wrap one). */
+function optimizerConfig(c: OptimizerCallContract): OptimizerConfig {
+  return { name: c.name, hyper: c.args, ...(c.inner && { inner: optimizerConfig(c.inner) }) };
+}
+
+/** The f32[] scalar input `@name` (the builder hash-conses inputs: the same node the scalar list makes). */
+function scalarNode(b: IRBuilder, name: string): Node {
+  return b.input(scalarInput(name), { dtype: 'f32', shape: [] });
 }
 
 /**

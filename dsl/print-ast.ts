@@ -5,7 +5,7 @@
 // of their own).
 
 import type { Expr, FnDecl, IndexItem, KwArg, ModelDecl, ModelStmt, Program, TrainDecl } from './ast.js';
-import type { CheckResult, CheckedModel, CheckedTrain, HyperCall } from './check.js';
+import type { CheckResult, CheckedModel, CheckedTrain, HyperCall, OptimizerSpec } from './check.js';
 import type { InitSpec } from '../compiler/init.js';
 import { formatType } from '../compiler/types.js';
 
@@ -175,8 +175,11 @@ function typeText(t: ModelDecl['inputs'][number]['type']): string {
   return `${t.dtype.name}[${t.dims.map((d) => (d.kind === 'int' ? String(d.value) : d.name)).join(', ')}]`;
 }
 
-function printCall(c: HyperCall, inner?: HyperCall): string {
-  const args = [...(inner ? [printCall(inner)] : []), ...Object.entries(c.args).map(([k, v]) => `${k} = ${v}`)];
+function printCall(c: HyperCall, inner?: OptimizerSpec): string {
+  const args = [
+    ...(inner ? [printCall(inner, inner.inner)] : []),
+    ...Object.entries(c.args).map(([k, v]) => `${k} = ${v}`),
+  ];
   return `${c.name}(${args.join(', ')})`;
 }
 

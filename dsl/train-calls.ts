@@ -1,5 +1,5 @@
 // The calls on a train block's lines: `optimizer` (possibly lookahead
-// wrapping one), `schedule`, `clip` and `gradient`. Arguments are literals given by
+// wrapping one, and sam wrapping either), `schedule`, `clip` and `gradient`. Arguments are literals given by
 // name; optimizer and schedule names, argument names and kinds, ranges and
 // combinations come from the optimizer spec, read through
 // compiler/optimizers/catalog.ts, so the checker says what the compiler and
@@ -12,6 +12,7 @@ import {
   type ArgKind,
   LOOKAHEAD_ARG_KINDS,
   OPTIMIZER_NAMES,
+  SAM_ARG_KINDS,
   SCHEDULE_NAMES,
   optimizerArgKinds,
   validateOptimizer,
@@ -23,7 +24,7 @@ export interface HyperCall extends HyperCallContract {
 }
 
 export interface OptimizerSpec extends HyperCall, OptimizerCallContract {
-  readonly inner?: HyperCall;
+  readonly inner?: OptimizerSpec;
 }
 
 export interface ClipSpec {
@@ -124,26 +125,49 @@ function hyperCall(
 
 /** The optimizer line, with its hyperparameters' ranges and combinations checked (optimizers.md). */
 export function optimizerSpec(e: Expr, error: Report): OptimizerSpec | undefined {
-  const spec = writtenOptimizer(e, true, error);
+  const spec = writtenOptimizer(e, 'line', error);
   if (!spec) return undefined;
   const issues = validateOptimizer(spec);
   for (const issue of issues) {
-    const call = issue.inner && e.kind === 'call' ? e.args[0]! : e;
+    // The wrapped call the issue is in: `depth` wrappers down (sam(lookahead(adam(...))): 2).
+    let call = e;
+    for (let d = issue.inner ? (issue.depth ?? 1) : 0; d > 0 && call.kind === 'call' && call.args[0]; d--)
+      call = call.args[0];
     const kw = call.kind === 'call' ? call.kwargs.find((k) => k.name.name === issue.arg) : undefined;
     error(kw ? kw.value.span : call.span, issue.message);
   }
   return issues.length > 0 ? undefined : spec;
 }
 
-/** An optimizer call's names, argument names and kinds; `outer`: it may be a lookahead. */
-function writtenOptimizer(e: Expr, outer: boolean, error: Report): OptimizerSpec | undefined {
+/**
+ * Where an optimizer call stands: the line itself (sam, lookahead or an
+ * optimizer), inside sam (lookahead or an optimizer), inside lookahead (an
+ * optimizer).
+ */
+type Level = 'line' | 'sam' | 'lookahead';
+
+/** An optimizer call's names, argument names and kinds. */
+function writtenOptimizer(e: Expr, level: Level, error: Report): OptimizerSpec | undefined {
+  if (e.kind === 'call' && e.callee.name === 'sam') {
+    if (level !== 'line') {
+      error(
+        e.span,
+        level === 'sam'
+          ? 'sam cannot wrap another sam'
+          : 'sam goes outside lookahead: sam(lookahead(adam(lr = 1e-3)), rho = 0.05)',
+      );
+      return undefined;
+    }
+    return wrapper(e, 'sam', 'sam wraps one optimizer: sam(adam(lr = 1e-3), rho = 0.05)', SAM_ARG_KINDS, error);
+  }
+  const outer = level !== 'lookahead';
   if (outer && e.kind === 'call' && e.callee.name === 'lookahead') {
     const [inner, ...rest] = e.args;
     if (!inner || rest.length > 0) {
       error(e.span, 'lookahead wraps one optimizer: lookahead(adam(lr = 1e-3), k = 5, alpha = 0.5)');
       return undefined;
     }
-    const innerSpec = writtenOptimizer(inner, false, error);
+    const innerSpec = writtenOptimizer(inner, 'lookahead', error);
     const self = hyperCall({ ...e, args: [] }, 'optimizer', ['lookahead'], () => LOOKAHEAD_ARG_KINDS, error);
     if (!innerSpec || !self) return undefined;
     return { ...self, span: e.span, inner: innerSpec };
@@ -155,10 +179,29 @@ function writtenOptimizer(e: Expr, outer: boolean, error: Report): OptimizerSpec
   return hyperCall(
     e,
     'optimizer',
-    outer ? [...OPTIMIZER_NAMES, 'lookahead'] : OPTIMIZER_NAMES,
+    [...OPTIMIZER_NAMES, ...(outer ? ['lookahead'] : []), ...(level === 'line' ? ['sam'] : [])],
     optimizerArgKinds,
     error,
   );
+}
+
+/** `sam(inner, k = v, ...)`: one positional optimizer, then its own arguments by name. */
+function wrapper(
+  e: Extract<Expr, { kind: 'call' }>,
+  name: 'sam',
+  form: string,
+  kinds: Readonly<Record<string, ArgKind>>,
+  error: Report,
+): OptimizerSpec | undefined {
+  const [inner, ...rest] = e.args;
+  if (!inner || rest.length > 0) {
+    error(e.span, form);
+    return undefined;
+  }
+  const innerSpec = writtenOptimizer(inner, name, error);
+  const self = hyperCall({ ...e, args: [] }, 'optimizer', [name], () => kinds, error);
+  if (!innerSpec || !self) return undefined;
+  return { ...self, span: e.span, inner: innerSpec };
 }
 
 /** `global_norm(max)` or `value(max)`, max a positive literal. */

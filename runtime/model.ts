@@ -412,7 +412,9 @@ export class Model {
     }
     const outer = this.optimizer;
     const at = (o: OptimizerSpec) => Object.hasOwn(resolveHyperparameters(o), name);
-    const owner = at(outer) ? outer : outer.inner && at(outer.inner) ? outer.inner : undefined;
+    // The outermost call that has it (sam's rho before adadelta's under it).
+    let owner: OptimizerSpec | undefined = outer;
+    while (owner && !at(owner)) owner = owner.inner;
     if (!owner)
       throw new KilnRuntimeError(
         `unknown hyperparameter '${name}' for ${outer.name} (expected: ${Object.keys(this.hyperparameters()).join(', ')})`,

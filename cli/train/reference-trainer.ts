@@ -8,6 +8,7 @@ import { initialState, referenceTrainStep, stepScalars } from '../../compiler/tr
 import type { Tensor, TensorData } from '../../runtime/executor.js';
 import type { TensorSpec } from '../../runtime/manifest.js';
 import { stepSeed } from '../../runtime/model.js';
+import { innermost } from '../../runtime/optimizers/resolve.js';
 import { formatTensorType } from '../../runtime/validate.js';
 import { inputSpecs, isDirectory, readRuntimeTensors } from '../commands/common.js';
 import { UserError } from '../errors.js';
@@ -44,7 +45,7 @@ export function referenceTrainer(file: string, opts: ReferenceTrainerOptions): T
   let t = 0;
   const names = new Set(lm.model.params.map((p) => p.name));
   // Schedule-free's evaluation point: `<param>.x` in place of each trained param (before any step, the params).
-  const hasEval = (step.optimizer.inner ?? step.optimizer).name === 'schedule_free_adamw';
+  const hasEval = innermost(step.optimizer).name === 'schedule_free_adamw';
   let atX = false;
   const evalPoint = () =>
     t === 0 ? params : new Map([...params].map(([k, v]) => [k, names.has(k) ? (params.get(`${k}.x`) ?? v) : v]));

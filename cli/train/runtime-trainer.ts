@@ -2,6 +2,7 @@
 // it): a .kiln source compiled in memory or an artifact directory.
 
 import type { Model } from '../../runtime/model.js';
+import { innermost } from '../../runtime/optimizers/resolve.js';
 import type { StTensor } from '../../runtime/safetensors.js';
 import type { Tensor } from '../../runtime/executor.js';
 import { KilnRuntimeError } from '../../runtime/validate.js';
@@ -38,7 +39,7 @@ export async function runtimeTrainer(file: string, opts: RuntimeTrainerOptions):
 /** Whether the model's optimizer keeps an evaluation point apart from its params (schedule-free's x). */
 export function hasEvalPoint(model: Model): boolean {
   const opt = model.manifest.train?.optimizer;
-  return (opt?.inner ?? opt)?.name === 'schedule_free_adamw';
+  return opt !== undefined && innermost(opt).name === 'schedule_free_adamw';
 }
 
 function wrap(model: Model): Trainer {

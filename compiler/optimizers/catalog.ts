@@ -11,6 +11,7 @@ import {
   LOOKAHEAD_DEFAULTS,
   MODIFIER_DEFAULTS,
   OPTIMIZER_DEFAULTS,
+  SAM_DEFAULTS,
   SUPPORTED_OPTIMIZERS,
   argKind,
   isSupportedOptimizer,
@@ -24,11 +25,14 @@ function kinds(table: HyperTable): Readonly<Record<string, ArgKind>> {
   return Object.fromEntries(Object.entries(table).map(([k, d]) => [k, argKind(d)]));
 }
 
-/** The optimizers a train block may name (lookahead, which wraps one of them, aside), in the sheet's order. */
+/** The optimizers a train block may name (lookahead and sam, which wrap one of them, aside), in the sheet's order. */
 export const OPTIMIZER_NAMES: readonly string[] = SUPPORTED_OPTIMIZERS;
 
 /** The arguments of `lookahead(inner, k, alpha)`. */
 export const LOOKAHEAD_ARG_KINDS = kinds(LOOKAHEAD_DEFAULTS);
+
+/** The arguments of `sam(inner, rho, adaptive)`. */
+export const SAM_ARG_KINDS = kinds(SAM_DEFAULTS);
 
 /** An optimizer's arguments, its hyperparameters then the modifiers; undefined for an unknown optimizer. */
 export function optimizerArgKinds(name: string): Readonly<Record<string, ArgKind>> | undefined {

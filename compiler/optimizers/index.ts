@@ -5,7 +5,7 @@
 // so the two cannot disagree.
 
 import { scalarNames } from '../../runtime/optimizers/host-scalars.js';
-import { baseOptimizer, resolveOptimizer } from '../../runtime/optimizers/resolve.js';
+import { baseOptimizer, resolveOptimizer, splitSam } from '../../runtime/optimizers/resolve.js';
 import type { OptimizerConfig, SupportedOptimizer } from '../../runtime/optimizers/spec.js';
 import { ADABELIEF } from './adabelief.js';
 import { ADABOUND } from './adabound.js';
@@ -105,9 +105,12 @@ function baseRule(name: SupportedOptimizer, hyper: Readonly<Record<string, numbe
  * base step, then lookahead, then the EMA of the resulting parameters.
  * Validated (unknown optimizers, arguments and out-of-range values throw).
  * Its scalars are exactly runtime/optimizers/host-scalars.ts scalarNames(opt).
+ * `sam` is no rule (it changes the gradient, not the update): the training
+ * step builds it (compiler/sam.ts), so `opt` must not be a sam call.
  */
 export function optimizerRule(opt: OptimizerConfig): OptimizerRule {
   const resolved = resolveOptimizer(opt);
+  if (splitSam(resolved).sam) throw new Error('sam is built by the training step: pass the optimizer it wraps');
   const base = baseOptimizer(resolved);
   let rule = baseRule(base.name, base.hyper);
   if (base.hyper['cautious'] === true) rule = withCautious(rule);

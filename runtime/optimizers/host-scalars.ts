@@ -8,7 +8,7 @@
 // file says what those inputs hold at step t = 1, 2, 3, ..., each a function
 // of t and the hyperparameters alone (a resumed run continues bit for bit).
 
-import { baseOptimizer, resolveGradNoise, resolveOptimizer, splitGradNoise } from './resolve.js';
+import { baseOptimizer, resolveGradNoise, resolveOptimizer, splitGradNoise, splitSam } from './resolve.js';
 import { type ScheduleConfig, scheduleValue } from './schedules.js';
 import {
   type ClipConfig,
@@ -25,18 +25,19 @@ import {
 /**
  * The scalar inputs of the step graph for `opt`, without `@`, in graph order:
  * the base optimizer's, then lookahead's, then ema's, then grad_noise's when
- * `noise` (the clip threshold comes after, from the train block).
+ * `noise`, then sam's (the clip threshold comes after, from the train block).
  */
 export function scalarNames(opt: OptimizerConfig, noise?: GradNoiseConfig): string[] {
   const split = splitGradNoise(opt);
   noise ??= split.gradNoise;
-  const r = resolveOptimizer(split.optimizer);
+  const { optimizer: r, sam } = splitSam(resolveOptimizer(split.optimizer));
   const base = baseOptimizer(r);
   return [
     ...OPTIMIZER_SCALARS[base.name],
     ...(r.inner ? MODIFIER_SCALARS.lookahead : []),
     ...(base.hyper['ema'] !== undefined ? MODIFIER_SCALARS.ema : []),
     ...(noise ? MODIFIER_SCALARS.grad_noise : []),
+    ...(sam ? MODIFIER_SCALARS.sam : []),
   ];
 }
 
@@ -270,7 +271,8 @@ export function hostScalars(
   // `grad_noise = eta` written among the optimizer's arguments (the explicit `noise` wins).
   const split = splitGradNoise(opt);
   noise ??= split.gradNoise;
-  const r = resolveOptimizer(split.optimizer);
+  const resolved = resolveOptimizer(split.optimizer);
+  const { optimizer: r, sam } = splitSam(resolved);
   const base = baseOptimizer(r);
   const lr = scheduleValue(schedule, base.hyper['lr'] as number, t - 1);
   const values = optimizerValues(
@@ -297,8 +299,9 @@ export function hostScalars(
     const { eta, gamma } = resolveGradNoise({ eta: noise.eta, gamma: noise.gamma });
     values['noise_std'] = Math.sqrt(eta / t ** gamma);
   }
+  if (sam) values['sam_rho'] = sam.rho;
   const out: Record<string, number> = {};
-  for (const s of scalarNames(r, noise)) {
+  for (const s of scalarNames(resolved, noise)) {
     const v = values[s];
     if (v === undefined) throw new Error(`no host value for scalar '${s}' of ${base.name}`);
     out[scalarInput(s)] = v;

@@ -13,6 +13,8 @@ import {
   LOOKAHEAD_DEFAULTS,
   MODIFIER_DEFAULTS,
   OPTIMIZER_DEFAULTS,
+  SAM_DEFAULTS,
+  type SamConfig,
   defaultValues,
 } from './spec.js';
 import { type OptimizerCall, argumentIssues, validateOptimizer } from './validate.js';
@@ -30,16 +32,16 @@ function assertValid(opt: OptimizerConfig): void {
 }
 
 /**
- * `opt` with every default filled in (recursively for lookahead's inner
- * optimizer; modifiers only when written). Throws the first problem
- * validateOptimizer finds.
+ * `opt` with every default filled in (recursively for the optimizer
+ * lookahead or sam wraps; modifiers only when written). Throws the first
+ * problem validateOptimizer finds.
  */
 export function resolveOptimizer(opt: OptimizerConfig): OptimizerConfig {
   assertValid(opt);
   if (opt.inner)
     return {
       name: opt.name,
-      hyper: { ...defaultValues(LOOKAHEAD_DEFAULTS), ...opt.hyper },
+      hyper: { ...defaultValues(opt.name === 'sam' ? SAM_DEFAULTS : LOOKAHEAD_DEFAULTS), ...opt.hyper },
       inner: resolveOptimizer(opt.inner),
     };
   const table = OPTIMIZER_DEFAULTS[opt.name as SupportedOptimizer];
@@ -66,11 +68,34 @@ export function resolveHyperparameters(opt: OptimizerConfig): Record<string, Hyp
   return { ...resolveOptimizer(opt).hyper };
 }
 
-/** The base optimizer of `opt` (lookahead's inner one, or `opt` itself), defaults filled. */
+/** The innermost optimizer of a chain of wrappers (sam, lookahead), or `opt` itself. */
+export function innermost(opt: OptimizerConfig): OptimizerConfig {
+  let o = opt;
+  while (o.inner) o = o.inner;
+  return o;
+}
+
+/** `opt` with its innermost optimizer replaced by `f` of it. */
+function mapInnermost(opt: OptimizerConfig, f: (base: OptimizerConfig) => OptimizerConfig): OptimizerConfig {
+  return opt.inner ? { ...opt, inner: mapInnermost(opt.inner, f) } : f(opt);
+}
+
+/** The base optimizer of `opt` (the one sam and lookahead wrap, or `opt` itself), defaults filled. */
 export function baseOptimizer(opt: OptimizerConfig): { name: SupportedOptimizer; hyper: Record<string, HyperValue> } {
-  const r = resolveOptimizer(opt);
-  const base = r.inner ?? r;
+  const base = innermost(resolveOptimizer(opt));
   return { name: base.name as SupportedOptimizer, hyper: { ...base.hyper } };
+}
+
+/**
+ * `opt` without its sam wrapper (the optimizer that steps with the
+ * perturbed gradient), and sam's settings with defaults (undefined when
+ * `opt` is no sam call).
+ */
+export function splitSam(opt: OptimizerConfig): { optimizer: OptimizerConfig; sam?: SamConfig } {
+  if (opt.name !== 'sam' || !opt.inner) return { optimizer: opt };
+  assertValid(opt);
+  const h = { ...defaultValues(SAM_DEFAULTS), ...opt.hyper };
+  return { optimizer: opt.inner, sam: { rho: h['rho'] as number, adaptive: h['adaptive'] === true } };
 }
 
 /** The arguments of grad_noise with defaults, checked. */
@@ -83,17 +108,17 @@ export function resolveGradNoise(args: Readonly<Record<string, HyperValue>>): Gr
 
 /**
  * `opt` without its `grad_noise` / `grad_noise_gamma` arguments (on the base
- * optimizer: lookahead's inner one, or `opt` itself), and the gradient noise
- * they ask for (undefined when `grad_noise` is absent). Checks their ranges.
+ * optimizer: the one sam and lookahead wrap, or `opt` itself), and the
+ * gradient noise they ask for (undefined when `grad_noise` is absent). Checks
+ * their ranges.
  */
 export function splitGradNoise(opt: OptimizerConfig): { optimizer: OptimizerConfig; gradNoise?: GradNoiseConfig } {
-  const base = opt.inner ?? opt;
+  const base = innermost(opt);
   const { grad_noise: eta, grad_noise_gamma: gamma, ...hyper } = base.hyper;
   if (eta === undefined && gamma === undefined) return { optimizer: opt };
   assertValid(opt);
-  const stripped = { ...base, hyper };
   return {
-    optimizer: opt.inner ? { ...opt, inner: stripped } : stripped,
+    optimizer: mapInnermost(opt, (o) => ({ ...o, hyper })),
     gradNoise: { eta: eta as number, gamma: (gamma ?? GRAD_NOISE_GAMMA_DEFAULT) as number },
   };
 }

@@ -38,7 +38,9 @@ export function defaultValues(table: HyperTable): Record<string, HyperValue> {
 /**
  * An optimizer line of a train block: its name and the arguments written in
  * the source (modifiers `cautious`, `ema` among them). For `lookahead`,
- * `hyper` holds `k` and `alpha` and `inner` the wrapped optimizer.
+ * `hyper` holds `k` and `alpha` and `inner` the wrapped optimizer; for `sam`,
+ * `rho` and `adaptive` and `inner` the wrapped one (a lookahead or a base
+ * optimizer: `sam(lookahead(adam(...)))`).
  */
 export interface OptimizerConfig {
   readonly name: string;
@@ -200,6 +202,18 @@ export const MODIFIER_DEFAULTS: HyperTable = {
 /** `lookahead(inner, k, alpha)` (§21). */
 export const LOOKAHEAD_DEFAULTS: HyperTable = { k: 5, alpha: 0.5 };
 
+/**
+ * `sam(inner, rho, adaptive)` (§28d). `rho` is a run-time scalar; `adaptive`
+ * (ASAM) chooses the perturbation's graph, fixed at compile time.
+ */
+export const SAM_DEFAULTS: HyperTable = { rho: 0.05, adaptive: false };
+
+/** SAM's settings, split off the optimizer it wraps (resolve.ts splitSam). */
+export interface SamConfig {
+  readonly rho: number;
+  readonly adaptive: boolean;
+}
+
 /** `grad_noise(eta, gamma)` (§34, optax noisy_sgd defaults): the host's view of the two modifiers. */
 export const GRAD_NOISE_DEFAULTS: HyperTable = { eta: 0.01, gamma: GRAD_NOISE_GAMMA_DEFAULT };
 
@@ -268,10 +282,12 @@ const RANGE_OVERRIDES: Readonly<Record<string, Readonly<Record<string, Range>>>>
   // Sophia's gamma scales the curvature (γ·h), it is no decay rate.
   sophia: { gamma: NON_NEGATIVE },
   lookahead: { k: POSITIVE_INT, alpha: UNIT },
+  // SAM's rho is a radius, not adadelta's decay; ASAM uses values above 1.
+  sam: { rho: NON_NEGATIVE },
   grad_noise: { eta: NON_NEGATIVE, gamma: NON_NEGATIVE },
 };
 
-/** The range of argument `arg` of call `call` (an optimizer, lookahead or grad_noise); undefined: any finite number. */
+/** The range of argument `arg` of call `call` (an optimizer, lookahead, sam or grad_noise); undefined: any finite number. */
 export function rangeOf(call: string, arg: string): Range | undefined {
   return RANGE_OVERRIDES[call]?.[arg] ?? RANGES[arg];
 }
@@ -436,6 +452,7 @@ export const MODIFIER_SCALARS = {
   lookahead: ['lookahead_alpha', 'lookahead_sync', 'lookahead_first'],
   ema: ['ema_decay', 'one_minus_ema_decay'],
   grad_noise: ['noise_std'],
+  sam: ['sam_rho'],
 } as const;
 
 /** The scalar the clip threshold is passed in (global_norm and value alike). */

@@ -8,6 +8,7 @@ import {
   type HyperValue,
   LOOKAHEAD_DEFAULTS,
   MODIFIER_DEFAULTS,
+  SAM_DEFAULTS,
   OPTIMIZER_DEFAULTS,
   argKind,
   defaultValues,
@@ -26,11 +27,13 @@ export interface OptimizerCall {
 /**
  * One problem with an optimizer call. `arg`: the argument at fault (point at
  * its value), absent for the call as a whole; `inner`: it is in the optimizer
- * lookahead wraps, not in the lookahead call.
+ * lookahead wraps, not in the lookahead call; `depth`: how many wrappers down
+ * (absent: 1 when `inner`; 2 for the base optimizer of `sam(lookahead(...))`).
  */
 export interface OptimizerIssue {
   readonly arg?: string;
   readonly inner?: boolean;
+  readonly depth?: number;
   readonly message: string;
 }
 
@@ -96,12 +99,32 @@ function baseIssues(call: OptimizerCall, inner: boolean): OptimizerIssue[] {
  * only range and combination issues remain, so nothing is reported twice.
  */
 export function validateOptimizer(call: OptimizerCall): OptimizerIssue[] {
+  if (call.name === 'sam') return samIssues(call);
   if (call.name !== 'lookahead') {
-    if (call.inner) return [{ message: `only lookahead wraps an optimizer, not ${call.name}` }];
+    if (call.inner) return [{ message: `only lookahead and sam wrap an optimizer, not ${call.name}` }];
     return baseIssues(call, false);
   }
   if (!call.inner)
     return [{ message: 'lookahead wraps one optimizer: lookahead(adam(lr = 1e-3), k = 5, alpha = 0.5)' }];
   if (call.inner.name === 'lookahead') return [{ inner: true, message: 'lookahead cannot wrap another lookahead' }];
+  if (call.inner.name === 'sam')
+    return [{ inner: true, message: 'sam goes outside lookahead: sam(lookahead(adam(lr = 1e-3)), rho = 0.05)' }];
   return [...argumentIssues('lookahead', call.args, LOOKAHEAD_DEFAULTS, false), ...baseIssues(call.inner, true)];
+}
+
+/**
+ * `sam(inner, rho, adaptive)` (§28d): it wraps a base optimizer or a
+ * lookahead (`sam(lookahead(adam(...)))`; both orders would be the same
+ * program, since SAM changes only the gradient the inner optimizer reads, so
+ * one is canonical); never another sam.
+ */
+function samIssues(call: OptimizerCall): OptimizerIssue[] {
+  if (!call.inner) return [{ message: 'sam wraps one optimizer: sam(adam(lr = 1e-3), rho = 0.05)' }];
+  if (call.inner.name === 'sam') return [{ inner: true, message: 'sam cannot wrap another sam' }];
+  const inner = validateOptimizer(call.inner).map((i) => ({
+    ...i,
+    inner: true,
+    depth: (i.inner ? (i.depth ?? 1) : 0) + 1,
+  }));
+  return [...argumentIssues('sam', call.args, SAM_DEFAULTS, false), ...inner];
 }
