@@ -106,10 +106,11 @@ describe('sam: the second gradient', () => {
     });
 
   it('rho = 0 gives exactly the inner optimizer step', () => {
-    for (const inner of [
+    const inners: OptimizerConfig[] = [
       { name: 'adam', hyper: { lr: 0.05 } },
       { name: 'lookahead', hyper: { k: 1 }, inner: { name: 'momentum', hyper: { lr: 0.1, nesterov: true } } },
-    ]) {
+    ];
+    for (const inner of inners) {
       for (const adaptive of [false, true]) {
         const s = oneStep({ name: 'sam', hyper: { rho: 0, adaptive }, inner });
         const plain = oneStep(inner);
