@@ -12,6 +12,7 @@
 //
 //   node bench/atlas.mjs [--out DIR] [--steps 938] [--batch 64] [--data fashion-mnist]
 //                        [--eval DATA] [--threads 1] [--last 50] [--only id,id,...]
+//   node bench/atlas.mjs --replot [--out DIR]   (atlas.md and atlas.svg again from atlas.json)
 
 import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -93,6 +94,7 @@ function options(argv) {
       threads: { type: 'string', default: '1' },
       last: { type: 'string', default: '50' },
       only: { type: 'string' },
+      replot: { type: 'boolean', default: false },
     },
   });
   const int = (name) => {
@@ -113,6 +115,7 @@ function options(argv) {
     data,
     evalData,
     only: values.only?.split(',').map((s) => s.trim()),
+    replot: values.replot,
   };
 }
 
@@ -322,19 +325,24 @@ function markdown(rows, meta) {
 // every panel without it, so each panel reads against the same reference.
 
 const PANEL_W = 400;
-const PANEL_H = 270;
+const PANEL_H = 300;
 const COLS = 3;
 const M = { left: 52, right: 12, top: 26, bottom: 34 };
 const HEADER = 48;
 
 export function atlasSvg(rows, meta) {
   const families = [...new Set(rows.map((r) => r.family))];
-  const curves = new Map(rows.map((r) => [r.id, smoothCurve(r.losses)]));
+  const curves = new Map(rows.map((r) => [r.id, r.curve]));
   const values = [...curves.values()].flatMap((c) => c.map((p) => p[1])).filter((v) => Number.isFinite(v) && v > 0);
-  // A diverging curve would flatten the rest: the axis stops at twice the largest starting loss.
-  const start = Math.max(...[...curves.values()].map((c) => c[0]?.[1] ?? 0).filter(Number.isFinite), 0.1);
-  const lo = Math.min(...values, start) * 0.95;
-  const hi = Math.min(Math.max(...values, lo * 2), 2 * start) * 1.05;
+  // The top is the 75th percentile of the starting losses, so an optimizer that starts with a
+  // spike (or diverges) runs off the top instead of squeezing every other curve into the bottom.
+  const firsts = [...curves.values()]
+    .map((c) => c[0]?.[1])
+    .filter((v) => Number.isFinite(v) && v > 0)
+    .sort((a, b) => a - b);
+  const top = firsts.length ? firsts[Math.floor(0.75 * (firsts.length - 1))] : Math.max(...values, 1);
+  const lo = Math.min(...values, top / 2) * 0.95;
+  const hi = top * 1.05;
   const rowsN = Math.ceil(families.length / COLS);
   const width = COLS * PANEL_W;
   const height = HEADER + rowsN * PANEL_H;
@@ -402,16 +410,16 @@ function panel(family, members, ref, curves, g) {
       r.divergedAt !== undefined ? 'diverged' : r.finalLoss === undefined ? 'failed' : r.finalLoss.toFixed(3);
     legend.push({ text: `${r.label} ${tail}`, color, dash: false });
   });
-  const lw = 230;
+  const lw = 34 + 6.2 * Math.max(...legend.map((l) => l.text.length)); // about 6.2 px a character at 11 px
   const lx = x1 - lw - 4;
   out.push(
-    `<rect x="${lx}" y="${y1 + 4}" width="${lw}" height="${14 * legend.length + 6}" fill="white" fill-opacity="0.85"/>`,
+    `<rect x="${f(lx)}" y="${y1 + 4}" width="${f(lw)}" height="${14 * legend.length + 6}" fill="white" fill-opacity="0.85"/>`,
   );
   legend.forEach((l, k) => {
     const ly = y1 + 16 + 14 * k;
     out.push(
-      `<line x1="${lx + 4}" y1="${ly - 4}" x2="${lx + 22}" y2="${ly - 4}" stroke="${l.color}" stroke-width="2.5"${l.dash ? ' stroke-dasharray="4 3"' : ''}/>`,
-      `<text x="${lx + 26}" y="${ly}">${escapeXml(l.text)}</text>`,
+      `<line x1="${f(lx + 4)}" y1="${ly - 4}" x2="${f(lx + 22)}" y2="${ly - 4}" stroke="${l.color}" stroke-width="2.5"${l.dash ? ' stroke-dasharray="4 3"' : ''}/>`,
+      `<text x="${f(lx + 26)}" y="${ly}">${escapeXml(l.text)}</text>`,
     );
   });
   out.push('</g>');
@@ -437,8 +445,30 @@ function escapeXml(s) {
 
 // ---------------------------------------------------------------------------
 
+/** atlas.md and atlas.svg from the record, and the record itself as atlas.json. */
+function writeOutputs(record, [md, svg, json]) {
+  const meta = record.settings;
+  writeFileAtomic(md, markdown(record.runs, meta));
+  writeFileAtomic(
+    svg,
+    atlasSvg(record.runs, {
+      title: `Kiln optimizer atlas: ${path.basename(meta.model)}, ${meta.steps} steps of batch ${meta.batch}, seed 0, wasm`,
+      subtitle: `training loss, trailing mean of ${meta.smooth} steps, log scale; data: ${meta.data.train}; legend: final loss (mean of the last ${meta.last} steps)`,
+      steps: meta.steps,
+    }),
+  );
+  writeFileAtomic(json, `${JSON.stringify(record, null, 1)}\n`);
+}
+
 async function main(argv) {
   const o = options(argv);
+  const outputs = ['atlas.md', 'atlas.svg', 'atlas.json'].map((n) => path.join(o.out, n));
+  if (o.replot) {
+    // Redraw the table and the picture from a finished atlas, without training.
+    writeOutputs(JSON.parse(fs.readFileSync(outputs[2], 'utf8')), outputs);
+    console.log(`rewrote ${outputs[0]}, ${outputs[1]} from ${outputs[2]}`);
+    return 0;
+  }
   let runs = atlasRuns();
   if (o.only) {
     const unknown = o.only.filter((id) => !runs.some((r) => r.id === id));
@@ -447,7 +477,6 @@ async function main(argv) {
   }
   // Check the outputs before hours of training: never over the model or the data.
   fs.mkdirSync(o.out, { recursive: true });
-  const outputs = ['atlas.md', 'atlas.svg', 'atlas.json'].map((n) => path.join(o.out, n));
   const reads = [o.data, o.evalData].filter((d) => fs.existsSync(d));
   for (const out of outputs) checkOutputPath(out, o.model, reads);
   const outDir = fs.realpathSync(o.out);
@@ -491,16 +520,11 @@ async function main(argv) {
     load,
     wallSeconds: (performance.now() - t0) / 1000,
   };
-  const svg = atlasSvg(rows, {
-    title: `Kiln optimizer atlas: ${path.basename(o.model)}, ${o.steps} steps of batch ${o.batch}, seed 0, wasm`,
-    subtitle: `training loss, trailing mean of ${SMOOTH} steps, log scale; data: ${data.train}; legend: final loss (mean of the last ${o.last} steps)`,
-    steps: o.steps,
-  });
-  const json = {
+  const record = {
     settings: { ...meta, smooth: SMOOTH, warmupSteps: WARMUP_STEPS },
     runs: rows.map((r) => ({
       id: r.id,
-      optimizer: r.label,
+      label: r.label,
       family: r.family,
       lr: r.lr,
       lrSource: r.lrSource,
@@ -516,9 +540,7 @@ async function main(argv) {
       curve: smoothCurve(r.losses).map(([s, l]) => [s, Number(l.toPrecision(5))]),
     })),
   };
-  writeFileAtomic(outputs[0], markdown(rows, meta));
-  writeFileAtomic(outputs[1], svg);
-  writeFileAtomic(outputs[2], `${JSON.stringify(json, null, 1)}\n`);
+  writeOutputs(record, outputs);
   console.log(`data: ${data.train}; test: ${data.test}`);
   console.log(`wrote ${outputs.join(', ')} in ${meta.wallSeconds.toFixed(0)} s`);
   return rows.some((r) => r.failed) ? 1 : 0;

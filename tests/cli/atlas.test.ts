@@ -1,6 +1,7 @@
 // `npm run atlas` (bench/atlas.mjs) on a tiny setting: three optimizers, a few steps on the
 // shipped Fashion-MNIST subset. The table has a row per optimizer, the SVG is well-formed XML
-// with one curve path per optimizer, and the atlas never writes over its inputs.
+// with one curve path per optimizer, --replot redraws both from atlas.json, and the atlas never
+// writes over its inputs.
 
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, readFileSync } from 'node:fs';
@@ -66,6 +67,12 @@ describe('optimizer atlas', () => {
     const json = JSON.parse(readFileSync(join(out, 'atlas.json'), 'utf8'));
     expect(json.runs.map((run: { id: string }) => run.id)).toEqual(RUNS);
     expect(json.runs.every((run: { steps: number }) => run.steps === 4)).toBe(true);
+
+    // --replot redraws the same table and picture from atlas.json, without training.
+    const replot = atlas('--replot', '--out', out);
+    expect(replot.status).toBe(0);
+    expect(readFileSync(join(out, 'atlas.svg'), 'utf8')).toBe(svg);
+    expect(readFileSync(join(out, 'atlas.md'), 'utf8')).toBe(table);
   });
 
   it('refuses to write over its inputs before training', () => {
