@@ -19,7 +19,7 @@ import { B, BATCHES, TINY_INIT, TINY_NAMES, TINY_SHAPES, tinySrc, optimizerLine 
 import { gpuDevice, webgpuSuite } from '../helpers/webgpu.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RefTensor, tensor } from '../../compiler/interpret.js';
-import { initialState, referenceTrainStep } from '../../compiler/train-reference.js';
+import { initialState, referenceTrainStep, stepRefreshes } from '../../compiler/train-reference.js';
 import { buildTrainStep } from '../../compiler/train-step.js';
 import { compileSource } from '../../dsl/frontend.js';
 import { formatDiagnostic } from '../../dsl/source.js';
@@ -104,6 +104,7 @@ async function tinyAgainstReference(line: string, target: 'wasm' | 'webgpu'): Pr
       batch: new Map(Object.entries(batch).map(([k, v]) => [k, toRef(v)])),
       scalars: hostScalars(step.optimizer, undefined, t),
       seed: stepSeed(0, t),
+      refresh: stepRefreshes(step, t),
     });
     ref = r.params;
     expectAllClose(`loss at step ${t}`, [loss], [r.loss], RTOL, ATOL);
