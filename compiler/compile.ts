@@ -51,9 +51,17 @@ export interface ProgramStages {
   readonly memory: MemoryPlan;
 }
 
-/** The training step: built (with its host-side description), or why it cannot be. */
+/**
+ * The training step: built (with its host-side description), or why it
+ * cannot be. `plain`: a curvature rule's step without a refresh (TrainStep.plain).
+ */
 export type StepStages =
-  | { readonly kind: 'built'; readonly step: TrainStep; readonly stages: ProgramStages }
+  | {
+      readonly kind: 'built';
+      readonly step: TrainStep;
+      readonly stages: ProgramStages;
+      readonly plain?: ProgramStages;
+    }
   | { readonly kind: 'unavailable'; readonly reason: string };
 
 export interface Compilation {
@@ -102,7 +110,9 @@ export function compile(
     const s = step();
     if (!s) throw new Error(`model '${model.name}' was compiled without a train block: no training step`);
     if (s.kind === 'unavailable') throw new Error(`no training step: ${s.reason}`);
-    return s.stages;
+    if (name === 'step') return s.stages;
+    if (!s.plain) throw new Error(`optimizer ${s.step.optimizer.name} has one training step program, no step_plain`);
+    return s.plain;
   };
   return {
     model,
@@ -128,7 +138,8 @@ export function compile(
     code(gen, programs) {
       if (gen.name !== target)
         throw new Error(`kernels planned for target ${target} cannot be compiled by the ${gen.name} code generator`);
-      const names = programs ?? (step()?.kind === 'built' ? ['fwd', 'step'] : ['fwd']);
+      const s = step();
+      const names = programs ?? (s?.kind === 'built' ? ['fwd', ...stepPrograms(s)] : ['fwd']);
       return gen.generate(names.map((prefix) => ({ prefix, program: program(prefix).fusion.program })));
     },
   };
@@ -174,7 +185,13 @@ function stepStages(model: ModelContract, train: TrainContract, limits: PlanOpti
     // An optimizer or model the step cannot be built for: the forward program still compiles.
     return { kind: 'unavailable', reason: (e as Error).message };
   }
-  return { kind: 'built', step, stages: compileGraph(step.graph, limits) };
+  const stages = compileGraph(step.graph, limits);
+  return { kind: 'built', step, stages, ...(step.plain && { plain: compileGraph(step.plain.graph, limits) }) };
+}
+
+/** The programs of a built step: `step`, and `step_plain` for a curvature rule. */
+export function stepPrograms(s: Extract<StepStages, { kind: 'built' }>): ProgramName[] {
+  return s.plain ? ['step', 'step_plain'] : ['step'];
 }
 
 /** `f`'s value, computed on the first call. */

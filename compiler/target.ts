@@ -27,9 +27,11 @@ export const TARGET_LIMITS: Readonly<Record<TargetName, PlanOptions>> = {
 
 /**
  * The programs of an artifact, the prefix of their kernels' entries: the
- * forward pass, the training step, and the lens entries (compiler/lens.ts).
+ * forward pass, the training step (and a curvature rule's step without a
+ * refresh, compiler/train-step.ts TrainStep.plain), and the lens entries
+ * (compiler/lens.ts).
  */
-export const PROGRAM_NAMES = ['fwd', 'step', 'jvp', 'vjp'] as const;
+export const PROGRAM_NAMES = ['fwd', 'step', 'step_plain', 'jvp', 'vjp'] as const;
 export type ProgramName = (typeof PROGRAM_NAMES)[number];
 
 export interface NamedProgram {

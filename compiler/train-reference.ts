@@ -2,7 +2,7 @@
 // interpreter, with its assigns applied. The oracle every backend's training
 // step is compared with.
 
-import { hostScalars } from '../runtime/optimizers/host-scalars.js';
+import { hostScalars, refreshesAt } from '../runtime/optimizers/host-scalars.js';
 import { type RefTensor, evaluate, scalar, tensor } from './interpret.js';
 import type { NodeOf } from './ir.js';
 import type { TrainStep } from './train-step.js';
@@ -16,6 +16,12 @@ export interface ReferenceStepEnv {
   readonly scalars: Readonly<Record<string, number>>;
   /** The random key (`@seed`), needed when the model uses dropout or the step adds gradient noise or uses forward gradients. */
   readonly seed?: number;
+  /**
+   * A step with a plain form (TrainStep.plain: adahessian, sophia): whether
+   * this step refreshes the curvature estimate (`stepRefreshes`), as the
+   * runtime decides. Required there, ignored elsewhere.
+   */
+  readonly refresh?: boolean;
 }
 
 export interface ReferenceStepResult {
@@ -26,14 +32,19 @@ export interface ReferenceStepResult {
 }
 
 export function referenceTrainStep(step: TrainStep, env: ReferenceStepEnv): ReferenceStepResult {
+  if (step.plain && env.refresh === undefined)
+    throw new Error(
+      `optimizer ${step.optimizer.name} refreshes its curvature estimate every '${step.plain.every}' steps: say whether this step refreshes (refresh)`,
+    );
+  const graph = step.plain && env.refresh === false ? step.plain.graph : step.graph;
   const inputs = new Map(env.batch);
   for (const [k, v] of Object.entries(env.scalars)) inputs.set(k, scalar(v));
-  if (step.graph.inputs.some((n) => n.name === '@seed')) {
+  if (graph.inputs.some((n) => n.name === '@seed')) {
     if (env.seed === undefined)
       throw new Error('this step draws random numbers (dropout, gradient noise or forward gradients): it needs a seed');
     inputs.set('@seed', scalar(env.seed, 'i32'));
   }
-  const outs = step.graph.outputs;
+  const outs = graph.outputs;
   const values = evaluate(
     outs.map((o) => o.node),
     { inputs, params: env.params },
@@ -57,6 +68,11 @@ export function initialState(step: TrainStep): Map<string, RefTensor> {
       return [s.name, tensor(s.dtype, shape, new Float64Array(shape.reduce((a, d) => a * d, 1)))];
     }),
   );
+}
+
+/** Whether update t (1 for the first) of `step` refreshes its curvature estimate (as config `opt`, default the step's own, says). */
+export function stepRefreshes(step: TrainStep, t: number, opt = step.optimizer): boolean {
+  return step.plain ? refreshesAt(opt, step.plain.every, t) : true;
 }
 
 /** The scalar inputs of `step` at update t (1 for the first). */

@@ -15,6 +15,7 @@ import { resolveOptimizer, splitGradNoise, splitSam } from '../runtime/optimizer
 import type { ScheduleConfig } from '../runtime/optimizers/schedules.js';
 import {
   CLIP_SCALAR,
+  CURVATURE_INTERVAL,
   type ClipConfig,
   type GradNoiseConfig,
   MODIFIER_SCALARS,
@@ -68,6 +69,19 @@ export interface TrainStep {
   readonly gradNoise?: GradNoiseConfig;
   /** Present for forward gradients; absent: the exact reverse-mode gradient. */
   readonly gradient?: Extract<GradientEstimator, { kind: 'forward' }>;
+  /**
+   * For a rule that refreshes a Hessian estimate (adahessian, sophia), `graph`
+   * is the refreshing step and this the plain one: no H·z, the stored
+   * estimate kept; the same params, state and scalars (`@seed` only when
+   * something else draws). Step t runs `graph` when (t − 1) % k == 0, k the
+   * current value of hyperparameter `every`, else `plain.graph`.
+   */
+  readonly plain?: { readonly graph: Graph; readonly every: string };
+}
+
+/** `refresh: false` builds the plain step of a curvature rule alone (TrainStep.plain). */
+export interface TrainStepOptions {
+  readonly refresh?: boolean;
 }
 
 /** A train block (compiler/model.ts). */
@@ -86,7 +100,7 @@ const NOISE_SALT = 0x4e000000;
  */
 const TANGENT_SALT = 0x46000000;
 
-export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainStep {
+export function buildTrainStep(model: ModelContract, train: TrainConfig, options: TrainStepOptions = {}): TrainStep {
   if (train.model !== model.name) throw new Error(`train block is for model ${train.model}, not ${model.name}`);
   const spec = train.optimizer;
   const { optimizer: opt, gradNoise: noise } = splitGradNoise(optimizerConfig(spec));
@@ -128,10 +142,11 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainS
     grads = train.clip.kind === 'global_norm' ? clipGlobalNorm(b, grads, max) : clipValue(b, grads, max);
   }
   const hadSeed = g.inputs.some((n) => n.name === '@seed');
-  const seed = noise || estimator || rule.needsHessianDiag ? key() : undefined;
+  const refresh = rule.needsHessianDiag === true && options.refresh !== false;
+  const seed = noise || estimator || refresh ? key() : undefined;
   if (seed && noise) grads = addGradNoise(b, grads, seed, scalars[MODIFIER_SCALARS.grad_noise[0]]!);
   // AdaHessian, Sophia: the Hutchinson diagonal of the loss's Hessian (compiler/curvature.ts).
-  const hessDiag = seed && rule.needsHessianDiag ? hutchinsonDiag(b, rawGrads, trainable, seed) : undefined;
+  const hessDiag = seed && refresh ? hutchinsonDiag(b, rawGrads, trainable, seed) : undefined;
 
   const state: StateTensor[] = [];
   const stateNodes: NodeOf<'param'>[] = [];
@@ -161,7 +176,8 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainS
     assigns.push(b.assign(p.name, up.param));
     for (const suffix of suffixes) {
       const v = up.state[suffix] ?? IRError.throw(`optimizer ${rule.name} gave no new '${suffix}' for ${p.name}`);
-      assigns.push(b.assign(`${p.name}.${suffix}`, v));
+      // A state the step keeps as it is (the stored curvature of a plain step) needs no copy onto itself.
+      if (v !== old[suffix]) assigns.push(b.assign(`${p.name}.${suffix}`, v));
     }
   });
   if (global)
@@ -192,6 +208,9 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig): TrainS
     ...(train.clip && { clip: { kind: train.clip.kind, max: train.clip.max } }),
     ...(noise && { gradNoise: noise }),
     ...(estimator && { gradient: estimator }),
+    ...(refresh && {
+      plain: { graph: buildTrainStep(model, train, { refresh: false }).graph, every: CURVATURE_INTERVAL },
+    }),
   };
 }
 

@@ -165,6 +165,15 @@ export interface OptimizerSpec {
 
 export interface TrainSpec {
   readonly program: ProgramSpec;
+  /**
+   * An optimizer that refreshes a curvature estimate every k steps (adahessian,
+   * sophia): `program` refreshes it, `plain.program` keeps the stored one (and
+   * costs a first-order step). Step t (1 for the first) runs `program` when
+   * (t − 1) % k == 0, k the current value of the optimizer's hyperparameter
+   * `plain.every` (`update_interval`; lookahead: the wrapped optimizer's),
+   * else `plain.program`. Both take the same inputs, params and state.
+   */
+  readonly plain?: { readonly program: ProgramSpec; readonly every: string };
   /** The output holding the loss. */
   readonly loss: string;
   /** As runtime/optimizers/host-scalars.ts `hostScalars` takes it (`inner`: the optimizer a lookahead wraps). */

@@ -31,7 +31,7 @@ import {
   type ParamSpec,
   type TensorSpec,
 } from './manifest.js';
-import { hostScalars } from './optimizers/host-scalars.js';
+import { hostScalars, refreshesAt } from './optimizers/host-scalars.js';
 import { resolveHyperparameters } from './optimizers/resolve.js';
 import type { HyperValue } from './optimizers/spec.js';
 import { SafetensorsError, type StTensor, decodeSafetensors } from './safetensors.js';
@@ -374,8 +374,11 @@ export class Model {
         train.clip && this.clipMax !== undefined ? { kind: train.clip.kind, max: this.clipMax } : undefined,
         ...(this.gradNoise ? [this.gradNoise] : []),
       );
-      if (train.program.scalars.includes('@seed')) scalars['@seed'] = stepSeed(this.seed, t);
-      const out = await this.backend.call('train', batch, scalars, [train.loss]);
+      // A curvature optimizer's step without a refresh runs the plain program (manifest.ts TrainSpec.plain).
+      const plain = train.plain && !refreshesAt(this.optimizer, train.plain.every, t) ? train.plain : undefined;
+      const program = plain?.program ?? train.program;
+      if (program.scalars.includes('@seed')) scalars['@seed'] = stepSeed(this.seed, t);
+      const out = await this.backend.call(plain ? 'train_plain' : 'train', batch, scalars, [train.loss]);
       this.t = t;
       return out[train.loss]!.data[0]!;
     });

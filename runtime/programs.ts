@@ -7,8 +7,8 @@
 
 import type { Manifest, ProgramSpec, TensorSpec } from './manifest.js';
 
-/** A program a backend runs: the forward pass, the training step, a lens entry. */
-export type ProgramName = 'forward' | 'train' | 'jvp' | 'vjp';
+/** A program a backend runs: the forward pass, the training step (and its plain form, TrainSpec.plain), a lens entry. */
+export type ProgramName = 'forward' | 'train' | 'train_plain' | 'jvp' | 'vjp';
 
 export interface ManifestProgram {
   readonly name: ProgramName;
@@ -25,6 +25,14 @@ export function manifestPrograms(m: Manifest): ManifestProgram[] {
   if (m.forward) out.push({ name: 'forward', path: 'forward', spec: m.forward, inputs: m.inputs, outputs: m.outputs });
   if (m.train)
     out.push({ name: 'train', path: 'train.program', spec: m.train.program, inputs: m.inputs, outputs: m.outputs });
+  if (m.train?.plain)
+    out.push({
+      name: 'train_plain',
+      path: 'train.plain.program',
+      spec: m.train.plain.program,
+      inputs: m.inputs,
+      outputs: m.outputs,
+    });
   for (const kind of ['jvp', 'vjp'] as const) {
     const lens = m[kind];
     if (lens)

@@ -24,7 +24,7 @@ import type {
   TrainSpec,
 } from './manifest.js';
 import { type LensKind, lensInterface } from './lens-interface.js';
-import { hostScalars } from './optimizers/host-scalars.js';
+import { hostScalars, refreshesAt } from './optimizers/host-scalars.js';
 import { scheduleValue } from './optimizers/schedules.js';
 import { type HyperValue, isGlobalState, isSupportedOptimizer, SUPPORTED_OPTIMIZERS } from './optimizers/spec.js';
 import { manifestPrograms } from './programs.js';
@@ -641,7 +641,12 @@ function validateTrain(
   ctx: Omit<ProgramContext, 'scalars'>,
   params: readonly ParamSpec[],
 ): TrainSpec {
-  const o = c.obj(v, 'train', ['program', 'loss', 'optimizer', 'trainable'], ['schedule', 'clip', 'gradNoise']);
+  const o = c.obj(
+    v,
+    'train',
+    ['program', 'loss', 'optimizer', 'trainable'],
+    ['schedule', 'clip', 'gradNoise', 'plain'],
+  );
   const optimizer = validateOptimizer(c, o['optimizer'], 'train.optimizer');
   const attempt = <T>(p: string, f: () => T): T => {
     try {
@@ -689,14 +694,22 @@ function validateTrain(
   const supplied = attempt('train.optimizer', () =>
     Object.keys(hostScalars(optimizer, schedule, 1, clip, ...(noise ? [noise] : []))),
   );
-  const program = validateProgram(c, o['program'], 'train.program', {
-    ...ctx,
-    scalars: new Set([...supplied, '@seed']),
-  });
+  const programCtx = { ...ctx, scalars: new Set([...supplied, '@seed']) };
+  const program = validateProgram(c, o['program'], 'train.program', programCtx);
+  let plain: TrainSpec['plain'];
+  if (o['plain'] !== undefined) {
+    const pl = c.obj(o['plain'], 'train.plain', ['program', 'every']);
+    const every = c.str(pl['every'], 'train.plain.every');
+    // The runtime picks a program by this hyperparameter's current value: it must name one, an integer >= 1.
+    attempt('train.plain.every', () => refreshesAt(optimizer, every, 1));
+    plain = { program: validateProgram(c, pl['program'], 'train.plain.program', programCtx), every };
+  }
 
   const loss = c.str(o['loss'], 'train.loss');
   if (!program.outputs.some((x) => x.name === loss))
     c.fail('train.loss', `'${loss}' is not an output of the training program`);
+  if (plain && !plain.program.outputs.some((x) => x.name === loss))
+    c.fail('train.loss', `'${loss}' is not an output of the plain training program (train.plain.program)`);
   const lossSpec = ctx.outputs.get(loss)!;
   if (lossSpec.dtype !== 'f32' || lossSpec.shape.length !== 0)
     c.fail(
@@ -715,6 +728,7 @@ function validateTrain(
 
   return {
     program,
+    ...(plain && { plain }),
     loss,
     optimizer,
     ...(schedule && { schedule }),

@@ -8,7 +8,7 @@
 // kernel), and the initial params (and zeroed optimizer state) as
 // safetensors.
 
-import { type Compilation, type GradRequest, compile } from '../compiler/compile.js';
+import { type Compilation, type GradRequest, compile, stepPrograms } from '../compiler/compile.js';
 import { initParam } from '../compiler/init.js';
 import type { Kernel, KernelProgram, Stage, VExpr } from '../compiler/kernel/kir.js';
 import { forEachOperand, visitor } from '../compiler/kernel/walk.js';
@@ -82,7 +82,10 @@ export function buildArtifact(c: Compilation, target: Target, opts: ArtifactOpti
   const forwardMemory = forward?.memory;
   const stepMemory = step && step.stages.memory;
   const lensMemory = new Map(lenses.map((k) => [k, c[k].memory]));
-  const programs = entries.filter((e) => e !== 'step' || step).map((e) => PROGRAM_OF[e]);
+  const plainMemory = step?.plain?.memory;
+  const programs = entries
+    .filter((e) => e !== 'step' || step)
+    .flatMap((e) => (e === 'step' && step ? stepPrograms(step) : [PROGRAM_OF[e]]));
   const code = c.code(target, programs);
 
   const params: ParamSpec[] = [
@@ -125,6 +128,14 @@ export function buildArtifact(c: Compilation, target: Target, opts: ArtifactOpti
   const trainSpec: TrainSpec | undefined = step &&
     stepMemory && {
       program: programSpec(step.stages.fusion.program, stepMemory, (k) => code.kernel('step', k)),
+      ...(step.plain &&
+        step.step.plain &&
+        plainMemory && {
+          plain: {
+            program: programSpec(step.plain.fusion.program, plainMemory, (k) => code.kernel('step_plain', k)),
+            every: step.step.plain.every,
+          },
+        }),
       loss: step.step.loss,
       optimizer: plainOptimizer(step.step.optimizer),
       ...(step.step.schedule && { schedule: { name: step.step.schedule.name, args: { ...step.step.schedule.args } } }),

@@ -81,6 +81,10 @@ export async function compileCommand(file: string, opts: CompileOptions, out: Ou
     out.stdout(
       `  training step: ${manifest.train.program.kernels.length} kernels (${manifest.train.optimizer.name}, minimize ${manifest.train.loss})\n`,
     );
+  if (manifest.train?.plain)
+    out.stdout(
+      `  training step without a curvature refresh: ${manifest.train.plain.program.kernels.length} kernels (steps t with (t - 1) % ${manifest.train.plain.every} != 0)\n`,
+    );
   if (manifest.jvp)
     out.stdout(
       `  jvp: ${manifest.jvp.program.kernels.length} kernels (tangents for ${namesOf(manifest.jvp.inputs, 'tangent.')})\n`,

@@ -60,7 +60,16 @@ interface Shown {
   readonly compilation: Compilation;
   readonly program: ProgramName;
   readonly stages: ProgramStages;
+  /** A curvature optimizer's step without a refresh (`step_plain`), shown after the refreshing one. */
+  readonly plain?: { readonly stages: ProgramStages; readonly every: string };
 }
+
+/** The title of the plain step's section. */
+const plainTitle = (title: string, every: string) =>
+  `${title}, plain (no curvature refresh: steps t with (t - 1) % ${every} != 0, program step_plain)`;
+/** The refreshing step's title, when there is a plain one. */
+const refreshTitle = (title: string, every: string) =>
+  `${title}, refreshing the curvature estimate (steps t with (t - 1) % ${every} == 0)`;
 
 function shown(lm: LoadedModel, entry: Entry, target: TargetName): Shown {
   if (entry === 'run') {
@@ -76,7 +85,13 @@ function shown(lm: LoadedModel, entry: Entry, target: TargetName): Shown {
   const compilation = compile(lm.model, lm.train, { target });
   const step = compilation.step!;
   if (step.kind === 'unavailable') throw new UserError(`${lm.path}: ${step.reason}`);
-  return { compilation, program: 'step', stages: step.stages };
+  const every = step.step.plain?.every;
+  return {
+    compilation,
+    program: 'step',
+    stages: step.stages,
+    ...(step.plain && every !== undefined && { plain: { stages: step.plain, every } }),
+  };
 }
 
 export async function dumpCommand(file: string, opts: DumpOptions, out: Output): Promise<number> {
@@ -97,12 +112,17 @@ export async function dumpCommand(file: string, opts: DumpOptions, out: Output):
     case 'ast':
       out.stdout(printTypedAst(lm.loaded.program, lm.loaded.result));
       return 0;
-    case 'ir':
-      out.stdout(printGraph(shown(lm, entry, 'wasm').stages.ir, title));
+    case 'ir': {
+      const s = shown(lm, entry, 'wasm');
+      out.stdout(printGraph(s.stages.ir, s.plain ? refreshTitle(title, s.plain.every) : title));
+      if (s.plain) out.stdout(printGraph(s.plain.stages.ir, plainTitle(title, s.plain.every)));
       return 0;
+    }
     case 'grad': {
       if (entry !== 'run') {
-        out.stdout(printGraph(shown(lm, entry, 'wasm').stages.ir, title));
+        const s = shown(lm, entry, 'wasm');
+        out.stdout(printGraph(s.stages.ir, s.plain ? refreshTitle(title, s.plain.every) : title));
+        if (s.plain) out.stdout(printGraph(s.plain.stages.ir, plainTitle(title, s.plain.every)));
         return 0;
       }
       const of = defaultScalarOutput(lm, undefined);
@@ -111,33 +131,46 @@ export async function dumpCommand(file: string, opts: DumpOptions, out: Output):
       return 0;
     }
     case 'opt': {
-      const { graph, passes } = shown(lm, entry, 'wasm').stages.optimised;
-      if (opts.passes) out.stdout(`${formatPassLog(passes)}\n`);
-      out.stdout(printGraph(graph, `${title} (optimised)`));
+      const s = shown(lm, entry, 'wasm');
+      const sections = [
+        { stages: s.stages, title: s.plain ? refreshTitle(title, s.plain.every) : title },
+        ...(s.plain ? [{ stages: s.plain.stages, title: plainTitle(title, s.plain.every) }] : []),
+      ];
+      for (const { stages, title: t } of sections) {
+        const { graph, passes } = stages.optimised;
+        if (opts.passes) out.stdout(`${formatPassLog(passes)}\n`);
+        out.stdout(printGraph(graph, `${t} (optimised)`));
+      }
       return 0;
     }
     case 'kernels': {
       const target = opts.target ?? 'wasm';
       if (!isTargetName(target)) throw new UsageError(`unknown target '${target}'`);
-      const { fusion, memory } = shown(lm, entry, target).stages;
-      out.stdout(`${title}: kernels for target ${target}\n`);
-      out.stdout(`${kernelTable(fusion.program, dims)}\n`);
-      out.stdout(`${formatMemoryPlan(memory, dims)}\n`);
-      if (opts.verbose) out.stdout(`\n${printKernels(fusion.program)}\n`);
-      if (opts.explainFusion) out.stdout(`\nfusion decisions:\n${fusion.explain.map((l) => `  ${l}`).join('\n')}\n`);
+      const s = shown(lm, entry, target);
+      const sections = [
+        { stages: s.stages, title: s.plain ? refreshTitle(title, s.plain.every) : title },
+        ...(s.plain ? [{ stages: s.plain.stages, title: plainTitle(title, s.plain.every) }] : []),
+      ];
+      sections.forEach(({ stages: { fusion, memory }, title: t }, i) => {
+        out.stdout(`${i > 0 ? '\n' : ''}${t}: kernels for target ${target}\n`);
+        out.stdout(`${kernelTable(fusion.program, dims)}\n`);
+        out.stdout(`${formatMemoryPlan(memory, dims)}\n`);
+        if (opts.verbose) out.stdout(`\n${printKernels(fusion.program)}\n`);
+        if (opts.explainFusion) out.stdout(`\nfusion decisions:\n${fusion.explain.map((l) => `  ${l}`).join('\n')}\n`);
+      });
       return 0;
     }
     case 'wasm': {
-      const { compilation, program } = shown(lm, entry, 'wasm');
+      const { compilation, program, plain } = shown(lm, entry, 'wasm');
       // The module as one thread runs it, without relaxed SIMD or a declared memory maximum.
       const target = await loadTarget({ name: 'wasm', relaxedSimd: false, threads: false, memoryMaximum: false });
-      out.stdout(compilation.code(target, [program]).listing());
+      out.stdout(compilation.code(target, plain ? ['step', 'step_plain'] : [program]).listing());
       return 0;
     }
     case 'wgsl': {
-      const { compilation, program, stages } = shown(lm, entry, 'webgpu');
-      const code = compilation.code(await loadTarget({ name: 'webgpu' }), [program]);
-      const n = stages.fusion.program.kernels.length;
+      const { compilation, program, stages, plain } = shown(lm, entry, 'webgpu');
+      const code = compilation.code(await loadTarget({ name: 'webgpu' }), plain ? ['step', 'step_plain'] : [program]);
+      const n = stages.fusion.program.kernels.length + (plain?.stages.fusion.program.kernels.length ?? 0);
       out.stdout(`// ${title}: ${n} WGSL shaders (target webgpu)\n\n${code.listing()}`);
       return 0;
     }

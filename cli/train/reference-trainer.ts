@@ -4,7 +4,7 @@
 
 import { compile } from '../../compiler/compile.js';
 import { evaluate, type RefTensor } from '../../compiler/interpret.js';
-import { initialState, referenceTrainStep, stepScalars } from '../../compiler/train-reference.js';
+import { initialState, referenceTrainStep, stepRefreshes, stepScalars } from '../../compiler/train-reference.js';
 import type { Tensor, TensorData } from '../../runtime/executor.js';
 import type { TensorSpec } from '../../runtime/manifest.js';
 import { stepSeed } from '../../runtime/model.js';
@@ -71,6 +71,7 @@ export function referenceTrainer(file: string, opts: ReferenceTrainerOptions): T
         batch: toRefBatch(batch),
         scalars: stepScalars(step, t + 1),
         seed: stepSeed(opts.seed, t + 1),
+        refresh: stepRefreshes(step, t + 1),
       });
       t += 1;
       params = r.params;

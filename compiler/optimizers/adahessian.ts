@@ -4,8 +4,9 @@
 // decoupled weight decay:
 //   m = b1·m + (1 − b1)·g ;  v = b2·v + (1 − b2)·D²
 //   θ −= lr·(m·inv_bc1 / ((sqrt(v)·rsqrt_bc2)^k + eps) + wd·θ)
-// D is refreshed every update_interval steps (host flag hess_refresh) and
-// kept in state `d` in between, as ada-hessian's update_each does.
+// D is refreshed every update_interval steps and kept in state `d` in
+// between, as ada-hessian's update_each does: the refreshing step program
+// passes a Hessian diagonal, the plain one none (train-step.ts).
 
 import { adahessianDiag } from '../curvature.js';
 import { type OptimizerRule, decoupledDecay, descend, ops, readers } from './rule.js';
@@ -17,10 +18,9 @@ export const ADAHESSIAN: OptimizerRule = {
   scalars: OPTIMIZER_SCALARS.adahessian,
   needsHessianDiag: true,
   update(b, param, grad, state, scalars, hessDiag) {
-    const { add, mul, div, sqrt, pow, ema, select, flag } = ops(b);
+    const { add, mul, div, sqrt, pow, ema } = ops(b);
     const { s, st } = readers(state, scalars);
-    if (!hessDiag) throw new Error('adahessian: the step builder passed no Hessian diagonal');
-    const d = select(flag(s('hess_refresh')), adahessianDiag(b, hessDiag), st('d'));
+    const d = hessDiag ? adahessianDiag(b, hessDiag) : st('d');
     const m = ema(s('b1'), st('m'), s('one_minus_b1'), grad);
     const v = add(mul(s('b2'), st('v')), mul(s('one_minus_b2'), mul(d, d)));
     const denom = add(pow(mul(sqrt(v), s('rsqrt_bc2')), s('hessian_power')), s('eps'));

@@ -59,7 +59,9 @@ export interface OptimizerRule {
   /**
    * The update reads a Hutchinson estimate z ⊙ (H·z) of the loss Hessian's
    * diagonal for the param (compiler/curvature.ts): the step builder passes
-   * it as `hessDiag`. Absent for first-order rules, whose graphs stay as they were.
+   * it as `hessDiag` in the refreshing step and none in the plain step
+   * (CURVATURE_INTERVAL), where the update keeps its stored estimate.
+   * Absent for first-order rules, whose graphs stay as they were.
    */
   readonly needsHessianDiag?: boolean;
   /** The state suffixes of one param when they depend on its shape (Muon: rank 2 or not); absent: `state`. */

@@ -41,6 +41,22 @@ export function scalarNames(opt: OptimizerConfig, noise?: GradNoiseConfig): stri
   ];
 }
 
+/**
+ * Whether step t (1 for the first) runs the refreshing step program of an
+ * optimizer that refreshes a curvature estimate every k steps: (t − 1) % k
+ * == 0 (optax: count % k == 0 with count = t − 1), k the current value of
+ * hyperparameter `every` (of the wrapped optimizer under lookahead). Throws
+ * when `opt` has no such hyperparameter or it is not an integer >= 1.
+ */
+export function refreshesAt(opt: OptimizerConfig, every: string, t: number): boolean {
+  const base = baseOptimizer(splitGradNoise(opt).optimizer);
+  const k = base.hyper[every];
+  if (typeof k !== 'number' || !Number.isSafeInteger(k) || k < 1)
+    throw new Error(`${base.name}: '${every}' must be an integer >= 1, got ${String(k)}`);
+  if (!Number.isSafeInteger(t) || t < 1) throw new Error(`the step number must be an integer >= 1, got ${t}`);
+  return (t - 1) % k === 0;
+}
+
 /** Running products of NAdam's μ_i by (b1, ψ), extended in step order so every t gets the same bits. */
 const muProducts = new Map<string, { readonly t: number; readonly p: number }>();
 
@@ -196,11 +212,6 @@ function optimizerValues(
       // optax: ν starts as ‖g‖² on the first step.
       v['novograd_b2'] = first ? 0 : num('b2');
       v['novograd_one_minus_b2'] = first ? 1 : 1 - num('b2');
-      break;
-    case 'adahessian':
-    case 'sophia':
-      // The Hessian diagonal is refreshed on steps 1, 1 + k, 1 + 2k, ... (optax: count % k == 0 with count = t − 1).
-      v['hess_refresh'] = (t - 1) % num('update_interval') === 0 ? 1 : 0;
       break;
     case 'muon': {
       const nesterov = h['nesterov'] === true;

@@ -178,6 +178,13 @@ export const OPTIMIZER_DEFAULTS: Readonly<Record<SupportedOptimizer, HyperTable>
 /** The optimizers whose update reads a Hutchinson estimate of the loss Hessian's diagonal (compiler/curvature.ts). */
 export const CURVATURE_OPTIMIZERS: readonly SupportedOptimizer[] = ['adahessian', 'sophia'];
 
+/**
+ * Their hyperparameter k: step t refreshes the estimate when (t − 1) % k == 0.
+ * The artifact holds two step programs, one that refreshes and one that
+ * reuses the stored estimate; the runtime picks by t and the current k.
+ */
+export const CURVATURE_INTERVAL = 'update_interval';
+
 // ---------------------------------------------------------------------------
 // Modifiers and lookahead
 
@@ -364,7 +371,7 @@ export const OPTIMIZER_SCALARS: Readonly<Record<SupportedOptimizer, readonly str
   ],
   diffgrad: ['lr', 'b1', 'b2', 'one_minus_b1', 'one_minus_b2', 'eps', 'weight_decay', 'bc_c'],
   novograd: ['lr', 'b1', 'eps', 'weight_decay', 'novograd_b2', 'novograd_one_minus_b2'],
-  adahessian: [...ADAM_SCALARS, 'hessian_power', 'hess_refresh'],
+  adahessian: [...ADAM_SCALARS, 'hessian_power'],
   sophia: [
     'lr',
     'b1',
@@ -376,7 +383,6 @@ export const OPTIMIZER_SCALARS: Readonly<Record<SupportedOptimizer, readonly str
     'inv_bc1',
     'gamma',
     'clip_threshold',
-    'hess_refresh',
   ],
   // U = muon_m·B + muon_g·g (nesterov or not, bias-corrected); the Adam branch the same with adam_m, adam_g.
   muon: [

@@ -5,7 +5,7 @@
 // change the run's settings or data.
 
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { decodeSafetensors } from '../../runtime/safetensors.js';
@@ -58,6 +58,36 @@ describe('kiln train checkpoints', () => {
     expect([...checkpointOf(ckpt).tensors.keys()]).toContain('w1.m');
     await ok(TINY_DROPOUT, '--data', data, '--steps', '1', '--params-in', join(ckpt, 'checkpoint.safetensors'));
   });
+
+  for (const target of ['wasm', 'reference'])
+    for (const line of ['sophia(lr = 0.05, update_interval = 5)', 'adahessian(lr = 0.1, update_interval = 7)'])
+      it(`${line} on ${target}: resumes between curvature refreshes bit for bit`, async () => {
+        const dir = tempDir();
+        const file = join(dir, 'tiny.kiln');
+        writeFileSync(file, readFileSync(TINY, 'utf8').replace(/^(\s*)optimizer .*$/m, `$1optimizer ${line}`));
+        const data = writeTinySafetensors(dir, 90);
+        // 6 steps per epoch: the checkpoint at step 12 falls between refreshes (at 11 and 16 for k = 5, 8 and 15 for k = 7).
+        const run = ['--data', data, '--batch', '16', '--seed', '3', '--target', target];
+        const straight = await ok(file, ...run, '--epochs', '4', '--params-out', join(dir, 'a.safetensors'));
+        const ckpt = join(dir, 'ckpt');
+        const first = await ok(file, ...run, '--epochs', '2', '--checkpoint', ckpt);
+        expect(checkpointOf(ckpt)).toMatchObject({ step: 12 });
+        const state = [...checkpointOf(ckpt).tensors.keys()];
+        expect(state).toContain(line.startsWith('sophia') ? 'w.h' : 'w.d');
+        const second = await ok(
+          file,
+          ...run,
+          '--epochs',
+          '4',
+          '--checkpoint',
+          ckpt,
+          '--resume',
+          '--params-out',
+          join(dir, 'b.safetensors'),
+        );
+        sameBytes(join(dir, 'a.safetensors'), join(dir, 'b.safetensors'));
+        expect([...losses(first), ...losses(second)]).toEqual(losses(straight));
+      });
 
   it('resumes inside an epoch (--steps) bit for bit, taking the settings from the checkpoint', async () => {
     const dir = tempDir();

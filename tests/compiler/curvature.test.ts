@@ -22,14 +22,14 @@ import { gradients } from '../../compiler/autodiff.js';
 import { CURVATURE_SALT } from '../../compiler/curvature.js';
 import { jvps } from '../../compiler/forward.js';
 import { type RefTensor, evaluate, tensor } from '../../compiler/interpret.js';
-import { topoSort } from '../../compiler/ir.js';
+import { type Graph, topoSort } from '../../compiler/ir.js';
 import { compileGraph } from '../../compiler/compile.js';
 import { runProgram } from '../../compiler/kernel/interpret.js';
-import { initialState, referenceTrainStep } from '../../compiler/train-reference.js';
+import { initialState, referenceTrainStep, stepRefreshes } from '../../compiler/train-reference.js';
 import { type TrainStep, buildTrainStep } from '../../compiler/train-step.js';
 import { compileSource } from '../../dsl/frontend.js';
 import { formatDiagnostic } from '../../dsl/source.js';
-import { hostScalars } from '../../runtime/optimizers/host-scalars.js';
+import { hostScalars, refreshesAt } from '../../runtime/optimizers/host-scalars.js';
 
 type Vec = number[];
 const f32 = (shape: number[], data: ArrayLike<number>) => tensor('f32', shape, data);
@@ -82,6 +82,8 @@ describe('8-step trajectories on a diagonal-Hessian model against float64 code w
           scalars: hostScalars(curvatureConfigAt(c, t), undefined, t),
           // Any seed: the estimate is exact on this model.
           seed: 1000 + 37 * t,
+          // The refreshing step or the plain one, by the config of step t (update_interval may change at step 5).
+          refresh: stepRefreshes(step, t, curvatureConfigAt(c, t)),
         });
         p = r.params;
         expectClose([r.loss], [want.losses[t - 1]!], 1e-12, `loss at step ${t}`);
@@ -92,14 +94,23 @@ describe('8-step trajectories on a diagonal-Hessian model against float64 code w
     });
   }
 
-  it('the refresh flag follows update_interval: (t − 1) % k == 0', () => {
+  it('the refreshing step runs when (t − 1) % update_interval == 0', () => {
     const flags = (k: number) =>
-      [1, 2, 3, 4, 5, 6, 7].map(
-        (t) => hostScalars({ name: 'sophia', hyper: { lr: 1, update_interval: k } }, undefined, t)['@hess_refresh'],
+      [1, 2, 3, 4, 5, 6, 7].map((t) =>
+        refreshesAt({ name: 'sophia', hyper: { lr: 1, update_interval: k } }, 'update_interval', t),
       );
-    expect(flags(3)).toEqual([1, 0, 0, 1, 0, 0, 1]);
-    expect(flags(1)).toEqual([1, 1, 1, 1, 1, 1, 1]);
-    expect(hostScalars({ name: 'adahessian', hyper: {} }, undefined, 2)['@hess_refresh']).toBe(1);
+    expect(flags(3)).toEqual([true, false, false, true, false, false, true]);
+    expect(flags(1)).toEqual([true, true, true, true, true, true, true]);
+    // Defaults: adahessian 1, sophia 10; lookahead reads the wrapped optimizer's.
+    expect(refreshesAt({ name: 'adahessian', hyper: {} }, 'update_interval', 2)).toBe(true);
+    expect(refreshesAt({ name: 'sophia', hyper: { lr: 1 } }, 'update_interval', 11)).toBe(true);
+    expect(refreshesAt({ name: 'sophia', hyper: { lr: 1 } }, 'update_interval', 10)).toBe(false);
+    const la = { name: 'lookahead', hyper: {}, inner: { name: 'sophia', hyper: { lr: 1, update_interval: 2 } } };
+    expect(refreshesAt(la, 'update_interval', 2)).toBe(false);
+    expect(() => refreshesAt({ name: 'adam', hyper: {} }, 'update_interval', 1)).toThrow(/'update_interval' must be/);
+  });
+  it('the hess_refresh flag is gone: no host scalar selects the estimate', () => {
+    expect(Object.keys(hostScalars({ name: 'sophia', hyper: { lr: 1 } }, undefined, 2))).not.toContain('@hess_refresh');
   });
 });
 
@@ -166,6 +177,7 @@ describe('the Hutchinson estimate in the step (the tiny tanh MLP, full Hessian)'
         batch: tinyBatch(),
         scalars: hostScalars(step.optimizer, undefined, 1),
         seed: s,
+        refresh: true,
       });
       const sample = TINY_NAMES.flatMap((nm) => vals(r.params.get(`${nm}.h`)!));
       if (s < 2) first.push(sample);
@@ -195,10 +207,10 @@ describe('the curvature step graph', () => {
     expect(ada.state.map((s) => s.name)).toEqual(['w.m', 'w.v', 'w.d', 'k.m', 'k.v', 'k.d']);
     expect(ada.graph.inputs.map((i) => i.name)).toContain('@seed');
     expect(ada.scalars).toEqual(Object.keys(hostScalars(ada.optimizer, undefined, 1)));
-    expect(ada.scalars).toEqual(expect.arrayContaining(['@hessian_power', '@hess_refresh', '@lr', '@eps']));
+    expect(ada.scalars).toEqual(expect.arrayContaining(['@hessian_power', '@lr', '@eps']));
     const so = stepOf(quadSrc('sophia(lr = 0.1)'));
     expect(so.state.map((s) => s.name)).toEqual(['w.m', 'w.h', 'k.m', 'k.h']);
-    expect(so.scalars).toEqual(expect.arrayContaining(['@gamma', '@clip_threshold', '@hess_refresh']));
+    expect(so.scalars).toEqual(expect.arrayContaining(['@gamma', '@clip_threshold']));
     // The probes use salts of their own.
     const salts = topoSort(so.graph.outputs.map((x) => x.node)).flatMap((x) => (x.op === 'rand' ? [x.salt] : []));
     expect(salts.sort()).toEqual([CURVATURE_SALT, CURVATURE_SALT + 1]);
@@ -207,24 +219,70 @@ describe('the curvature step graph', () => {
     for (const v of [0.965, 0.99, 1e-8, 1e-4, 0.01]) expect(consts).not.toContain(v);
   });
 
+  it('has a plain step: no probes or H·z, the stored estimate kept, the same params and scalars', () => {
+    for (const [line, kept] of [
+      ['adahessian(update_interval = 3)', 'd'],
+      ['sophia(lr = 0.1)', 'h'],
+    ] as const) {
+      const step = stepOf(quadSrc(line));
+      expect(step.plain?.every).toBe('update_interval');
+      const plain = step.plain!.graph;
+      const nodes = topoSort(plain.outputs.map((x) => x.node));
+      expect(nodes.filter((x) => x.op === 'rand')).toEqual([]);
+      expect(plain.inputs.map((i) => i.name)).not.toContain('@seed');
+      expect(plain.params.map((p) => p.name)).toEqual(step.graph.params.map((p) => p.name));
+      const scalarsOf = (g: typeof plain) =>
+        g.inputs.map((i) => i.name).filter((n) => n.startsWith('@') && n !== '@seed');
+      expect(scalarsOf(plain)).toEqual(scalarsOf(step.graph));
+      // The stored estimate is not assigned (no copy onto itself); everything else is, as in the refreshing step.
+      const targets = (g: typeof plain) => g.outputs.slice(1).map((o) => o.name);
+      expect(targets(plain)).toEqual(targets(step.graph).filter((n) => !n.endsWith(`.${kept}`)));
+    }
+    // First-order rules have one step program.
+    expect(stepOf(quadSrc('adam')).plain).toBeUndefined();
+  });
+
+  it('kernel counts: the plain sophia step is an Adam step; adahessian adds one elementwise kernel per param', () => {
+    const counts = (file: string, line: string) => {
+      const src = readFileSync(new URL(`../../examples/${file}`, import.meta.url), 'utf8').replace(
+        /optimizer .*/,
+        `optimizer ${line}`,
+      );
+      const step = stepOf(src);
+      const n = (g: Graph) => compileGraph(g).fusion.program.kernels.length;
+      return [n(step.graph), step.plain ? n(step.plain.graph) : undefined];
+    };
+    expect(counts('mlp.kiln', 'adam(lr = 1e-3)')).toEqual([9, undefined]);
+    expect(counts('mlp.kiln', 'sophia(lr = 1e-3)')).toEqual([15, 9]);
+    expect(counts('mlp.kiln', 'adahessian(update_interval = 10)')).toEqual([15, 13]);
+    expect(counts('cnn.kiln', 'adam(lr = 1e-3)')).toEqual([22, undefined]);
+    expect(counts('cnn.kiln', 'sophia(lr = 1e-3)')).toEqual([34, 22]);
+    expect(counts('cnn.kiln', 'adahessian(update_interval = 10)')).toEqual([35, 26]);
+  });
+
   it('compiles to fused kernels that agree with the reference (3 steps of the tiny MLP, seeded probes)', () => {
     for (const line of [
       'adahessian(lr = 0.1, update_interval = 2)',
       'sophia(lr = 0.05, update_interval = 2, gamma = 0.5)',
     ]) {
       const step = stepOf(tinySrc(line));
-      const program = compileGraph(step.graph).fusion.program;
+      const refreshing = compileGraph(step.graph).fusion.program;
+      const plain = compileGraph(step.plain!.graph).fusion.program;
       let ref = new Map([...tinyParams(), ...initialState(step)]);
       const kparams = new Map(ref);
       for (let t = 1; t <= 3; t++) {
         const scalars = { ...hostScalars(step.optimizer, undefined, t), '@seed': 40 + t };
         const batch = tinyBatch();
+        const refresh = stepRefreshes(step, t);
+        expect(refresh).toBe(t !== 2);
         ref = referenceTrainStep(step, {
           params: ref,
           batch,
           scalars: hostScalars(step.optimizer, undefined, t),
           seed: 40 + t,
+          refresh,
         }).params;
+        const program = refresh ? refreshing : plain;
         runProgram(program, { inputs: batch, params: kparams, scalars: new Map(Object.entries(scalars)) });
         for (const [name, v] of ref)
           expectClose(vals(kparams.get(name)!), vals(v), 1e-12, `${line}: ${name} after step ${t}`);

@@ -19,7 +19,7 @@ import { B, BATCHES, TINY_INIT, TINY_NAMES, TINY_SHAPES, tinySrc, optimizerLine 
 import { gpuDevice, webgpuSuite } from '../helpers/webgpu.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type RefTensor, tensor } from '../../compiler/interpret.js';
-import { initialState, referenceTrainStep } from '../../compiler/train-reference.js';
+import { initialState, referenceTrainStep, stepRefreshes } from '../../compiler/train-reference.js';
 import { buildTrainStep } from '../../compiler/train-step.js';
 import { compileSource } from '../../dsl/frontend.js';
 import { formatDiagnostic } from '../../dsl/source.js';
@@ -88,7 +88,12 @@ async function quadAgainstFloat64(c: CurvatureCase, target: 'wasm' | 'webgpu'): 
   expect(m.stepCount).toBe(8);
 }
 
-const TINY_LINES = ['adahessian(lr = 0.1, update_interval = 2)', 'sophia(lr = 0.05, gamma = 0.5, update_interval = 3)'];
+const TINY_LINES = [
+  'adahessian(lr = 0.1, update_interval = 2)',
+  'sophia(lr = 0.05, gamma = 0.5, update_interval = 3)',
+  // Lookahead reads the wrapped optimizer's update_interval.
+  'lookahead(sophia(lr = 0.05, gamma = 0.5, update_interval = 3), k = 2)',
+];
 
 /** The tiny MLP: seeded Rademacher probes on the device equal the reference's for the same @seed. */
 async function tinyAgainstReference(line: string, target: 'wasm' | 'webgpu'): Promise<void> {
@@ -104,6 +109,7 @@ async function tinyAgainstReference(line: string, target: 'wasm' | 'webgpu'): Pr
       batch: new Map(Object.entries(batch).map(([k, v]) => [k, toRef(v)])),
       scalars: hostScalars(step.optimizer, undefined, t),
       seed: stepSeed(0, t),
+      refresh: stepRefreshes(step, t),
     });
     ref = r.params;
     expectAllClose(`loss at step ${t}`, [loss], [r.loss], RTOL, ATOL);
@@ -120,31 +126,35 @@ describe('wasm: AdaHessian and Sophia', () => {
     it(`${line}: 8 steps of the tiny MLP equal the reference with the same seeds`, () =>
       tinyAgainstReference(line, 'wasm'));
 
-  const bits = (t: Tensor) => [...new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length)];
   for (const line of TINY_LINES)
-    it(`${line}: save after 4 steps, load, resume: bit for bit`, async () => {
-      const { artifact } = build(tinySrc(line), 'wasm');
-      const a = await load(artifact, 'wasm');
-      a.setParams(tinyParams());
-      const lossesA: number[] = [];
-      for (let t = 1; t <= 8; t++) lossesA.push(await a.step(tinyBatch(t)));
-      const b = await load(artifact, 'wasm');
-      b.setParams(tinyParams());
-      const lossesC: number[] = [];
-      for (let t = 1; t <= 4; t++) lossesC.push(await b.step(tinyBatch(t)));
-      const saved = await b.getParams({ state: true });
-      expect(Object.keys(saved)).toEqual(expect.arrayContaining(['w1.m', line.startsWith('sophia') ? 'w1.h' : 'w1.d']));
-      const c = await load(artifact, 'wasm');
-      c.setParams(saved);
-      c.setStepCount(4);
-      for (let t = 5; t <= 8; t++) lossesC.push(await c.step(tinyBatch(t)));
-      lossesC.forEach((l, i) => expect(Object.is(l, lossesA[i]), `loss at step ${i + 1}`).toBe(true));
-      const pa = await a.getParams({ state: true });
-      const pc = await c.getParams({ state: true });
-      expect(Object.keys(pc).sort()).toEqual(Object.keys(pa).sort());
-      for (const k of Object.keys(pa)) expect(bits(pc[k]!), `${k} bits`).toEqual(bits(pa[k]!));
-    });
+    it(`${line}: save after 4 steps, load, resume: bit for bit`, () => resumeBitForBit(line, 'wasm'));
 });
+
+const bits = (t: Tensor) => [...new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length)];
+
+/** 8 steps in one run equal 4 steps, a save, a load and 4 more (sophia k = 3 resumes between refreshes), bit for bit. */
+async function resumeBitForBit(line: string, target: 'wasm' | 'webgpu'): Promise<void> {
+  const { artifact } = build(tinySrc(line), target);
+  const a = await load(artifact, target);
+  a.setParams(tinyParams());
+  const lossesA: number[] = [];
+  for (let t = 1; t <= 8; t++) lossesA.push(await a.step(tinyBatch(t)));
+  const b = await load(artifact, target);
+  b.setParams(tinyParams());
+  const lossesC: number[] = [];
+  for (let t = 1; t <= 4; t++) lossesC.push(await b.step(tinyBatch(t)));
+  const saved = await b.getParams({ state: true });
+  expect(Object.keys(saved)).toEqual(expect.arrayContaining(['w1.m', line.includes('sophia') ? 'w1.h' : 'w1.d']));
+  const c = await load(artifact, target);
+  c.setParams(saved);
+  c.setStepCount(4);
+  for (let t = 5; t <= 8; t++) lossesC.push(await c.step(tinyBatch(t)));
+  lossesC.forEach((l, i) => expect(Object.is(l, lossesA[i]), `loss at step ${i + 1}`).toBe(true));
+  const pa = await a.getParams({ state: true });
+  const pc = await c.getParams({ state: true });
+  expect(Object.keys(pc).sort()).toEqual(Object.keys(pa).sort());
+  for (const k of Object.keys(pa)) expect(bits(pc[k]!), `${k} bits`).toEqual(bits(pa[k]!));
+}
 
 webgpuSuite('webgpu: AdaHessian and Sophia', () => {
   it('has a device', () => expect(gpuDevice()).toBeDefined());
@@ -154,4 +164,6 @@ webgpuSuite('webgpu: AdaHessian and Sophia', () => {
   for (const line of TINY_LINES)
     it(`${line}: 8 steps of the tiny MLP equal the reference with the same seeds`, () =>
       tinyAgainstReference(line, 'webgpu'));
+  for (const line of TINY_LINES)
+    it(`${line}: save after 4 steps, load, resume: bit for bit`, () => resumeBitForBit(line, 'webgpu'));
 });

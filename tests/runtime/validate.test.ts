@@ -10,7 +10,8 @@ import { type ArtifactFiles, loadArtifact, loadModel } from '../../runtime/model
 import { decodeSafetensors, encodeSafetensors } from '../../runtime/safetensors.js';
 import { ArtifactError, validateManifest } from '../../runtime/validate.js';
 import { writeArtifact } from '../../targets/artifact.js';
-import { artifactOf } from './helpers.js';
+import { artifactFor, artifactOf } from './helpers.js';
+import { compileSource } from '../../dsl/frontend.js';
 
 const MLP = 'examples/mlp.kiln';
 const LINREG = 'examples/linear_regression.kiln';
@@ -147,6 +148,44 @@ describe('validateManifest', () => {
     const j = manifestJson();
     list(j, 'forward', 'scalars').push('@lr');
     rejects(j, "forward.scalars[0]: the runtime cannot supply scalar '@lr'");
+  });
+
+  it('checks the plain step of a curvature optimizer (train.plain)', () => {
+    const sophia = (): Json => {
+      const src = readFileSync(MLP, 'utf8').replace(/optimizer .*/, 'optimizer sophia(lr = 1e-3, update_interval = 3)');
+      const { result } = compileSource('mlp.kiln', src);
+      const a = artifactFor(result.models[0]!, result.trains[0]!, { seed: 1, threads: false });
+      return JSON.parse(JSON.stringify(a.manifest)) as Json;
+    };
+    const ok = sophia();
+    const m = validateManifest(ok, 'model/manifest.json');
+    expect(m.train?.plain?.every).toBe('update_interval');
+    expect(m.train?.plain?.program.kernels.length).toBe(9);
+    expect(m.train?.program.kernels.length).toBe(15);
+    // An Adam artifact has none.
+    expect(at(manifestJson(), 'train')['plain']).toBeUndefined();
+
+    const j = sophia();
+    delete at(j, 'train', 'plain')['every'];
+    rejects(j, /train\.plain: .*every/);
+    const k = sophia();
+    at(k, 'train', 'plain')['every'] = 'b1';
+    rejects(k, "train.plain.every: sophia: 'b1' must be an integer >= 1, got 0.965");
+    const u = sophia();
+    at(u, 'train', 'plain')['every'] = 'interval';
+    rejects(u, "train.plain.every: sophia: 'interval' must be an integer >= 1, got undefined");
+    const p = sophia();
+    delete at(p, 'train', 'plain')['program'];
+    rejects(p, /train\.plain: .*program/);
+    const q = sophia();
+    at(q, 'train', 'plain', 'program', 'kernels', 0)['buffers'] = [999];
+    rejects(q, /train\.plain\.program\.kernels\[0\]\.buffers\[0\]/);
+    const r = sophia();
+    at(r, 'train', 'plain', 'program')['outputs'] = [];
+    rejects(r, "train.loss: 'loss' is not an output of the plain training program (train.plain.program)");
+    const s = sophia();
+    at(s, 'train', 'plain')['extra'] = 1;
+    rejects(s, /train\.plain.*extra/);
   });
 
   it('rejects a file name that leaves the artifact directory', () => {
