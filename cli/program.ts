@@ -11,6 +11,7 @@ import type { DumpOptions } from './commands/dump.js';
 import type { GradOptions } from './commands/grad.js';
 import type { InitOptions } from './commands/init.js';
 import type { AttributeOptions } from './commands/attribute.js';
+import { ATTRIBUTION_METHODS } from '../runtime/attribution.js';
 import type { LensOptions } from './commands/lens.js';
 import type { RunOptions } from './commands/run.js';
 import type { TrainOptions } from './commands/train.js';
@@ -149,18 +150,7 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     .requiredOption('--inputs <data>', 'inputs: .safetensors or any DATA form of train (e.g. fashion-mnist:test)')
     .requiredOption('--wrt <input>', 'the f32 input to attribute')
     .requiredOption('--of <output>', 'the output whose score is attributed: [B, C] (a class per example) or [B]')
-    .addOption(
-      new Option('--method <m>', 'the attribution method')
-        .choices([
-          'saliency',
-          'input_x_gradient',
-          'integrated_gradients',
-          'smoothgrad',
-          'expected_gradients',
-          'grad_cam',
-        ])
-        .makeOptionMandatory(),
-    )
+    .addOption(new Option('--method <m>', 'the attribution method').choices(ATTRIBUTION_METHODS).makeOptionMandatory())
     .option('--class <k>', "the class K of a [B, C] output (default: each example's argmax)", nonNegativeInt('--class'))
     .option('--steps <n>', 'integrated_gradients: Riemann points (default 50)', positiveInt('--steps'))
     .option('--samples <n>', 'smoothgrad, expected_gradients: samples (default 50)', positiveInt('--samples'))

@@ -28,8 +28,12 @@ const swapLast = (b: IRBuilder, x: Node) => {
   return b.permute(x, [...Array(r - 2).keys(), r - 1, r - 2]);
 };
 
-/** x of the unary node; y is the node's own value (reused where the derivative is a function of it). */
-const UNARY: { [F in UnaryFn]: (b: IRBuilder, x: Node, y: Node, g: Node) => Node | undefined } = {
+/**
+ * x of the unary node; y is the node's own value (reused where the derivative is a function of it);
+ * g times the derivative. A unary derivative is a scale, so forward mode (forward.ts) applies the
+ * same table to a tangent.
+ */
+export const UNARY: { [F in UnaryFn]: (b: IRBuilder, x: Node, y: Node, g: Node) => Node | undefined } = {
   neg: (b, _x, _y, g) => neg(b, g),
   recip: (b, _x, y, g) => neg(b, mul(b, g, mul(b, y, y))),
   sqrt: (b, _x, y, g) => div(b, b.bin('mul', g, 0.5), y),

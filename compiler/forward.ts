@@ -7,14 +7,16 @@
 // that have both a tangent and a gradient rule, so jvp and grad nest either
 // way (forward-over-reverse Hessian-vector products; grad through a jvp).
 //
-// Only f32 values carry tangents. Derivatives agree with the reverse rules
+// Unary functions share the reverse rules' table (a derivative that scales
+// its argument's tangent is the same expression as one that scales a
+// gradient). Only f32 values carry tangents. Derivatives agree with the reverse rules
 // everywhere, including at the kinks: max/min route to the first argument on
 // ties, abs has derivative 0 at 0, a max/min reduction follows the first
 // extremal element, floor/ceil/round/comparisons have none.
 
 import { type Shape, formatType, shapeEq } from './types.js';
-import { type BinaryFn, type IRBuilder, type Node, type NodeOf, type UnaryFn, IRError, topoSort } from './ir.js';
-import { firstOf } from './autodiff.js';
+import { type BinaryFn, type IRBuilder, type Node, type NodeOf, IRError, topoSort } from './ir.js';
+import { UNARY, firstOf } from './autodiff.js';
 
 /** A tangent, or undefined for zero. */
 type Tangent = Node | undefined;
@@ -28,26 +30,6 @@ const or0 = (b: IRBuilder, t: Tangent, like: Node) => t ?? zeros(b, like.shape);
 const plus = (b: IRBuilder, x: Tangent, y: Tangent): Tangent => (x && y ? b.binary('add', x, y) : (x ?? y));
 /** where(c, t, 0). */
 const keep = (b: IRBuilder, c: Node, t: Node) => b.where(c, t, zeros(b, t.shape));
-
-/** x of the unary node, y its value, t x's tangent (never undefined here). */
-const UNARY: { [F in UnaryFn]: (b: IRBuilder, x: Node, y: Node, t: Node) => Tangent } = {
-  neg: (b, _x, _y, t) => neg(b, t),
-  recip: (b, _x, y, t) => neg(b, mul(b, t, mul(b, y, y))),
-  sqrt: (b, _x, y, t) => div(b, b.bin('mul', t, 0.5), y),
-  exp: (b, _x, y, t) => mul(b, t, y),
-  log: (b, x, _y, t) => div(b, t, x),
-  log1p: (b, x, _y, t) => div(b, t, b.bin('add', x, 1)),
-  expm1: (b, _x, y, t) => mul(b, t, b.bin('add', y, 1)),
-  sin: (b, x, _y, t) => mul(b, t, b.unary('cos', x)),
-  cos: (b, x, _y, t) => neg(b, mul(b, t, b.unary('sin', x))),
-  tanh: (b, _x, y, t) => mul(b, t, b.bin('sub', 1, mul(b, y, y))),
-  erf: (b, x, _y, t) => mul(b, t, b.bin('mul', 2 / Math.sqrt(Math.PI), b.unary('exp', neg(b, mul(b, x, x))))),
-  abs: (b, x, _y, t) => b.where(b.bin('lt', 0, x), t, keep(b, b.bin('lt', x, 0), neg(b, t))),
-  floor: () => undefined,
-  ceil: () => undefined,
-  round: () => undefined,
-  not: () => undefined,
-};
 
 /** x, y the operands, o the node's value, tx/ty their tangents (at least one defined). */
 const BINARY: { [F in BinaryFn]: (b: IRBuilder, x: Node, y: Node, o: Node, tx: Tangent, ty: Tangent) => Tangent } = {
