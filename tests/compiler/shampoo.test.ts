@@ -158,6 +158,96 @@ describe('shampoo: 8-step trajectories of the tiny MLP against float64 code with
 });
 
 // ---------------------------------------------------------------------------
+// The sheet's vectors (§41): θ after each of 3 steps, 9 significant digits
+
+const SHEET: readonly { name: string; hyper: Record<string, number>; shape: number[]; expected: Vec[] }[] = [
+  {
+    name: 'shampoo(lr = 0.1), 2 × 3',
+    hyper: { lr: 0.1 },
+    shape: [2, 3],
+    expected: [
+      [0.955280429, -1.91056086, 0.5, 0.246566831, 0.773283416, -1.11985025],
+      [0.927081492, -1.93263719, 0.545217433, 0.317610446, 0.736985092, -1.11797566],
+      [0.924916011, -1.98498636, 0.524036194, 0.283176514, 0.745365982, -1.19307817],
+    ],
+  },
+  {
+    name: 'shampoo(lr = 0.1), rank 1',
+    hyper: { lr: 0.1 },
+    shape: [3],
+    expected: [
+      [0.955280429, -1.91056086, 0.5],
+      [0.896892418, -1.94277573, 0.574495445],
+      [0.857907506, -2.00917131, 0.510755233],
+    ],
+  },
+  {
+    name: 'shampoo(lr = 0.1, eps = 0.01, update_interval = 2), 2 × 3 (step 2 reuses step 1 roots)',
+    hyper: { lr: 0.1, eps: 0.01, update_interval: 2 },
+    shape: [2, 3],
+    expected: [
+      [0.95545646, -1.91091292, 0.5, 0.248360222, 0.774180111, -1.12254033],
+      [0.903672012, -1.9412595, 0.556471317, 0.403465263, 0.730400861, -1.11979635],
+      [0.901637565, -1.99341548, 0.535361637, 0.369209059, 0.738828258, -1.19463764],
+    ],
+  },
+];
+const THETA0 = [1.0, -2.0, 0.5];
+const GRADS = [
+  [0.5, -1.0, 0.0],
+  [0.3, 0.2, -0.4],
+  [-0.1, 0.7, 0.25],
+];
+const W0 = [1.0, -2.0, 0.5, 0.3, 0.8, -1.2];
+const WGRADS = [
+  [0.5, -1.0, 0.0, 0.2, 0.1, -0.3],
+  [0.3, 0.2, -0.4, -0.6, 0.5, 0.1],
+  [-0.1, 0.7, 0.25, 0.4, -0.2, 0.9],
+];
+
+/** Half a unit in the 9th significant digit. */
+function expectPrinted(actual: readonly number[], expected: readonly number[], what: string): void {
+  actual.forEach((a, i) => {
+    const e = expected[i]!;
+    const half = 0.5 * 10 ** (Math.floor(Math.log10(Math.abs(e))) - 8);
+    if (!(Math.abs(a - e) <= half * (1 + 1e-6))) throw new Error(`${what} element ${i}: got ${a}, expected ${e}`);
+  });
+}
+
+describe('optimizers.md §41 test vectors', () => {
+  for (const v of SHEET) {
+    const [th0, grads] = v.shape.length === 2 ? [W0, WGRADS] : [THETA0, GRADS];
+    const cfg: OptimizerConfig = { name: 'shampoo', hyper: v.hyper };
+    it(`${v.name}: the float64 reference (exact roots)`, () => {
+      const h = resolveOptimizer(cfg).hyper;
+      const step = shampoo64();
+      let th: Tensors = { theta: { shape: v.shape, data: [...th0] } };
+      grads.forEach((g, i) => {
+        th = step(th, { theta: g }, i + 1, h, () => v.hyper['lr']!);
+        expectPrinted(th['theta']!.data, v.expected[i]!, `step ${i + 1}`);
+      });
+    });
+    it(`${v.name}: the training step of a .kiln model (Newton roots) within 1e-8 (the vectors are printed to 9 digits)`, () => {
+      const step = compileStep(`model probe(g: f32[${v.shape.join(', ')}]) {
+          param theta: f32[${v.shape.join(', ')}] = zeros
+          output loss = sum(theta * g)
+        }
+        train probe { minimize loss; optimizer ${shampooLine(v.hyper)} }`);
+      let p = new Map([['theta', f32(v.shape, th0)], ...initialState(step)]);
+      grads.forEach((g, i) => {
+        p = referenceTrainStep(step, {
+          params: p,
+          batch: new Map([['g', f32(v.shape, g)]]),
+          scalars: hostScalars(step.optimizer, undefined, i + 1),
+          refresh: stepRefreshes(step, i + 1),
+        }).params;
+        expectClose(vals(p.get('theta')!), v.expected[i]!, 1e-8, `step ${i + 1}`);
+      });
+    });
+  }
+});
+
+// ---------------------------------------------------------------------------
 // The Newton iteration against exact roots (the sheet's table)
 
 /** A symmetric positive definite n × n matrix with eigenvalues κ^(−i/(n−1)) in a random orthonormal basis. */
