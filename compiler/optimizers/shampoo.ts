@@ -33,10 +33,14 @@ export function matrixView(param: Node): readonly [number, number] | undefined {
 
 const size = (param: Node): number => numel(param.shape) as number;
 
+/** Shampoo's own state shapes; a modifier's state (lookahead's slow, the EMA) keeps the param's (undefined). */
 function stateShape(param: Node, suffix: string): Shape | undefined {
   const mat = matrixView(param);
-  if (mat) return suffix === 'L' || suffix === 'Linv' ? [mat[0], mat[0]] : [mat[1], mat[1]];
-  return [size(param), size(param)];
+  const side = ({ L: mat?.[0], Linv: mat?.[0], R: mat?.[1], Rinv: mat?.[1] } as Record<string, number | undefined>)[
+    suffix
+  ];
+  if (mat) return side === undefined ? undefined : [side, side];
+  return suffix === 'H' || suffix === 'Hinv' ? [size(param), size(param)] : undefined;
 }
 
 /** The n × n identity, from two iotas. */

@@ -356,6 +356,33 @@ describe('the shampoo step graphs', () => {
     ]);
   });
 
+  it('modifiers keep their own state in the param shape: lookahead(shampoo), ema, cautious', () => {
+    const st = (line: string) =>
+      compileStep(tinySrc(line))
+        .state.filter((s) => s.param === 'w1')
+        .map((s) => [s.name, s.shape]);
+    expect(st('lookahead(shampoo(lr = 0.1), k = 2)')).toEqual([
+      ['w1.L', [2, 2]],
+      ['w1.R', [3, 3]],
+      ['w1.Linv', [2, 2]],
+      ['w1.Rinv', [3, 3]],
+      ['w1.slow', [2, 3]],
+    ]);
+    expect(st('shampoo(lr = 0.1, ema = 0.9)').at(-1)).toEqual(['w1.ema', [2, 3]]);
+    const b1 = compileStep(tinySrc('shampoo(lr = 0.1, ema = 0.9, cautious = true)')).state.filter(
+      (s) => s.param === 'b1',
+    );
+    expect(b1.map((s) => [s.name, s.shape])).toEqual([
+      ['b1.H', [3, 3]],
+      ['b1.Hinv', [3, 3]],
+      ['b1.ema', [3]],
+    ]);
+    // The wrapped rule still has two programs.
+    expect(compileStep(tinySrc('lookahead(shampoo(lr = 0.1, update_interval = 3))')).plain?.every).toBe(
+      'update_interval',
+    );
+  });
+
   it('rank 4: first dim × the rest', () => {
     const step = compileStep(`model conv(g: f32[2, 3, 2, 2]) {
         param k: f32[2, 3, 2, 2] = zeros
