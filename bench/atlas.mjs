@@ -48,6 +48,11 @@ const STATED = {
     lr: 0.02,
     why: '`lr` is required; 0.02 is the rate of the Muon reference code (the biases take the Adam branch at adam_lr = lr)',
   },
+  shampoo: {
+    lr: 0.01,
+    args: 'update_interval = 10',
+    why: "`lr` is required; its first steps move each matrix by about lr in every singular direction (as Muon), then decay as AdaGrad's, so AdaGrad's 0.01; roots every 10 steps (a refresh costs 20 Newton steps of 784 × 784 matmuls)",
+  },
 };
 
 /** adam under each modifier; `clip` adds a clip line to the train block. */
@@ -70,7 +75,7 @@ const FAMILIES = [
   ['Adam and direct variants', ['adam', 'adamw', 'adamax', 'nadam', 'radam', 'adopt']],
   ['Adam relatives', ['adabelief', 'grams', 'diffgrad', 'adabound', 'ademamix', 'adan']],
   ['Sign and layer-wise', ['lion', 'lamb', 'lars', 'novograd']],
-  ['Curvature, matrix, parameter-free', ['adahessian', 'sophia', 'muon', 'prodigy', 'schedule_free_adamw']],
+  ['Curvature, matrix, parameter-free', ['adahessian', 'sophia', 'muon', 'shampoo', 'prodigy', 'schedule_free_adamw']],
   ['Modifiers (on adam)', MODIFIER_RUNS.map((r) => r.id)],
 ];
 const OTHER = 'Other';
@@ -127,7 +132,7 @@ export function atlasRuns() {
     if (lr === 'required' && !stated) throw new Error(`${name}: lr is required; give it a rate in STATED`);
     return {
       id: name,
-      optimizer: stated ? `${name}(lr = ${stated.lr})` : `${name}()`,
+      optimizer: stated ? `${name}(lr = ${stated.lr}${stated.args ? `, ${stated.args}` : ''})` : `${name}()`,
       lr: stated ? stated.lr : lr,
       lrSource: stated ? 'stated' : 'default',
       note: stated?.why,

@@ -70,13 +70,18 @@ export interface TrainStep {
   /** Present for forward gradients; absent: the exact reverse-mode gradient. */
   readonly gradient?: Extract<GradientEstimator, { kind: 'forward' }>;
   /**
-   * For a rule that refreshes a Hessian estimate (adahessian, sophia), `graph`
+   * For a rule that refreshes a Hessian estimate (adahessian, sophia) or its inverse roots (shampoo), `graph`
    * is the refreshing step and this the plain one: no H·z, the stored
    * estimate kept; the same params, state and scalars (`@seed` only when
    * something else draws). Step t runs `graph` when (t − 1) % k == 0, k the
    * current value of hyperparameter `every`, else `plain.graph`.
    */
-  readonly plain?: { readonly graph: Graph; readonly every: string };
+  readonly plain?: {
+    readonly graph: Graph;
+    readonly every: string;
+    /** Present when what the refreshing step recomputes is inverse roots (shampoo), not a Hessian estimate. */
+    readonly roots?: true;
+  };
 }
 
 /** `refresh: false` builds the plain step of a curvature rule alone (TrainStep.plain). */
@@ -142,11 +147,12 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig, options
     grads = train.clip.kind === 'global_norm' ? clipGlobalNorm(b, grads, max) : clipValue(b, grads, max);
   }
   const hadSeed = g.inputs.some((n) => n.name === '@seed');
-  const refresh = rule.needsHessianDiag === true && options.refresh !== false;
-  const seed = noise || estimator || refresh ? key() : undefined;
+  const refresh = (rule.needsHessianDiag === true || rule.refreshes === true) && options.refresh !== false;
+  const probe = refresh && rule.needsHessianDiag === true;
+  const seed = noise || estimator || probe ? key() : undefined;
   if (seed && noise) grads = addGradNoise(b, grads, seed, scalars[MODIFIER_SCALARS.grad_noise[0]]!);
   // AdaHessian, Sophia: the Hutchinson diagonal of the loss's Hessian (compiler/curvature.ts).
-  const hessDiag = seed && refresh ? hutchinsonDiag(b, rawGrads, trainable, seed) : undefined;
+  const hessDiag = seed && probe ? hutchinsonDiag(b, rawGrads, trainable, seed) : undefined;
 
   const state: StateTensor[] = [];
   const stateNodes: NodeOf<'param'>[] = [];
@@ -155,7 +161,7 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig, options
   const stateParam = (p: NodeOf<'param'>, suffix: string) =>
     b.param(`${p.name}.${suffix}`, {
       dtype: p.dtype,
-      shape: rule.perTensorState?.includes(suffix) ? [] : p.shape,
+      shape: rule.stateShape?.(p, suffix) ?? (rule.perTensorState?.includes(suffix) ? [] : p.shape),
     }) as NodeOf<'param'>;
   const global =
     rule.global &&
@@ -172,7 +178,7 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig, options
       stateNodes.push(node);
       old[suffix] = node;
     }
-    const up = rule.update(b, p, grads[i]!, old, updateScalars, hessDiag?.[i]);
+    const up = rule.update(b, p, grads[i]!, old, updateScalars, hessDiag?.[i], rule.refreshes ? refresh : undefined);
     assigns.push(b.assign(p.name, up.param));
     for (const suffix of suffixes) {
       const v = up.state[suffix] ?? IRError.throw(`optimizer ${rule.name} gave no new '${suffix}' for ${p.name}`);
@@ -209,7 +215,11 @@ export function buildTrainStep(model: ModelContract, train: TrainConfig, options
     ...(noise && { gradNoise: noise }),
     ...(estimator && { gradient: estimator }),
     ...(refresh && {
-      plain: { graph: buildTrainStep(model, train, { refresh: false }).graph, every: CURVATURE_INTERVAL },
+      plain: {
+        graph: buildTrainStep(model, train, { refresh: false }).graph,
+        every: CURVATURE_INTERVAL,
+        ...(rule.refreshes && { roots: true as const }),
+      },
     }),
   };
 }

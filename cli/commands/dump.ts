@@ -61,15 +61,15 @@ interface Shown {
   readonly program: ProgramName;
   readonly stages: ProgramStages;
   /** A curvature optimizer's step without a refresh (`step_plain`), shown after the refreshing one. */
-  readonly plain?: { readonly stages: ProgramStages; readonly every: string };
+  readonly plain?: { readonly stages: ProgramStages; readonly every: string; readonly roots?: true };
 }
 
-/** The title of the plain step's section. */
-const plainTitle = (title: string, every: string) =>
-  `${title}, plain (no curvature refresh: steps t with (t - 1) % ${every} != 0, program step_plain)`;
+/** The title of the plain step's section (`roots`: shampoo's inverse roots are what a refresh recomputes). */
+const plainTitle = (title: string, every: string, roots?: true) =>
+  `${title}, plain (no ${roots ? 'inverse-root' : 'curvature'} refresh: steps t with (t - 1) % ${every} != 0, program step_plain)`;
 /** The refreshing step's title, when there is a plain one. */
-const refreshTitle = (title: string, every: string) =>
-  `${title}, refreshing the curvature estimate (steps t with (t - 1) % ${every} == 0)`;
+const refreshTitle = (title: string, every: string, roots?: true) =>
+  `${title}, refreshing the ${roots ? 'inverse roots' : 'curvature estimate'} (steps t with (t - 1) % ${every} == 0)`;
 
 function shown(lm: LoadedModel, entry: Entry, target: TargetName): Shown {
   if (entry === 'run') {
@@ -90,7 +90,10 @@ function shown(lm: LoadedModel, entry: Entry, target: TargetName): Shown {
     compilation,
     program: 'step',
     stages: step.stages,
-    ...(step.plain && every !== undefined && { plain: { stages: step.plain, every } }),
+    ...(step.plain &&
+      every !== undefined && {
+        plain: { stages: step.plain, every, ...(step.step.plain?.roots && { roots: true as const }) },
+      }),
   };
 }
 
@@ -114,15 +117,15 @@ export async function dumpCommand(file: string, opts: DumpOptions, out: Output):
       return 0;
     case 'ir': {
       const s = shown(lm, entry, 'wasm');
-      out.stdout(printGraph(s.stages.ir, s.plain ? refreshTitle(title, s.plain.every) : title));
-      if (s.plain) out.stdout(printGraph(s.plain.stages.ir, plainTitle(title, s.plain.every)));
+      out.stdout(printGraph(s.stages.ir, s.plain ? refreshTitle(title, s.plain.every, s.plain.roots) : title));
+      if (s.plain) out.stdout(printGraph(s.plain.stages.ir, plainTitle(title, s.plain.every, s.plain.roots)));
       return 0;
     }
     case 'grad': {
       if (entry !== 'run') {
         const s = shown(lm, entry, 'wasm');
-        out.stdout(printGraph(s.stages.ir, s.plain ? refreshTitle(title, s.plain.every) : title));
-        if (s.plain) out.stdout(printGraph(s.plain.stages.ir, plainTitle(title, s.plain.every)));
+        out.stdout(printGraph(s.stages.ir, s.plain ? refreshTitle(title, s.plain.every, s.plain.roots) : title));
+        if (s.plain) out.stdout(printGraph(s.plain.stages.ir, plainTitle(title, s.plain.every, s.plain.roots)));
         return 0;
       }
       const of = defaultScalarOutput(lm, undefined);
@@ -133,8 +136,8 @@ export async function dumpCommand(file: string, opts: DumpOptions, out: Output):
     case 'opt': {
       const s = shown(lm, entry, 'wasm');
       const sections = [
-        { stages: s.stages, title: s.plain ? refreshTitle(title, s.plain.every) : title },
-        ...(s.plain ? [{ stages: s.plain.stages, title: plainTitle(title, s.plain.every) }] : []),
+        { stages: s.stages, title: s.plain ? refreshTitle(title, s.plain.every, s.plain.roots) : title },
+        ...(s.plain ? [{ stages: s.plain.stages, title: plainTitle(title, s.plain.every, s.plain.roots) }] : []),
       ];
       for (const { stages, title: t } of sections) {
         const { graph, passes } = stages.optimised;
@@ -148,8 +151,8 @@ export async function dumpCommand(file: string, opts: DumpOptions, out: Output):
       if (!isTargetName(target)) throw new UsageError(`unknown target '${target}'`);
       const s = shown(lm, entry, target);
       const sections = [
-        { stages: s.stages, title: s.plain ? refreshTitle(title, s.plain.every) : title },
-        ...(s.plain ? [{ stages: s.plain.stages, title: plainTitle(title, s.plain.every) }] : []),
+        { stages: s.stages, title: s.plain ? refreshTitle(title, s.plain.every, s.plain.roots) : title },
+        ...(s.plain ? [{ stages: s.plain.stages, title: plainTitle(title, s.plain.every, s.plain.roots) }] : []),
       ];
       sections.forEach(({ stages: { fusion, memory }, title: t }, i) => {
         out.stdout(`${i > 0 ? '\n' : ''}${t}: kernels for target ${target}\n`);

@@ -35,6 +35,7 @@ import { rmspropRule } from './rmsprop.js';
 import type { OptimizerRule } from './rule.js';
 import { SCHEDULE_FREE_ADAMW } from './schedule-free.js';
 import { SGD } from './sgd.js';
+import { SHAMPOO } from './shampoo.js';
 import { SOPHIA } from './sophia.js';
 
 export type { OptimizerRule } from './rule.js';
@@ -97,6 +98,8 @@ function baseRule(name: SupportedOptimizer, hyper: Readonly<Record<string, numbe
       return PRODIGY;
     case 'schedule_free_adamw':
       return SCHEDULE_FREE_ADAMW;
+    case 'shampoo':
+      return SHAMPOO;
   }
 }
 

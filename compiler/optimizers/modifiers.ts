@@ -17,9 +17,9 @@ export function withCautious(rule: OptimizerRule): OptimizerRule {
   return {
     ...rule,
     name: `${rule.name}+cautious`,
-    update(b, param, grad, state, scalars, hessDiag) {
+    update(b, param, grad, state, scalars, hessDiag, refresh) {
       const { sub, mul, div, max, isPositive, asF32, sumAll, count } = ops(b);
-      const up = rule.update(b, param, grad, state, scalars, hessDiag);
+      const up = rule.update(b, param, grad, state, scalars, hessDiag, refresh);
       const { base, delta } = up.split ?? { base: param, delta: sub(param, up.param) };
       const mask = asF32(isPositive(mul(delta, grad)));
       // The reference code's mask.div_(mask.mean().clamp_(min=1e-3)): a structural constant, not a hyperparameter.
@@ -43,13 +43,15 @@ export function withLookahead(rule: OptimizerRule): OptimizerRule {
     state: [...rule.state, 'slow'],
     ...(rule.perTensorState && { perTensorState: rule.perTensorState }),
     ...(rule.needsHessianDiag && { needsHessianDiag: true }),
+    ...(rule.refreshes && { refreshes: true }),
+    ...(rule.stateShape && { stateShape: rule.stateShape }),
     ...(rule.stateFor && { stateFor: (p: Node) => [...rule.stateFor!(p), 'slow'] }),
     ...(rule.global && { global: rule.global }),
     scalars: [...rule.scalars, ...MODIFIER_SCALARS.lookahead],
-    update(b, param, grad, state, scalars, hessDiag) {
+    update(b, param, grad, state, scalars, hessDiag, refresh) {
       const { add, sub, mul, select, flag } = ops(b);
       const { s, st } = readers(state, scalars);
-      const up = rule.update(b, param, grad, state, scalars, hessDiag);
+      const up = rule.update(b, param, grad, state, scalars, hessDiag, refresh);
       const fast = up.param;
       const slowOld = select(flag(s('lookahead_first')), param, st('slow'));
       const synced = add(slowOld, mul(s('lookahead_alpha'), sub(fast, slowOld)));
@@ -71,10 +73,10 @@ export function withEma(rule: OptimizerRule): OptimizerRule {
     state: [...rule.state, 'ema'],
     ...(rule.stateFor && { stateFor: (p: Node) => [...rule.stateFor!(p), 'ema'] }),
     scalars: [...rule.scalars, ...MODIFIER_SCALARS.ema],
-    update(b, param, grad, state, scalars, hessDiag) {
+    update(b, param, grad, state, scalars, hessDiag, refresh) {
       const { ema } = ops(b);
       const { s, st } = readers(state, scalars);
-      const up = rule.update(b, param, grad, state, scalars, hessDiag);
+      const up = rule.update(b, param, grad, state, scalars, hessDiag, refresh);
       return {
         ...up,
         state: { ...up.state, ema: ema(s('ema_decay'), st('ema'), s('one_minus_ema_decay'), up.param) },

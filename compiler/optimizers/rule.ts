@@ -6,7 +6,7 @@
 // counts (LAMB, LARS, NovoGrad, cautious) are `reduce`s over the whole
 // tensor, which the planner gives small kernels of their own.
 
-import { numel } from '../types.js';
+import { type Shape, numel } from '../types.js';
 import type { IRBuilder, Node } from '../ir.js';
 
 export interface OptimizerUpdate {
@@ -64,6 +64,14 @@ export interface OptimizerRule {
    * Absent for first-order rules, whose graphs stay as they were.
    */
   readonly needsHessianDiag?: boolean;
+  /**
+   * The rule recomputes part of its state only every CURVATURE_INTERVAL steps
+   * without reading the Hessian (Shampoo's inverse roots): the step builder
+   * makes a refreshing and a plain program, and `update` gets `refresh`.
+   */
+  readonly refreshes?: boolean;
+  /** A state tensor's shape when it is not the param's (Shampoo's L: [rows, rows]); absent or undefined: the param's. */
+  readonly stateShape?: (param: Node, suffix: string) => Shape | undefined;
   /** The state suffixes of one param when they depend on its shape (Muon: rank 2 or not); absent: `state`. */
   readonly stateFor?: (param: Node) => readonly string[];
   /** A whole-model phase whose values every update reads (absent: the updates are independent). */
@@ -75,6 +83,7 @@ export interface OptimizerRule {
     state: Readonly<Record<string, Node>>,
     scalars: Readonly<Record<string, Node>>,
     hessDiag?: Node,
+    refresh?: boolean,
   ): OptimizerUpdate;
 }
 

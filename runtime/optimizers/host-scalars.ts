@@ -257,6 +257,9 @@ function optimizerValues(
       v['sf_first'] = first ? 1 : 0;
       break;
     }
+    case 'shampoo':
+      v['shampoo_first'] = first ? 1 : 0;
+      break;
     default:
       break;
   }

@@ -92,6 +92,7 @@ export const SUPPORTED_OPTIMIZERS = [
   'muon',
   'prodigy',
   'schedule_free_adamw',
+  'shampoo',
 ] as const;
 export type SupportedOptimizer = (typeof SUPPORTED_OPTIMIZERS)[number];
 
@@ -173,6 +174,8 @@ export const OPTIMIZER_DEFAULTS: Readonly<Record<SupportedOptimizer, HyperTable>
     safeguard_warmup: false,
   },
   schedule_free_adamw: { lr: 2.5e-3, b1: 0.9, b2: 0.999, eps: 1e-8, weight_decay: 0, warmup: 0, weight_lr_power: 2 },
+  // Gupta et al. 2018: the preconditioners start at eps·I; their inverse roots are refreshed every update_interval steps.
+  shampoo: { lr: 'required', eps: 1e-4, update_interval: 1 },
 };
 
 /** The optimizers whose update reads a Hutchinson estimate of the loss Hessian's diagonal (compiler/curvature.ts). */
@@ -184,6 +187,13 @@ export const CURVATURE_OPTIMIZERS: readonly SupportedOptimizer[] = ['adahessian'
  * reuses the stored estimate; the runtime picks by t and the current k.
  */
 export const CURVATURE_INTERVAL = 'update_interval';
+
+/**
+ * The optimizers with a refreshing and a plain step program that read no
+ * Hessian: Shampoo recomputes its inverse roots in the refreshing one only,
+ * every CURVATURE_INTERVAL steps, and keeps the stored roots in between.
+ */
+export const ROOT_REFRESH_OPTIMIZERS: readonly SupportedOptimizer[] = ['shampoo'];
 
 // ---------------------------------------------------------------------------
 // Modifiers and lookahead
@@ -288,6 +298,8 @@ const RANGE_OVERRIDES: Readonly<Record<string, Readonly<Record<string, Range>>>>
   ademamix: { alpha: NON_NEGATIVE },
   // Sophia's gamma scales the curvature (γ·h), it is no decay rate.
   sophia: { gamma: NON_NEGATIVE },
+  // Shampoo's preconditioners start at eps·I: they must be positive definite for their inverse roots.
+  shampoo: { eps: POSITIVE },
   lookahead: { k: POSITIVE_INT, alpha: UNIT },
   // SAM's rho is a radius, not adadelta's decay; ASAM uses values above 1.
   sam: { rho: NON_NEGATIVE },
@@ -431,6 +443,8 @@ export const OPTIMIZER_SCALARS: Readonly<Record<SupportedOptimizer, readonly str
     'sf_one_minus_c',
     'sf_first',
   ],
+  // shampoo_first: 1 at t = 1, where L, R and H start from eps·I.
+  shampoo: ['lr', 'eps', 'shampoo_first'],
 };
 
 /**

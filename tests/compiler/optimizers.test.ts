@@ -41,6 +41,7 @@ import {
   type HyperValue,
   type OptimizerConfig,
   CURVATURE_OPTIMIZERS,
+  ROOT_REFRESH_OPTIMIZERS,
   OPTIMIZER_DEFAULTS,
   SUPPORTED_OPTIMIZERS,
 } from '../../runtime/optimizers/spec.js';
@@ -49,8 +50,13 @@ import { validateOptimizer } from '../../runtime/optimizers/validate.js';
 // ---------------------------------------------------------------------------
 // Helpers
 
-/** The first-order optimizers; AdaHessian and Sophia have their own trajectories (tests/compiler/curvature.test.ts). */
-const FIRST_ORDER = SUPPORTED_OPTIMIZERS.filter((n) => !CURVATURE_OPTIMIZERS.includes(n));
+/**
+ * The first-order optimizers; AdaHessian and Sophia have their own trajectories
+ * (tests/compiler/curvature.test.ts), Shampoo too (tests/compiler/shampoo.test.ts).
+ */
+const FIRST_ORDER = SUPPORTED_OPTIMIZERS.filter(
+  (n) => !CURVATURE_OPTIMIZERS.includes(n) && !ROOT_REFRESH_OPTIMIZERS.includes(n),
+);
 
 type Vec = number[];
 type Hyper = Readonly<Record<string, HyperValue>>;
@@ -808,6 +814,7 @@ describe("Kiln's canonical defaults (optimizers.md table)", () => {
         warmup: 0,
         weight_lr_power: 2,
       },
+      shampoo: { lr: 'required', eps: 1e-4, update_interval: 1 },
     };
     expect(OPTIMIZER_DEFAULTS).toEqual(sheet);
     expect(resolveOptimizer(la(o('sgd', { lr: 1 }))).hyper).toEqual({ k: 5, alpha: 0.5 });
