@@ -183,8 +183,10 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     .option('--no-threads', 'build for one thread (no shared memory, no worker threads)')
     .option(
       '--entries <list>',
-      'what the artifact can do, comma-separated: run, step, jvp, vjp (default: run, and step for a trained model)',
+      'what the artifact can do, comma-separated: run, step, jvp, vjp, attribute (default: run, and step for a trained model)',
     )
+    .option('--grad-cam <layer>', "compile the model's Grad-CAM view through this layer instead (with --of)")
+    .option('--of <output>', '--grad-cam: the output whose score is attributed')
     .addOption(modelOpt())
     .addOption(seedOpt())
     .action(async (file: string, o: CompileOptions) => {

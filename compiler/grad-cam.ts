@@ -11,9 +11,10 @@ import { gradients } from './autodiff.js';
 import { type Graph, type NodeOf, IRError } from './ir.js';
 import { LAYER, type ModelContract } from './model.js';
 import { verifyGraph } from './verify.js';
+import { GRAD_CAM_NAMES } from '../runtime/attribution.js';
 
-export const COTANGENT_OF = 'cotangent.';
-export const LAYER_GRADIENT = 'grad.layer.';
+export const COTANGENT_OF = GRAD_CAM_NAMES.cotangent;
+export const LAYER_GRADIENT = GRAD_CAM_NAMES.gradient;
 
 export function gradCamModel(model: ModelContract, layer: string, of: string): ModelContract {
   const out = model.outputs.find((o) => o.name === of);

@@ -2,12 +2,13 @@
 // produces it from source; the compiler, the code generators and the CLI
 // read only this, so none of them depend on the AST or on source spans.
 
+import { GRAD_CAM_NAMES } from '../runtime/attribution.js';
 import type { InitSpec } from './init.js';
 import type { Graph } from './ir.js';
 import type { TensorType } from './types.js';
 
-/** The output name under which `lower` exposes a layer. */
-export const LAYER = 'layer.';
+/** The output name under which `lower` exposes a layer (the runtime's Grad-CAM reads it too). */
+export const LAYER = GRAD_CAM_NAMES.layer;
 
 export interface ModelTensor {
   readonly name: string;

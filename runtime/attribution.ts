@@ -26,6 +26,13 @@
 import type { Tensor } from './executor.js';
 import { KilnRuntimeError } from './validate.js';
 
+/**
+ * The names of a Grad-CAM view (compiler/grad-cam.ts, `kiln compile
+ * --grad-cam LAYER --of OUTPUT`): its input `cotangent.<output>`, its outputs
+ * `layer.<name>` and `grad.layer.<name>`.
+ */
+export const GRAD_CAM_NAMES = { cotangent: 'cotangent.', layer: 'layer.', gradient: 'grad.layer.' } as const;
+
 export const ATTRIBUTION_METHODS = [
   'saliency',
   'input_x_gradient',

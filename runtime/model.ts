@@ -20,7 +20,15 @@
 
 import type { Backend } from './backend.js';
 import { type Tensor, bindDims, typedArrayName } from './executor.js';
-import { type Attribution, AttributionError, type AttributionOptions, attribute } from './attribution.js';
+import {
+  type Attribution,
+  AttributionError,
+  type AttributionModel,
+  type AttributionOptions,
+  GRAD_CAM_NAMES,
+  attribute,
+} from './attribution.js';
+import { evalDimSpec } from './layout.js';
 import { lensArguments } from './lens.js';
 import { type LensKind, VJP, lensGivenSpecs } from './lens-interface.js';
 import {
@@ -315,6 +323,7 @@ export class Model {
    */
   attribute(inputs: Readonly<Record<string, Tensor>>, opts: AttributionOptions): Promise<Attribution> {
     this.requireEntry('run');
+    if (opts.method === 'grad_cam') return attribute(this.gradCamView(opts), inputs, opts);
     this.requireEntry('vjp');
     return attribute(
       {
@@ -328,6 +337,40 @@ export class Model {
       inputs,
       opts,
     );
+  }
+
+  /**
+   * Grad-CAM on an artifact that is a model's Grad-CAM view (`kiln compile
+   * --grad-cam LAYER --of OUTPUT`): `run` with the score's cotangent gives
+   * the output, the layer and the score's gradient there.
+   */
+  private gradCamView(opts: AttributionOptions): AttributionModel {
+    const names = GRAD_CAM_NAMES;
+    const cotangent = this.manifest.inputs.find((i) => i.name === `${names.cotangent}${opts.of}`);
+    const layer = opts.layer ?? '';
+    const outs = this.manifest.outputs.map((o) => o.name);
+    if (!cotangent || !outs.includes(`${names.layer}${layer}`) || !outs.includes(`${names.gradient}${layer}`))
+      throw new AttributionError(
+        `model '${this.name}' is no Grad-CAM view of layer '${layer}' for output '${opts.of}': compile one with ` +
+          `\`kiln compile FILE --grad-cam ${layer || 'LAYER'} --of ${opts.of}\``,
+      );
+    const call = (inputs: Readonly<Record<string, Tensor>>, u?: Tensor) => {
+      const dims = bindDims(
+        this.manifest.inputs.filter((i) => i !== cotangent),
+        inputs,
+      );
+      const shape = cotangent.shape.map((d) => evalDimSpec(d, dims));
+      const zeros = { data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape };
+      return this.run({ ...inputs, [cotangent.name]: u ?? zeros });
+    };
+    return {
+      forward: (i) => call(i),
+      gradient: () => Promise.reject(new AttributionError('a Grad-CAM view gives no input gradients')),
+      layerGradient: async (i, _of, u, l) => {
+        const r = await call(i, u);
+        return { activation: r[`${names.layer}${l}`]!, gradient: r[`${names.gradient}${l}`]! };
+      },
+    };
   }
 
   private lens(

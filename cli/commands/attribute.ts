@@ -11,7 +11,7 @@ import { type RefTensor, evaluate } from '../../compiler/interpret.js';
 import { COTANGENT_OF, LAYER_GRADIENT, gradCamModel } from '../../compiler/grad-cam.js';
 import { LAYER, type ModelContract } from '../../compiler/model.js';
 import { dimSpec } from '../../compiler/target.js';
-import { evalShape, formatType } from '../../compiler/types.js';
+import { evalShape } from '../../compiler/types.js';
 import { COTANGENT } from '../../compiler/lens.js';
 import {
   ATTRIBUTION_METHODS,
@@ -41,6 +41,7 @@ import {
 } from './common.js';
 import { readSafetensorsFile } from '../../runtime/safetensors-node.js';
 import { checkImageInput, writeHeatMaps } from './heat-maps.js';
+import { gradCamView } from './grad-cam-view.js';
 
 export interface AttributeOptions extends CommonOptions {
   readonly inputs: string;
@@ -87,82 +88,35 @@ export async function attributeCommand(file: string, opts: AttributeOptions, out
     const { inputs, baseline } = await readData(opts, specs, baselineFile);
     const params = modelParams(model, opts.params, opts.seed);
     const view = opts.layer !== undefined ? gradCamView(model, opts.layer, opts.of) : undefined;
-    const result = await attributeOrFail(referenceModel(model, params, view), inputs, {
-      ...request(opts, method),
-      ...(baseline && { baseline }),
-    });
+    const req = { ...request(opts, method), ...(baseline && { baseline }) };
+    const result = await attributeOrFail(() => attribute(referenceModel(model, params, view), inputs, req));
     return report(opts, inputs, result, 'the reference interpreter', out);
   }
+  // On the runtime: a source compiles to what attribution runs (the run and vjp entries, or the
+  // model's Grad-CAM view); an artifact is used as it is (Model.attribute says what it lacks).
   const layer = opts.layer;
-  if (layer !== undefined && !isDirectory(file)) gradCamView(loadModel(file, opts.model).model, layer, opts.of);
+  const source = isDirectory(file) ? undefined : loadModel(file, opts.model).model;
+  if (layer !== undefined && source) gradCamView(source, layer, opts.of);
   const { model } = await runtimeModel(
     file,
     opts,
     layer === undefined
       ? { entries: ['run', 'vjp'] }
-      : { entries: ['run'], view: (m) => gradCamModel(m, layer, opts.of) },
-    'grad_cam',
+      : source
+        ? { entries: ['run'], view: (m) => gradCamModel(m, layer, opts.of) }
+        : {},
+    'attribute',
   );
   try {
-    const specs = layer === undefined ? model.inputs : model.inputs.filter((i) => !i.name.startsWith(COTANGENT_OF));
+    const specs = model.inputs.filter((i) => !i.name.startsWith(COTANGENT_OF));
     const { inputs, baseline } = await readData(opts, specs, baselineFile);
     if (opts.params !== undefined) applyParamsFile(model, opts.params);
-    const cotangentName = `${COTANGENT_OF}${opts.of}`;
-    const camRun = (i: Readonly<Record<string, Tensor>>, cotangent?: Tensor) => {
-      const shape = outputShape(model.inputs.find((t) => t.name === cotangentName)!.shape, i, model.inputs);
-      const zeros = { data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape };
-      return model.run({ ...i, [cotangentName]: cotangent ?? zeros });
-    };
-    const attribution: AttributionModel =
-      layer === undefined
-        ? {
-            forward: (i) => model.run(i),
-            gradient: async (i, of, cotangent, wrt) => (await model.vjp(i, { [of]: cotangent }))[`vjp.${wrt}`]!,
-          }
-        : {
-            forward: (i) => camRun(i),
-            gradient: () => Promise.reject(new Error('grad_cam takes no input gradients')),
-            layerGradient: async (i, _of, cotangent, l) => {
-              const r = await camRun(i, cotangent);
-              return { activation: r[`${LAYER}${l}`]!, gradient: r[`${LAYER_GRADIENT}${l}`]! };
-            },
-          };
-    const result = await attributeOrFail(attribution, inputs, {
-      ...request(opts, method),
-      ...(baseline && { baseline }),
-    });
+    const req = { ...request(opts, method), ...(baseline && { baseline }) };
+    const result = await attributeOrFail(() => model.attribute(inputs, req));
     return report(opts, inputs, result, model.device, out);
   } finally {
     model.dispose();
   }
-}
-
-/** The Grad-CAM view of `model` through `layer`, or a user error naming the layers and outputs there are. */
-function gradCamView(model: ModelContract, layer: string, of: string): ModelContract {
-  if (!model.layers.some((l) => l.name === layer)) {
-    const known = model.layers.map((l) => `${l.name}: ${formatType(l.type)}`).join(', ');
-    throw new UserError(`--layer: model ${model.name} has no layer '${layer}' (its named values: ${known || 'none'})`);
-  }
-  if (!model.outputs.some((o) => o.name === of))
-    throw new UserError(`no output '${of}' (outputs: ${model.outputs.map((o) => o.name).join(', ')})`);
-  return gradCamModel(model, layer, of);
-}
-
-/** The concrete shape of a spec whose symbolic dims are bound by the inputs given. */
-function outputShape(
-  shape: TensorSpec['shape'],
-  given: Readonly<Record<string, Tensor>>,
-  specs: readonly TensorSpec[],
-): number[] {
-  const dims = new Map<string, number>();
-  for (const s of specs) {
-    const t = given[s.name];
-    if (t)
-      s.shape.forEach(
-        (d, i) => typeof d !== 'number' && d.syms.length === 1 && d.coef === 1 && dims.set(d.syms[0]!, t.shape[i]!),
-      );
-  }
-  return shape.map((d) => (typeof d === 'number' ? d : d.syms.reduce((a, x) => a * (dims.get(x) ?? 1), d.coef)));
 }
 
 function request(opts: AttributeOptions, method: AttributionMethod): AttributionOptions {
@@ -179,14 +133,10 @@ function request(opts: AttributeOptions, method: AttributionMethod): Attribution
   };
 }
 
-/** The attribution, its request errors (names, classes, shapes) as user errors. */
-async function attributeOrFail(
-  model: AttributionModel,
-  inputs: Readonly<Record<string, Tensor>>,
-  req: AttributionOptions,
-): Promise<Attribution> {
+/** The attribution `run` computes, its request errors (names, classes, shapes) as user errors. */
+async function attributeOrFail(run: () => Promise<Attribution>): Promise<Attribution> {
   try {
-    return await attribute(model, inputs, req);
+    return await run();
   } catch (e) {
     if (e instanceof KilnRuntimeError) throw new UserError(e.message);
     throw e;

@@ -7,7 +7,9 @@
 import { ENTRY_NAMES, type EntryName } from '../../runtime/manifest.js';
 import { compileArtifact, writeArtifact } from '../../targets/artifact.js';
 import { UsageError, UserError } from '../errors.js';
-import { loadModel } from '../model.js';
+import type { ModelContract } from '../../compiler/model.js';
+import { type LoadedModel, loadModel } from '../model.js';
+import { gradCamView } from './grad-cam-view.js';
 import type { Output } from '../output.js';
 import { checkTarget } from '../options.js';
 
@@ -21,6 +23,9 @@ export interface CompileOptions {
   readonly threads?: boolean;
   /** Comma-separated entry names. */
   readonly entries?: string;
+  /** Compile the model's Grad-CAM view through this layer instead (with `of`). */
+  readonly gradCam?: string;
+  readonly of?: string;
 }
 
 /**
@@ -43,10 +48,27 @@ export async function compileCommand(file: string, opts: CompileOptions, out: Ou
   checkTarget(opts.target);
   const entries = opts.entries === undefined ? undefined : parseEntries(opts.entries);
   const lm = loadModel(file, opts.model);
+  if ((opts.gradCam === undefined) !== (opts.of === undefined))
+    throw new UsageError('--grad-cam LAYER and --of OUTPUT go together: the Grad-CAM view of a layer for an output');
+  if (opts.gradCam !== undefined) {
+    if (entries !== undefined) throw new UsageError('a Grad-CAM view has one entry, run: leave out --entries');
+    const view = gradCamView(lm.model, opts.gradCam, opts.of!);
+    return compileAndWrite(file, { ...lm, model: view, train: undefined }, opts, ['run'], out);
+  }
   if (entries?.includes('step') && !lm.train)
     throw new UserError(
       `${file}: model '${lm.model.name}' has no train block, so it has no step entry (compile it with --entries ${entries.filter((e) => e !== 'step').join(',') || 'run'})`,
     );
+  return compileAndWrite(file, lm, opts, entries, out);
+}
+
+async function compileAndWrite(
+  file: string,
+  lm: { readonly model: ModelContract; readonly train: LoadedModel['train'] },
+  opts: CompileOptions,
+  entries: EntryName[] | undefined,
+  out: Output,
+): Promise<number> {
   const artifact = await compileArtifact(lm.model, lm.train, {
     target: opts.target === 'webgpu' ? 'webgpu' : 'wasm',
     seed: opts.seed,

@@ -59,6 +59,13 @@ interface PageGlobals {
   kilnStatus: 'loading' | 'ready' | 'error';
   kilnLoadError?: string;
   kilnSteps(url: string, batch: unknown, steps: number, threads: number): Promise<StepResult>;
+  kilnAttribute(url: string, inputs: unknown, opts: unknown): Promise<AttributeResult>;
+}
+interface AttributeResult {
+  attr: number[];
+  shape: number[];
+  classes: number[];
+  calls: number;
 }
 type Batch = Record<string, { dtype: 'f32' | 'i32'; shape: number[]; data: number[] }>;
 
@@ -140,11 +147,11 @@ function expectSameTraining(browser: StepResult, node: StepResult, rel = 1e-6): 
 }
 
 /** `kiln compile FILE --target TARGET -o <fresh dir under .browser-tmp/>`, in-process. */
-async function compileArtifact(file: string, prefix: string, target = 'wasm'): Promise<string> {
+async function compileArtifact(file: string, prefix: string, target = 'wasm', ...more: string[]): Promise<string> {
   mkdirSync(TMP_ROOT, { recursive: true });
   const dir = mkdtempSync(join(TMP_ROOT, prefix));
   let out = '';
-  const status = await main(['compile', file, '--target', target, '-o', dir], {
+  const status = await main(['compile', file, '--target', target, '-o', dir, ...more], {
     stdout: (s) => (out += s),
     stderr: (s) => (out += s),
   });
@@ -234,6 +241,50 @@ describe('browser (headless Chromium)', () => {
       expect(browser.crossOriginIsolated, 'the page is cross-origin isolated').toBe(true);
       expect(browser.threads, 'the browser model runs on 2 threads').toBe(2);
       expectSameTraining(browser, node);
+    }, 120_000);
+
+    // Attribution in the page (the runtime's Model.attribute) equals Node's: the vjp entry of the MLP
+    // (integrated gradients, SmoothGrad) and the CNN's Grad-CAM view (`kiln compile --grad-cam`).
+    it('attribution: integrated gradients, SmoothGrad and Grad-CAM in the page equal Node', async () => {
+      const mlp = await compileArtifact('examples/mlp.kiln', 'mlp-attr-', 'wasm', '--entries', 'attribute');
+      const cnn = await compileArtifact('examples/cnn.kiln', 'cnn-cam-', 'wasm', '--grad-cam', 'h2', '--of', 'probs');
+      cleanup.push(() => rmSync(mlp, { recursive: true, force: true }));
+      cleanup.push(() => rmSync(cnn, { recursive: true, force: true }));
+      const rnd = lcg(5);
+      const images = (shape: number[]) => ({
+        dtype: 'f32' as const,
+        shape,
+        data: Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => Math.fround(rnd())),
+      });
+      const labels = { dtype: 'i32' as const, shape: [2], data: [1, 3] };
+      const cases = [
+        [mlp, { x: images([2, 784]), y: labels }, { method: 'integrated_gradients', wrt: 'x', of: 'probs', steps: 8 }],
+        [mlp, { x: images([2, 784]), y: labels }, { method: 'smoothgrad', wrt: 'x', of: 'probs', samples: 6, seed: 3 }],
+        [cnn, { x: images([2, 1, 28, 28]), y: labels }, { method: 'grad_cam', wrt: 'x', of: 'probs', layer: 'h2' }],
+      ] as const;
+      for (const [dir, batch, opts] of cases) {
+        const model = await loadModel(dir, { threads: 1 });
+        const inputs = Object.fromEntries(
+          Object.entries(batch).map(([k, t]) => [
+            k,
+            { shape: t.shape, data: t.dtype === 'i32' ? Int32Array.from(t.data) : Float32Array.from(t.data) },
+          ]),
+        );
+        const node = await model.attribute(inputs, opts);
+        model.dispose();
+        const url = `${server.origin}/${relative('.', dir).split('\\').join('/')}/`;
+        const browser = await page.evaluate(
+          ([u, b, o]) => (globalThis as unknown as PageGlobals).kilnAttribute(u, b, o),
+          [url, batch, opts] as const,
+        );
+        expect(browser.shape, opts.method).toEqual([...node.shape]);
+        expect(browser.classes, opts.method).toEqual([...node.classes]);
+        const scale = Math.max(...Array.from(node.attr, Math.abs));
+        expect(scale, `${opts.method}: a zero attribution would pass trivially`).toBeGreaterThan(0);
+        browser.attr.forEach((v, i) =>
+          expect(Math.abs(v - node.attr[i]!), `${opts.method}[${i}]`).toBeLessThanOrEqual(1e-6 * scale),
+        );
+      }
     }, 120_000);
 
     it('MLP compiled for webgpu: navigator.gpu in the page trains as Dawn does in Node', async () => {

@@ -114,6 +114,61 @@ describe('Grad-CAM', () => {
     cam.forEach((c, i) => expect(Math.abs(got.data[i]! - c), `element ${i}`).toBeLessThanOrEqual(tol * Math.max(1, c)));
   });
 
+  it('runs from an artifact compiled as the Grad-CAM view (kiln compile --grad-cam), and says when one is not', async () => {
+    const dir = tempDir();
+    const f = files(dir);
+    const view = join(dir, 'view');
+    const c = await kiln('compile', f.model, '-o', view, '--grad-cam', 'a', '--of', 'logits');
+    expect([c.status, c.stderr]).toEqual([0, '']);
+    const out = join(dir, 'cam.safetensors');
+    const r = await kiln(
+      'attribute',
+      view,
+      '--inputs',
+      f.inputs,
+      '--params',
+      f.params,
+      '--wrt',
+      'x',
+      '--of',
+      'logits',
+      '--method',
+      'grad_cam',
+      '--layer',
+      'a',
+      '--out',
+      out,
+    );
+    expect([r.status, r.stderr]).toEqual([0, '']);
+    const got = decodeSafetensors(readFileSync(out), out).tensors.get('attr.x')!;
+    handGradCam().cam.forEach((v, i) => expect(Math.abs(got.data[i]! - v)).toBeLessThanOrEqual(1e-5 * Math.max(1, v)));
+    const plain = join(dir, 'plain');
+    expect((await kiln('compile', f.model, '-o', plain, '--entries', 'attribute')).status).toBe(0);
+    const e = await kiln(
+      'attribute',
+      plain,
+      '--inputs',
+      f.inputs,
+      '--wrt',
+      'x',
+      '--of',
+      'logits',
+      '--method',
+      'grad_cam',
+      '--layer',
+      'a',
+    );
+    expect(e.status).toBe(1);
+    expect(e.stderr).toMatch(
+      /model 'tiny' is no Grad-CAM view of layer 'a' for output 'logits': compile one with `kiln compile FILE --grad-cam a --of logits`/,
+    );
+    const u = await kiln('compile', f.model, '-o', join(dir, 'u'), '--grad-cam', 'a');
+    expect([u.status, u.stderr]).toEqual([
+      2,
+      'kiln: --grad-cam LAYER and --of OUTPUT go together: the Grad-CAM view of a layer for an output\n',
+    ]);
+  });
+
   it('says what is wrong with a layer or a method without one', async () => {
     const dir = tempDir();
     const f = files(dir);
