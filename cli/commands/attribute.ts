@@ -10,7 +10,6 @@ import { compile } from '../../compiler/compile.js';
 import { type RefTensor, evaluate } from '../../compiler/interpret.js';
 import { COTANGENT_OF, LAYER_GRADIENT, gradCamModel } from '../../compiler/grad-cam.js';
 import { LAYER, type ModelContract } from '../../compiler/model.js';
-import { dimSpec } from '../../compiler/target.js';
 import { evalShape } from '../../compiler/types.js';
 import { COTANGENT } from '../../compiler/lens.js';
 import {
@@ -38,6 +37,7 @@ import {
   summarizeTensor,
   toRuntime,
   writeRuntimeTensors,
+  tensorSpec,
 } from './common.js';
 import { readSafetensorsFile } from '../../runtime/safetensors-node.js';
 import { checkImageInput, writeHeatMaps } from './heat-maps.js';
@@ -84,7 +84,7 @@ export async function attributeCommand(file: string, opts: AttributeOptions, out
         `${file}: a compiled artifact runs on --target wasm or webgpu; the reference interpreter needs the .kiln source`,
       );
     const { model } = loadModel(file, opts.model);
-    const specs = model.inputs.map(spec);
+    const specs = model.inputs.map(tensorSpec);
     const { inputs, baseline } = await readData(opts, specs, baselineFile);
     const params = modelParams(model, opts.params, opts.seed);
     const view = opts.layer !== undefined ? gradCamView(model, opts.layer, opts.of) : undefined;
@@ -218,12 +218,6 @@ function report(
   }
   return 0;
 }
-
-const spec = (t: ModelContract['inputs'][number]): TensorSpec => ({
-  name: t.name,
-  dtype: t.type.dtype,
-  shape: t.type.shape.map(dimSpec),
-});
 
 /** The reference interpreter as an attribution model: the IR for outputs, the vjp graph for gradients. */
 function referenceModel(

@@ -11,7 +11,8 @@ import { type Model, loadArtifact, loadModel as loadArtifactDir } from '../../ru
 import type { Tensor, TensorData } from '../../runtime/executor.js';
 import type { RefTensor } from '../../compiler/interpret.js';
 import type { GradRequest } from '../../compiler/compile.js';
-import type { ModelContract } from '../../compiler/model.js';
+import type { ModelContract, ModelTensor } from '../../compiler/model.js';
+import { dimSpec } from '../../compiler/target.js';
 import { compileArtifact } from '../../targets/artifact.js';
 import { probeRelaxedSimd } from '../../targets/wasm/features.js';
 import { UsageError, UserError } from '../errors.js';
@@ -163,9 +164,14 @@ export function summarizeTensor(name: string, t: Tensor): string {
   return summarize(name, ref);
 }
 
+/** A tensor of the model contract as the runtime names it. */
+export function tensorSpec(t: ModelTensor): TensorSpec {
+  return { name: t.name, dtype: t.type.dtype, shape: t.type.shape.map(dimSpec) };
+}
+
 /** A model's declared inputs as runtime tensor specs. */
 export function inputSpecs(lm: LoadedModel): TensorSpec[] {
-  return lm.model.inputs.map((i) => ({ name: i.name, dtype: i.type.dtype, shape: i.type.shape }));
+  return lm.model.inputs.map(tensorSpec);
 }
 
 /**

@@ -10,12 +10,9 @@
 import { bindDims } from '../../compiler/bind.js';
 import { compile } from '../../compiler/compile.js';
 import { evaluate } from '../../compiler/interpret.js';
-import type { ModelTensor } from '../../compiler/model.js';
-import { dimSpec } from '../../compiler/target.js';
 import { evalDimSpec } from '../../runtime/layout.js';
 import { LensArgumentError, checkLensTensor, lensGivenWord } from '../../runtime/lens.js';
 import { type LensKind, lensGivenPrefix, lensGivenSpecs } from '../../runtime/lens-interface.js';
-import type { TensorSpec } from '../../runtime/manifest.js';
 import { KilnRuntimeError } from '../../runtime/validate.js';
 import { UserError } from '../errors.js';
 import { loadModel, modelParams } from '../model.js';
@@ -30,6 +27,7 @@ import {
   runtimeModel,
   summarizeTensor,
   writeRuntimeTensors,
+  tensorSpec,
 } from './common.js';
 
 export interface LensOptions extends CommonOptions {
@@ -84,9 +82,6 @@ function givenErrors(path: string): (e: unknown) => never {
   };
 }
 
-/** A model tensor as the runtime names it. */
-const spec = (t: ModelTensor): TensorSpec => ({ name: t.name, dtype: t.type.dtype, shape: t.type.shape.map(dimSpec) });
-
 /** The lens graph on the float64 interpreter: the very graph the runtime's kernels compute. */
 function referenceLens(kind: LensKind, file: string, opts: LensOptions, given: string, out: Output): number {
   if (isDirectory(file))
@@ -97,9 +92,9 @@ function referenceLens(kind: LensKind, file: string, opts: LensOptions, given: s
   const inputs = readTensors(opts.inputs, model.inputs, 'an input');
   const params = modelParams(model, opts.params, opts.seed);
   const specs = lensGivenSpecs(kind, {
-    inputs: model.inputs.map(spec),
-    outputs: model.outputs.map(spec),
-    params: model.params.map((p) => ({ ...spec(p), role: 'param' })),
+    inputs: model.inputs.map(tensorSpec),
+    outputs: model.outputs.map(tensorSpec),
+    params: model.params.map((p) => ({ ...tensorSpec(p), role: 'param' })),
   });
   const tensors = readTensors(
     given,
