@@ -1,5 +1,5 @@
 // Neural-network builtins: softmax, log_softmax, layer_norm, rms_norm,
-// dropout, conv2d (NCHW input, OIHW weights, as PyTorch) and 2-D pooling.
+// dropout, rand_like (uniform draws), conv2d (NCHW input, OIHW weights, as PyTorch) and 2-D pooling.
 // Convolution is im2col: one strided slice of the padded input per kernel tap,
 // stacked, then one (grouped) matmul. Pooling reduces over the window taps in
 // row-major order, so a max's gradient goes to the first maximal element of
@@ -310,6 +310,17 @@ export const NEURAL: readonly BuiltinDef[] = [
       if (!ctx.training || p === 0) return x;
       const keep = ge(b, b.rand(x.shape, ctx.rngKey(), ctx.nextSalt()), p);
       return b.where(keep, b.bin('div', x, 1 - p), b.full(0, 'f32', x.shape));
+    },
+  ),
+  define(
+    'rand_like',
+    [P.tensor('x')],
+    () => undefined,
+    (ctx, a) => {
+      // Training steps draw from the step's key, so every step and call site differs;
+      // elsewhere (run, grad, the lenses) the key is 0, so a forward pass is reproducible.
+      const key = ctx.training ? ctx.rngKey() : ctx.b.const(0, 'i32');
+      return ctx.b.rand(arg(a, 'x').shape, key, ctx.nextSalt());
     },
   ),
   define(

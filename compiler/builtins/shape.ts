@@ -1,5 +1,5 @@
 // Shape builtins (reshape, transpose, broadcast_to, concat, stack, pad, take,
-// one_hot) and indexing `x[...]`. Symbolic dimensions flow through where the
+// roll, one_hot) and indexing `x[...]`. Symbolic dimensions flow through where the
 // result is a monomial (reshape merges/splits them; -1 divides them); slicing
 // or padding a symbolic axis must leave it whole.
 
@@ -175,6 +175,26 @@ function checkTake(a: ArgsOf<TensorType>): Check {
   const e = expectDtype(arg(a, 'idx'), ['i32'], 'idx');
   if (e !== undefined) return e;
   if (x.shape.length === 0) return `cannot index a scalar ${formatType(x)}`;
+  const ax = normAxisOf(getNumber(a, 'axis') ?? 0, x);
+  return typeof ax === 'string' ? ax : undefined;
+}
+
+/**
+ * NumPy's roll along one axis: out[i] = x[(i - shift) mod n]. A gather with
+ * computed indices rather than two slices, so it works on a symbolic axis
+ * (the batch: `roll(x, 1)` pairs each example with its neighbour).
+ */
+export function roll(b: IRBuilder, x: Node, shift: number, axis: number): Node {
+  const d = x.shape[axis]!;
+  if (typeof d === 'number' && shift % d === 0) return x;
+  const n = countOf(b, [d], 'i32');
+  const idx = b.bin('mod', b.bin('sub', b.iota([d], 0), b.const(shift, 'i32')), n);
+  return b.gather(x, idx, axis);
+}
+
+function checkRoll(a: ArgsOf<TensorType>): Check {
+  const x = arg(a, 'x');
+  if (x.shape.length === 0) return `cannot roll a scalar ${formatType(x)}`;
   const ax = normAxisOf(getNumber(a, 'axis') ?? 0, x);
   return typeof ax === 'string' ? ax : undefined;
 }
@@ -361,6 +381,10 @@ export const SHAPE: readonly BuiltinDef[] = [
   define('take', [P.tensor('x'), P.tensor('idx'), P.int('axis', 0)], checkTake, (ctx, a) => {
     const x = arg(a, 'x');
     return takeAxis(ctx.b, x, arg(a, 'idx'), unwrap(normAxisOf(getNumber(a, 'axis') ?? 0, x)));
+  }),
+  define('roll', [P.tensor('x'), P.int('shift'), P.int('axis', 0)], checkRoll, (ctx, a) => {
+    const x = arg(a, 'x');
+    return roll(ctx.b, x, getNumber(a, 'shift') ?? 0, unwrap(normAxisOf(getNumber(a, 'axis') ?? 0, x)));
   }),
   define('one_hot', [P.tensor('y'), P.int('n')], checkOneHot, (ctx, a) =>
     ctx.b.cast(oneHotMask(ctx.b, arg(a, 'y'), getNumber(a, 'n') ?? 1), 'f32'),

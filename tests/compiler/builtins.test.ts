@@ -47,8 +47,8 @@ describe('the table', () => {
     ...'maximum minimum pow clip where cast stop_gradient'.split(' '),
     ...'add sub mul div mod neg not lt le gt ge eq ne and or matmul ternary transpose_last2'.split(' '),
     ...'sum mean max min prod logsumexp var std argmax argmin'.split(' '),
-    ...'reshape transpose broadcast_to concat stack pad take one_hot'.split(' '),
-    ...'dot einsum softmax log_softmax layer_norm rms_norm dropout conv2d max_pool2d avg_pool2d'.split(' '),
+    ...'reshape transpose broadcast_to concat stack pad take roll one_hot'.split(' '),
+    ...'dot einsum softmax log_softmax layer_norm rms_norm dropout rand_like conv2d max_pool2d avg_pool2d'.split(' '),
     ...'mse mae huber sigmoid_binary_cross_entropy softmax_cross_entropy'.split(' '),
   ];
 
@@ -543,6 +543,28 @@ describe('shape builtins', () => {
     expect(formatType(e)).toBe('f32[B, 3, 4]');
     expect(check('take', [t('f32', [3, 4]), t('f32', [2])])).toBe('idx: expects i32, got f32[2]');
     expect(check('take', [t('f32', [3, 4]), t('i32', [2]), 2])).toBe('axis 2 is out of range for f32[3, 4]');
+  });
+
+  it('roll: as NumPy, on static and symbolic axes, any shift', () => {
+    const g = new Graph();
+    const x = g.input(
+      'x',
+      arr([3, 4], (i) => i),
+    );
+    expect(g.run(g.call('roll', [x, 1])).data).toEqual([8, 9, 10, 11, 0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(g.run(g.call('roll', [x, -5, 1])).data).toEqual([1, 2, 3, 0, 5, 6, 7, 4, 9, 10, 11, 8]);
+    expect(g.call('roll', [x, 3])).toBe(x);
+    const xb = g.input(
+      'xb',
+      arr([3, 2], (i) => i),
+      'f32',
+      [B, 2],
+    );
+    const r = g.call('roll', [xb, 4]);
+    expect(formatType(r)).toBe('f32[B, 2]');
+    expect(g.run(r).data).toEqual([4, 5, 0, 1, 2, 3]);
+    expect(check('roll', [t('f32', []), 1])).toBe('cannot roll a scalar f32[]');
+    expect(check('roll', [t('f32', [3, 4]), 1, 2])).toBe('axis 2 is out of range for f32[3, 4]');
   });
 
   it('one_hot: f32 rows, all zero for labels out of range', () => {
@@ -1123,6 +1145,23 @@ describe('neural', () => {
     expect(g.call('dropout', [xn, 0])).toBe(xn);
     expect(check('dropout', [t('f32', [3]), 1])).toBe('p must be in [0, 1), got 1');
     expect(check('dropout', [t('f32', [3]), -0.1])).toBe('p must be in [0, 1), got -0.1');
+  });
+
+  it('rand_like: uniform in [0, 1) with the shape of x; key 0 outside training, the step key in it', () => {
+    const x = arr([4000], () => 2);
+    const ev = new Graph();
+    const xe = ev.input('x', x);
+    const u1 = ev.run(ev.call('rand_like', [xe])).data;
+    const u2 = ev.run(ev.call('rand_like', [xe])).data;
+    expect(u1.every((v) => v >= 0 && v < 1)).toBe(true);
+    expect(Math.abs(u1.reduce((a, v) => a + v, 0) / u1.length - 0.5)).toBeLessThan(0.02);
+    expect(u1).not.toEqual(u2);
+    const again = new Graph();
+    expect(again.run(again.call('rand_like', [again.input('x', x)])).data).toEqual(u1);
+    const g = new Graph(true);
+    g.inputs.set('@seed', { dtype: 'i32', shape: [], data: new Float64Array([42]) });
+    const tr = g.run(g.call('rand_like', [g.input('x', x)])).data;
+    expect(tr).not.toEqual(u1);
   });
 
   it('conv2d matches a direct loop: stride, padding, dilation, groups, rectangular', () => {

@@ -352,6 +352,24 @@ export const ROWS: readonly Row[] = [
     sizes: [1, 3],
   },
   {
+    covers: ['roll'],
+    label: 'roll (symbolic batch axis)',
+    sig: 'x: f32[B, N], y: f32[B, N]',
+    body: 'out = roll(x, 1)',
+    tol: EXACT,
+    gtol: EXACT,
+    sizes: ODD,
+  },
+  {
+    covers: ['roll'],
+    label: 'roll (axis 1, negative shift)',
+    sig: 'x: f32[B, N], y: f32[B, N]',
+    body: 'out = roll(x, -2, axis = 1)',
+    tol: EXACT,
+    gtol: EXACT,
+    sizes: ODD,
+  },
+  {
     covers: ['one_hot'],
     sig: 'k: i32[B], x: f32[B, N], y: f32[B, N]',
     body: 'out = one_hot(k, N) * x',
@@ -452,6 +470,7 @@ export const ROWS: readonly Row[] = [
     sizes: ODD,
   },
   ew('dropout', EXACT, EXACT, { body: 'out = dropout(x, 0.5)', label: 'dropout (identity outside training)' }),
+  ew('rand_like', EXACT, EXACT, { body: 'out = x * rand_like(x)', label: 'rand_like (key 0 outside training)' }),
   {
     covers: ['conv2d'],
     label: 'conv2d (defaults)',
