@@ -27,8 +27,7 @@ export interface CompileOptions extends ModelOptions {
 }
 
 export type CompileResult =
-  | { readonly ok: true; readonly artifact: Artifact; readonly diagnostics: readonly [] }
-  | Failure;
+  { readonly ok: true; readonly artifact: Artifact; readonly diagnostics: readonly [] } | Failure;
 
 function checkOptions(opts: CompileOptions): void {
   if (opts.target !== undefined && opts.target !== 'wasm' && opts.target !== 'webgpu')

@@ -311,10 +311,7 @@ export class Model<T extends ModelTypes = ModelTypes> {
    * (named like the f32 inputs and params, each of its tensor's shape; a
    * missing one is zero).
    */
-  jvp(
-    inputs: Readonly<T['inputs']>,
-    tangents: Readonly<Record<string, Tensor>> = {},
-  ): Promise<Record<string, Tensor>> {
+  jvp(inputs: Readonly<T['inputs']>, tangents: Readonly<Record<string, Tensor>> = {}): Promise<Record<string, Tensor>> {
     return this.lens('jvp', inputs, tangents);
   }
 
