@@ -5,9 +5,14 @@
 
 import { diag } from '../dsl/source.js';
 import { ENTRY_NAMES, type EntryName } from '../runtime/manifest.js';
-import { type Artifact, MANIFEST_FILE, compileArtifact, writeArtifact as writeFiles } from '../targets/artifact.js';
-import { writeFileAtomically } from '../targets/artifact.js';
-import { type DtsOptions, artifactDeclarations } from '../targets/dts.js';
+import {
+  type Artifact,
+  MANIFEST_FILE,
+  compileArtifact,
+  writeArtifact as writeFiles,
+  writeFileAtomically,
+} from '../targets/artifact.js';
+import { DTS_FILE, type DtsOptions, artifactDeclarations } from '../targets/dts.js';
 import { toDiagnostic } from './diagnostics.js';
 import { type Failure, type ModelOptions, isFailure, pickModel } from './source.js';
 
@@ -88,6 +93,6 @@ export async function writeArtifact(artifact: Artifact, dir: string, opts: Write
   await writeFiles(dir, artifact);
   if (opts.dts === undefined || opts.dts === false) return;
   const { join } = await import('node:path');
-  const path = opts.dts === true ? join(dir, 'model.d.ts') : opts.dts;
+  const path = opts.dts === true ? join(dir, DTS_FILE) : opts.dts;
   await writeFileAtomically(path, new TextEncoder().encode(artifactTypes(artifact)));
 }

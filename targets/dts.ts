@@ -15,6 +15,9 @@
 
 import type { DTypeSpec, DimSpec, Manifest, TensorSpec } from '../runtime/manifest.js';
 
+/** The file `kiln compile --dts` writes in the artifact directory, when not given another path. */
+export const DTS_FILE = 'model.d.ts';
+
 /** The typed array of a dtype, as the runtime passes it. */
 const ARRAY_OF: Readonly<Record<DTypeSpec, string>> = { f32: 'Float32Array', i32: 'Int32Array', bool: 'Uint8Array' };
 

@@ -11,7 +11,7 @@ import { join, resolve } from 'node:path';
 
 import { ENTRY_NAMES, type EntryName } from '../../runtime/manifest.js';
 import { type Artifact, compileArtifact, writeArtifact, writeFileAtomically } from '../../targets/artifact.js';
-import { artifactDeclarations, typeNameOf } from '../../targets/dts.js';
+import { DTS_FILE, artifactDeclarations, typeNameOf } from '../../targets/dts.js';
 import { UsageError, UserError } from '../errors.js';
 import type { ModelContract } from '../../compiler/model.js';
 import { type LoadedModel, loadModel } from '../model.js';
@@ -35,9 +35,6 @@ export interface CompileOptions {
   /** Also write the artifact's .d.ts: `true` for DIR/model.d.ts, or its path. */
   readonly dts?: boolean | string;
 }
-
-/** Where `--dts` writes the declarations, when it is given. */
-export const DTS_FILE = 'model.d.ts';
 
 function dtsPath(opts: CompileOptions): string | undefined {
   if (opts.dts === undefined || opts.dts === false) return undefined;

@@ -62,6 +62,14 @@ beforeAll(() => {
   }
   write('package.json', JSON.stringify({ name: 'app', private: true, type: 'module' }));
   fs.copyFileSync(path.join(ROOT, 'examples/mlp.kiln'), path.join(app, 'mlp.kiln'));
+  // The bin of the package: an artifact and its types, for the runtime-only and TypeScript apps.
+  const bin = run(
+    process.execPath,
+    ['node_modules/kiln/bin/kiln.js', 'compile', 'mlp.kiln', '-o', 'mlp-artifact', '--dts'],
+    app,
+  );
+  expect(bin.status, bin.stderr).toBe(0);
+  expect(bin.stdout).toContain('mlp-artifact/model.d.ts');
 }, 60_000);
 
 afterAll(() => {
@@ -178,8 +186,6 @@ console.log(JSON.stringify({
   });
 
   it('imports and runs kiln/runtime without loading a compiler module', () => {
-    const bin = run(process.execPath, ['node_modules/kiln/bin/kiln.js', 'compile', 'mlp.kiln', '-o', 'plain'], app);
-    expect(bin.status, bin.stderr).toBe(0);
     write(
       'trace.mjs',
       `import { register } from 'node:module';
@@ -192,7 +198,7 @@ register('data:text/javascript,' + encodeURIComponent(
       'runtime-only.mjs',
       `import { loadModel } from 'kiln/runtime';
 import { inputs } from './reference.mjs';
-const model = await loadModel('plain', { threads: 1 });
+const model = await loadModel('mlp-artifact', { threads: 1 });
 const out = await model.run(inputs(2));
 model.dispose();
 console.log(JSON.stringify(out.probs.shape));
@@ -223,13 +229,6 @@ console.log(JSON.stringify(out.probs.shape));
   });
 
   it('types both entry points and typed artifacts under tsc --strict, and rejects a wrong name or dtype', () => {
-    const bin = run(
-      process.execPath,
-      ['node_modules/kiln/bin/kiln.js', 'compile', 'mlp.kiln', '-o', 'mlp-artifact', '--dts'],
-      app,
-    );
-    expect(bin.status, bin.stderr).toBe(0);
-    expect(bin.stdout).toContain('mlp-artifact/model.d.ts');
     write(
       'tsconfig.json',
       JSON.stringify({
