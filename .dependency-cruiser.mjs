@@ -1,8 +1,9 @@
 // Kiln's import rules (README "How it is built"), checked by `npm run lint:imports`
 // (part of `npm test`). Data flows text -> AST -> IR -> kernels -> code -> artifact
 // -> runtime, and imports flow the same way: dsl -> compiler; targets -> compiler;
-// cli on top of everything; the runtime ships alone, so it imports nothing of the
-// others. Type-only imports count: a circle of types is still a circle.
+// api (the `kiln` library) on dsl, compiler and targets; cli on top of everything;
+// the runtime ships alone (`kiln/runtime`), so it imports nothing of the others.
+// Type-only imports count: a circle of types is still a circle.
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 export default {
@@ -19,14 +20,28 @@ export default {
       severity: 'error',
       comment: 'The front end builds the compiler model contract; it never reaches past the compiler.',
       from: { path: '^dsl/' },
-      to: { path: '^(targets|runtime|cli)/' },
+      to: { path: '^(targets|runtime|api|cli)/' },
     },
     {
       name: 'compiler-below-dsl-targets-cli',
       severity: 'error',
       comment: 'The compiler defines what it consumes (compiler/model.ts) and what a code generator provides.',
       from: { path: '^compiler/' },
-      to: { path: '^(dsl|targets|cli)/' },
+      to: { path: '^(dsl|targets|api|cli)/' },
+    },
+    {
+      name: 'api-below-cli',
+      severity: 'error',
+      comment: 'The library is what the CLI could be built on: it never reaches into the CLI.',
+      from: { path: '^api/' },
+      to: { path: '^cli/' },
+    },
+    {
+      name: 'targets-below-api',
+      severity: 'error',
+      comment: 'The code generators and the artifact sit below the library and the CLI.',
+      from: { path: '^targets/' },
+      to: { path: '^(api|cli)/' },
     },
     {
       name: 'wasm-not-wgsl',
@@ -47,13 +62,13 @@ export default {
       severity: 'error',
       comment: 'The runtime loads artifacts without the compiler: it imports only itself (and npm packages).',
       from: { path: '^runtime/' },
-      to: { path: '^(dsl|compiler|targets|cli|tests|bench)/' },
+      to: { path: '^(dsl|compiler|targets|api|cli|tests|bench)/' },
     },
     {
       name: 'no-tests-in-product',
       severity: 'error',
       comment: 'Product code never imports test helpers.',
-      from: { path: '^(dsl|compiler|targets|runtime|cli)/' },
+      from: { path: '^(dsl|compiler|targets|runtime|api|cli)/' },
       to: { path: '^tests/' },
     },
     {

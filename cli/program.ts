@@ -187,6 +187,7 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     )
     .option('--grad-cam <layer>', "compile the model's Grad-CAM view through this layer instead (with --of)")
     .option('--of <output>', '--grad-cam: the output whose score is attributed')
+    .option('--dts [path]', "also write the artifact's TypeScript declarations (default: DIR/model.d.ts)")
     .addOption(modelOpt())
     .addOption(seedOpt())
     .action(async (file: string, o: CompileOptions) => {

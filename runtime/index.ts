@@ -3,6 +3,7 @@
 // in browsers.
 //
 //   const m = await loadModel('model/');           // a directory or a URL
+//   const t = await loadModel<Mlp>('model/');       // typed by `kiln compile --dts` (ModelTypes)
 //   const { probs } = await m.run({ x: { data: xs, shape: [32, 784] } });
 //   const loss = await m.step({ x, y });            // one fused training step
 //   const { 'jvp.probs': dp } = await m.jvp({ x, y }, { x: dx }); // derivatives,
@@ -17,6 +18,7 @@ export {
   type ArtifactSources,
   type LoadOptions,
   Model,
+  type ModelTypes,
   loadArtifact,
   loadModel,
   stepSeed,

@@ -71,6 +71,19 @@ export interface ArtifactFiles {
   readonly params: Uint8Array;
 }
 
+/**
+ * The tensors of a model by name, for typed use: `loadModel<Mlp>(dir)` gives a
+ * `Model<Mlp>` whose `run` takes `Mlp['inputs']` and returns `Mlp['outputs']`.
+ * `kiln compile --dts` writes such a type for an artifact (targets/dts.ts);
+ * the default, any names, is the untyped model. The type is a promise about the
+ * artifact, not checked against it: the runtime still checks every call.
+ */
+export interface ModelTypes {
+  readonly inputs: Record<string, Tensor>;
+  readonly outputs: Record<string, Tensor>;
+  readonly params: Record<string, Tensor>;
+}
+
 /** Names used in messages (file paths or URLs). */
 export interface ArtifactSources {
   readonly manifest: string;
@@ -145,7 +158,10 @@ async function reader(
  * Loads an artifact directory (a Node path, or a URL fetched in browsers and
  * Node): `manifest.json`, the module and the initial params, all validated.
  */
-export async function loadModel(dirOrUrl: string | URL, opts: LoadOptions = {}): Promise<Model> {
+export async function loadModel<T extends ModelTypes = ModelTypes>(
+  dirOrUrl: string | URL,
+  opts: LoadOptions = {},
+): Promise<Model<T>> {
   const r = await reader(dirOrUrl);
   const manifestBytes = await r.read(MANIFEST_FILE);
   let json: unknown;
@@ -156,7 +172,7 @@ export async function loadModel(dirOrUrl: string | URL, opts: LoadOptions = {}):
   }
   const manifest = validateManifest(json, r.show(MANIFEST_FILE));
   const [code, params] = await Promise.all([r.read(manifest.files.code), r.read(manifest.files.params)]);
-  return instantiate(manifest, code, params, opts, {
+  return instantiate<T>(manifest, code, params, opts, {
     manifest: r.show(MANIFEST_FILE),
     code: r.show(manifest.files.code),
     params: r.show(manifest.files.params),
@@ -164,22 +180,22 @@ export async function loadModel(dirOrUrl: string | URL, opts: LoadOptions = {}):
 }
 
 /** Loads an artifact held in memory (e.g. just built by the compiler, or fetched by the caller). */
-export async function loadArtifact(
+export async function loadArtifact<T extends ModelTypes = ModelTypes>(
   artifact: ArtifactFiles,
   opts: LoadOptions = {},
   sources: ArtifactSources = { manifest: 'manifest.json', code: 'model.wasm', params: 'params.safetensors' },
-): Promise<Model> {
+): Promise<Model<T>> {
   const manifest = validateManifest(artifact.manifest, sources.manifest);
-  return instantiate(manifest, artifact.code, artifact.params, opts, sources);
+  return instantiate<T>(manifest, artifact.code, artifact.params, opts, sources);
 }
 
-async function instantiate(
+async function instantiate<T extends ModelTypes>(
   manifest: Manifest,
   code: Uint8Array,
   paramBytes: Uint8Array,
   opts: LoadOptions,
   src: ArtifactSources,
-): Promise<Model> {
+): Promise<Model<T>> {
   let tensors: Map<string, StTensor>;
   try {
     tensors = decodeSafetensors(paramBytes, src.params).tensors;
@@ -197,11 +213,11 @@ async function instantiate(
     manifest.target === 'wasm'
       ? await createWasmBackend(manifest, code, params, opts, src.code)
       : await createWebGpuBackend(manifest, code, params, src.code);
-  return new Model(manifest, backend, seed);
+  return new Model<T>(manifest, backend, seed);
 }
 
-/** A model loaded by the runtime. */
-export class Model {
+/** A model loaded by the runtime; `T` names its tensors (ModelTypes; by default any names). */
+export class Model<T extends ModelTypes = ModelTypes> {
   private optimizer: OptimizerSpec;
   private clipMax: number | undefined;
   /** Gradient noise (eta, gamma), when the step was compiled with it; changeable between steps. */
@@ -279,13 +295,13 @@ export class Model {
   }
 
   /** Forward pass: every output (or those named) as fresh typed arrays with shapes. */
-  run(
-    inputs: Readonly<Record<string, Tensor>>,
-    opts: { outputs?: readonly string[] } = {},
-  ): Promise<Record<string, Tensor>> {
+  run<K extends keyof T['outputs'] & string = keyof T['outputs'] & string>(
+    inputs: Readonly<T['inputs']>,
+    opts: { outputs?: readonly K[] } = {},
+  ): Promise<Pick<T['outputs'], K>> {
     return this.serial(() => {
       this.requireEntry('run');
-      return this.backend.call('forward', inputs, {}, opts.outputs);
+      return this.backend.call('forward', inputs, {}, opts.outputs) as Promise<Pick<T['outputs'], K>>;
     });
   }
 
@@ -295,10 +311,7 @@ export class Model {
    * (named like the f32 inputs and params, each of its tensor's shape; a
    * missing one is zero).
    */
-  jvp(
-    inputs: Readonly<Record<string, Tensor>>,
-    tangents: Readonly<Record<string, Tensor>> = {},
-  ): Promise<Record<string, Tensor>> {
+  jvp(inputs: Readonly<T['inputs']>, tangents: Readonly<Record<string, Tensor>> = {}): Promise<Record<string, Tensor>> {
     return this.lens('jvp', inputs, tangents);
   }
 
@@ -309,7 +322,7 @@ export class Model {
    * like the f32 outputs (a missing one is zero).
    */
   vjp(
-    inputs: Readonly<Record<string, Tensor>>,
+    inputs: Readonly<T['inputs']>,
     cotangents: Readonly<Record<string, Tensor>> = {},
   ): Promise<Record<string, Tensor>> {
     return this.lens('vjp', inputs, cotangents);
@@ -321,7 +334,7 @@ export class Model {
    * points of all examples in batched calls of the `vjp` entry. Needs the
    * `run` and `vjp` entries (`kiln compile --entries attribute`).
    */
-  attribute(inputs: Readonly<Record<string, Tensor>>, opts: AttributionOptions): Promise<Attribution> {
+  attribute(inputs: Readonly<T['inputs']>, opts: AttributionOptions): Promise<Attribution> {
     this.requireEntry('run');
     if (opts.method === 'grad_cam') return attribute(this.gradCamView(opts), inputs, opts);
     this.requireEntry('vjp');
@@ -361,7 +374,8 @@ export class Model {
       );
       const shape = cotangent.shape.map((d) => evalDimSpec(d, dims));
       const zeros = { data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape };
-      return this.run({ ...inputs, [cotangent.name]: u ?? zeros });
+      // The view's inputs are the model's and the cotangent: not T's, so untyped.
+      return (this as Model).run({ ...inputs, [cotangent.name]: u ?? zeros });
     };
     return {
       forward: (i) => call(i),
@@ -402,7 +416,7 @@ export class Model {
    * update); returns the loss before the update. Per-step scalars (learning
    * rate after the schedule, bias corrections) are computed here in float64.
    */
-  step(batch: Readonly<Record<string, Tensor>>): Promise<number> {
+  step(batch: Readonly<T['inputs']>): Promise<number> {
     return this.serial(async () => {
       const train = this.manifest.train;
       if (!train)
@@ -490,9 +504,13 @@ export class Model {
    * param's name (`state` is then ignored); throws when the optimizer keeps
    * no EMA. With `eval: true`, schedule-free's evaluation point x (state
    * `<param>.x`) under each param's name, the params themselves before the
-   * first step; throws for other optimizers.
+   * first step; throws for other optimizers. (Typed as every param: with
+   * `ema` or `eval`, a param the optimizer keeps no such state for, a
+   * frozen one, is left out.)
    */
-  async getParams(opts: { state?: boolean; ema?: boolean; eval?: boolean } = {}): Promise<Record<string, Tensor>> {
+  async getParams(
+    opts: { state?: boolean; ema?: boolean; eval?: boolean } = {},
+  ): Promise<T['params'] & Record<string, Tensor>> {
     this.checkLive();
     // name in the result -> param or state tensor to read
     const picks: [string, string][] = [];
@@ -520,15 +538,15 @@ export class Model {
       const data = await this.backend.readParams(picks.map(([, from]) => from));
       const out: Record<string, Tensor> = {};
       for (const [name, from] of picks) out[name] = { data: data.get(from)!, shape: [...this.slots.get(from)!.shape] };
-      return out;
+      return out as T['params'] & Record<string, Tensor>;
     });
   }
 
   /** Replaces the named params and state tensors (any subset); shapes and dtypes must match. */
-  setParams(values: Readonly<Record<string, Tensor>>): void {
+  setParams(values: Readonly<Partial<T['params']> & Record<string, Tensor>>): void {
     this.checkLive();
     const checked: [{ spec: ParamSpec; shape: readonly number[]; numel: number }, Tensor][] = [];
-    for (const [name, t] of Object.entries(values)) {
+    for (const [name, t] of Object.entries(values as Readonly<Record<string, Tensor>>)) {
       const slot = this.slots.get(name);
       if (!slot)
         throw new KilnRuntimeError(

@@ -309,31 +309,40 @@ function initialParams(model: ModelContract, step: TrainStep | undefined, seed: 
 
 /**
  * Writes the artifact into `dir` (created if needed): each file atomically
- * (a temporary file renamed into place), the manifest last, so a reader never
- * sees a manifest without its files.
+ * (writeFileAtomically), the manifest last, so a reader never sees a manifest
+ * without its files.
  */
 export async function writeArtifact(dir: string, artifact: Artifact): Promise<void> {
   const fs = await import('node:fs/promises');
   const path = await import('node:path');
   await fs.mkdir(dir, { recursive: true });
-  const write = async (name: string, bytes: Uint8Array) => {
-    const target = path.join(dir, name);
-    const tmp = path.join(dir, `.${name}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
+  await writeFileAtomically(path.join(dir, artifact.manifest.files.code), artifact.code);
+  await writeFileAtomically(path.join(dir, artifact.manifest.files.params), artifact.params);
+  await writeFileAtomically(
+    path.join(dir, MANIFEST_FILE),
+    new TextEncoder().encode(`${JSON.stringify(artifact.manifest, null, 1)}\n`),
+  );
+}
+
+/** Writes a file through a temporary file beside it, synced and renamed into place. */
+export async function writeFileAtomically(target: string, bytes: Uint8Array): Promise<void> {
+  const fs = await import('node:fs/promises');
+  const path = await import('node:path');
+  const tmp = path.join(
+    path.dirname(target),
+    `.${path.basename(target)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`,
+  );
+  try {
+    const fh = await fs.open(tmp, 'wx');
     try {
-      const fh = await fs.open(tmp, 'wx');
-      try {
-        await fh.writeFile(bytes);
-        await fh.sync();
-      } finally {
-        await fh.close();
-      }
-      await fs.rename(tmp, target);
-    } catch (e) {
-      await fs.rm(tmp, { force: true });
-      throw e;
+      await fh.writeFile(bytes);
+      await fh.sync();
+    } finally {
+      await fh.close();
     }
-  };
-  await write(artifact.manifest.files.code, artifact.code);
-  await write(artifact.manifest.files.params, artifact.params);
-  await write(MANIFEST_FILE, new TextEncoder().encode(`${JSON.stringify(artifact.manifest, null, 1)}\n`));
+    await fs.rename(tmp, target);
+  } catch (e) {
+    await fs.rm(tmp, { force: true });
+    throw e;
+  }
 }

@@ -15,15 +15,17 @@ const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /** file -> its source: every import here is either allowed or broken on purpose. */
 const TREE: Record<string, string> = {
   'tsconfig.json': '{ "compilerOptions": { "module": "NodeNext", "moduleResolution": "NodeNext", "strict": true } }',
-  // allowed: dsl -> compiler, compiler -> runtime, targets -> compiler and runtime, cli -> all
+  // allowed: dsl -> compiler, compiler -> runtime, targets -> compiler and runtime, api -> dsl and targets, cli -> all
   'dsl/parse.ts': "import { ir } from '../compiler/ir.js';\nexport const parse = ir;",
   'compiler/ir.ts': "import { spec } from '../runtime/spec.js';\nexport const ir = spec;",
   'targets/wasm/codegen.ts':
     "import { ir } from '../../compiler/ir.js';\nimport { spec } from '../../runtime/spec.js';\nexport const wasm = ir + spec;",
   'targets/wgsl/codegen.ts': "import { ir } from '../../compiler/ir.js';\nexport const wgsl = ir;",
   'runtime/spec.ts': 'export const spec = 1;',
+  'api/index.ts':
+    "import { parse } from '../dsl/parse.js';\nimport { wasm } from '../targets/wasm/codegen.js';\nexport const api = parse + wasm;",
   'cli/main.ts':
-    "import { parse } from '../dsl/parse.js';\nimport { wasm } from '../targets/wasm/codegen.js';\nexport const main = parse + wasm;",
+    "import { parse } from '../dsl/parse.js';\nimport { wasm } from '../targets/wasm/codegen.js';\nimport { api } from '../api/index.js';\nexport const main = parse + wasm + api;",
   'tests/helper.ts': 'export const helper = 1;',
   // forbidden, one per rule
   'dsl/bad.ts': "import { wasm } from '../targets/wasm/codegen.js';\nexport const bad = wasm;",
@@ -31,6 +33,8 @@ const TREE: Record<string, string> = {
   'targets/wasm/bad.ts': "import { wgsl } from '../wgsl/codegen.js';\nexport const bad = wgsl;",
   'targets/wgsl/bad.ts': "import { wasm } from '../wasm/codegen.js';\nexport const bad = wasm;",
   'runtime/bad.ts': "import { ir } from '../compiler/ir.js';\nexport const bad = ir;",
+  'api/bad.ts': "import { main } from '../cli/main.js';\nexport const bad = main;",
+  'targets/bad.ts': "import { api } from '../api/index.js';\nexport const bad = api;",
   'cli/bad.ts': "import { helper } from '../tests/helper.js';\nexport const bad = helper;",
   'cli/missing.ts': "import { gone } from './gone.js';\nexport const bad = gone;",
   // a circle of type-only imports is still a circle (reported once, where it is entered)
@@ -52,7 +56,7 @@ beforeAll(async () => {
   const cwd = process.cwd();
   process.chdir(dir); // the config's paths and tsconfig are relative to the cruised tree
   try {
-    const result = await cruise(['dsl', 'compiler', 'targets', 'runtime', 'cli', 'tests'], {
+    const result = await cruise(['dsl', 'compiler', 'targets', 'runtime', 'api', 'cli', 'tests'], {
       ...config.options,
       ruleSet: { forbidden: config.forbidden ?? [] },
       validate: true,
@@ -72,12 +76,14 @@ describe('import rules', () => {
   it('report every forbidden import, by rule, and nothing else', () => {
     expect(violations).toEqual(
       [
+        'api-below-cli: api/bad.ts -> cli/main.ts',
         'compiler-below-dsl-targets-cli: compiler/bad.ts -> dsl/parse.ts',
         'dsl-above-compiler-only: dsl/bad.ts -> targets/wasm/codegen.ts',
         'no-circular: compiler/circle-a.ts -> compiler/circle-b.ts',
         'no-tests-in-product: cli/bad.ts -> tests/helper.ts',
         'not-to-unresolvable: cli/missing.ts -> ./gone.js',
         'runtime-stands-alone: runtime/bad.ts -> compiler/ir.ts',
+        'targets-below-api: targets/bad.ts -> api/index.ts',
         'wasm-not-wgsl: targets/wasm/bad.ts -> targets/wgsl/codegen.ts',
         'wgsl-not-wasm: targets/wgsl/bad.ts -> targets/wasm/codegen.ts',
       ].sort(),

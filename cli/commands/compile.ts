@@ -1,11 +1,17 @@
-// `kiln compile FILE --target wasm|webgpu -o DIR [--entries run,step,jvp,vjp]`:
+// `kiln compile FILE --target wasm|webgpu -o DIR [--entries run,step,jvp,vjp] [--dts [PATH]]`:
 // write an artifact (manifest.json, the code — a wasm module or the WGSL
 // shaders — and the initial params as safetensors) that the runtime loads
 // without the compiler, with the programs of the entries asked for (default:
-// `run`, and `step` for a model with a train block).
+// `run`, and `step` for a model with a train block). `--dts` also writes the
+// artifact's TypeScript declarations (targets/dts.ts), by default as
+// DIR/model.d.ts.
+
+import { realpathSync, statSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 
 import { ENTRY_NAMES, type EntryName } from '../../runtime/manifest.js';
-import { compileArtifact, writeArtifact } from '../../targets/artifact.js';
+import { type Artifact, compileArtifact, writeArtifact, writeFileAtomically } from '../../targets/artifact.js';
+import { DTS_FILE, artifactDeclarations, typeNameOf } from '../../targets/dts.js';
 import { UsageError, UserError } from '../errors.js';
 import type { ModelContract } from '../../compiler/model.js';
 import { type LoadedModel, loadModel } from '../model.js';
@@ -26,6 +32,32 @@ export interface CompileOptions {
   /** Compile the model's Grad-CAM view through this layer instead (with `of`). */
   readonly gradCam?: string;
   readonly of?: string;
+  /** Also write the artifact's .d.ts: `true` for DIR/model.d.ts, or its path. */
+  readonly dts?: boolean | string;
+}
+
+function dtsPath(opts: CompileOptions): string | undefined {
+  if (opts.dts === undefined || opts.dts === false) return undefined;
+  return opts.dts === true ? join(opts.out, DTS_FILE) : opts.dts;
+}
+
+/** Bad usage when the .d.ts would replace the source or a directory; before any work. */
+function checkDtsPath(path: string, file: string): void {
+  const real = (p: string) => {
+    try {
+      return realpathSync(p);
+    } catch {
+      return resolve(p);
+    }
+  };
+  if (real(path) === real(file)) throw new UsageError(`--dts ${path} would overwrite ${file}, the source`);
+  let dir = false;
+  try {
+    dir = statSync(path).isDirectory();
+  } catch {
+    // a path that does not exist yet is written
+  }
+  if (dir) throw new UsageError(`--dts ${path} is a directory; give the .d.ts file's path`);
 }
 
 /**
@@ -47,6 +79,8 @@ export async function compileCommand(file: string, opts: CompileOptions, out: Ou
     throw new UsageError("compile writes code for a device: --target wasm or webgpu ('reference' is the interpreter)");
   checkTarget(opts.target);
   const entries = opts.entries === undefined ? undefined : parseEntries(opts.entries);
+  const dts = dtsPath(opts);
+  if (dts !== undefined) checkDtsPath(dts, file);
   const lm = loadModel(file, opts.model);
   if ((opts.gradCam === undefined) !== (opts.of === undefined))
     throw new UsageError('--grad-cam LAYER and --of OUTPUT go together: the Grad-CAM view of a layer for an output');
@@ -78,20 +112,9 @@ async function compileAndWrite(
   });
   if (entries?.includes('step') && !artifact.manifest.train)
     throw new UserError(`${file}: cannot compile the step entry: ${artifact.notes.join('; ')}`);
-  try {
-    await writeArtifact(opts.out, artifact);
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    const why =
-      code === 'EACCES' || code === 'EPERM'
-        ? 'permission denied'
-        : code === 'ENOTDIR' || code === 'EEXIST'
-          ? 'a file is in the way of the directory'
-          : code === 'ENOSPC'
-            ? 'no space left on the device'
-            : (e as Error).message;
-    throw new UserError(`cannot write the artifact to ${opts.out}: ${why}`);
-  }
+  await writing(`the artifact to ${opts.out}`, () => writeArtifact(opts.out, artifact));
+  const dts = dtsPath(opts);
+  if (dts !== undefined) await writeDeclarations(dts, artifact);
   const { manifest } = artifact;
   const kib = (n: number) => `${(n / 1024).toFixed(1)} KiB`;
   out.stdout(
@@ -116,7 +139,34 @@ async function compileAndWrite(
       `  vjp: ${manifest.vjp.program.kernels.length} kernels (cotangents for ${namesOf(manifest.vjp.inputs, 'cotangent.')})\n`,
     );
   for (const n of artifact.notes) out.stdout(`  note: ${n}\n`);
+  if (dts !== undefined)
+    out.stdout(`wrote ${dts}: the types of the inputs, outputs and params (type ${typeNameOf(manifest.model)})\n`);
   return 0;
+}
+
+async function writeDeclarations(path: string, artifact: Artifact): Promise<void> {
+  const text = artifactDeclarations(artifact.manifest);
+  await writing(path, () => writeFileAtomically(path, new TextEncoder().encode(text)));
+}
+
+/** Runs a write, turning a failure into a one-line user error naming `what`. */
+async function writing(what: string, write: () => Promise<void>): Promise<void> {
+  try {
+    await write();
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    const why =
+      code === 'EACCES' || code === 'EPERM'
+        ? 'permission denied'
+        : code === 'ENOTDIR' || code === 'EEXIST'
+          ? 'a file is in the way of the directory'
+          : code === 'ENOENT'
+            ? 'no such directory'
+            : code === 'ENOSPC'
+              ? 'no space left on the device'
+              : (e as Error).message;
+    throw new UserError(`cannot write ${what}: ${why}`);
+  }
 }
 
 /** The names after `prefix` of the tensors that have it (`none` when there are none). */
