@@ -48,7 +48,7 @@ function checkShape(source: string, spec: TensorSpec, t: Tensor): void {
   const found = `[${t.shape.join(', ')}]`;
   if (spec.shape.length === 0 || typeof spec.shape[0] === 'number')
     throw new UserError(
-      `input '${spec.name}' is ${want}: training batches the first dimension, so it must be symbolic (like B)`,
+      `input '${spec.name}' is ${want}: data holds examples along the first dimension (batched in training), so it must be symbolic (like B)`,
     );
   if (t.shape.length !== spec.shape.length)
     throw new UserError(

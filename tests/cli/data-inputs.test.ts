@@ -5,7 +5,8 @@
 // same outputs, bit for bit, on the same target), on the reference
 // interpreter and on wasm; `--limit` keeps the first N examples; and the
 // errors a user can meet: an unknown data set or split, `--limit 0`, data
-// that lacks an input (the message names it), data given as tangents.
+// that lacks an input (the message names it), a model without an examples
+// dimension given data, data given as tangents.
 
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -309,6 +310,19 @@ describe('--inputs DATA on every command', () => {
         target,
       );
     }
+    // Data holds examples along the first dimension: a model without one takes a .safetensors file only.
+    const fixed = join(dir, 'fixed.kiln');
+    writeFileSync(fixed, 'model m(x: f32[4]) {\n  output s = sum(x)\n}\n');
+    await fails(
+      1,
+      /input 'x' is f32\[4\]: data holds examples along the first dimension \(batched in training\), so it must be symbolic/,
+      'run',
+      fixed,
+      '--inputs',
+      npy,
+      '--target',
+      'reference',
+    );
     // Tangents and cotangents are not data.
     await fails(
       2,
