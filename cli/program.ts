@@ -3,7 +3,7 @@
 // errors into messages and exit statuses (0 ok, 1 user error, 2 bad usage).
 // A command's module is imported only when that command runs, so `kiln
 // check` never loads the compiler's back ends, binaryen or the runtime.
-// main.ts runs this for every command line but a plain `kiln check FILE`.
+// main.ts runs this for every command line but a plain `kiln check FILE...`.
 
 import { Command, CommanderError, Option } from 'commander';
 import type { CompileOptions } from './commands/compile.js';
@@ -34,6 +34,22 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
   const seedOpt = () =>
     new Option('--seed <n>', 'seed for initialisation and randomness').argParser(parseSeed).default(0);
   const f64Opt = () => new Option('--f64', 'write f32 results as F64 (full reference precision)');
+  // --inputs of every command that runs a model: any DATA form, --limit and
+  // the columns of .csv data (commands/inputs.ts).
+  const withInputs = (cmd: Command): Command =>
+    cmd
+      .addOption(
+        new Option(
+          '--inputs <data>',
+          'inputs: .safetensors named like the model inputs, or any DATA form of train (e.g. fashion-mnist:test)',
+        ).makeOptionMandatory(),
+      )
+      .option('--limit <n>', 'only the first n examples of the inputs', positiveInt('--limit'))
+      .option('--x-cols <cols>', '.csv inputs: feature columns (names, 0-based indices, ranges like 1-784)')
+      .option(
+        '--y-col <col>',
+        '.csv inputs: the label column (default: named like the label input, label, or the last)',
+      );
   const threadsOpt = () =>
     new Option('--threads <n>', 'wasm: threads to run kernels on (default: the available cores)').argParser(
       positiveInt('--threads'),
@@ -42,10 +58,10 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
   program
     .command('check')
     .description("parse and type-check; print each model's inputs, params and outputs")
-    .argument('<file>', '.kiln source')
-    .action(async (file: string) => {
+    .argument('<files...>', '.kiln sources (each reported under its name when there are several)')
+    .action(async (files: string[]) => {
       const { checkCommand } = await import('./commands/check.js');
-      setStatus(checkCommand(file, out));
+      setStatus(await checkCommand(files, out));
     });
 
   program
@@ -80,11 +96,12 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
       setStatus(initCommand(file, o, out));
     });
 
-  program
-    .command('run')
-    .description('forward pass: every output, to a file or summarised')
-    .argument('<file>', '.kiln source or compiled artifact directory')
-    .requiredOption('--inputs <in>', 'inputs as .safetensors, named like the model inputs')
+  withInputs(
+    program
+      .command('run')
+      .description('forward pass: every output, to a file or summarised')
+      .argument('<file>', '.kiln source or compiled artifact directory'),
+  )
     .option('--params <p>', 'parameters as .safetensors (default: initialised with --seed)')
     .option('--out <out>', 'write the outputs to this .safetensors file')
     .addOption(modelOpt())
@@ -97,11 +114,12 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
       setStatus(await runCommand(file, o, out));
     });
 
-  program
-    .command('grad')
-    .description('a scalar output and its gradient w.r.t. every param (and input)')
-    .argument('<file>', '.kiln source')
-    .requiredOption('--inputs <in>', 'inputs as .safetensors')
+  withInputs(
+    program
+      .command('grad')
+      .description('a scalar output and its gradient w.r.t. every param (and input)')
+      .argument('<file>', '.kiln source'),
+  )
     .requiredOption('--out <g>', 'write the value and gradients to this .safetensors file')
     .option('--params <p>', 'parameters as .safetensors (default: initialised with --seed)')
     .option('--of <name>', "the scalar output (default: the train block's minimize)")
@@ -120,11 +138,12 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     ['jvp', 'tangents', 'forward derivative: every output and jvp.<output>, along tangents'],
     ['vjp', 'cotangents', 'reverse derivative: vjp.<param> and vjp.<input>, of cotangents'],
   ] as const)
-    program
-      .command(kind)
-      .description(what)
-      .argument('<file>', '.kiln source or compiled artifact directory (compiled with --entries ...,' + kind + ')')
-      .requiredOption('--inputs <in>', 'inputs as .safetensors, named like the model inputs')
+    withInputs(
+      program
+        .command(kind)
+        .description(what)
+        .argument('<file>', '.kiln source or compiled artifact directory (compiled with --entries ...,' + kind + ')'),
+    )
       .requiredOption(
         `--${given} <file>`,
         kind === 'jvp'
@@ -143,11 +162,12 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
         setStatus(await lensCommand(kind, file, o, out));
       });
 
-  program
-    .command('attribute')
-    .description('input attribution: which input elements the score of an output depends on, per example')
-    .argument('<file>', '.kiln source or compiled artifact directory (compiled with --entries attribute)')
-    .requiredOption('--inputs <data>', 'inputs: .safetensors or any DATA form of train (e.g. fashion-mnist:test)')
+  withInputs(
+    program
+      .command('attribute')
+      .description('input attribution: which input elements the score of an output depends on, per example')
+      .argument('<file>', '.kiln source or compiled artifact directory (compiled with --entries attribute)'),
+  )
     .requiredOption('--wrt <input>', 'the f32 input to attribute')
     .requiredOption('--of <output>', 'the output whose score is attributed: [B, C] (a class per example) or [B]')
     .addOption(new Option('--method <m>', 'the attribution method').choices(ATTRIBUTION_METHODS).makeOptionMandatory())
@@ -157,7 +177,6 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     .option('--noise <s>', 'smoothgrad: noise level, times max(x) - min(x) (default 0.15)', positiveNumber('--noise'))
     .option('--baseline <b>', 'integrated_gradients: zeros (default) or a .safetensors x0; expected_gradients: DATA')
     .option('--layer <name>', 'grad_cam: the convolutional layer (a named value of the model, [B, C, H, W])')
-    .option('--limit <n>', 'only the first n examples of the inputs', positiveInt('--limit'))
     .option('--params <p>', 'parameters as .safetensors (default: initialised with --seed)')
     .option('--out <out>', 'write attr.<input> to this .safetensors file (default: print a summary)')
     .option('--png <dir>', 'write one heat map per example (image-shaped inputs)')

@@ -23,8 +23,8 @@ import {
 import type { Tensor } from '../../runtime/executor.js';
 import type { TensorSpec } from '../../runtime/manifest.js';
 import { KilnRuntimeError, formatTensorType } from '../../runtime/validate.js';
-import { bindDataset } from '../data/bind.js';
-import { dataForm, loadData } from '../data/load.js';
+import type { CsvColumns } from '../data/dataset.js';
+import { dataForm } from '../data/load.js';
 import { UsageError, UserError } from '../errors.js';
 import { loadModel, modelParams } from '../model.js';
 import { type CommonOptions, checkTarget } from '../options.js';
@@ -42,9 +42,9 @@ import {
 import { readSafetensorsFile } from '../../runtime/safetensors-node.js';
 import { checkImageInput, writeHeatMaps } from './heat-maps.js';
 import { gradCamView } from './grad-cam-view.js';
+import { type InputOptions, readExamples, readInputs } from './inputs.js';
 
-export interface AttributeOptions extends CommonOptions {
-  readonly inputs: string;
+export interface AttributeOptions extends CommonOptions, InputOptions {
   readonly params?: string;
   readonly wrt: string;
   readonly of: string;
@@ -54,7 +54,6 @@ export interface AttributeOptions extends CommonOptions {
   readonly samples?: number;
   readonly noise?: number;
   readonly baseline?: string;
-  readonly limit?: number;
   readonly out?: string;
   readonly png?: string;
   readonly layer?: string;
@@ -144,7 +143,7 @@ async function attributeOrFail(run: () => Promise<Attribution>): Promise<Attribu
 }
 
 /**
- * The inputs (any DATA form of `kiln train`, the first --limit examples) and
+ * The inputs (any DATA form, the first --limit examples: inputs.ts) and
  * the baseline: for integrated gradients a safetensors file holding the
  * attributed input's x0; for expected gradients DATA whose examples are the x'.
  */
@@ -161,9 +160,9 @@ async function readData(
   if (wrt.dtype !== 'f32')
     throw new UserError(`--wrt: input '${opts.wrt}' is ${wrt.dtype}; only f32 inputs have gradients to attribute`);
   if (opts.png !== undefined) checkImageInput(opts.wrt, wrt.shape, formatTensorType(wrt.dtype, wrt.shape));
-  const inputs = limited(await examples(opts.inputs, specs), opts.limit);
+  const inputs = await readInputs(opts, specs);
   if (!baselineFile) return { inputs };
-  return { inputs, baseline: await baselineOf(baselineFile, specs, wrt) };
+  return { inputs, baseline: await baselineOf(baselineFile, specs, wrt, opts) };
 }
 
 /**
@@ -171,31 +170,19 @@ async function readData(
  * tensor named like it (others are ignored, so a file of whole examples
  * serves), from any other DATA form its examples of that input.
  */
-async function baselineOf(source: string, specs: readonly TensorSpec[], wrt: TensorSpec): Promise<Tensor> {
-  if (dataForm(source) !== 'safetensors') return (await examples(source, specs))[wrt.name]!;
+async function baselineOf(
+  source: string,
+  specs: readonly TensorSpec[],
+  wrt: TensorSpec,
+  csv: CsvColumns,
+): Promise<Tensor> {
+  if (dataForm(source) !== 'safetensors') return (await readExamples(source, specs, csv))[wrt.name]!;
   const t = readSafetensorsFile(source).tensors.get(wrt.name);
   if (!t)
     throw new UserError(
       `${source}: no tensor '${wrt.name}' for the baseline of input ${wrt.name}: ${formatTensorType(wrt.dtype, wrt.shape)}`,
     );
   return toRuntime(wrt.name, t, wrt.dtype, source);
-}
-
-async function examples(source: string, specs: readonly TensorSpec[]): Promise<Record<string, Tensor>> {
-  const { dataset } = await loadData(source, { inputs: specs, role: 'eval', csv: {} });
-  return { ...bindDataset(dataset.source, dataset.tensors, specs).tensors };
-}
-
-/** The first `limit` examples of every tensor. */
-function limited(tensors: Record<string, Tensor>, limit: number | undefined): Record<string, Tensor> {
-  if (limit === undefined) return tensors;
-  const out: Record<string, Tensor> = {};
-  for (const [name, t] of Object.entries(tensors)) {
-    const n = Math.min(limit, t.shape[0]!);
-    const per = t.data.length / Math.max(1, t.shape[0]!);
-    out[name] = { data: t.data.slice(0, n * per), shape: [n, ...t.shape.slice(1)] };
-  }
-  return out;
 }
 
 function report(

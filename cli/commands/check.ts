@@ -1,10 +1,29 @@
-// `kiln check FILE`: parse and type-check; print each model's inputs, params and outputs.
+// `kiln check FILE...`: parse and type-check; print each model's inputs,
+// params and outputs. Several files are each checked and reported under a
+// header naming the file, a failing one included; the status is the worst.
 
 import { loadKilnFile } from '../../dsl/frontend.js';
 import { evalDim, formatType, isStatic, numel } from '../../compiler/types.js';
 import type { Output } from '../output.js';
 
-export function checkCommand(file: string, out: Output): number {
+/** Checks every file; one file's error is thrown, as any command's, while several are each reported. */
+export async function checkCommand(files: readonly string[], out: Output): Promise<number> {
+  if (files.length === 1) return checkFile(files[0]!, out);
+  let status = 0;
+  for (const [i, file] of files.entries()) {
+    out.stdout(`${i === 0 ? '' : '\n'}==> ${file} <==\n`);
+    try {
+      checkFile(file, out);
+    } catch (e) {
+      // Loaded only on an error: errors.ts brings the runtime's safetensors reader along.
+      const { reportError } = await import('../errors.js');
+      status = Math.max(status, reportError(e, out.stderr));
+    }
+  }
+  return status;
+}
+
+function checkFile(file: string, out: Output): number {
   const { result } = loadKilnFile(file);
   for (const m of result.models) {
     let total = 0;

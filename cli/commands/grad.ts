@@ -1,8 +1,9 @@
-// `kiln grad FILE --inputs IN --out G [--of NAME] [--wrt-inputs]`: a scalar
+// `kiln grad FILE --inputs DATA --out G [--of NAME] [--wrt-inputs]`: a scalar
 // output and its gradients w.r.t. every param (and input), on the wasm or
 // webgpu runtime (the gradient graph compiled into an in-memory artifact
 // whose forward program outputs the value and the gradients) or on the
-// reference interpreter; the last line says which ran it.
+// reference interpreter; the last line says which ran it. DATA is any form
+// `--inputs` takes (inputs.ts).
 
 import { compile } from '../../compiler/compile.js';
 import { evaluate } from '../../compiler/interpret.js';
@@ -10,18 +11,11 @@ import { UserError } from '../errors.js';
 import { defaultScalarOutput, loadModel, modelParams } from '../model.js';
 import { type CommonOptions, checkTarget } from '../options.js';
 import type { Output } from '../output.js';
-import { readTensors, writeTensors } from '../tensors.js';
-import {
-  applyParamsFile,
-  isDirectory,
-  readRuntimeTensors,
-  userErrors,
-  runtimeModel,
-  writeRuntimeTensors,
-} from './common.js';
+import { writeTensors } from '../tensors.js';
+import { applyParamsFile, isDirectory, userErrors, runtimeModel, writeRuntimeTensors } from './common.js';
+import { type InputOptions, readInputs, readReferenceInputs } from './inputs.js';
 
-export interface GradOptions extends CommonOptions {
-  readonly inputs: string;
+export interface GradOptions extends CommonOptions, InputOptions {
   readonly params?: string;
   readonly out: string;
   readonly of?: string;
@@ -39,7 +33,7 @@ export async function gradCommand(file: string, opts: GradOptions, out: Output):
   if (opts.target !== 'reference') {
     const { model: m } = await runtimeModel(file, opts, { grad: { of, inputs: wrtInputs } }, 'grad');
     try {
-      const inputs = readRuntimeTensors(opts.inputs, m.inputs, 'an input');
+      const inputs = await readInputs(opts, m.inputs);
       if (opts.params !== undefined) applyParamsFile(m, opts.params);
       const results = await userErrors(() => m.run(inputs));
       writeRuntimeTensors(opts.out, results, opts.f64 ?? false);
@@ -53,13 +47,11 @@ export async function gradCommand(file: string, opts: GradOptions, out: Output):
     }
   }
   // The very graph the runtime's gradient program computes: `of` and the gradients.
+  const inputs = await readReferenceInputs(opts, model.inputs);
   const wanted = compile(model, undefined, { grad: { of, inputs: wrtInputs } }).forward.ir.outputs;
   const values = evaluate(
     wanted.map((o) => o.node),
-    {
-      inputs: readTensors(opts.inputs, model.inputs, 'an input'),
-      params: modelParams(model, opts.params, opts.seed),
-    },
+    { inputs, params: modelParams(model, opts.params, opts.seed) },
   );
   const results = new Map(wanted.map((o, i) => [o.name, values[i]!]));
   writeTensors(opts.out, results, opts.f64 ?? false);

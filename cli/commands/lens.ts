@@ -1,11 +1,13 @@
-// `kiln jvp FILE --inputs IN [--params P] --tangents T [--out O]` and
-// `kiln vjp FILE --inputs IN [--params P] --cotangents C [--out O]`: the
+// `kiln jvp FILE --inputs DATA [--params P] --tangents T [--out O]` and
+// `kiln vjp FILE --inputs DATA [--params P] --cotangents C [--out O]`: the
 // model's forward and reverse derivatives (its lens, docs/lenses.md), on the
 // wasm or webgpu runtime (a .kiln source compiled with that entry, or an
 // artifact compiled with `--entries ...,jvp`) or on the reference
 // interpreter. jvp writes every output and `jvp.<output>`; vjp writes
 // `vjp.<param>` and `vjp.<input>`. Tangents are named like the f32 inputs and
-// params, cotangents like the f32 outputs; a missing one is zero.
+// params, cotangents like the f32 outputs; a missing one is zero. DATA is any
+// form `--inputs` takes (inputs.ts); tangents and cotangents are not data, so
+// T and C are .safetensors files.
 
 import { bindDims } from '../../compiler/bind.js';
 import { compile } from '../../compiler/compile.js';
@@ -14,7 +16,8 @@ import { evalDimSpec } from '../../runtime/layout.js';
 import { LensArgumentError, checkLensTensor, lensGivenWord } from '../../runtime/lens.js';
 import { type LensKind, lensGivenPrefix, lensGivenSpecs } from '../../runtime/lens-interface.js';
 import { KilnRuntimeError } from '../../runtime/validate.js';
-import { UserError } from '../errors.js';
+import { isFashionMnist } from '../data/fashion-mnist.js';
+import { UsageError, UserError } from '../errors.js';
 import { loadModel, modelParams } from '../model.js';
 import { type CommonOptions, checkTarget } from '../options.js';
 import type { Output } from '../output.js';
@@ -29,9 +32,9 @@ import {
   writeRuntimeTensors,
   tensorSpec,
 } from './common.js';
+import { type InputOptions, readInputs, readReferenceInputs } from './inputs.js';
 
-export interface LensOptions extends CommonOptions {
-  readonly inputs: string;
+export interface LensOptions extends CommonOptions, InputOptions {
   readonly params?: string;
   /** jvp: the tangents file. */
   readonly tangents?: string;
@@ -43,11 +46,12 @@ export interface LensOptions extends CommonOptions {
 export async function lensCommand(kind: LensKind, file: string, opts: LensOptions, out: Output): Promise<number> {
   checkTarget(opts.target);
   const given = (kind === 'jvp' ? opts.tangents : opts.cotangents)!;
+  checkGivenFile(kind, given);
   if (opts.out !== undefined) checkOutputPath(opts.out, file, [opts.inputs, opts.params, given]);
   if (opts.target === 'reference') return referenceLens(kind, file, opts, given, out);
   const { model } = await runtimeModel(file, opts, { entries: [kind] }, kind);
   try {
-    const inputs = readRuntimeTensors(opts.inputs, model.inputs, 'an input');
+    const inputs = await readInputs(opts, model.inputs);
     if (opts.params !== undefined) applyParamsFile(model, opts.params);
     const tensors = readRuntimeTensors(
       given,
@@ -69,6 +73,16 @@ export async function lensCommand(kind: LensKind, file: string, opts: LensOption
   }
 }
 
+/** Tangents and cotangents are not data: a .safetensors file, and a clear word when given a DATA form. */
+function checkGivenFile(kind: LensKind, given: string): void {
+  if (!isFashionMnist(given) && !isDirectory(given) && !/\.(csv|npy)$/i.test(given)) return;
+  const word = lensGivenWord(kind);
+  const goes = kind === 'jvp' ? 'the f32 inputs and params' : 'the f32 outputs';
+  throw new UsageError(
+    `--${word}s takes a .safetensors file of ${word}s named like ${goes}, not data (${given}); --inputs takes data`,
+  );
+}
+
 function wrote(out: Output, kind: LensKind, n: number, path: string, device: string): void {
   out.stdout(`wrote ${n} tensors to ${path} (${kind} on ${device})\n`);
 }
@@ -83,13 +97,19 @@ function givenErrors(path: string): (e: unknown) => never {
 }
 
 /** The lens graph on the float64 interpreter: the very graph the runtime's kernels compute. */
-function referenceLens(kind: LensKind, file: string, opts: LensOptions, given: string, out: Output): number {
+async function referenceLens(
+  kind: LensKind,
+  file: string,
+  opts: LensOptions,
+  given: string,
+  out: Output,
+): Promise<number> {
   if (isDirectory(file))
     throw new UserError(
       `${file}: a compiled artifact runs on --target wasm or webgpu; the reference interpreter needs the .kiln source`,
     );
   const { model } = loadModel(file, opts.model);
-  const inputs = readTensors(opts.inputs, model.inputs, 'an input');
+  const inputs = await readReferenceInputs(opts, model.inputs);
   const params = modelParams(model, opts.params, opts.seed);
   const specs = lensGivenSpecs(kind, {
     inputs: model.inputs.map(tensorSpec),

@@ -1,6 +1,7 @@
-// `kiln run FILE --inputs IN [--params P] [--out OUT]`: a forward pass, on the
-// wasm runtime (FILE a .kiln source or an artifact directory) or on the
-// float64 reference interpreter.
+// `kiln run FILE --inputs DATA [--limit N] [--params P] [--out OUT]`: a
+// forward pass, on the wasm or webgpu runtime (FILE a .kiln source or an
+// artifact directory) or on the float64 reference interpreter. DATA is a
+// .safetensors file or any other DATA form of `kiln train` (inputs.ts).
 
 import { compile } from '../../compiler/compile.js';
 import { evaluate } from '../../compiler/interpret.js';
@@ -8,19 +9,18 @@ import { UserError } from '../errors.js';
 import { modelParams, loadModel } from '../model.js';
 import { type CommonOptions, checkTarget } from '../options.js';
 import type { Output } from '../output.js';
-import { readTensors, summarize, writeTensors } from '../tensors.js';
+import { summarize, writeTensors } from '../tensors.js';
 import {
   applyParamsFile,
   isDirectory,
-  readRuntimeTensors,
   summarizeTensor,
   userErrors,
   runtimeModel,
   writeRuntimeTensors,
 } from './common.js';
+import { type InputOptions, readInputs, readReferenceInputs } from './inputs.js';
 
-export interface RunOptions extends CommonOptions {
-  readonly inputs: string;
+export interface RunOptions extends CommonOptions, InputOptions {
   readonly params?: string;
   readonly out?: string;
 }
@@ -30,7 +30,7 @@ export async function runCommand(file: string, opts: RunOptions, out: Output): P
   if (opts.target === 'reference') return runReference(file, opts, out);
   const { model } = await runtimeModel(file, opts);
   try {
-    const inputs = readRuntimeTensors(opts.inputs, model.inputs, 'an input');
+    const inputs = await readInputs(opts, model.inputs);
     if (opts.params !== undefined) applyParamsFile(model, opts.params);
     const results = await userErrors(() => model.run(inputs));
     const n = Object.keys(results).length;
@@ -46,13 +46,13 @@ export async function runCommand(file: string, opts: RunOptions, out: Output): P
   }
 }
 
-function runReference(file: string, opts: RunOptions, out: Output): number {
+async function runReference(file: string, opts: RunOptions, out: Output): Promise<number> {
   if (isDirectory(file))
     throw new UserError(
       `${file}: a compiled artifact runs on --target wasm; the reference interpreter needs the .kiln source`,
     );
   const { model } = loadModel(file, opts.model);
-  const inputs = readTensors(opts.inputs, model.inputs, 'an input');
+  const inputs = await readReferenceInputs(opts, model.inputs);
   const params = modelParams(model, opts.params, opts.seed);
   const g = compile(model, undefined).ir;
   const values = evaluate(

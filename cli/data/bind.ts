@@ -19,8 +19,7 @@ export function bindDataset(
   let first = '';
   for (const spec of inputs) {
     const t = tensors[spec.name];
-    const want = formatTensorType(spec.dtype, spec.shape);
-    if (!t) throw new UserError(`${source}: missing tensor '${spec.name}' (the model's input ${want}, examples first)`);
+    if (!t) throw missingTensor(source, spec);
     checkShape(source, spec, t);
     const count = t.shape[0]!;
     if (n === undefined) {
@@ -35,12 +34,21 @@ export function bindDataset(
   return { source, n, tensors };
 }
 
+/** The error for an input that `source` lacks, naming it and its declared type. */
+export function missingTensor(source: string, spec: TensorSpec): UserError {
+  const want = formatTensorType(spec.dtype, spec.shape);
+  const batched = spec.shape.length > 0 && typeof spec.shape[0] !== 'number';
+  return new UserError(
+    `${source}: missing tensor '${spec.name}' (the model's input ${want}${batched ? ', examples first' : ''})`,
+  );
+}
+
 function checkShape(source: string, spec: TensorSpec, t: Tensor): void {
   const want = formatTensorType(spec.dtype, spec.shape);
   const found = `[${t.shape.join(', ')}]`;
   if (spec.shape.length === 0 || typeof spec.shape[0] === 'number')
     throw new UserError(
-      `input '${spec.name}' is ${want}: training batches the first dimension, so it must be symbolic (like B)`,
+      `input '${spec.name}' is ${want}: data holds examples along the first dimension (batched in training), so it must be symbolic (like B)`,
     );
   if (t.shape.length !== spec.shape.length)
     throw new UserError(

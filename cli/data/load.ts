@@ -1,5 +1,6 @@
-// `--data` and `--eval`: which form DATA is (CLI.md), and its dataset.
+// DATA (`kiln train --data` and `--eval`, every `--inputs`): which form it is (CLI.md), and its dataset.
 //   fashion-mnist[:train|:test]   Debian's dataset-fashion-mnist, else the shipped subset
+//                                 (a missing path without an extension: an unknown data set)
 //   FILE.safetensors              tensors named like the inputs
 //   FILE.csv                      --x-cols / --y-col
 //   DIR with *.npy                one .npy per input
@@ -8,8 +9,8 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { UsageError, UserError } from '../errors.js';
 import { loadCsv } from './csv.js';
-import type { Dataset, LoadContext } from './dataset.js';
-import { isFashionMnist, resolveFashionMnist } from './fashion-mnist.js';
+import type { CsvColumns, Dataset, LoadContext } from './dataset.js';
+import { FASHION_MNIST, isFashionMnist, resolveFashionMnist } from './fashion-mnist.js';
 import { idxSetAt, idxSets, loadIdxSet, pickIdxSet } from './idx-dir.js';
 import { loadNpyDir, npyFiles } from './npy-dir.js';
 import { loadSafetensorsData } from './safetensors.js';
@@ -25,8 +26,7 @@ export interface LoadedData {
 
 export async function loadData(data: string, ctx: LoadContext): Promise<LoadedData> {
   const form = dataForm(data);
-  if (form !== 'csv' && (ctx.csv.xCols !== undefined || ctx.csv.yCol !== undefined))
-    throw new UsageError(`--x-cols and --y-col choose the columns of .csv data, and ${data} is not a .csv file`);
+  checkColumnOptions(data, form, ctx.csv);
   switch (form) {
     case 'fashion-mnist': {
       const { set, origin } = resolveFashionMnist(data, ctx.role);
@@ -41,6 +41,12 @@ export async function loadData(data: string, ctx: LoadContext): Promise<LoadedDa
     case 'safetensors':
       return { dataset: loadSafetensorsData(data, ctx), form };
   }
+}
+
+/** `--x-cols` and `--y-col` choose the columns of .csv data only. */
+export function checkColumnOptions(data: string, form: DataForm, csv: CsvColumns): void {
+  if (form !== 'csv' && (csv.xCols !== undefined || csv.yCol !== undefined))
+    throw new UsageError(`--x-cols and --y-col choose the columns of .csv data, and ${data} is not a .csv file`);
 }
 
 /** The form of DATA, from its name and, for directories, what they hold. */
@@ -60,7 +66,14 @@ export function dataForm(data: string): DataForm {
   if (/\.csv$/i.test(data)) return 'csv';
   if (/\.npy$/i.test(data))
     throw new UserError(`${data}: give the directory that holds one .npy file per input, not a single .npy file`);
-  if (!existsSync(data) && idxSetAt(data)) return 'idx';
+  if (!existsSync(data)) {
+    if (idxSetAt(data)) return 'idx';
+    // A name without an extension is more likely a misspelled data set than a missing file.
+    if (!/\.[^/\\]*$/.test(data))
+      throw new UserError(
+        `cannot read ${data}: no such file, directory or data set (the data sets: ${FASHION_MNIST}, ${FASHION_MNIST}:train, ${FASHION_MNIST}:test)`,
+      );
+  }
   // Anything else is read as safetensors, whose reader names the file in every error.
   return 'safetensors';
 }
