@@ -1,0 +1,74 @@
+// What `kiln dump --stage kernels` shows, for the page: the fused kernels of
+// the training step (or of the forward pass, for a model without a train
+// block) with their memory plan, and one kernel's pseudo-code and target code
+// (its WGSL shader, or its function of the WebAssembly module as WAT).
+
+import { type Compilation, type ProgramStages, compile } from '../../compiler/compile.js';
+import type { Kernel } from '../../compiler/kernel/kir.js';
+import { kernelTable, printKernel } from '../../compiler/kernel/print.js';
+import { formatMemoryPlan } from '../../compiler/memory.js';
+import type { ModelContract, TrainContract } from '../../compiler/model.js';
+import type { ProgramName, TargetCode, TargetName } from '../../compiler/target.js';
+import { loadTarget } from '../../targets/index.js';
+
+export interface KernelView {
+  readonly compilation: Compilation;
+  /** The program shown: the training step when there is one, else the forward pass. */
+  readonly program: ProgramName;
+  readonly stages: ProgramStages;
+  /** The kernel table and memory plan, as `kiln dump --stage kernels`. */
+  readonly text: string;
+  readonly kernels: readonly Kernel[];
+}
+
+export function kernelView(model: ModelContract, train: TrainContract | undefined, target: TargetName): KernelView {
+  const compilation = compile(model, train, { target });
+  const step = compilation.step;
+  const built = step?.kind === 'built' ? step : undefined;
+  const program: ProgramName = built ? 'step' : 'fwd';
+  const stages = built ? built.stages : compilation.forward;
+  const what = built ? 'training step' : 'model';
+  const why = step?.kind === 'unavailable' ? `(no training step: ${step.reason})\n` : '';
+  const text =
+    `${why}${what} ${model.name}: kernels for target ${target}\n` +
+    `${kernelTable(stages.fusion.program)}\n${formatMemoryPlan(stages.memory)}\n`;
+  return { compilation, program, stages, text, kernels: stages.fusion.program.kernels };
+}
+
+/** The function `$name` of a WAT listing, up to the next top-level form. */
+function watFunction(listing: string, exportName: string): string {
+  const exported = new RegExp(`\\(export "${exportName}" \\(func (\\$[^)\\s]+)\\)\\)`).exec(listing);
+  if (!exported) return `;; no export ${exportName}\n`;
+  const start = listing.indexOf(`\n (func ${exported[1]!} `);
+  if (start < 0) return `;; no function ${exported[1]!}\n`;
+  const next = listing.indexOf('\n (', start + 1);
+  return `;; ${exportName}\n${listing.slice(start + 1, next < 0 ? undefined : next)}\n`;
+}
+
+const codeCache = new WeakMap<KernelView, Promise<TargetCode>>();
+
+/** The view's program compiled by its target's code generator (once per view). */
+function codeOf(view: KernelView): Promise<TargetCode> {
+  let code = codeCache.get(view);
+  if (!code) {
+    const target = view.compilation.target;
+    code = loadTarget(
+      target === 'wasm'
+        ? { name: 'wasm', relaxedSimd: false, threads: false, memoryMaximum: false }
+        : { name: 'webgpu' },
+    ).then((gen) => view.compilation.code(gen, [view.program]));
+    codeCache.set(view, code);
+  }
+  return code;
+}
+
+/** One kernel: its pseudo-code (`kiln dump --stage kernels --verbose`) and its WGSL or WAT. */
+export async function kernelCode(view: KernelView, kernel: Kernel): Promise<string> {
+  const code = await codeOf(view);
+  const entry = code.kernel(view.program, kernel).entry;
+  const target =
+    view.compilation.target === 'webgpu'
+      ? `// ${entry}\n${(JSON.parse(new TextDecoder().decode(code.bytes)) as { shaders: Record<string, string> }).shaders[entry] ?? '// (no shader)'}`
+      : watFunction(code.listing(), entry);
+  return `${printKernel(kernel, view.stages.fusion.program)}\n${target}`;
+}
