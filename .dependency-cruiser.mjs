@@ -1,9 +1,10 @@
 // Kiln's import rules (README "How it is built"), checked by `npm run lint:imports`
 // (part of `npm test`). Data flows text -> AST -> IR -> kernels -> code -> artifact
 // -> runtime, and imports flow the same way: dsl -> compiler; targets -> compiler;
-// api (the `kiln` library) on dsl, compiler and targets; cli on top of everything;
-// the runtime ships alone (`kiln/runtime`), so it imports nothing of the others.
-// Type-only imports count: a circle of types is still a circle.
+// api (the `kiln` library) on dsl, compiler and targets; cli on top of everything,
+// and the playground page beside it; the runtime ships alone (`kiln/runtime`), so
+// it imports nothing of the others. Type-only imports count: a circle of types is
+// still a circle.
 
 /** @type {import('dependency-cruiser').IConfiguration} */
 export default {
@@ -68,20 +69,36 @@ export default {
       name: 'no-tests-in-product',
       severity: 'error',
       comment: 'Product code never imports test helpers.',
-      from: { path: '^(dsl|compiler|targets|runtime|api|cli)/' },
+      from: { path: '^(dsl|compiler|targets|runtime|api|cli|playground)/' },
       to: { path: '^tests/' },
+    },
+    {
+      name: 'playground-on-the-compiler-and-runtime',
+      severity: 'error',
+      comment:
+        'The playground page bundles the front end, compiler, back ends and runtime, not the library or the CLI.',
+      from: { path: '^playground/' },
+      to: { path: '^(api|cli|bench)/' },
+    },
+    {
+      name: 'nothing-imports-the-playground',
+      severity: 'error',
+      comment: 'The playground is a page on top of everything (its test only runs its build script).',
+      from: { pathNot: '^playground/' },
+      to: { path: '^playground/' },
     },
     {
       name: 'not-to-unresolvable',
       severity: 'error',
-      comment: 'Every import resolves (a typo in a path is caught here too).',
+      comment:
+        'Every import resolves (a typo in a path is caught here too), but the modules playground/serve.mjs generates.',
       from: {},
-      to: { couldNotResolve: true },
+      to: { couldNotResolve: true, pathNot: '^virtual:kiln-' },
     },
   ],
   options: {
     doNotFollow: { path: 'node_modules' },
-    exclude: { path: '^(dist|node_modules)/' },
+    exclude: { path: '^(dist|node_modules|playground/dist)/' },
     tsPreCompilationDeps: true,
     tsConfig: { fileName: 'tsconfig.json' },
     enhancedResolveOptions: {

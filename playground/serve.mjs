@@ -15,6 +15,7 @@
 
 import { readFileSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
 import { serve } from '../examples/browser/serve.mjs';

@@ -106,7 +106,8 @@ function lint(text: string): readonly Diagnostic[] {
     return { line: line.number, col: d.from - line.from + 1, message: d.message };
   });
   const n = checked.diagnostics.length;
-  $('check').textContent = n === 0 ? (checked.model ? `✓ model ${checked.model.name}` : 'no model') : `${n} error${n === 1 ? '' : 's'}`;
+  $('check').textContent =
+    n === 0 ? (checked.model ? `✓ model ${checked.model.name}` : 'no model') : `${n} error${n === 1 ? '' : 's'}`;
   $('check').className = n === 0 && checked.model ? 'ok' : 'bad';
   setTimeout(refreshKernels, 0);
   return checked.diagnostics;
@@ -130,7 +131,9 @@ function refreshKernels(): void {
   const select = $<HTMLSelectElement>('kernel');
   const before = select.value;
   select.replaceChildren(
-    ...view.kernels.map((k) => new Option(`${k.name} (${k.kind}${k.ops.length ? `: ${k.ops.slice(0, 3).join(', ')}` : ''})`, k.name)),
+    ...view.kernels.map(
+      (k) => new Option(`${k.name} (${k.kind}${k.ops.length ? `: ${k.ops.slice(0, 3).join(', ')}` : ''})`, k.name),
+    ),
   );
   if (view.kernels.some((k) => k.name === before)) select.value = before;
   state.kernelViews++;
@@ -192,7 +195,8 @@ async function train(): Promise<void> {
         chart.addAccuracy(step, r.accuracy);
         chart.redraw();
         showPredictions($('grid'), set.test, r.predicted.slice(0, GRID_IMAGES));
-        $('accuracy').textContent = `test accuracy ${(100 * r.accuracy).toFixed(1)}% (first ${EVAL_IMAGES} test images, step ${step})`;
+        $('accuracy').textContent =
+          `test accuracy ${(100 * r.accuracy).toFixed(1)}% (first ${EVAL_IMAGES} test images, step ${step})`;
       },
       stopped: () => stopping,
     });

@@ -123,7 +123,7 @@ describe('playground (playground/) in headless Chromium', () => {
       const kernels = await page.textContent('#kernels');
       expect(kernels).toMatch(/^training step fashion_mlp: kernels for target (wasm|webgpu)\n/);
       expect(kernels).toMatch(/\d+ kernels: .* flops/);
-      await page.waitForFunction(() => /^kernel k0 /.test(document.getElementById('code')?.textContent ?? ''));
+      await expect.poll(() => page.textContent('#code')).toMatch(/^kernel k0 /);
       const code = (await page.textContent('#code'))!;
       expect(code).toMatch((await state()).webgpu ? /@compute @workgroup_size/ : /\(func \$/);
     });
@@ -134,13 +134,9 @@ describe('playground (playground/) in headless Chromium', () => {
       await page.keyboard.press('End');
       const checks = (await state()).checks;
       await page.keyboard.type(' + w9');
-      await page.waitForFunction(() => document.querySelector('.cm-lintRange-error') !== null, undefined, {
-        timeout: 5_000,
-      });
+      await page.waitForSelector('.cm-lintRange-error', { timeout: 5_000 });
       // The underlined span is on the edited line (line 12 of fashion_mlp.kiln).
-      const marked = await page.evaluate(
-        () => document.querySelector('.cm-lintRange-error')?.closest('.cm-line')?.textContent,
-      );
+      const marked = await page.locator('.cm-line', { has: page.locator('.cm-lintRange-error') }).textContent();
       expect(marked).toContain('logits = dense(h, w2, b2) + w9');
       const s = await state();
       expect(s.checks).toBeGreaterThan(checks);
@@ -223,9 +219,7 @@ describe('playground (playground/) in headless Chromium', () => {
 
     it('fashion_cnn from the examples trains too, and a shared link brings the edited model back', async () => {
       await page.selectOption('#example', 'fashion_cnn');
-      await page.waitForFunction(() =>
-        /^training step fashion_cnn: kernels/.test(document.getElementById('kernels')?.textContent ?? ''),
-      );
+      await expect.poll(() => page.textContent('#kernels')).toMatch(/^training step fashion_cnn: kernels/);
       const run = await trainInPage('wasm', 20);
       expect(run.steps).toBe(20);
       expect(run.losses.every(Number.isFinite)).toBe(true);
@@ -240,9 +234,7 @@ describe('playground (playground/) in headless Chromium', () => {
       const other = await context.newPage();
       try {
         await open(other, new URL(url).hash);
-        const text = await other.evaluate(() =>
-          Array.from(document.querySelectorAll('.cm-content .cm-line'), (l) => l.textContent).join('\n'),
-        );
+        const text = (await other.locator('.cm-content .cm-line').allTextContents()).join('\n');
         expect(text).toContain('optimizer adam(lr = 1e-3)  // shared');
         expect(await other.textContent('#kernels')).toMatch(/^training step fashion_cnn: kernels/);
       } finally {
