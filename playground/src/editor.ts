@@ -21,6 +21,8 @@ export function createEditor(opts: EditorOptions): EditorView {
     extensions: [
       basicSetup,
       kilnLanguage,
+      // Long comment lines wrap: the editor is half the page wide.
+      EditorView.lineWrapping,
       lintGutter(),
       linter((view) => [...opts.lint(view.state.doc.toString())], { delay: opts.delay }),
       EditorView.theme({ '&': { height: '100%' }, '.cm-scroller': { overflow: 'auto' } }),

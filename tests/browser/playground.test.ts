@@ -13,7 +13,7 @@
 // browser.test.ts; with KILN_REQUIRE_WEBGPU=1 a page without WebGPU fails.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
@@ -97,6 +97,7 @@ describe('playground (playground/) in headless Chromium', () => {
       if (!HAVE_CHROMIUM)
         throw new Error(`${CHROMIUM} is missing and KILN_REQUIRE_BROWSER=1 requires the browser test`);
       execFileSync(process.execPath, ['playground/serve.mjs', '--build-only'], { stdio: 'pipe' });
+      if (SCREENSHOTS) mkdirSync(SCREENSHOTS, { recursive: true });
       const server: StaticServer = await serveStatic('.');
       cleanup.push(() => server.close());
       origin = server.origin;
@@ -144,7 +145,16 @@ describe('playground (playground/) in headless Chromium', () => {
       expect(s.diagnostics[0]!.line).toBe(12);
       expect(s.diagnostics[0]!.message).toMatch(/^playground\.kiln:12:\d+: .*w9/);
       expect(await page.locator('.cm-gutter-lint .cm-lint-marker-error').count()).toBe(1);
-      if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, 'diagnostic.png') });
+      // Its message, on hover.
+      await page.hover('.cm-lintRange-error');
+      await page.waitForSelector('.cm-tooltip-lint', { timeout: 5_000 });
+      expect(await page.textContent('.cm-tooltip-lint')).toContain("playground.kiln:12:31: unknown name 'w9'");
+      if (SCREENSHOTS)
+        await page.screenshot({
+          path: join(SCREENSHOTS, 'diagnostic.png'),
+          clip: { x: 0, y: 0, width: 1280, height: 560 },
+        });
+      await page.mouse.move(0, 0);
 
       for (let i = 0; i < 5; i++) await page.keyboard.press('Backspace');
       // Cleared by the next check (CodeMirror drops the mark as soon as its text is deleted).
@@ -201,6 +211,11 @@ describe('playground (playground/) in headless Chromium', () => {
       expect(run.accuracy).toBeGreaterThan(0.3);
       expect(await page.locator('#grid figure').count()).toBe(32);
       expect(await page.locator('#chart canvas').count()).toBeGreaterThan(0);
+      if (SCREENSHOTS) {
+        // A longer run for the picture.
+        await trainInPage('wasm', 600);
+        await page.screenshot({ path: join(SCREENSHOTS, 'playground.png'), fullPage: true });
+      }
     });
 
     it('trains fashion_mlp 50 steps on WebGPU when the page has it: the loss falls', async (ctx) => {
@@ -214,7 +229,6 @@ describe('playground (playground/) in headless Chromium', () => {
       expect(run.backend).toBe('webgpu');
       expect(run.device).toMatch(/^webgpu/);
       expectLearning(run, 50);
-      if (SCREENSHOTS) await page.screenshot({ path: join(SCREENSHOTS, 'playground.png') });
     });
 
     it('fashion_cnn from the examples trains too, and a shared link brings the edited model back', async () => {
