@@ -27,6 +27,9 @@ const TREE: Record<string, string> = {
   'cli/main.ts':
     "import { parse } from '../dsl/parse.js';\nimport { wasm } from '../targets/wasm/codegen.js';\nimport { api } from '../api/index.js';\nexport const main = parse + wasm + api;",
   'tests/helper.ts': 'export const helper = 1;',
+  // allowed: the playground on the compiler and the runtime, and the modules its bundler generates
+  'playground/main.ts':
+    "import { parse } from '../dsl/parse.js';\nimport { spec } from '../runtime/spec.js';\nimport examples from 'virtual:kiln-examples';\nexport const page = [parse, spec, examples];",
   // forbidden, one per rule
   'dsl/bad.ts': "import { wasm } from '../targets/wasm/codegen.js';\nexport const bad = wasm;",
   'compiler/bad.ts': "import { parse } from '../dsl/parse.js';\nexport const bad = parse;",
@@ -37,6 +40,8 @@ const TREE: Record<string, string> = {
   'targets/bad.ts': "import { api } from '../api/index.js';\nexport const bad = api;",
   'cli/bad.ts': "import { helper } from '../tests/helper.js';\nexport const bad = helper;",
   'cli/missing.ts': "import { gone } from './gone.js';\nexport const bad = gone;",
+  'playground/bad.ts': "import { main } from '../cli/main.js';\nexport const bad = main;",
+  'cli/playground.ts': "import { page } from '../playground/main.js';\nexport const bad = page;",
   // a circle of type-only imports is still a circle (reported once, where it is entered)
   'compiler/circle-a.ts': "import type { B } from './circle-b.js';\nexport interface A { b?: B }",
   'compiler/circle-b.ts': "import type { A } from './circle-a.js';\nexport interface B { a?: A }",
@@ -56,7 +61,7 @@ beforeAll(async () => {
   const cwd = process.cwd();
   process.chdir(dir); // the config's paths and tsconfig are relative to the cruised tree
   try {
-    const result = await cruise(['dsl', 'compiler', 'targets', 'runtime', 'api', 'cli', 'tests'], {
+    const result = await cruise(['dsl', 'compiler', 'targets', 'runtime', 'api', 'cli', 'tests', 'playground'], {
       ...config.options,
       ruleSet: { forbidden: config.forbidden ?? [] },
       validate: true,
@@ -82,6 +87,8 @@ describe('import rules', () => {
         'no-circular: compiler/circle-a.ts -> compiler/circle-b.ts',
         'no-tests-in-product: cli/bad.ts -> tests/helper.ts',
         'not-to-unresolvable: cli/missing.ts -> ./gone.js',
+        'nothing-imports-the-playground: cli/playground.ts -> playground/main.ts',
+        'playground-on-the-compiler-and-runtime: playground/bad.ts -> cli/main.ts',
         'runtime-stands-alone: runtime/bad.ts -> compiler/ir.ts',
         'targets-below-api: targets/bad.ts -> api/index.ts',
         'wasm-not-wgsl: targets/wasm/bad.ts -> targets/wgsl/codegen.ts',
