@@ -62,7 +62,7 @@ function virtualModules() {
 }
 
 /** Bundles the page's script into playground/dist/main.js. */
-export async function buildPlayground({ minify = false } = {}) {
+export async function buildPlayground() {
   const started = performance.now();
   await esbuild.build({
     entryPoints: [join(HERE, 'src/main.ts')],
@@ -71,7 +71,6 @@ export async function buildPlayground({ minify = false } = {}) {
     format: 'esm',
     platform: 'browser',
     target: 'es2022',
-    minify,
     // Imported dynamically and only in Node (runtime/threads.ts, runtime/model.ts, targets/artifact.ts).
     external: ['node:*'],
     // compiler/fusion/plan.ts reads a debugging switch from the environment.
@@ -93,7 +92,7 @@ if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.ur
     process.exit(2);
   }
   try {
-    const ms = await buildPlayground({ minify: !argv.includes('--build-only') });
+    const ms = await buildPlayground();
     console.log(`bundled ${join(OUT, 'main.js')} in ${Math.round(ms)} ms`);
   } catch (e) {
     console.error(e instanceof Error ? e.message : String(e));

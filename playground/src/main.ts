@@ -236,8 +236,11 @@ function share(): void {
 
 async function main(): Promise<void> {
   const exampleSelect = $<HTMLSelectElement>('example');
-  exampleSelect.replaceChildren(...Object.keys(examples).map((name) => new Option(name, name)));
   const shared = sourceOfHash(location.hash);
+  exampleSelect.replaceChildren(
+    ...(shared === undefined ? [] : [new Option('(shared model)', '')]),
+    ...Object.keys(examples).map((name) => new Option(name, name)),
+  );
   exampleSelect.value = shared === undefined ? DEFAULT_EXAMPLE : '';
   editor = createEditor({
     parent: $('editor'),
