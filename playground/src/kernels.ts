@@ -8,7 +8,7 @@ import type { Kernel } from '../../compiler/kernel/kir.js';
 import { kernelTable, printKernel } from '../../compiler/kernel/print.js';
 import { formatMemoryPlan } from '../../compiler/memory.js';
 import type { ModelContract, TrainContract } from '../../compiler/model.js';
-import type { ProgramName, TargetCode, TargetName } from '../../compiler/target.js';
+import type { ProgramName, Target, TargetName } from '../../compiler/target.js';
 import { loadTarget } from '../../targets/index.js';
 
 export interface KernelView {
@@ -45,30 +45,27 @@ function watFunction(listing: string, exportName: string): string {
   return `;; ${exportName}\n${listing.slice(start + 1, next < 0 ? undefined : next)}\n`;
 }
 
-const codeCache = new WeakMap<KernelView, Promise<TargetCode>>();
-
-/** The view's program compiled by its target's code generator (once per view). */
-function codeOf(view: KernelView): Promise<TargetCode> {
-  let code = codeCache.get(view);
-  if (!code) {
-    const target = view.compilation.target;
-    code = loadTarget(
-      target === 'wasm'
-        ? { name: 'wasm', relaxedSimd: false, threads: false, memoryMaximum: false }
-        : { name: 'webgpu' },
-    ).then((gen) => view.compilation.code(gen, [view.program]));
-    codeCache.set(view, code);
-  }
-  return code;
+/** The view's target's code generator. */
+function generator(view: KernelView): Promise<Target> {
+  return loadTarget(
+    view.compilation.target === 'wasm'
+      ? { name: 'wasm', relaxedSimd: false, threads: false, memoryMaximum: false }
+      : { name: 'webgpu' },
+  );
 }
 
-/** One kernel: its pseudo-code (`kiln dump --stage kernels --verbose`) and its WGSL or WAT. */
+/**
+ * One kernel: its pseudo-code (`kiln dump --stage kernels --verbose`) and its WGSL shader or
+ * WebAssembly function (WAT). The kernel is compiled alone, as a program of one kernel: code
+ * generation is per kernel, and printing the whole module of a CNN's step takes seconds.
+ */
 export async function kernelCode(view: KernelView, kernel: Kernel): Promise<string> {
-  const code = await codeOf(view);
+  const program = view.stages.fusion.program;
+  const code = (await generator(view)).generate([{ prefix: view.program, program: { ...program, kernels: [kernel] } }]);
   const entry = code.kernel(view.program, kernel).entry;
   const target =
     view.compilation.target === 'webgpu'
       ? `// ${entry}\n${(JSON.parse(new TextDecoder().decode(code.bytes)) as { shaders: Record<string, string> }).shaders[entry] ?? '// (no shader)'}`
       : watFunction(code.listing(), entry);
-  return `${printKernel(kernel, view.stages.fusion.program)}\n${target}`;
+  return `${printKernel(kernel, program)}\n${target}`;
 }
