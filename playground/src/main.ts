@@ -196,7 +196,7 @@ async function train(): Promise<void> {
         chart.redraw();
         showPredictions($('grid'), set.test, r.predicted.slice(0, GRID_IMAGES));
         $('accuracy').textContent =
-          `test accuracy ${(100 * r.accuracy).toFixed(1)}% (first ${EVAL_IMAGES} test images, step ${step})`;
+          `— test accuracy ${(100 * r.accuracy).toFixed(1)}% (first ${EVAL_IMAGES} test images, step ${step})`;
       },
       stopped: () => stopping,
     });

@@ -126,7 +126,10 @@ describe('playground (playground/) in headless Chromium', () => {
       expect(kernels).toMatch(/\d+ kernels: .* flops/);
       await expect.poll(() => page.textContent('#code')).toMatch(/^kernel k0 /);
       const code = (await page.textContent('#code'))!;
-      expect(code).toMatch((await state()).webgpu ? /@compute @workgroup_size/ : /\(func \$/);
+      // WebGPU when the browser has it, else WebAssembly.
+      const webgpu = (await state()).webgpu;
+      expect(await page.inputValue('#backend')).toBe(webgpu ? 'webgpu' : 'wasm');
+      expect(code).toMatch(webgpu ? /@compute @workgroup_size/ : /\(func \$/);
     });
 
     it('an error typed into the editor shows inline on its line, and clears when fixed', async () => {
