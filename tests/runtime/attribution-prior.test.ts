@@ -16,7 +16,7 @@ import { compileSource } from '../../dsl/frontend.js';
 import { formatDiagnostic } from '../../dsl/source.js';
 import type { Tensor } from '../../runtime/executor.js';
 import { type Model, loadArtifact, stepSeed } from '../../runtime/index.js';
-import { type Example, artifactFor, expectAllClose, lcg, refMap } from './helpers.js';
+import { type Example, artifactFor, expectAllClose, expectStepsMatchReference, lcg, refMap } from './helpers.js';
 
 const SCORE = `fn net(x, w1, w2) = relu(x @ w1) @ w2
 fn score(x, y, w1, w2) = sum(log_softmax(net(x, w1, w2), axis = -1) * one_hot(y, 3))
@@ -136,25 +136,7 @@ describe('an expected-gradients prior', () => {
     const m = await loadArtifact(artifactFor(ex.model, ex.train, { seed: 1, threads: false }), { threads: 1 });
     open.push(m);
     const step = buildTrainStep(ex.model, ex.train!);
-    let params: Map<string, RefTensor> = new Map([
-      ...refMap(await m.getParams({ state: false })),
-      ...initialState(step),
-    ]);
-    for (let t = 1; t <= 3; t++) {
-      const b = batch(8, 100 + t);
-      const loss = await m.step(b);
-      const ref = referenceTrainStep(step, {
-        params,
-        batch: refMap(b),
-        scalars: stepScalars(step, t),
-        seed: stepSeed(0, t),
-      });
-      expectAllClose(`loss at step ${t}`, [loss], [ref.loss], 1e-4, 1e-6);
-      params = ref.params;
-      const got = await m.getParams();
-      for (const [name, want] of params)
-        expectAllClose(`${name} after step ${t}`, got[name]!.data, want.data, 1e-3, 2e-5);
-    }
+    await expectStepsMatchReference(m, step, (t) => batch(8, 100 + t));
     // The same batch and params under another step seed draw other points, so another loss.
     const b = batch(8, 101);
     const p0 = new Map([...refMap(await m.getParams({ state: false })), ...initialState(step)]);

@@ -8,8 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { RefTensor } from '../../compiler/interpret.js';
-import { initialState, referenceTrainStep, stepScalars } from '../../compiler/train-reference.js';
+import { referenceTrainStep, stepScalars } from '../../compiler/train-reference.js';
 import { buildTrainStep } from '../../compiler/train-step.js';
 import { compileSource } from '../../dsl/frontend.js';
 import { formatDiagnostic } from '../../dsl/source.js';
@@ -17,7 +16,7 @@ import type { Tensor } from '../../runtime/executor.js';
 import { type Model, loadArtifact, stepSeed } from '../../runtime/index.js';
 import { encodeSafetensors } from '../../runtime/safetensors.js';
 import { kiln, tempDir } from '../cli/helpers.js';
-import { type Example, artifactFor, expectAllClose, lcg, refMap } from './helpers.js';
+import { type Example, artifactFor, expectAllClose, expectStepsMatchReference, lcg, refMap } from './helpers.js';
 
 /** A classifier with dropout, so the step's seed keys both the dropout masks and the tangents. */
 const NET = (optimizer: string, directions: number) => `model net(x: f32[B, 6], y: i32[B]) {
@@ -77,25 +76,7 @@ describe('forward-gradient steps on wasm', () => {
     const ex = exampleOf(NET('adam(lr = 0.01)', 4));
     const m = await load(ex);
     const step = buildTrainStep(ex.model, ex.train!);
-    let params: Map<string, RefTensor> = new Map([
-      ...refMap(await m.getParams({ state: false })),
-      ...initialState(step),
-    ]);
-    for (let t = 1; t <= 3; t++) {
-      const b = batch(64, 16 * t, 16);
-      const loss = await m.step(b);
-      const ref = referenceTrainStep(step, {
-        params,
-        batch: refMap(b),
-        scalars: stepScalars(step, t),
-        seed: stepSeed(0, t),
-      });
-      expectAllClose(`loss at step ${t}`, [loss], [ref.loss], 1e-4, 1e-6);
-      params = ref.params;
-      const got = await m.getParams();
-      for (const [name, want] of params)
-        expectAllClose(`${name} after step ${t}`, got[name]!.data, want.data, 1e-3, 2e-5);
-    }
+    await expectStepsMatchReference(m, step, (t) => batch(64, 16 * t, 16));
   });
 
   it('use the gradient the reference computes (sgd, lr = 1: the update is the estimate)', async () => {

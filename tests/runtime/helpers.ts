@@ -7,7 +7,10 @@ import { compile } from '../../compiler/compile.js';
 import type { ModelContract, TrainContract } from '../../compiler/model.js';
 import { evalShape, type DType } from '../../compiler/types.js';
 import type { RefTensor } from '../../compiler/interpret.js';
+import { initialState, referenceTrainStep, stepScalars } from '../../compiler/train-reference.js';
+import type { TrainStep } from '../../compiler/train-step.js';
 import type { Tensor, TensorData } from '../../runtime/executor.js';
+import { type Model, stepSeed } from '../../runtime/index.js';
 import { type Artifact, buildArtifact } from '../../targets/artifact.js';
 import { wasmTarget } from '../../targets/wasm/target.js';
 import { wgslTarget } from '../../targets/wgsl/target.js';
@@ -119,4 +122,35 @@ export function expectAllClose(
     throw new Error(
       `${what}[${worst}]: got ${actual[worst]}, expected ${expected[worst]} (atol ${atol}, rtol ${rtol}; ${expected.length} elements)`,
     );
+}
+
+/**
+ * Runs `steps` fused steps of `m` (step seeds of --seed 0) beside
+ * referenceTrainStep from m's current params and zero state: the loss within
+ * rtol 1e-4 / atol 1e-6 and every param and state tensor within rtol 1e-3 /
+ * atol 2e-5 after each step (the tolerances of every backprop step test).
+ */
+export async function expectStepsMatchReference(
+  m: Model,
+  step: TrainStep,
+  batch: (t: number) => Record<string, Tensor>,
+  steps = 3,
+  label = '',
+): Promise<void> {
+  let params: Map<string, RefTensor> = new Map([...refMap(await m.getParams({ state: false })), ...initialState(step)]);
+  for (let t = 1; t <= steps; t++) {
+    const b = batch(t);
+    const loss = await m.step(b);
+    const ref = referenceTrainStep(step, {
+      params,
+      batch: refMap(b),
+      scalars: stepScalars(step, t),
+      seed: stepSeed(0, t),
+    });
+    expectAllClose(`${label}loss at step ${t}`, [loss], [ref.loss], 1e-4, 1e-6);
+    params = ref.params;
+    const got = await m.getParams();
+    for (const [name, want] of params)
+      expectAllClose(`${label}${name} after step ${t}`, got[name]!.data, want.data, 1e-3, 2e-5);
+  }
 }

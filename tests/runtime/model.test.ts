@@ -13,9 +13,18 @@ import { evaluate, type RefTensor } from '../../compiler/interpret.js';
 import { initialState, referenceTrainStep, stepScalars } from '../../compiler/train-reference.js';
 import { type TrainStep, buildTrainStep } from '../../compiler/train-step.js';
 import type { Tensor } from '../../runtime/executor.js';
-import { KilnRuntimeError, type Model, loadArtifact, loadModel, stepSeed } from '../../runtime/index.js';
+import { KilnRuntimeError, type Model, loadArtifact, loadModel } from '../../runtime/index.js';
 import { writeArtifact } from '../../targets/artifact.js';
-import { artifactFor, artifactOf, expectAllClose, example, randomInputs, refMap, toRef } from './helpers.js';
+import {
+  artifactFor,
+  artifactOf,
+  expectAllClose,
+  expectStepsMatchReference,
+  example,
+  randomInputs,
+  refMap,
+  toRef,
+} from './helpers.js';
 
 const MLP = 'examples/mlp.kiln';
 const LINREG = 'examples/linear_regression.kiln';
@@ -110,24 +119,8 @@ function batchOf(file: string, size: number, seed: number): Record<string, Tenso
 
 async function expectStepsMatch(file: string, threads: number): Promise<void> {
   const m = await load(file, threads);
-  const setup = await referenceSetup(file, m);
-  const step = setup.step;
-  let params = setup.params;
-  for (let t = 1; t <= 3; t++) {
-    const batch = batchOf(file, 16, t);
-    const loss = await m.step(batch);
-    const ref = referenceTrainStep(step, {
-      params,
-      batch: refMap(batch),
-      scalars: stepScalars(step, t),
-      seed: stepSeed(0, t),
-    });
-    expectAllClose(`loss at step ${t}`, [loss], [ref.loss], 1e-4, 1e-6);
-    params = ref.params;
-    const got = await m.getParams();
-    for (const [name, want] of params)
-      expectAllClose(`${file} ${name} after step ${t}`, got[name]!.data, want.data, 1e-3, 2e-5);
-  }
+  const { step } = await referenceSetup(file, m);
+  await expectStepsMatchReference(m, step, (t) => batchOf(file, 16, t), 3, `${file} `);
   expect(m.stepCount).toBe(3);
 }
 
