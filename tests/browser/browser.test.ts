@@ -17,27 +17,8 @@ import { type BrowserContext, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../cli/main.js';
 import { loadModel } from '../../runtime/index.js';
+import { ARGS, CHROMIUM, HAVE_CHROMIUM, RUN, SKIP_MESSAGE } from './chromium.js';
 import { type StaticServer, serveStatic } from './server.js';
-
-/** Debian's chromium; KILN_CHROMIUM names another binary. */
-const CHROMIUM = process.env.KILN_CHROMIUM || '/usr/bin/chromium';
-const REQUIRED = process.env.KILN_REQUIRE_BROWSER === '1';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const RUN = HAVE_CHROMIUM || REQUIRED;
-const SKIP_MESSAGE = `SKIPPED: ${CHROMIUM} not found (apt-get install chromium); set KILN_REQUIRE_BROWSER=1 to make this a failure`;
-if (!RUN) console.warn(`[tests/browser] ${SKIP_MESSAGE}`);
-
-const ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  // WebGPU on SwiftShader (Chromium's CPU Vulkan driver) where there is no GPU.
-  '--enable-unsafe-webgpu',
-  '--enable-unsafe-swiftshader',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 /** Served under the repository root (the server's root); ignored by git. */
 const TMP_ROOT = '.browser-tmp';

@@ -18,25 +18,8 @@ import { interpolateInferno } from 'd3-scale-chromatic';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type AttributionMethod, loadModel } from '../../runtime/index.js';
+import { ARGS, CHROMIUM, HAVE_CHROMIUM, RUN, SKIP_MESSAGE } from './chromium.js';
 import { type StaticServer, serveStatic } from './server.js';
-
-const CHROMIUM = process.env.KILN_CHROMIUM || '/usr/bin/chromium';
-const REQUIRED = process.env.KILN_REQUIRE_BROWSER === '1';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const RUN = HAVE_CHROMIUM || REQUIRED;
-const SKIP_MESSAGE = `SKIPPED: ${CHROMIUM} not found (apt-get install chromium); set KILN_REQUIRE_BROWSER=1 to make this a failure`;
-if (!RUN) console.warn(`[tests/browser] ${SKIP_MESSAGE}`);
-
-const ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--enable-unsafe-swiftshader',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 const EXAMPLE = 'examples/browser';
 const ARTIFACT = join(EXAMPLE, 'artifact');

@@ -13,31 +13,15 @@
 // browser.test.ts; with KILN_REQUIRE_WEBGPU=1 a page without WebGPU fails.
 
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BrowserContext, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ARGS, CHROMIUM, HAVE_CHROMIUM, RUN, SKIP_MESSAGE } from './chromium.js';
 import { type StaticServer, serveStatic } from './server.js';
 
-const CHROMIUM = process.env.KILN_CHROMIUM || '/usr/bin/chromium';
-const REQUIRED = process.env.KILN_REQUIRE_BROWSER === '1';
-const HAVE_CHROMIUM = existsSync(CHROMIUM);
-const RUN = HAVE_CHROMIUM || REQUIRED;
-const SKIP_MESSAGE = `SKIPPED: ${CHROMIUM} not found (apt-get install chromium); set KILN_REQUIRE_BROWSER=1 to make this a failure`;
-if (!RUN) console.warn(`[tests/browser] ${SKIP_MESSAGE}`);
 const SCREENSHOTS = process.env.KILN_UPDATE_SCREENSHOTS === '1' ? 'docs/playground' : undefined;
-
-const ARGS = [
-  '--headless=new',
-  '--no-sandbox',
-  '--enable-unsafe-webgpu',
-  '--enable-unsafe-swiftshader',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 
 interface Run {
   backend: 'wasm' | 'webgpu';
