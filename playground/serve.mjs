@@ -18,7 +18,7 @@ import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import * as esbuild from 'esbuild';
-import { serve } from '../examples/browser/serve.mjs';
+import { portArg, serve } from '../examples/browser/serve.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const REPO = join(HERE, '..');
@@ -85,12 +85,7 @@ export async function buildPlayground() {
 
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const argv = process.argv.slice(2);
-  const at = argv.indexOf('--port');
-  const port = at >= 0 ? Number(argv[at + 1]) : 8080;
-  if (!Number.isInteger(port) || port < 0 || port > 65535) {
-    console.error(`--port: expected a port number, got ${argv[at + 1]}`);
-    process.exit(2);
-  }
+  const port = portArg(argv);
   try {
     const ms = await buildPlayground();
     console.log(`bundled ${join(OUT, 'main.js')} in ${Math.round(ms)} ms`);

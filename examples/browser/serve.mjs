@@ -111,14 +111,20 @@ export async function serve(root, port = 0) {
   return { server, origin: `http://127.0.0.1:${server.address().port}` };
 }
 
-if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  const argv = process.argv.slice(2);
+/** `--port N` of a command line (default 8080); exits with status 2 on a bad one. */
+export function portArg(argv) {
   const at = argv.indexOf('--port');
   const port = at >= 0 ? Number(argv[at + 1]) : 8080;
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     console.error(`--port: expected a port number, got ${argv[at + 1]}`);
     process.exit(2);
   }
+  return port;
+}
+
+if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  const argv = process.argv.slice(2);
+  const port = portArg(argv);
   try {
     console.log(`artifact: ${ARTIFACT} (${await buildArtifact({ rebuild: argv.includes('--rebuild') })})`);
   } catch (e) {
