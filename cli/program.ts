@@ -256,6 +256,11 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
 export async function runProgram(argv: readonly string[], out: Output): Promise<number> {
   let status = 0;
   const program = buildProgram(out, (n) => (status = n));
+  // Bare `kiln` is bad usage: the help goes to stderr, exit 2 (CLI.md v1.1).
+  if (argv.length === 0) {
+    out.stderr(program.helpInformation());
+    return 2;
+  }
   try {
     await program.parseAsync([...argv], { from: 'user' });
     return status;

@@ -88,6 +88,14 @@ describe('CLI errors', () => {
     expect((await kiln('init', MLP, '-o', 'x.safetensors', '--seed', 'abc')).status).toBe(2);
   });
 
+  it('bare kiln prints the help on stderr and exits 2', async () => {
+    const r = await kiln();
+    expect(r.status).toBe(2);
+    expect(r.stdout).toBe('');
+    expect(r.stderr).toMatch(/^Usage: kiln \[options\] \[command\]/);
+    expect(r.stderr).toContain('train [options] <file>');
+  });
+
   it('reports a source error with file:line:col and a caret, as a real process', () => {
     const dir = tempDir();
     const path = join(dir, 'bad.kiln');
