@@ -1,0 +1,136 @@
+// A forward graph as an ONNX model (opset 17): the graph's inputs as typed
+// graph inputs (symbolic dimensions as `dim_param`), its params as
+// initializers, its outputs under their names, and every IR node lowered by
+// lower.ts in topological order. Reads only the IR, never the front end.
+
+import { type Graph, type Node, topoSort } from '../../compiler/ir.js';
+import { type DType, type Shape, type TensorType, formatDim, formatType } from '../../compiler/types.js';
+import { type DimSource, OnnxBuilder, OnnxExportError, onnxDType, rawData } from './builder.js';
+import { lowerNode } from './lower.js';
+import { type DimensionProto, type NodeProto, type ValueInfoProto, encodeModel } from './schema.js';
+
+export const ONNX_OPSET = 17;
+/** The IR version that goes with opset 17. */
+const IR_VERSION = 8;
+
+/** A param's value (row-major; f32 values are rounded to f32 in the file). */
+export interface ParamValue {
+  readonly dtype: DType;
+  readonly shape: readonly number[];
+  readonly data: ArrayLike<number>;
+}
+
+export interface OnnxExport {
+  /** The .onnx file's bytes. */
+  readonly bytes: Uint8Array;
+  /** ONNX nodes in the graph. */
+  readonly nodeCount: number;
+  readonly opset: number;
+}
+
+export interface OnnxExportOptions {
+  /** The graph's name (the model's). */
+  readonly name: string;
+  readonly producerVersion: string;
+}
+
+/**
+ * Exports `graph` with `params` as its initializers. Throws OnnxExportError
+ * for what ONNX cannot express (its `op` names the IR op), and for a missing
+ * or mistyped param.
+ */
+export function exportOnnx(graph: Graph, params: ReadonlyMap<string, ParamValue>, opts: OnnxExportOptions): OnnxExport {
+  const b = new OnnxBuilder(symbolSources(graph));
+  const values = new Map<number, string>();
+  const order = topoSort(graph.outputs.map((o) => o.node));
+  const used = new Set(order.map((n) => n.id));
+  for (const n of order)
+    values.set(
+      n.id,
+      lowerNode(
+        b,
+        n,
+        n.inputs.map((i) => values.get(i.id)!),
+      ),
+    );
+
+  const initializers = graph.params
+    .filter((p) => used.has(p.id))
+    .map((p) => {
+      const v = params.get(p.name);
+      if (!v) throw new OnnxExportError(`missing param '${p.name}' (expected ${formatType(p)})`);
+      if (v.dtype !== p.dtype || v.shape.length !== p.shape.length || v.shape.some((d, i) => d !== p.shape[i]))
+        throw new OnnxExportError(
+          `param '${p.name}': expected ${formatType(p)}, got ${v.dtype}[${v.shape.join(', ')}]`,
+        );
+      return {
+        name: p.name,
+        dims: v.shape,
+        dataType: onnxDType(v.dtype),
+        rawData: rawData(onnxDType(v.dtype), v.data),
+      };
+    });
+
+  const nodes = nameOutputs(b, graph, values);
+  const model = {
+    irVersion: IR_VERSION,
+    opsetImport: [{ domain: '', version: ONNX_OPSET }],
+    producerName: 'kiln',
+    producerVersion: opts.producerVersion,
+    graph: {
+      name: opts.name,
+      node: nodes,
+      initializer: [...initializers, ...b.initializers],
+      input: graph.inputs.map((i) => valueInfo(i.name, i)),
+      output: graph.outputs.map((o) => valueInfo(o.name, o.node)),
+    },
+  };
+  return { bytes: encodeModel(model), nodeCount: nodes.length, opset: ONNX_OPSET };
+}
+
+/**
+ * Each symbolic dimension's first appearance as the whole size of an input
+ * axis: where its run-time size is read.
+ */
+function symbolSources(graph: Graph): Map<string, DimSource> {
+  const out = new Map<string, DimSource>();
+  for (const i of graph.inputs)
+    i.shape.forEach((d, axis) => {
+      if (typeof d !== 'number' && d.coef === 1 && d.syms.length === 1 && !out.has(d.syms[0]!))
+        out.set(d.syms[0]!, { input: i.name, axis });
+    });
+  return out;
+}
+
+/**
+ * The nodes, with each output's value renamed to the output's name where a
+ * node computes it (and no other output or a graph input or initializer
+ * already is that value); the others get an Identity.
+ */
+function nameOutputs(b: OnnxBuilder, graph: Graph, values: ReadonlyMap<number, string>): NodeProto[] {
+  const produced = new Set(b.nodes.flatMap((n) => n.output));
+  const rename = new Map<string, string>();
+  const identities: NodeProto[] = [];
+  for (const o of graph.outputs) {
+    const v = values.get(o.node.id)!;
+    if (produced.has(v) && !rename.has(v)) rename.set(v, o.name);
+    else
+      identities.push({
+        input: [rename.get(v) ?? v],
+        output: [o.name],
+        name: `Identity:${o.name}`,
+        opType: 'Identity',
+        attribute: [],
+      });
+  }
+  const r = (v: string) => rename.get(v) ?? v;
+  return [...b.nodes.map((n) => ({ ...n, input: n.input.map(r), output: n.output.map(r) })), ...identities];
+}
+
+function valueInfo(name: string, t: TensorType | Node): ValueInfoProto {
+  return { name, type: { tensorType: { elemType: onnxDType(t.dtype), shape: { dim: dims(t.shape) } } } };
+}
+
+function dims(shape: Shape): DimensionProto[] {
+  return shape.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: formatDim(d) }));
+}
