@@ -6,6 +6,7 @@
 import { type Graph, type Node, topoSort } from '../../compiler/ir.js';
 import { type DType, type Shape, type TensorType, formatDim, formatType } from '../../compiler/types.js';
 import { type DimSource, OnnxBuilder, OnnxExportError, onnxDType, rawData } from './builder.js';
+import { effectiveInputs } from './broadcast.js';
 import { lowerNode } from './lower.js';
 import { type DimensionProto, type NodeProto, type ValueInfoProto, encodeModel } from './schema.js';
 
@@ -42,17 +43,17 @@ export interface OnnxExportOptions {
 export function exportOnnx(graph: Graph, params: ReadonlyMap<string, ParamValue>, opts: OnnxExportOptions): OnnxExport {
   const b = new OnnxBuilder(symbolSources(graph));
   const values = new Map<number, string>();
-  const order = topoSort(graph.outputs.map((o) => o.node));
-  const used = new Set(order.map((n) => n.id));
-  for (const n of order)
-    values.set(
-      n.id,
-      lowerNode(
-        b,
-        n,
-        n.inputs.map((i) => values.get(i.id)!),
-      ),
-    );
+  const used = reachable(graph.outputs.map((o) => o.node));
+  for (const n of topoSort(graph.outputs.map((o) => o.node)))
+    if (used.has(n.id))
+      values.set(
+        n.id,
+        lowerNode(
+          b,
+          n,
+          effectiveInputs(n).map((i) => values.get(i.id)!),
+        ),
+      );
 
   const initializers = graph.params
     .filter((p) => used.has(p.id))
@@ -86,6 +87,19 @@ export function exportOnnx(graph: Graph, params: ReadonlyMap<string, ParamValue>
     },
   };
   return { bytes: encodeModel(model), nodeCount: nodes.length, opset: ONNX_OPSET };
+}
+
+/** The ids of the nodes the ONNX graph computes: reachable through effective inputs. */
+function reachable(roots: readonly Node[]): Set<number> {
+  const seen = new Set<number>();
+  const stack = [...roots];
+  while (stack.length > 0) {
+    const n = stack.pop()!;
+    if (seen.has(n.id)) continue;
+    seen.add(n.id);
+    stack.push(...effectiveInputs(n));
+  }
+  return seen;
 }
 
 /**
