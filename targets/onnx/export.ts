@@ -3,12 +3,12 @@
 // initializers, its outputs under their names, and every IR node lowered by
 // lower.ts in topological order. Reads only the IR, never the front end.
 
-import { type Graph, type Node, topoSort } from '../../compiler/ir.js';
+import { type Graph, type Node, type NodeOf, topoSort } from '../../compiler/ir.js';
 import { type DType, type Shape, type TensorType, formatDim, formatType } from '../../compiler/types.js';
 import { type DimSource, OnnxBuilder, OnnxExportError, onnxDType, rawData } from './builder.js';
 import { effectiveInputs } from './broadcast.js';
 import { lowerNode } from './lower.js';
-import { type DimensionProto, type NodeProto, type ValueInfoProto, encodeModel } from './schema.js';
+import { type DimensionProto, type NodeProto, type TensorProto, type ValueInfoProto, encodeModel } from './schema.js';
 
 export const ONNX_OPSET = 17;
 /** The IR version that goes with opset 17. */
@@ -43,34 +43,12 @@ export interface OnnxExportOptions {
 export function exportOnnx(graph: Graph, params: ReadonlyMap<string, ParamValue>, opts: OnnxExportOptions): OnnxExport {
   const b = new OnnxBuilder(symbolSources(graph));
   const values = new Map<number, string>();
-  const used = reachable(graph.outputs.map((o) => o.node));
-  for (const n of topoSort(graph.outputs.map((o) => o.node)))
-    if (used.has(n.id))
-      values.set(
-        n.id,
-        lowerNode(
-          b,
-          n,
-          effectiveInputs(n).map((i) => values.get(i.id)!),
-        ),
-      );
-
-  const initializers = graph.params
-    .filter((p) => used.has(p.id))
-    .map((p) => {
-      const v = params.get(p.name);
-      if (!v) throw new OnnxExportError(`missing param '${p.name}' (expected ${formatType(p)})`);
-      if (v.dtype !== p.dtype || v.shape.length !== p.shape.length || v.shape.some((d, i) => d !== p.shape[i]))
-        throw new OnnxExportError(
-          `param '${p.name}': expected ${formatType(p)}, got ${v.dtype}[${v.shape.join(', ')}]`,
-        );
-      return {
-        name: p.name,
-        dims: v.shape,
-        dataType: onnxDType(v.dtype),
-        rawData: rawData(onnxDType(v.dtype), v.data),
-      };
-    });
+  const order = lowered(graph.outputs.map((o) => o.node));
+  for (const n of order) {
+    const ins = effectiveInputs(n).map((i) => values.get(i.id)!);
+    values.set(n.id, lowerNode(b, n, ins));
+  }
+  const initializers = order.filter((n): n is NodeOf<'param'> => n.op === 'param').map((p) => initializer(p, params));
 
   const nodes = nameOutputs(b, graph, values);
   const model = {
@@ -89,8 +67,8 @@ export function exportOnnx(graph: Graph, params: ReadonlyMap<string, ParamValue>
   return { bytes: encodeModel(model), nodeCount: nodes.length, opset: ONNX_OPSET };
 }
 
-/** The ids of the nodes the ONNX graph computes: reachable through effective inputs. */
-function reachable(roots: readonly Node[]): Set<number> {
+/** The nodes the ONNX graph computes (reachable through effective inputs), in topological order. */
+function lowered(roots: readonly Node[]): Node[] {
   const seen = new Set<number>();
   const stack = [...roots];
   while (stack.length > 0) {
@@ -99,7 +77,17 @@ function reachable(roots: readonly Node[]): Set<number> {
     seen.add(n.id);
     stack.push(...effectiveInputs(n));
   }
-  return seen;
+  return topoSort(roots).filter((n) => seen.has(n.id));
+}
+
+/** A param's value as an initializer, checked against the param's type. */
+function initializer(p: NodeOf<'param'>, params: ReadonlyMap<string, ParamValue>): TensorProto {
+  const { name } = p;
+  const v = params.get(name);
+  if (!v) throw new OnnxExportError(`missing param '${name}' (expected ${formatType(p)})`);
+  if (v.dtype !== p.dtype || v.shape.length !== p.shape.length || v.shape.some((d, i) => d !== p.shape[i]))
+    throw new OnnxExportError(`param '${name}': expected ${formatType(p)}, got ${v.dtype}[${v.shape.join(', ')}]`);
+  return { name, dims: v.shape, dataType: onnxDType(v.dtype), rawData: rawData(onnxDType(v.dtype), v.data) };
 }
 
 /**
