@@ -1,8 +1,9 @@
-// Symbolic dimensions in an ONNX export: two of them (B and T) and their
-// product B*T in reshapes, run-time sizes in shapes (iota for argmax over the
-// batch, broadcast_to, mean's element count), clamped and wrapped indices,
-// against the reference at two (B, T); and the error for a symbol whose
-// size no input axis gives.
+// The ONNX graph's interface: symbolic dimensions (two of them, B and T, and
+// their product B*T in reshapes; run-time sizes in shapes: iota for argmax
+// over the batch, broadcast_to, mean's element count; clamped and wrapped
+// indices) against the reference at two (B, T); outputs that are an input, a
+// param, a constant or another output; the error for a symbol whose size no
+// input axis gives.
 
 import { describe, expect, it } from 'vitest';
 import { type RefTensor, evaluate } from '../../compiler/interpret.js';
@@ -29,7 +30,7 @@ model seq(x: f32[B, T, 4], ids: i32[B, T]) {
 }
 `;
 
-describe('symbolic dimensions in ONNX', () => {
+describe('the ONNX graph: symbolic dimensions, outputs, errors', () => {
   it('runs with B and T bound at run time, like the reference', async () => {
     const { result } = compileSource('seq.kiln', SOURCE);
     expect(result.diagnostics).toEqual([]);
@@ -77,6 +78,46 @@ describe('symbolic dimensions in ONNX', () => {
         expect(mismatch(`${o.name} set ${k}`, run.results[k]!.get(o.name), want[j]!, 1e-5)).toBeUndefined(),
       );
     });
+  });
+
+  it('names every output, also one that is an input, a param, a constant or another output', async () => {
+    const { result } = compileSource(
+      'ident.kiln',
+      `model ident(x: f32[B, 3]) {
+  param w: f32[3] = ones
+  output same = x
+  output twice = x * 2.0
+  output again = twice
+  output weights = w
+  output c = 1.5
+}`,
+    );
+    const exp = exportOnnx(
+      result.models[0]!.lower({ training: false }),
+      new Map([['w', { dtype: 'f32', shape: [3], data: [1, 2, 3] }]]),
+      { name: 'ident', producerVersion: 'test' },
+    );
+    const x = { dtype: 'f32' as const, shape: [2, 3], data: Float64Array.of(1, 2, 3, 4, 5, 6) };
+    const run = await runOnnx(exp.bytes, [new Map([['x', x]])]);
+    expect(run.outputNames).toEqual(['same', 'twice', 'again', 'weights', 'c']);
+    const got = Object.fromEntries([...run.results[0]!].map(([k, v]) => [k, [v.shape, v.data]]));
+    expect(got).toEqual({
+      same: [
+        [2, 3],
+        [1, 2, 3, 4, 5, 6],
+      ],
+      twice: [
+        [2, 3],
+        [2, 4, 6, 8, 10, 12],
+      ],
+      again: [
+        [2, 3],
+        [2, 4, 6, 8, 10, 12],
+      ],
+      weights: [[3], [1, 2, 3]],
+      c: [[], [1.5]],
+    });
+    expect(exp.nodeCount).toBe(5); // Mul and an Identity for each output that is not a node's own value
   });
 
   it('is an error when no input axis has exactly the size of a symbol', () => {
