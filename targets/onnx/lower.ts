@@ -92,7 +92,7 @@ function unary(b: OnnxBuilder, fn: UnaryFn, x: string): string {
   return b.op(UNARY_OPS[fn], [x]);
 }
 
-const SIMPLE_BINARY: Partial<Record<BinaryFn, string>> = {
+const SIMPLE_BINARY: Readonly<Record<Exclude<BinaryFn, 'ne' | 'mod'>, string>> = {
   add: 'Add',
   sub: 'Sub',
   mul: 'Mul',
@@ -118,7 +118,7 @@ function binary(b: OnnxBuilder, fn: BinaryFn, x: string, y: string): string {
     const fix = b.op('And', [b.op('Not', [b.op('Equal', [r, zero])]), signsDiffer]);
     return b.op('Where', [fix, b.op('Add', [r, y]), r]);
   }
-  return b.op(SIMPLE_BINARY[fn]!, [x, y]);
+  return b.op(SIMPLE_BINARY[fn], [x, y]);
 }
 
 /** i32 operands: ONNX's Div truncates and traps on 0 and INT_MIN / -1, so guard and floor. */
