@@ -217,7 +217,7 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
 
   program
     .command('export')
-    .description('write the forward graph as an ONNX model (opset 17, params as initializers)')
+    .description('write the forward graph as an ONNX model (opset 18, params as initializers)')
     .argument('<file>', '.kiln source')
     .requiredOption('--onnx <out>', 'output .onnx file')
     .option('--params <p>', 'parameters as .safetensors (default: initialised with --seed)')

@@ -1,12 +1,13 @@
 // `kiln export FILE --onnx OUT.onnx [--params P] [--model NAME] [--seed N]`:
 // the model's optimised forward graph as an ONNX model (targets/onnx/), its
 // params as initializers (from P, or initialised with the seed), written
-// atomically. An op ONNX cannot express is reported at the model statement
+// atomically. A node ONNX cannot express is reported at the model statement
 // that computes it.
 
 import { compile } from '../../compiler/compile.js';
 import type { RefTensor } from '../../compiler/interpret.js';
-import type { Graph } from '../../compiler/ir.js';
+import { type Graph, type Node, attrsKey } from '../../compiler/ir.js';
+import { formatType } from '../../compiler/types.js';
 import type { CheckedModel } from '../../dsl/check-model.js';
 import { KilnError, diag } from '../../dsl/source.js';
 import { OnnxExportError } from '../../targets/onnx/builder.js';
@@ -43,6 +44,11 @@ export function exportCommand(file: string, opts: ExportOptions, out: Output): n
   return 0;
 }
 
+/** The same op, attributes and type: how a node of one lowering is found in another. */
+function sameNode(a: Node, b: Node): boolean {
+  return a.op === b.op && attrsKey(a) === attrsKey(b) && formatType(a) === formatType(b);
+}
+
 /**
  * `graph` (of `model`, lowered with `training`) as ONNX; an op ONNX cannot
  * express is a source error at the statement that computes it.
@@ -58,8 +64,8 @@ export function exportModelGraph(
   } catch (e) {
     if (!(e instanceof OnnxExportError)) throw e;
     const message = `cannot export model '${model.name}' to ONNX: ${e.message}`;
-    const op = e.op;
-    const site = op === undefined ? undefined : locateOp(model, training, (n) => n.op === op);
+    const at = e.node;
+    const site = at && locateOp(model, training, (n) => sameNode(n, at));
     if (!site) throw new UserError(message);
     throw new KilnError([diag(site.span, `${message} (in '${site.name}')`)]);
   }

@@ -3,6 +3,7 @@
 // (`%12`), and the run-time sizes of symbolic dimensions, read off the shapes
 // of the graph inputs that define them (Shape with start/end: opset >= 15).
 
+import type { Node } from '../../compiler/ir.js';
 import { type Dim, type DType, type Shape, formatDim } from '../../compiler/types.js';
 import {
   ATTR_TYPE,
@@ -33,6 +34,7 @@ export function rawData(type: OnnxDType, values: ArrayLike<number>): Uint8Array 
     const v = values[i]!;
     if (type === ONNX_DTYPE.FLOAT) view.setFloat32(i * 4, v, true);
     else if (type === ONNX_DTYPE.INT32) view.setInt32(i * 4, v | 0, true);
+    else if (type === ONNX_DTYPE.UINT32) view.setUint32(i * 4, v >>> 0, true);
     else if (type === ONNX_DTYPE.INT64) view.setBigInt64(i * 8, BigInt(Math.trunc(v)), true);
     else view.setUint8(i, v !== 0 ? 1 : 0);
   }
@@ -56,12 +58,15 @@ export interface DimSource {
   readonly axis: number;
 }
 
-/** Thrown for what ONNX (or this exporter) cannot express; `op` names the Kiln IR op when one is at fault. */
+/**
+ * Thrown for what ONNX (or this exporter) cannot express; `node` is the IR
+ * node whose lowering failed, when one did (export.ts attaches it).
+ */
 export class OnnxExportError extends Error {
   override name = 'OnnxExportError';
   constructor(
     message: string,
-    readonly op?: string,
+    readonly node?: Node,
   ) {
     super(message);
   }

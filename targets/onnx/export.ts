@@ -1,4 +1,4 @@
-// A forward graph as an ONNX model (opset 17): the graph's inputs as typed
+// A forward graph as an ONNX model (opset 18): the graph's inputs as typed
 // graph inputs (symbolic dimensions as `dim_param`), its params as
 // initializers, its outputs under their names, and every IR node lowered by
 // lower.ts in topological order. Reads only the IR, never the front end.
@@ -10,8 +10,8 @@ import { effectiveInputs } from './broadcast.js';
 import { lowerNode } from './lower.js';
 import { type DimensionProto, type NodeProto, type TensorProto, type ValueInfoProto, encodeModel } from './schema.js';
 
-export const ONNX_OPSET = 17;
-/** The IR version that goes with opset 17. */
+export const ONNX_OPSET = 18;
+/** The IR version that goes with opset 18. */
 const IR_VERSION = 8;
 
 /** A param's value (row-major; f32 values are rounded to f32 in the file). */
@@ -37,8 +37,8 @@ export interface OnnxExportOptions {
 
 /**
  * Exports `graph` with `params` as its initializers. Throws OnnxExportError
- * for what ONNX cannot express (its `op` names the IR op), and for a missing
- * or mistyped param.
+ * for what ONNX cannot express (with the IR node at fault), and for a
+ * missing or mistyped param.
  */
 export function exportOnnx(graph: Graph, params: ReadonlyMap<string, ParamValue>, opts: OnnxExportOptions): OnnxExport {
   const b = new OnnxBuilder(symbolSources(graph));
@@ -46,7 +46,12 @@ export function exportOnnx(graph: Graph, params: ReadonlyMap<string, ParamValue>
   const order = lowered(graph.outputs.map((o) => o.node));
   for (const n of order) {
     const ins = effectiveInputs(n).map((i) => values.get(i.id)!);
-    values.set(n.id, lowerNode(b, n, ins));
+    try {
+      values.set(n.id, lowerNode(b, n, ins));
+    } catch (e) {
+      if (e instanceof OnnxExportError && !e.node) throw new OnnxExportError(`op '${n.op}': ${e.message}`, n);
+      throw e;
+    }
   }
   const initializers = order.filter((n): n is NodeOf<'param'> => n.op === 'param').map((p) => initializer(p, params));
 

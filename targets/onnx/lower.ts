@@ -1,13 +1,14 @@
-// One Kiln IR node -> ONNX nodes (opset 17), with the IR's semantics (the
+// One Kiln IR node -> ONNX nodes (opset 18), with the IR's semantics (the
 // header of compiler/ir.ts) where ONNX's differ: i32 `div` and `mod` are
 // floored and total (x / 0 = x mod 0 = 0), f32 `mod` takes the divisor's
-// sign, f32 -> i32 casts saturate (NaN -> 0), and gather/scatter_add clamp
-// their indices. `rand` (dropout's noise, only in training graphs) has no
-// ONNX equivalent with the same bits, so it is an error.
+// sign, f32 -> i32 casts saturate (NaN -> 0), gather/scatter_add clamp
+// their indices, and `rand` is the IR's counter-based hash, bit for bit, in
+// uint32 arithmetic (opset 18 has the bitwise ops it needs).
 
-import type { BinaryFn, Node, NodeOf, UnaryFn } from '../../compiler/ir.js';
+import type { BinaryFn, Node, NodeOf, ReduceFn, UnaryFn } from '../../compiler/ir.js';
 import { type Dim, type Shape, dimEq, numel } from '../../compiler/types.js';
-import { type OnnxBuilder, OnnxExportError, attr, onnxDType } from './builder.js';
+import { type OnnxBuilder, attr, onnxDType } from './builder.js';
+import { ONNX_DTYPE } from './schema.js';
 
 /** The ONNX value of node `n`, whose inputs have the ONNX values `ins`. */
 export function lowerNode(b: OnnxBuilder, n: Node, ins: readonly string[]): string {
@@ -23,10 +24,7 @@ export function lowerNode(b: OnnxBuilder, n: Node, ins: readonly string[]): stri
     case 'dim':
       return b.dimScalar(n.dim, n.dtype === 'i32' ? 'i32' : 'f32');
     case 'rand':
-      throw new OnnxExportError(
-        `op 'rand' (random numbers, as dropout draws in training) has no ONNX equivalent with the same values`,
-        'rand',
-      );
+      return rand(b, n, x);
     case 'unary':
       return unary(b, n.fn, x);
     case 'binary':
@@ -38,12 +36,8 @@ export function lowerNode(b: OnnxBuilder, n: Node, ins: readonly string[]): stri
     case 'stop_gradient':
     case 'assign':
       return x; // the identity in a forward graph
-    case 'reduce': {
-      const keep = attr.int('keepdims', 1);
-      if (n.fn === 'sum') return b.op('ReduceSum', [x, b.ints(n.axes)], [keep]);
-      const opType = n.fn === 'max' ? 'ReduceMax' : n.fn === 'min' ? 'ReduceMin' : 'ReduceProd';
-      return b.op(opType, [x], [attr.ints('axes', n.axes), keep]);
-    }
+    case 'reduce':
+      return b.op(REDUCE_OPS[n.fn], [x, b.ints(n.axes)], [attr.int('keepdims', 1)]);
     case 'reshape':
       return reshape(b, x, n.shape);
     case 'permute':
@@ -68,6 +62,13 @@ export function lowerNode(b: OnnxBuilder, n: Node, ins: readonly string[]): stri
       return scatterAdd(b, n, x, ins[1]!);
   }
 }
+
+const REDUCE_OPS: Readonly<Record<ReduceFn, string>> = {
+  sum: 'ReduceSum',
+  max: 'ReduceMax',
+  min: 'ReduceMin',
+  prod: 'ReduceProd',
+};
 
 const UNARY_OPS: Readonly<Record<Exclude<UnaryFn, 'log1p' | 'expm1'>, string>> = {
   neg: 'Neg',
@@ -211,4 +212,29 @@ function scatterAdd(b: OnnxBuilder, n: NodeOf<'scatter_add'>, updates: string, i
     [typedZeros, fullIdx, flatUpdates],
     [attr.int('axis', ax), attr.string('reduction', 'add')],
   );
+}
+
+/**
+ * `rand`: uniform in [0, 1) from (key, salt, flat index), exactly as
+ * compiler/semantics.ts's randUniform, in uint32 (Mul and Add wrap mod 2^32).
+ */
+function rand(b: OnnxBuilder, n: NodeOf<'rand'>, key: string): string {
+  const u32 = (v: number) => b.constant(ONNX_DTYPE.UINT32, [], [v >>> 0]);
+  const toU32 = attr.int('to', ONNX_DTYPE.UINT32);
+  const xor = (p: string, q: string) => b.op('BitwiseXor', [p, q]);
+  const shr = (p: string, k: number) => b.op('BitShift', [p, u32(k)], [attr.string('direction', 'RIGHT')]);
+  const fmix = (h0: string) => {
+    let h = xor(h0, shr(h0, 16));
+    h = b.op('Mul', [h, u32(0x85ebca6b)]);
+    h = xor(h, shr(h, 13));
+    h = b.op('Mul', [h, u32(0xc2b2ae35)]);
+    return xor(h, shr(h, 16));
+  };
+  const k = fmix(xor(b.op('Cast', [key], [toU32]), u32(Math.imul(n.salt >>> 0, 0x9e3779b9))));
+  const count = b.op('Reshape', [b.dimSize(numel(n.shape)), b.ints([])]);
+  const flat = b.op('Range', [b.constant(ONNX_DTYPE.INT64, [], [0]), count, b.constant(ONNX_DTYPE.INT64, [], [1])]);
+  const index = b.op('Cast', [b.op('Reshape', [flat, b.shape(n.shape)], [attr.int('allowzero', 1)])], [toU32]);
+  const h = fmix(b.op('Add', [fmix(xor(index, k)), xor(k, u32(0x6a09e667))]));
+  const top24 = b.op('Cast', [shr(h, 8)], [attr.int('to', ONNX_DTYPE.FLOAT)]);
+  return b.op('Mul', [top24, b.scalar(2 ** -24, 'f32')]);
 }

@@ -8,7 +8,7 @@
 import pb from 'protobufjs/light.js';
 
 /** ONNX TensorProto.DataType values of the dtypes an export uses. */
-export const ONNX_DTYPE = { FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9 } as const;
+export const ONNX_DTYPE = { FLOAT: 1, INT32: 6, INT64: 7, BOOL: 9, UINT32: 12 } as const;
 export type OnnxDType = (typeof ONNX_DTYPE)[keyof typeof ONNX_DTYPE];
 
 /** AttributeProto.AttributeType values. */
