@@ -27,9 +27,15 @@ function isDir(p: string): boolean {
 /**
  * `out` (a file the command will write) against the paths it reads: `reads`
  * (files; undefined entries are skipped) and `file`, the model (a source
- * file or an artifact directory, which no output may land in).
+ * file or an artifact directory, which no output may land in). `flag` is
+ * the option that named `out`, for the messages.
  */
-export function checkOutputPath(out: string, file: string, reads: readonly (string | undefined)[]): void {
+export function checkOutputPath(
+  out: string,
+  file: string,
+  reads: readonly (string | undefined)[],
+  flag = '--out',
+): void {
   const dir = dirname(resolve(out));
   if (!isDir(dir)) throw new UserError(`cannot write ${out}: the directory ${dirname(out)} does not exist`);
   try {
@@ -40,7 +46,7 @@ export function checkOutputPath(out: string, file: string, reads: readonly (stri
   if (isDir(out)) throw new UserError(`cannot write ${out}: it is a directory`);
   const target = canonical(out);
   if (isDir(file) && dirname(target) === canonical(file))
-    throw new UsageError(`--out ${out} is inside the artifact ${file}; write the results elsewhere`);
+    throw new UsageError(`${flag} ${out} is inside the artifact ${file}; write the results elsewhere`);
   for (const r of [file, ...reads]) {
     if (r === undefined) continue;
     let same = false;
@@ -49,6 +55,6 @@ export function checkOutputPath(out: string, file: string, reads: readonly (stri
     } catch {
       // an input that does not exist is reported when it is read
     }
-    if (same) throw new UsageError(`--out ${out} would overwrite ${r}, which this command reads`);
+    if (same) throw new UsageError(`${flag} ${out} would overwrite ${r}, which this command reads`);
   }
 }

@@ -8,6 +8,7 @@
 import { Command, CommanderError, Option } from 'commander';
 import type { CompileOptions } from './commands/compile.js';
 import type { DumpOptions } from './commands/dump.js';
+import type { ExportOptions } from './commands/export.js';
 import type { GradOptions } from './commands/grad.js';
 import type { InitOptions } from './commands/init.js';
 import type { AttributeOptions } from './commands/attribute.js';
@@ -212,6 +213,19 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     .action(async (file: string, o: CompileOptions) => {
       const { compileCommand } = await import('./commands/compile.js');
       setStatus(await compileCommand(file, o, out));
+    });
+
+  program
+    .command('export')
+    .description('write the forward graph as an ONNX model (opset 18, params as initializers)')
+    .argument('<file>', '.kiln source')
+    .requiredOption('--onnx <out>', 'output .onnx file')
+    .option('--params <p>', 'parameters as .safetensors (default: initialised with --seed)')
+    .addOption(modelOpt())
+    .addOption(seedOpt())
+    .action(async (file: string, o: ExportOptions) => {
+      const { exportCommand } = await import('./commands/export.js');
+      setStatus(exportCommand(file, o, out));
     });
 
   program
