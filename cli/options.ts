@@ -2,6 +2,7 @@
 // numbers). Kept free of the compiler and runtime: cli/program.ts imports it to
 // declare every command before it loads the one that runs.
 
+import { availableParallelism } from 'node:os';
 import { UsageError } from './errors.js';
 
 export const TARGETS = ['reference', 'wasm', 'webgpu'] as const;
@@ -37,6 +38,15 @@ export function positiveInt(flag: string): (s: string) => number {
       throw new UsageError(`${flag} must be a positive integer, got '${s}'`);
     return n;
   };
+}
+
+/** `--threads N`: a positive integer no larger than the machine's cores (more would only contend). */
+export function threadCount(s: string): number {
+  const n = positiveInt('--threads')(s);
+  const cores = availableParallelism();
+  if (n > cores)
+    throw new UsageError(`--threads ${n} is more than this machine's ${cores} core${cores === 1 ? '' : 's'}`);
+  return n;
 }
 
 export function positiveNumber(flag: string): (s: string) => number {

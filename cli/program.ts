@@ -17,7 +17,15 @@ import type { LensOptions } from './commands/lens.js';
 import type { RunOptions } from './commands/run.js';
 import type { TrainOptions } from './commands/train.js';
 import { reportError } from './errors.js';
-import { DEFAULT_TARGET, TARGETS, nonNegativeInt, parseSeed, positiveInt, positiveNumber } from './options.js';
+import {
+  DEFAULT_TARGET,
+  TARGETS,
+  nonNegativeInt,
+  parseSeed,
+  positiveInt,
+  positiveNumber,
+  threadCount,
+} from './options.js';
 import type { Output } from './output.js';
 
 function buildProgram(out: Output, setStatus: (n: number) => void): Command {
@@ -53,7 +61,7 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
       );
   const threadsOpt = () =>
     new Option('--threads <n>', 'wasm: threads to run kernels on (default: the available cores)').argParser(
-      positiveInt('--threads'),
+      threadCount,
     );
 
   program

@@ -13,7 +13,7 @@ export async function checkCommand(files: readonly string[], out: Output): Promi
   for (const [i, file] of files.entries()) {
     out.stdout(`${i === 0 ? '' : '\n'}==> ${file} <==\n`);
     try {
-      checkFile(file, out);
+      await checkFile(file, out);
     } catch (e) {
       // Loaded only on an error: errors.ts brings the runtime's safetensors reader along.
       const { reportError } = await import('../errors.js');
@@ -23,8 +23,13 @@ export async function checkCommand(files: readonly string[], out: Output): Promi
   return status;
 }
 
-function checkFile(file: string, out: Output): number {
+async function checkFile(file: string, out: Output): Promise<number> {
   const { result } = loadKilnFile(file);
+  if (result.models.length === 0) {
+    // Loaded only on an error, as below.
+    const { UserError } = await import('../errors.js');
+    throw new UserError(`${file}: no model to check (a source declares at least one 'model NAME(...) { ... }')`);
+  }
   for (const m of result.models) {
     let total = 0;
     out.stdout(`model ${m.name}\n`);

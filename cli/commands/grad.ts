@@ -14,6 +14,7 @@ import type { Output } from '../output.js';
 import { writeTensors } from '../tensors.js';
 import { applyParamsFile, isDirectory, userErrors, runtimeModel, writeRuntimeTensors } from './common.js';
 import { type InputOptions, readInputs, readReferenceInputs } from './inputs.js';
+import { checkOutputPath } from '../output-paths.js';
 
 export interface GradOptions extends CommonOptions, InputOptions {
   readonly params?: string;
@@ -26,6 +27,7 @@ export async function gradCommand(file: string, opts: GradOptions, out: Output):
   checkTarget(opts.target);
   if (isDirectory(file))
     throw new UserError(`${file}: grad needs the .kiln source (a compiled artifact has no gradient program)`);
+  checkOutputPath(opts.out, file, [opts.inputs, opts.params]);
   const lm = loadModel(file, opts.model);
   const { model } = lm;
   const of = defaultScalarOutput(lm, opts.of);

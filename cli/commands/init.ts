@@ -2,6 +2,7 @@
 
 import { loadModel, initialParams } from '../model.js';
 import type { Output } from '../output.js';
+import { checkOutputPath } from '../output-paths.js';
 import { writeTensors } from '../tensors.js';
 import type { CommonOptions } from '../options.js';
 
@@ -10,6 +11,7 @@ export interface InitOptions extends Pick<CommonOptions, 'model' | 'seed'> {
 }
 
 export function initCommand(file: string, opts: InitOptions, out: Output): number {
+  checkOutputPath(opts.out, file, [], '-o');
   const { model } = loadModel(file, opts.model);
   const params = initialParams(model, opts.seed);
   writeTensors(opts.out, params, false);

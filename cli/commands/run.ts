@@ -19,6 +19,7 @@ import {
   writeRuntimeTensors,
 } from './common.js';
 import { type InputOptions, readInputs, readReferenceInputs } from './inputs.js';
+import { checkOutputPath } from '../output-paths.js';
 
 export interface RunOptions extends CommonOptions, InputOptions {
   readonly params?: string;
@@ -27,6 +28,7 @@ export interface RunOptions extends CommonOptions, InputOptions {
 
 export async function runCommand(file: string, opts: RunOptions, out: Output): Promise<number> {
   checkTarget(opts.target);
+  if (opts.out !== undefined) checkOutputPath(opts.out, file, [opts.inputs, opts.params]);
   if (opts.target === 'reference') return runReference(file, opts, out);
   const { model } = await runtimeModel(file, opts);
   try {

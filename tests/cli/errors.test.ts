@@ -1,7 +1,8 @@
 // User errors through the CLI: clear messages naming the file, tensor and
 // shapes; exit 1 for user errors and 2 for bad usage; never a stack trace.
 
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { encodeSafetensors } from '../../runtime/safetensors.js';
@@ -86,6 +87,53 @@ describe('CLI errors', () => {
     expect((await kiln('run', MLP)).status).toBe(2);
     expect((await kiln('dump', MLP, '--stage', 'nope')).status).toBe(2);
     expect((await kiln('init', MLP, '-o', 'x.safetensors', '--seed', 'abc')).status).toBe(2);
+  });
+
+  it("refuses --threads above the machine's cores (bad usage) before any work", async () => {
+    const cores = availableParallelism();
+    const r = await kiln('run', MLP, '--inputs', 'fashion-mnist:test', '--limit', '2', '--threads', String(cores + 1));
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(`--threads ${cores + 1} is more than this machine's ${cores} core`);
+    expect(r.stdout).toBe('');
+  });
+
+  it('check refuses a source without a model (an empty file, only fns)', async () => {
+    const dir = tempDir();
+    const empty = join(dir, 'empty.kiln');
+    const fns = join(dir, 'fns.kiln');
+    writeFileSync(empty, '');
+    writeFileSync(fns, 'fn f(x) = x * 2\n');
+    for (const file of [empty, fns]) {
+      const r = await kiln('check', file);
+      expect(r.status).toBe(1);
+      expect(r.stderr).toBe(
+        `error: ${file}: no model to check (a source declares at least one 'model NAME(...) { ... }')\n`,
+      );
+    }
+    const both = await kiln('check', fns, MLP);
+    expect(both.status).toBe(1);
+    expect(both.stdout).toContain(`${MLP}: ok`);
+  });
+
+  it('never writes over its own source or inputs, and checks output directories first', async () => {
+    const dir = tempDir();
+    const src = join(dir, 'm.kiln');
+    copyFileSync(MLP, src);
+    const before = readFileSync(src);
+    const init = await kiln('init', src, '-o', src);
+    expect(init.status).toBe(2);
+    expect(init.stderr).toContain(`-o ${src} would overwrite ${src}, which this command reads`);
+    expect(readFileSync(src)).toEqual(before);
+    const x = inputs(dir, { shape: [2, 784] }, { shape: [2] });
+    const data = readFileSync(x);
+    const run = await kiln('run', src, '--inputs', x, '--out', join(dir, 'sub', '..', 'in.safetensors'));
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('which this command reads');
+    expect(readFileSync(x)).toEqual(data);
+    const grad = await kiln('grad', src, '--inputs', x, '--out', join(dir, 'missing', 'g.safetensors'));
+    expect(grad.status).toBe(1);
+    expect(grad.stderr).toMatch(/^error: cannot write .*g\.safetensors: the directory .*missing does not exist\n$/);
+    expect(readdirSync(dir).sort()).toEqual(['in.safetensors', 'm.kiln']);
   });
 
   it('bare kiln prints the help on stderr and exits 2', async () => {
