@@ -24,7 +24,7 @@
 //   dependencies.ts  the dependency order of statements, cycles
 //   print-ast.ts     the typed AST as text (`kiln dump --stage ast`)
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import type { Program } from './ast.js';
 import { type CheckResult, checkProgram } from './check.js';
 import { parse } from './parse.js';
@@ -72,8 +72,13 @@ export class KilnFileError extends KilnError {
 export function loadKilnFile(path: string): Compiled {
   let text: string;
   try {
+    // A device or FIFO (/dev/zero) could be read forever: refused before reading.
+    const st = statSync(path);
+    if (!st.isFile() && !st.isDirectory())
+      throw new KilnFileError(path, 'not a regular file (a device, FIFO or socket)');
     text = readFileSync(path, 'utf8');
   } catch (err) {
+    if (err instanceof KilnFileError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const reason =
       code === 'ENOENT'

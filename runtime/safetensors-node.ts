@@ -1,6 +1,7 @@
 // Node-only file helpers for safetensors; the format itself lives in safetensors.ts (browser-safe).
-import { closeSync, fsyncSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { readRegularFile } from './regular-file.js';
 import { decodeSafetensors, encodeSafetensors, SafetensorsError, type StTensor } from './safetensors.js';
 
 function reason(e: unknown): string {
@@ -29,7 +30,7 @@ export function readSafetensorsFile(path: string): {
 } {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readRegularFile(path);
   } catch (e) {
     throw new SafetensorsError(`cannot read ${path}: ${reason(e)}`);
   }

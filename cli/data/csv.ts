@@ -4,7 +4,6 @@
 // header. Values are checked against the input's dtype cell by cell, and
 // errors name the file, line and column.
 
-import { readFileSync } from 'node:fs';
 import { parse } from 'csv-parse';
 import type { Tensor } from '../../runtime/executor.js';
 import type { DTypeSpec, TensorSpec } from '../../runtime/manifest.js';
@@ -15,6 +14,7 @@ import { type ColumnChoice, chooseColumns, describe } from './csv-columns.js';
 import type { Dataset, LoadContext } from './dataset.js';
 import { fileError } from './files.js';
 import { Growable } from './growable.js';
+import { readRegularFile } from '../../runtime/regular-file.js';
 
 interface CsvTargets {
   readonly features: TensorSpec;
@@ -27,7 +27,7 @@ export async function loadCsv(path: string, ctx: LoadContext): Promise<Dataset> 
   const targets = csvTargets(path, ctx.inputs);
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readRegularFile(path);
   } catch (e) {
     throw fileError(path, e);
   }

@@ -11,8 +11,10 @@ export function fileError(path: string, e: unknown): UserError {
         ? 'permission denied'
         : code === 'EISDIR'
           ? 'is a directory'
-          : e instanceof Error
-            ? e.message
-            : String(e);
+          : code === 'ENOTREG'
+            ? 'not a regular file (a device, FIFO or socket)'
+            : e instanceof Error
+              ? e.message
+              : String(e);
   return new UserError(`cannot read ${path}: ${why}`);
 }

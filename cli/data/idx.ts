@@ -3,10 +3,10 @@
 // use), the number of dimensions, each dimension as a big-endian u32, then
 // the data. Files may be gzipped (`.gz`, or detected by the gzip magic).
 
-import { readFileSync } from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 import { UserError } from '../errors.js';
 import { fileError } from './files.js';
+import { readRegularFile } from '../../runtime/regular-file.js';
 
 export interface IdxArray {
   readonly dims: number[];
@@ -16,7 +16,7 @@ export interface IdxArray {
 export function readIdxFile(path: string): IdxArray {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readRegularFile(path);
   } catch (e) {
     throw fileError(path, e);
   }

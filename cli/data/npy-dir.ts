@@ -2,7 +2,7 @@
 // inputs, examples first. Other files are ignored; a .npy file that names no
 // input is an error (usually a typo), as in the safetensors form.
 
-import { readdirSync, readFileSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Tensor } from '../../runtime/executor.js';
 import { UserError } from '../errors.js';
@@ -11,6 +11,7 @@ import { bindDataset } from './bind.js';
 import { convertNumbers } from './convert.js';
 import type { Dataset, LoadContext } from './dataset.js';
 import { parseNpy } from './npy.js';
+import { readRegularFile } from '../../runtime/regular-file.js';
 
 /** The .npy files of a directory, by name without the extension. */
 export function npyFiles(dir: string): Map<string, string> {
@@ -31,7 +32,7 @@ export function loadNpyDir(dir: string, ctx: LoadContext): Dataset {
       );
     let bytes: Uint8Array;
     try {
-      bytes = readFileSync(path);
+      bytes = readRegularFile(path);
     } catch (e) {
       throw fileError(path, e);
     }

@@ -1,6 +1,7 @@
 // User errors through the CLI: clear messages naming the file, tensor and
 // shapes; exit 1 for user errors and 2 for bad usage; never a stack trace.
 
+import { execFileSync } from 'node:child_process';
 import { copyFileSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
@@ -134,6 +135,28 @@ describe('CLI errors', () => {
     expect(grad.status).toBe(1);
     expect(grad.stderr).toMatch(/^error: cannot write .*g\.safetensors: the directory .*missing does not exist\n$/);
     expect(readdirSync(dir).sort()).toEqual(['in.safetensors', 'm.kiln']);
+  });
+
+  it('refuses a device or FIFO where a file is expected, without reading it', async () => {
+    const dir = tempDir();
+    const fifo = join(dir, 'data.csv');
+    execFileSync('mkfifo', [fifo]);
+    const notRegular = (p: string) => `cannot read ${p}: not a regular file (a device, FIFO or socket)`;
+    const cases: [string[], string][] = [
+      [['train', MLP, '--data', '/dev/zero', '--steps', '1'], notRegular('/dev/zero')],
+      [['train', MLP, '--data', fifo, '--steps', '1'], notRegular(fifo)],
+      [['run', MLP, '--inputs', '/dev/zero'], notRegular('/dev/zero')],
+      [
+        ['run', MLP, '--inputs', 'fashion-mnist:test', '--limit', '1', '--params', '/dev/zero'],
+        notRegular('/dev/zero'),
+      ],
+      [['check', '/dev/zero'], '/dev/zero: error: not a regular file (a device, FIFO or socket)'],
+    ];
+    for (const [args, message] of cases) {
+      const r = await kiln(...args);
+      expect(r.status, args.join(' ')).toBe(1);
+      expect(r.stderr, args.join(' ')).toContain(message);
+    }
   });
 
   it('bare kiln prints the help on stderr and exits 2', async () => {
