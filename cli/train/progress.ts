@@ -1,7 +1,7 @@
 // What the user sees while training. On a terminal (stderr a TTY) a
 // cli-progress bar with the epoch, step, loss, examples/s and ETA, epoch
-// lines printed above it; otherwise plain lines on stdout: one per step with
-// --steps, one per epoch with --epochs (and a progress line every
+// lines printed above it; otherwise plain lines on stdout: about 50 step lines
+// with --steps, one per epoch with --epochs (and a progress line every
 // PLAIN_EVERY_S seconds within long epochs), and the eval results.
 
 import cliProgress from 'cli-progress';
@@ -33,6 +33,8 @@ export interface Reporter {
 }
 
 export const PLAIN_EVERY_S = 10;
+/** Off a terminal a --steps run prints about this many step lines (CLI.md v1.1: quiet off a terminal). */
+export const PLAIN_STEP_LINES = 50;
 
 export function fmtLoss(x: number): string {
   return x.toPrecision(6);
@@ -58,7 +60,10 @@ export function plainReporter(out: Output, perStep: boolean, now: () => number):
     start: () => undefined,
     step: (s) => {
       if (perStep) {
-        out.stdout(`step ${s.step}/${s.total}  loss ${fmtLoss(s.loss)}\n`);
+        // About PLAIN_STEP_LINES lines whatever the step count: the first, the last, every k-th.
+        const every = Math.max(1, Math.ceil(s.total / PLAIN_STEP_LINES));
+        if (s.step === 1 || s.step === s.total || s.step % every === 0)
+          out.stdout(`step ${s.step}/${s.total}  loss ${fmtLoss(s.loss)}\n`);
         return;
       }
       if (now() - lastLine < PLAIN_EVERY_S) return;

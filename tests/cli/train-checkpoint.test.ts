@@ -196,7 +196,7 @@ describe('kiln train checkpoints', () => {
       '--data',
       data,
       '--steps',
-      '1000000',
+      '100000',
       '--checkpoint',
       ckpt,
     ]);
@@ -204,7 +204,8 @@ describe('kiln train checkpoints', () => {
     let sent = false;
     child.stdout.on('data', (b: Buffer) => {
       stdout += b.toString();
-      if (!sent && losses(stdout).length >= 20) {
+      // Off a terminal about 50 step lines are printed, the first at step 1: training has begun.
+      if (!sent && losses(stdout).length >= 1) {
         sent = true;
         child.kill('SIGINT');
       }
@@ -212,7 +213,8 @@ describe('kiln train checkpoints', () => {
     const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
     expect(status).toBe(130);
     const step = checkpointOf(ckpt).step;
-    expect(step).toBeGreaterThanOrEqual(20);
+    expect(step).toBeGreaterThanOrEqual(1);
+    expect(step).toBeLessThan(100000);
     expect(stdout).toContain(`interrupted at step ${step}`);
   });
 

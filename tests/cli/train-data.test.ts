@@ -47,6 +47,15 @@ function npyDir(files: Record<string, Uint8Array>): string {
 const common = ['--threads', '1', '--batch', '16'];
 
 describe('kiln train data forms', () => {
+  it('off a terminal a --steps run prints about 50 step lines: the first, every k-th, the last', async () => {
+    const dir = tempDir();
+    const r = await kiln('train', TINY, '--data', writeTinySafetensors(dir, 96), '--steps', '300', ...common);
+    expect(r.status).toBe(0);
+    const steps = [...r.stdout.matchAll(/^step (\d+)\/300 /gm)].map((m) => Number(m[1]));
+    expect(steps).toEqual([1, ...Array.from({ length: 50 }, (_, i) => 6 * (i + 1))]);
+    expect(r.stdout.split('\n').length).toBeLessThan(75);
+  });
+
   it('safetensors: trains a classifier and reports eval accuracy', async () => {
     const dir = tempDir();
     const data = writeTinySafetensors(dir, 96);
