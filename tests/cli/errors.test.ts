@@ -159,6 +159,26 @@ describe('CLI errors', () => {
     }
   });
 
+  it('refuses a model whose parameters cannot fit, with the figure, before allocating', async () => {
+    const dir = tempDir();
+    const huge = join(dir, 'huge.kiln');
+    writeFileSync(
+      huge,
+      'model h(x: f32[B, 100000]) {\n  param w: f32[100000, 100000] = zeros\n  output y = sum(x @ w)\n}\n',
+    );
+    const out = join(dir, 'p.safetensors');
+    for (const args of [
+      ['init', huge, '-o', out],
+      ['compile', huge, '-o', join(dir, 'art')],
+      ['train', huge, '--data', 'fashion-mnist', '--steps', '1'],
+    ]) {
+      const r = await kiln(...args);
+      expect(r.status, args[0]).toBe(1);
+      expect(r.stderr).toBe("error: model 'h' needs 40.0 GB for parameters alone; wasm memory is at most 4 GiB\n");
+    }
+    expect(readdirSync(dir)).toEqual(['huge.kiln']);
+  });
+
   it('bare kiln prints the help on stderr and exits 2', async () => {
     const r = await kiln();
     expect(r.status).toBe(2);
