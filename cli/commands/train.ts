@@ -37,6 +37,7 @@ import type { Trainer } from '../train/trainer.js';
 import { checkTarget, type CommonOptions } from '../options.js';
 import { isDirectory } from './common.js';
 import { type Signature, sourceSignature } from '../train/signature.js';
+import { checkOutputPath } from '../output-paths.js';
 
 export interface TrainOptions extends CommonOptions, GivenSettings {
   readonly data: string;
@@ -55,6 +56,7 @@ export interface TrainOptions extends CommonOptions, GivenSettings {
 
 export async function trainCommand(file: string, opts: TrainOptions, out: Output): Promise<number> {
   checkUsage(opts);
+  checkOutputs(file, opts);
   const prior = opts.checkpoint === undefined ? undefined : readCheckpoint(opts.checkpoint);
   if (opts.checkpoint !== undefined) checkPrior(opts.checkpoint, prior, opts.resume === true);
   const settings = resolveSettings(opts, prior?.meta, opts.checkpoint);
@@ -89,6 +91,17 @@ async function loadAll(
   const classifier = classifierOf(sig.inputs, sig.outputs);
   if (classifier) for (const d of [train, evalSet]) if (d) checkLabels(d.dataset, classifier.label, classifier.classes);
   return { train, evalSet, classifier };
+}
+
+/** Every file the run writes, before any work: its directory exists, and it is not the source or data. */
+function checkOutputs(file: string, opts: TrainOptions): void {
+  const reads = [opts.data, opts.eval, opts.paramsIn];
+  const outputs: [string, string | undefined][] = [
+    ['--params-out', opts.paramsOut],
+    ['--plot', opts.plot],
+    ['--log', opts.log],
+  ];
+  for (const [flag, path] of outputs) if (path !== undefined) checkOutputPath(path, file, reads, flag);
 }
 
 function checkUsage(opts: TrainOptions): void {

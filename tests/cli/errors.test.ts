@@ -135,6 +135,16 @@ describe('CLI errors', () => {
     expect(grad.status).toBe(1);
     expect(grad.stderr).toMatch(/^error: cannot write .*g\.safetensors: the directory .*missing does not exist\n$/);
     expect(readdirSync(dir).sort()).toEqual(['in.safetensors', 'm.kiln']);
+    const over = await kiln('train', src, '--data', x, '--steps', '1', '--params-out', src);
+    expect(over.status).toBe(2);
+    expect(over.stderr).toContain(`--params-out ${src} would overwrite ${src}, which this command reads`);
+    expect(readFileSync(src)).toEqual(before);
+    for (const flag of ['--params-out', '--plot', '--log']) {
+      const r = await kiln('train', src, '--data', x, '--steps', '1', flag, join(dir, 'missing', 'f'));
+      expect(r.status, flag).toBe(1);
+      expect(r.stderr, flag).toMatch(/^error: cannot write .*f: the directory .*missing does not exist\n$/);
+      expect(r.stdout, `${flag}: no step ran`).not.toMatch(/step 1/);
+    }
   });
 
   it('refuses a device or FIFO where a file is expected, without reading it', async () => {
