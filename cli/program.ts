@@ -27,6 +27,7 @@ import {
   threadCount,
 } from './options.js';
 import type { Output } from './output.js';
+import { allowNonfinite } from './data/finite.js';
 
 function buildProgram(out: Output, setStatus: (n: number) => void): Command {
   const program = new Command('kiln')
@@ -34,7 +35,11 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
     .version('0.1.0')
     .exitOverride()
     .configureOutput({ writeOut: out.stdout, writeErr: out.stderr })
-    .showHelpAfterError('(run kiln --help for usage)');
+    .showHelpAfterError('(run kiln --help for usage)')
+    .option(
+      '--allow-nonfinite',
+      'compute with NaN and ±Inf in data, inputs and params (IEEE 754) instead of refusing them',
+    );
 
   const modelOpt = () =>
     new Option('--model <name>', 'which model of the file (default: the only one, or the first trained)');
@@ -278,6 +283,7 @@ function buildProgram(out: Output, setStatus: (n: number) => void): Command {
 export async function runProgram(argv: readonly string[], out: Output): Promise<number> {
   let status = 0;
   const program = buildProgram(out, (n) => (status = n));
+  allowNonfinite(argv.includes('--allow-nonfinite'));
   // Bare `kiln` is bad usage: the help goes to stderr, exit 2 (CLI.md v1.1).
   if (argv.length === 0) {
     out.stderr(program.helpInformation());

@@ -7,6 +7,7 @@ import type { RefTensor } from '../compiler/interpret.js';
 import type { StDType, StTensor } from '../runtime/safetensors.js';
 import { readSafetensorsFile, writeSafetensorsFile } from '../runtime/safetensors-node.js';
 import { UserError } from './errors.js';
+import { checkFinite } from './data/finite.js';
 
 /** Which safetensors dtypes a Kiln dtype accepts on input (F64 is narrowed/widened losslessly for the oracle). */
 const ACCEPTS: Record<DType, readonly StDType[]> = {
@@ -22,6 +23,7 @@ export function toRef(name: string, t: StTensor, expected: DType, file: string):
     );
   if (expected === 'bool' && t.data.some((v) => v !== 0 && v !== 1))
     throw new UserError(`${file}: tensor '${name}' (bool) holds values other than 0 and 1`);
+  checkFinite(file, name, t.shape, t.data);
   return { dtype: expected, shape: [...t.shape], data: Float64Array.from(t.data) };
 }
 

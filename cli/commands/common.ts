@@ -19,6 +19,7 @@ import { UsageError, UserError } from '../errors.js';
 import { type LoadedModel, loadModel } from '../model.js';
 import type { CommonOptions } from '../options.js';
 import { summarize } from '../tensors.js';
+import { checkFinite } from '../data/finite.js';
 
 export function isDirectory(path: string): boolean {
   try {
@@ -112,6 +113,7 @@ export function toRuntime(name: string, t: StTensor, dtype: DTypeSpec, file: str
       throw new UserError(`${file}: tensor '${name}' (bool) holds values other than 0 and 1`);
     data = t.data as Uint8Array;
   }
+  checkFinite(file, name, t.shape, t.data);
   return { data, shape: [...t.shape] };
 }
 

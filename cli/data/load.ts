@@ -14,6 +14,7 @@ import { FASHION_MNIST, isFashionMnist, resolveFashionMnist } from './fashion-mn
 import { idxSetAt, idxSets, loadIdxSet, pickIdxSet } from './idx-dir.js';
 import { loadNpyDir, npyFiles } from './npy-dir.js';
 import { loadSafetensorsData } from './safetensors.js';
+import { checkFinite } from './finite.js';
 
 export type DataForm = 'fashion-mnist' | 'safetensors' | 'csv' | 'npy' | 'idx';
 
@@ -25,6 +26,14 @@ export interface LoadedData {
 }
 
 export async function loadData(data: string, ctx: LoadContext): Promise<LoadedData> {
+  const loaded = await loadForm(data, ctx);
+  // IDX images are bytes scaled to [0, 1]: finite by construction.
+  if (loaded.form !== 'idx' && loaded.form !== 'fashion-mnist')
+    for (const [name, t] of Object.entries(loaded.dataset.tensors)) checkFinite(data, name, t.shape, t.data);
+  return loaded;
+}
+
+async function loadForm(data: string, ctx: LoadContext): Promise<LoadedData> {
   const form = dataForm(data);
   checkColumnOptions(data, form, ctx.csv);
   switch (form) {

@@ -12,6 +12,7 @@ import { readSafetensorsFile, writeSafetensorsFile } from '../../runtime/safeten
 import type { StTensor } from '../../runtime/safetensors.js';
 import { UserError } from '../errors.js';
 import type { HistoryJson } from './history.js';
+import { checkFinite } from '../data/finite.js';
 
 export const CHECKPOINT_FILE = 'checkpoint.safetensors';
 const META_KEY = 'kiln.checkpoint';
@@ -90,6 +91,7 @@ export function readCheckpoint(dir: string): Checkpoint | undefined {
   } catch (e) {
     throw new UserError(`${path}: corrupt checkpoint metadata (${(e as Error).message})`);
   }
+  for (const [name, t] of tensors) checkFinite(path, name, t.shape, t.data);
   return { tensors, meta: checkMeta(meta, path) };
 }
 
