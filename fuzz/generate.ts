@@ -177,6 +177,7 @@ class Gen {
   /** `v` as an operand whose magnitude is at most `lim` (clipped when its bound is larger). */
   bounded(v: Val, lim: number): { text: string; bound: number } {
     if (v.bound <= lim) return { text: v.name, bound: v.bound };
+    this.used.add('clip');
     return { text: `clip(${v.name}, ${fmtNum(-lim)}, ${fmtNum(lim)})`, bound: lim };
   }
 
@@ -283,7 +284,9 @@ function binary(g: Gen): void {
   } else if (r < 0.88) {
     const base = g.bounded(a, 4);
     const ex = p.bound > 2 ? `clip(${p.text}, -2.0, 2.0)` : p.text;
-    const form = g.chance(0.5) ? `pow(sqrt(${base.text} * ${base.text} + 1.0), ${ex})` : `sqrt(${base.text} * ${base.text} + 1.0) ** ${ex}`;
+    const form = g.chance(0.5)
+      ? `pow(sqrt(${base.text} * ${base.text} + 1.0), ${ex})`
+      : `sqrt(${base.text} * ${base.text} + 1.0) ** ${ex}`;
     g.emit(['pow', 'sqrt'], form, 'f32', a.shape, (base.bound * base.bound + 1) ** 1 + 1, false, deps);
   } else {
     const e = g.operand((v) => v.exact);
@@ -298,12 +301,21 @@ function select(g: Gen): void {
   const y = same ? g.partner(x) : { text: '0.5', bound: 0.5, exact: true, deps: new Set<string>() };
   const xs = same ? x.name : '1.0';
   const cmp = g.pick(['>', '<', '>=', '<=', '==', '!=']);
-  const cmpName = { '>': 'gt', '<': 'lt', '>=': 'ge', '<=': 'le', '==': 'eq', '!=': 'ne' }[cmp];
+  const CMP: Readonly<Record<string, string>> = {
+    '>': 'gt',
+    '<': 'lt',
+    '>=': 'ge',
+    '<=': 'le',
+    '==': 'eq',
+    '!=': 'ne',
+  };
+  const cmpName = CMP[cmp]!;
   let cond = `${e.name} ${cmp} ${fmtNum(g.pick([0, 0.5, -1]))}`;
   const covers = [cmpName];
   if (g.chance(0.3)) {
-    cond = g.chance(0.5) ? `(${cond}) && !(${e.name} > 1.0)` : `(${cond}) || (${e.name} < -1.5)`;
-    covers.push('and', 'or', 'not');
+    const and = g.chance(0.5);
+    cond = and ? `(${cond}) && !(${e.name} > 1.0)` : `(${cond}) || (${e.name} < -1.5)`;
+    covers.push(...(and ? ['and', 'not', 'gt'] : ['or', 'lt']));
   }
   const bound = Math.max(same ? x.bound : 1, y.bound);
   const deps = union(same ? x.deps : new Set(), y.deps);
@@ -382,9 +394,25 @@ function neural(g: Gen): void {
     if (g.chance(0.5)) {
       const beta = g.param([last], 'zeros');
       const eps = g.chance(0.5) ? '' : ', eps = 1e-3';
-      g.emit(['layer_norm'], `layer_norm(${x.name}, ${gamma.name}, ${beta.name}${eps})`, 'f32', x.shape, Math.sqrt(last) * 1.5 + 1, false, union(x.deps, gamma.deps, beta.deps));
+      g.emit(
+        ['layer_norm'],
+        `layer_norm(${x.name}, ${gamma.name}, ${beta.name}${eps})`,
+        'f32',
+        x.shape,
+        Math.sqrt(last) * 1.5 + 1,
+        false,
+        union(x.deps, gamma.deps, beta.deps),
+      );
     } else {
-      g.emit(['rms_norm'], `rms_norm(${x.name}, ${gamma.name}, eps = 1e-3)`, 'f32', x.shape, Math.sqrt(last) * 1.5, false, union(x.deps, gamma.deps));
+      g.emit(
+        ['rms_norm'],
+        `rms_norm(${x.name}, ${gamma.name}, eps = 1e-3)`,
+        'f32',
+        x.shape,
+        Math.sqrt(last) * 1.5,
+        false,
+        union(x.deps, gamma.deps),
+      );
     }
   }
 }
@@ -405,14 +433,28 @@ function linalg(g: Gen): void {
     g.emit(['dot'], `dot(${a.text}, ${w.name})`, 'f32', [], a.bound * k, false, union(x.deps, w.deps));
   } else if (rank === 2) {
     const w = g.param([k, m], 'uniform(-1.0, 1.0)');
-    const [spec, shape] = g.chance(0.5)
-      ? ['ij,jk->ik', [x.shape[0]!, m]]
-      : ['ij,jk->ki', [m, x.shape[0]!]];
-    g.emit(['einsum'], `einsum("${spec}", ${a.text}, ${w.name})`, 'f32', shape, a.bound * k, false, union(x.deps, w.deps));
+    const [spec, shape] = g.chance(0.5) ? ['ij,jk->ik', [x.shape[0]!, m]] : ['ij,jk->ki', [m, x.shape[0]!]];
+    g.emit(
+      ['einsum'],
+      `einsum("${spec}", ${a.text}, ${w.name})`,
+      'f32',
+      shape,
+      a.bound * k,
+      false,
+      union(x.deps, w.deps),
+    );
   } else if (rank >= 2) {
     const perm = [...x.shape.keys()];
     [perm[rank - 1], perm[rank - 2]] = [perm[rank - 2]!, perm[rank - 1]!];
-    g.emit(['transpose_last2'], `${x.name}.T`, 'f32', perm.map((i) => x.shape[i]!), x.bound, x.exact, x.deps);
+    g.emit(
+      ['transpose_last2'],
+      `${x.name}.T`,
+      'f32',
+      perm.map((i) => x.shape[i]!),
+      x.bound,
+      x.exact,
+      x.deps,
+    );
   }
 }
 
@@ -434,7 +476,11 @@ function shapeOp(g: Gen): void {
     keep(['reshape'], `reshape(${x.name}, ${text})`, full);
   } else if (r < 0.24) {
     const perm = [...x.shape.keys()].sort(() => g.rnd() - 0.5);
-    keep(['transpose'], `transpose(${x.name}, ${fmtShape(perm)})`, perm.map((i) => x.shape[i]!));
+    keep(
+      ['transpose'],
+      `transpose(${x.name}, ${fmtShape(perm)})`,
+      perm.map((i) => x.shape[i]!),
+    );
   } else if (r < 0.32) {
     if (x.shape.includes('B')) {
       keep(['broadcast_to'], `broadcast_to(${x.name}, ${fmtShape([3, ...x.shape])})`, [3, ...x.shape]);
@@ -446,16 +492,44 @@ function shapeOp(g: Gen): void {
   } else if (r < 0.44) {
     const axis = g.int(0, rank - 1);
     if (x.shape[axis] === 'B') return;
-    const other = g.operand((v) => v !== x && v.shape.length === rank && v.shape.every((d, i) => i === axis || d === x.shape[i]));
-    if (other.shape.length !== rank || !other.shape.every((d, i) => i === axis || d === x.shape[i]) || other.shape[axis] === 'B') return;
+    const other = g.operand(
+      (v) => v !== x && v.shape.length === rank && v.shape.every((d, i) => i === axis || d === x.shape[i]),
+    );
+    if (
+      other.shape.length !== rank ||
+      !other.shape.every((d, i) => i === axis || d === x.shape[i]) ||
+      other.shape[axis] === 'B'
+    )
+      return;
     const shape = x.shape.map((d, i) => (i === axis ? (d as number) + (other.shape[axis] as number) : d));
-    g.emit(['concat'], `concat([${x.name}, ${other.name}], ${axis})`, 'f32', shape, Math.max(x.bound, other.bound), x.exact && other.exact, union(x.deps, other.deps));
+    g.emit(
+      ['concat'],
+      `concat([${x.name}, ${other.name}], ${axis})`,
+      'f32',
+      shape,
+      Math.max(x.bound, other.bound),
+      x.exact && other.exact,
+      union(x.deps, other.deps),
+    );
   } else if (r < 0.52) {
     const axis = g.int(0, rank);
     const y = g.partner(x);
-    const second = /^[a-z]/.test(y.text) && !g.vals.some((v) => v.name === y.text && sameShape(v.shape, x.shape)) ? `tanh(${x.name})` : y.text.match(/^[a-z]/) ? y.text : `${x.name} * ${y.text}`;
+    const second =
+      /^[a-z]/.test(y.text) && !g.vals.some((v) => v.name === y.text && sameShape(v.shape, x.shape))
+        ? `tanh(${x.name})`
+        : y.text.match(/^[a-z]/)
+          ? y.text
+          : `${x.name} * ${y.text}`;
     const shape = [...x.shape.slice(0, axis), 2, ...x.shape.slice(axis)];
-    g.emit(['stack'], `stack([${x.name}, ${second}], ${axis})`, 'f32', shape, Math.max(x.bound * 3, y.bound), false, union(x.deps, y.deps));
+    g.emit(
+      ['stack'],
+      `stack([${x.name}, ${second}], ${axis})`,
+      'f32',
+      shape,
+      Math.max(x.bound * 3, y.bound),
+      false,
+      union(x.deps, y.deps),
+    );
   } else if (r < 0.62) {
     const pads = x.shape.map((d) => (d === 'B' ? [0, 0] : [g.int(0, 2), g.int(0, 2)]));
     const shape = x.shape.map((d, i) => (d === 'B' ? d : d + pads[i]![0]! + pads[i]![1]!));
@@ -468,11 +542,22 @@ function shapeOp(g: Gen): void {
       const lo = g.int(0, d - 1);
       const hi = g.int(lo + 1, d);
       const idx = x.shape.map((_, i) => (i === axis ? `${lo}:${hi}` : ':'));
-      keep([], `${x.name}[${idx.join(', ')}]`, x.shape.map((s, i) => (i === axis ? hi - lo : s)));
+      keep(
+        [],
+        `${x.name}[${idx.join(', ')}]`,
+        x.shape.map((s, i) => (i === axis ? hi - lo : s)),
+      );
     } else {
       const i = g.chance(0.5) ? g.int(0, d - 1) : -g.int(1, d);
-      const text = axis === rank - 1 && g.chance(0.5) ? `[..., ${i}]` : `[${x.shape.map((_, j) => (j === axis ? String(i) : ':')).join(', ')}]`;
-      keep([], `${x.name}${text}`, x.shape.filter((_, j) => j !== axis));
+      const text =
+        axis === rank - 1 && g.chance(0.5)
+          ? `[..., ${i}]`
+          : `[${x.shape.map((_, j) => (j === axis ? String(i) : ':')).join(', ')}]`;
+      keep(
+        [],
+        `${x.name}${text}`,
+        x.shape.filter((_, j) => j !== axis),
+      );
     }
   } else if (r < 0.82) {
     const axis = g.int(0, rank - 1);
@@ -485,7 +570,11 @@ function shapeOp(g: Gen): void {
   } else if (r < 0.9) {
     const shift = g.pick([1, -1, 2, -3]);
     const axis = g.int(0, rank - 1);
-    keep(['roll'], g.chance(0.3) && axis === 0 ? `roll(${x.name}, ${shift})` : `roll(${x.name}, ${shift}, axis = ${axis})`, x.shape);
+    keep(
+      ['roll'],
+      g.chance(0.3) && axis === 0 ? `roll(${x.name}, ${shift})` : `roll(${x.name}, ${shift}, axis = ${axis})`,
+      x.shape,
+    );
   } else {
     const n = g.int(2, 5);
     const kShape: Dim[] = g.chance(0.6) ? ['B'] : ['B', g.int(1, 3)];
@@ -495,8 +584,17 @@ function shapeOp(g: Gen): void {
 }
 
 function image(g: Gen): void {
-  const existing = g.vals.filter((v) => v.dtype === 'f32' && v.shape.length === 4 && v.shape[0] === 'B' && v.shape.slice(1).every((d) => typeof d === 'number' && d >= 2));
-  const x = existing.length > 0 && g.chance(0.7) ? g.pick(existing) : g.input('f32', ['B', g.int(1, 3), g.int(3, 7), g.int(3, 7)]);
+  const existing = g.vals.filter(
+    (v) =>
+      v.dtype === 'f32' &&
+      v.shape.length === 4 &&
+      v.shape[0] === 'B' &&
+      v.shape.slice(1).every((d) => typeof d === 'number' && d >= 2),
+  );
+  const x =
+    existing.length > 0 && g.chance(0.7)
+      ? g.pick(existing)
+      : g.input('f32', ['B', g.int(1, 3), g.int(3, 7), g.int(3, 7)]);
   const [, c, h, w] = x.shape as [Dim, number, number, number];
   const r = g.rnd();
   if (r < 0.5) {
@@ -518,7 +616,15 @@ function image(g: Gen): void {
       dilation !== 1 ? `dilation = ${dilation}` : '',
       groups !== 1 ? `groups = ${groups}` : '',
     ].filter((s) => s !== '');
-    g.emit(['conv2d'], `conv2d(${[a.text, wt.name, ...opts].join(', ')})`, 'f32', ['B', o, oh, ow], a.bound * (c / groups) * kh * kw * 2, false, union(x.deps, wt.deps));
+    g.emit(
+      ['conv2d'],
+      `conv2d(${[a.text, wt.name, ...opts].join(', ')})`,
+      'f32',
+      ['B', o, oh, ow],
+      a.bound * (c / groups) * kh * kw * 2,
+      false,
+      union(x.deps, wt.deps),
+    );
   } else {
     const f = g.pick(['max_pool2d', 'avg_pool2d']);
     const sz = g.int(1, Math.min(3, h, w));
@@ -527,7 +633,15 @@ function image(g: Gen): void {
     const oh = Math.floor((h + 2 * padding - sz) / stride) + 1;
     const ow = Math.floor((w + 2 * padding - sz) / stride) + 1;
     const opts = [stride !== sz ? `stride = ${stride}` : '', padding ? `padding = ${padding}` : ''].filter((s) => s);
-    g.emit([f], `${f}(${[x.name, String(sz), ...opts].join(', ')})`, 'f32', ['B', c, oh, ow], x.bound, f === 'max_pool2d' && x.exact, x.deps);
+    g.emit(
+      [f],
+      `${f}(${[x.name, String(sz), ...opts].join(', ')})`,
+      'f32',
+      ['B', c, oh, ow],
+      x.bound,
+      f === 'max_pool2d' && x.exact,
+      x.deps,
+    );
   }
 }
 
@@ -539,6 +653,7 @@ function loss(g: Gen): void {
     const f = g.pick(['mse', 'mae', 'huber', 'sigmoid_binary_cross_entropy']);
     const a = g.bounded(x, 10);
     const t = f === 'sigmoid_binary_cross_entropy' ? `sigmoid(${p.text})` : p.text;
+    if (f === 'sigmoid_binary_cross_entropy') g.used.add('sigmoid');
     const e = f === 'huber' && g.chance(0.5) ? `huber(${a.text}, ${t}, delta = 0.5)` : `${f}(${a.text}, ${t})`;
     const bound = f === 'mse' ? (a.bound + p.bound) ** 2 : a.bound + p.bound + 1;
     g.emit([f], e, 'f32', x.shape, bound, false, union(x.deps, p.deps));
@@ -548,12 +663,28 @@ function loss(g: Gen): void {
     const a = g.bounded(x, 10);
     if (g.chance(0.5)) {
       const k = g.input('i32', x.shape.slice(0, -1));
-      g.emit(['softmax_cross_entropy'], `softmax_cross_entropy(${a.text}, ${k.name})`, 'f32', x.shape.slice(0, -1), 2 * a.bound + Math.log(last), false, x.deps);
+      g.emit(
+        ['softmax_cross_entropy'],
+        `softmax_cross_entropy(${a.text}, ${k.name})`,
+        'f32',
+        x.shape.slice(0, -1),
+        2 * a.bound + Math.log(last),
+        false,
+        x.deps,
+      );
     } else {
       const same = g.vals.filter((v) => v !== x && v.dtype === 'f32' && sameShape(v.shape, x.shape));
       const p = same.length > 0 ? g.pick(same) : x;
       const probs = p === x ? `tanh(${x.name})` : p.name;
-      g.emit(['softmax_cross_entropy', 'softmax'], `softmax_cross_entropy(${a.text}, softmax(${probs}))`, 'f32', x.shape.slice(0, -1), 2 * a.bound + Math.log(last), false, union(x.deps, p.deps));
+      g.emit(
+        ['softmax_cross_entropy', 'softmax'],
+        `softmax_cross_entropy(${a.text}, softmax(${probs}))`,
+        'f32',
+        x.shape.slice(0, -1),
+        2 * a.bound + Math.log(last),
+        false,
+        union(x.deps, p.deps),
+      );
     }
   }
 }
@@ -570,7 +701,15 @@ function differentiate(g: Gen): void {
     g.emit(['grad'], `grad(${scalarForm}, ${leaf})`, 'f32', type.shape, 8 * numel(v.shape), false, union(v.deps));
   } else {
     const tangent = g.pick([`tanh(${leaf})`, `${leaf} * 0.5 + 1.0`, `cos(${leaf})`]);
-    g.emit(['jvp'], `jvp(tanh(${b.text}), ${leaf}, ${tangent})`, 'f32', v.shape, 2 * numel(type.shape) + 2, false, union(v.deps));
+    g.emit(
+      ['jvp'],
+      `jvp(tanh(${b.text}), ${leaf}, ${tangent})`,
+      'f32',
+      v.shape,
+      2 * numel(type.shape) + 2,
+      false,
+      union(v.deps),
+    );
   }
 }
 
@@ -581,7 +720,15 @@ function callFn(g: Gen): void {
   const body = g.pick(['tanh(a) * b + a', 'a * sigmoid(b)', 'maximum(a, b) - minimum(a, b) * 0.5']);
   g.fns.push(`fn ${name}(a, b) = ${body}`);
   const xa = g.bounded(x, 4);
-  g.emit(['fn'], `${name}(${xa.text}, ${p.bound > 4 ? `clip(${p.text}, -4.0, 4.0)` : p.text})`, 'f32', x.shape, 4 * 4 + 4, false, union(x.deps, p.deps));
+  g.emit(
+    ['fn'],
+    `${name}(${xa.text}, ${p.bound > 4 ? `clip(${p.text}, -4.0, 4.0)` : p.text})`,
+    'f32',
+    x.shape,
+    4 * 4 + 4,
+    false,
+    union(x.deps, p.deps),
+  );
 }
 
 const OPS: readonly [string, Op][] = [
@@ -614,7 +761,10 @@ function trainBlock(g: Gen): string {
   const opt = g.pick(OPTIMIZER_NAMES);
   const lr = g.pick([1e-3, 1e-2]);
   const lines = [`train m {`, `  minimize loss`, `  optimizer ${opt}(lr = ${lr})`];
-  if (g.chance(0.2)) lines.push(`  schedule ${g.pick(['cosine(steps = 100)', 'linear_warmup(warmup = 10)', 'exponential(rate = 0.9, steps = 10)'])}`);
+  if (g.chance(0.2))
+    lines.push(
+      `  schedule ${g.pick(['cosine(steps = 100)', 'linear_warmup(warmup = 10)', 'exponential(rate = 0.9, steps = 10)'])}`,
+    );
   if (g.chance(0.2)) lines.push(`  clip ${g.pick(['global_norm(1.0)', 'value(0.5)'])}`);
   if (g.chance(0.1)) lines.push('  gradient forward(directions = 2)');
   lines.push('}');

@@ -95,7 +95,12 @@ function toRef(t: Tensor): RefTensor {
 const refMap = (ts: Readonly<Record<string, Tensor>>) => new Map(Object.entries(ts).map(([k, t]) => [k, toRef(t)]));
 
 /** Undefined when `got` matches `want`; else where and by how much it differs. */
-export function compare(got: ArrayLike<number>, want: ArrayLike<number>, rtol: number, atol: number): string | undefined {
+export function compare(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  rtol: number,
+  atol: number,
+): string | undefined {
   if (got.length !== want.length) return `${got.length} elements, expected ${want.length}`;
   for (let i = 0; i < want.length; i++) {
     const a = got[i]!;
@@ -108,7 +113,11 @@ export function compare(got: ArrayLike<number>, want: ArrayLike<number>, rtol: n
   return undefined;
 }
 
-const maxAbs = (xs: ArrayLike<number>) => Array.prototype.reduce.call(xs, (m: number, x: number) => (Number.isFinite(x) ? Math.max(m, Math.abs(x)) : m), 0) as number;
+function maxAbs(xs: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < xs.length; i++) if (Number.isFinite(xs[i]!)) m = Math.max(m, Math.abs(xs[i]!));
+  return m;
+}
 
 async function load(model: CheckedModel, train: CheckedTrain | undefined, threads: number): Promise<Model> {
   const c = compile(model, train, { target: 'wasm' });
@@ -233,7 +242,28 @@ async function trainOracle(
 /** `source` with a few random edits: characters deleted, duplicated or replaced by ones from a token alphabet. */
 export function mutate(source: string, seed: number): string {
   const rnd = rng(seed);
-  const alphabet = ['(', ')', '[', ']', ',', '=', '-', '0', '1', 'B', '@', '*', ':', '.', '{', '}', 'grad', ' ', '\n', '"'];
+  const alphabet = [
+    '(',
+    ')',
+    '[',
+    ']',
+    ',',
+    '=',
+    '-',
+    '0',
+    '1',
+    'B',
+    '@',
+    '*',
+    ':',
+    '.',
+    '{',
+    '}',
+    'grad',
+    ' ',
+    '\n',
+    '"',
+  ];
   let s = source;
   const edits = 1 + Math.floor(rnd() * 4);
   for (let i = 0; i < edits; i++) {

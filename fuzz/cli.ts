@@ -1,0 +1,134 @@
+// `npm run fuzz -- --minutes N --seed S [--target wasm] [--jobs J] [--programs P] [--out DIR] [--threads2]`:
+// a campaign on J worker threads (default: every core). Worker w runs the
+// programs w, w + J, w + 2J, ... until the time or program budget is spent,
+// shrinks each failure and writes it to DIR (default fuzz-out/); the main
+// thread prints a progress line and, at the end, the coverage.
+
+import { availableParallelism } from 'node:os';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { BUILTINS } from '../compiler/decompose.js';
+import { fuzzOne, shrinkFailure, writeFailure } from './campaign.js';
+
+interface Options {
+  readonly minutes: number;
+  readonly seed: number;
+  readonly jobs: number;
+  readonly programs: number;
+  readonly out: string;
+  readonly threads2: boolean;
+}
+
+interface Job extends Options {
+  readonly worker: number;
+}
+
+type Message =
+  | { readonly type: 'done'; readonly builtins: readonly string[] }
+  | {
+      readonly type: 'failure';
+      readonly builtins: readonly string[];
+      readonly kind: string;
+      readonly where: string;
+      readonly file: string;
+    };
+
+function parseArgs(argv: readonly string[]): Options {
+  const get = (flag: string): string | undefined => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const target = get('--target') ?? 'wasm';
+  if (target !== 'wasm') throw new Error(`--target ${target}: only the wasm oracle exists so far`);
+  const num = (flag: string, dflt: number): number => {
+    const v = get(flag);
+    const n = v === undefined ? dflt : Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} ${v}: expected a non-negative number`);
+    return n;
+  };
+  return {
+    minutes: num('--minutes', 1),
+    seed: num('--seed', 1),
+    jobs: Math.max(1, num('--jobs', availableParallelism())),
+    programs: num('--programs', Infinity),
+    out: get('--out') ?? 'fuzz-out',
+    threads2: argv.includes('--threads2'),
+  };
+}
+
+async function work(job: Job): Promise<void> {
+  const deadline = Date.now() + job.minutes * 60_000;
+  for (let i = job.worker; i < job.programs && Date.now() < deadline; i += job.jobs) {
+    const r = await fuzzOne(job.seed, i, { threads2: job.threads2 });
+    if (!r.failure) {
+      parentPort!.postMessage({ type: 'done', builtins: r.builtins } satisfies Message);
+      continue;
+    }
+    const shrunk = await shrinkFailure(r.failed!, r.failure);
+    const file = await writeFailure(job.out, r, shrunk);
+    parentPort!.postMessage({
+      type: 'failure',
+      builtins: r.builtins,
+      kind: r.failure.kind,
+      where: r.failure.where,
+      file,
+    } satisfies Message);
+  }
+}
+
+async function main(opts: Options): Promise<number> {
+  const start = Date.now();
+  const covered = new Map<string, number>();
+  const failures: string[] = [];
+  let programs = 0;
+  let generatorBugs = 0;
+  const line = () => {
+    const s = (Date.now() - start) / 1000;
+    const all = [...BUILTINS.keys()];
+    const hit = all.filter((b) => covered.has(b)).length;
+    return `[${s.toFixed(0)}s] ${programs} programs (${(programs / s).toFixed(2)}/s), builtins ${hit}/${all.length}, failures ${failures.length} (generator bugs ${generatorBugs})`;
+  };
+  const timer = setInterval(() => process.stdout.write(`${line()}\n`), 10_000);
+  const self = fileURLToPath(import.meta.url);
+  await Promise.all(
+    Array.from(
+      { length: opts.jobs },
+      (_, worker) =>
+        new Promise<void>((resolve, reject) => {
+          const w = new Worker(self, { workerData: { ...opts, worker } satisfies Job });
+          w.on('message', (m: Message) => {
+            programs++;
+            for (const b of m.builtins) covered.set(b, (covered.get(b) ?? 0) + 1);
+            if (m.type === 'failure') {
+              failures.push(`${m.kind} (${m.where}): ${m.file}`);
+              if (m.kind === 'check') generatorBugs++;
+              process.stdout.write(`failure: ${m.kind} (${m.where}) -> ${m.file}\n`);
+            }
+          });
+          w.on('error', reject);
+          w.on('exit', () => resolve());
+        }),
+    ),
+  );
+  clearInterval(timer);
+  process.stdout.write(`${line()}\n`);
+  const missed = [...BUILTINS.keys()].filter((b) => !covered.has(b));
+  const counts = [...covered].sort((a, b) => a[1] - b[1]).map(([b, n]) => `${b} ${n}`);
+  process.stdout.write(`coverage (rarest first): ${counts.join(', ')}\n`);
+  process.stdout.write(`builtins never reached: ${missed.length > 0 ? missed.join(', ') : 'none'}\n`);
+  for (const f of failures) process.stdout.write(`  ${f}\n`);
+  return failures.length > 0 ? 1 : 0;
+}
+
+if (isMainThread) {
+  let opts: Options;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`fuzz: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  process.exitCode = await main(opts);
+} else {
+  await work(workerData as Job);
+}
