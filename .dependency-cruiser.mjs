@@ -97,7 +97,8 @@ export default {
     {
       name: 'fuzzer-on-the-product',
       severity: 'error',
-      comment: 'The fuzzer uses the front end, compiler, back ends and runtime, not the tests, benchmarks or playground.',
+      comment:
+        'The fuzzer uses the front end, compiler, back ends and runtime, not the tests, benchmarks or playground.',
       from: { path: '^fuzz/' },
       to: { path: '^(tests|bench|playground)/' },
     },

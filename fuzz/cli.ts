@@ -42,7 +42,8 @@ function parseArgs(argv: readonly string[]): Options {
   if (target !== 'wasm') throw new Error(`--target ${target}: only the wasm oracle exists so far`);
   const num = (flag: string, dflt: number): number => {
     const v = get(flag);
-    const n = v === undefined ? dflt : Number(v);
+    if (v === undefined) return dflt;
+    const n = Number(v);
     if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} ${v}: expected a non-negative number`);
     return n;
   };

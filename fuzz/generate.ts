@@ -45,6 +45,11 @@ export interface GenerateOptions {
   readonly train?: boolean;
   /** Relative weights of builtins (coverage steering); missing: 1. */
   readonly weights?: ReadonlyMap<string, number>;
+  /**
+   * Add outputs `fwdrev_jvp = jvp(loss, w, t)` and `fwdrev_grad = sum(grad(loss, w) * t)`
+   * for a param w: forward and reverse mode must agree (default: 30% of the programs).
+   */
+  readonly fwdrev?: boolean;
 }
 
 /** The largest batch size the runners bind B to (bounds count B as this). */
@@ -766,7 +771,9 @@ function trainBlock(g: Gen): string {
       `  schedule ${g.pick(['cosine(steps = 100)', 'linear_warmup(warmup = 10)', 'exponential(rate = 0.9, steps = 10)'])}`,
     );
   if (g.chance(0.2)) lines.push(`  clip ${g.pick(['global_norm(1.0)', 'value(0.5)'])}`);
-  if (g.chance(0.1)) lines.push('  gradient forward(directions = 2)');
+  // A forward-gradient step computes no Hessian: adahessian and sophia check
+  // but get no training step (a finding of the first campaign, see README).
+  if (g.chance(0.1) && opt !== 'adahessian' && opt !== 'sophia') lines.push('  gradient forward(directions = 2)');
   lines.push('}');
   return lines.join('\n');
 }
@@ -790,6 +797,21 @@ export function generate(seed: number, opts: GenerateOptions = {}): Generated {
     .concat(paramNames.map((p) => `mean(${p} * ${p}) * 0.1`));
   const outputLines = [...outs].map((v, i) => `  output out${i} = ${v.name}`);
   const train = opts.train ?? g.chance(0.5);
+  const lossExpr = lossTerms.join(' + ');
+  let lossLines = [`  output loss = ${lossExpr}`];
+  if (opts.fwdrev ?? g.chance(0.3)) {
+    const w = g.pick(paramNames);
+    const t = g.pick([`cos(${w})`, `${w} * 0.5 + 1.0`, 'ones_like']);
+    const tangent = t === 'ones_like' ? `${w} * 0.0 + 1.0` : t;
+    lossLines = [
+      `  lossv = ${lossExpr}`,
+      '  output loss = lossv',
+      `  output fwdrev_jvp = jvp(lossv, ${w}, ${tangent})`,
+      `  output fwdrev_grad = sum(grad(lossv, ${w}) * (${tangent}))`,
+    ];
+    g.used.add('jvp');
+    g.used.add('grad');
+  }
   g.used.add('mean');
   g.used.add('tanh');
   const source = [
@@ -799,7 +821,7 @@ export function generate(seed: number, opts: GenerateOptions = {}): Generated {
     ...g.params,
     ...g.lines,
     ...outputLines,
-    `  output loss = ${lossTerms.join(' + ')}`,
+    ...lossLines,
     '}',
     ...(train ? ['', trainBlock(g)] : []),
     '',

@@ -24,7 +24,7 @@ import type { Tensor } from '../runtime/executor.js';
 import { KilnRuntimeError, type Model, loadArtifact, stepSeed } from '../runtime/index.js';
 import { rng } from './generate.js';
 
-export type FailureKind = 'check' | 'crash' | 'forward' | 'threads' | 'train';
+export type FailureKind = 'check' | 'crash' | 'forward' | 'fwdrev' | 'threads' | 'train';
 
 export interface Failure {
   readonly kind: FailureKind;
@@ -38,6 +38,8 @@ export interface OracleOptions {
   readonly threads2?: boolean;
   /** Check a training step when the program has a train block (default true). */
   readonly train?: boolean;
+  /** Scales every tolerance (default 1; 0 asks for exact agreement, which shows the oracles can fail). */
+  readonly tolScale?: number;
 }
 
 export interface Case {
@@ -157,6 +159,8 @@ export async function runOracles(c: Case, opts: OracleOptions = {}): Promise<Fai
       return new Map(g.outputs.map((o, i) => [o.name, vals[i]!]));
     });
     if (isFailure(ref)) return ref;
+    const fr = fwdrev(ref);
+    if (fr) return fr;
     const got = await stage('run', () => m.run(inputs));
     if (isFailure(got)) return got;
     for (const [name, want] of ref) {
@@ -164,19 +168,29 @@ export async function runOracles(c: Case, opts: OracleOptions = {}): Promise<Fai
       if (!t) return { kind: 'forward', where: 'run', detail: `output ${name} missing` };
       if (t.shape.join() !== want.shape.join())
         return { kind: 'forward', where: 'shape', detail: `${name}: shape [${t.shape}], expected [${want.shape}]` };
-      const atol = FWD_TOL * (1 + maxAbs(want.data));
-      const d = compare(t.data, want.data, FWD_TOL, want.dtype === 'f32' ? atol : 0);
+      const tol = FWD_TOL * (opts.tolScale ?? 1);
+      const atol = tol * (1 + maxAbs(want.data));
+      const d = compare(t.data, want.data, tol, want.dtype === 'f32' ? atol : 0);
       if (d) return { kind: 'forward', where: 'values', detail: `${name}${d}` };
     }
     if (opts.threads2) {
       const f = await threads2(model, train, inputs, got);
       if (f) return f;
     }
-    if (train) return await trainOracle(m, model, train, c, params);
+    if (train) return await trainOracle(m, model, train, c, params, opts.tolScale ?? 1);
     return undefined;
   } finally {
     m.dispose();
   }
+}
+
+/** The reference's jvp of the loss along t equals its gradient dotted with t (float64: tight). */
+function fwdrev(ref: ReadonlyMap<string, RefTensor>): Failure | undefined {
+  const j = ref.get('fwdrev_jvp');
+  const g = ref.get('fwdrev_grad');
+  if (!j || !g) return undefined;
+  const d = compare(j.data, g.data, 1e-6, 1e-6 * (1 + maxAbs(g.data)));
+  return d ? { kind: 'fwdrev', where: 'reference', detail: `jvp vs grad . t${d}` } : undefined;
 }
 
 async function threads2(
@@ -206,6 +220,7 @@ async function trainOracle(
   train: CheckedTrain,
   c: Case,
   params: Record<string, Tensor>,
+  scale: number,
 ): Promise<Failure | undefined> {
   const step = await stage('train step', () => buildTrainStep(model, train));
   if (isFailure(step)) return step;
@@ -222,7 +237,8 @@ async function trainOracle(
   if (isFailure(ref)) return ref;
   const loss = await stage('step', () => m.step(batch));
   if (isFailure(loss)) return loss;
-  const dl = compare([loss], [ref.loss], FWD_TOL, FWD_TOL * (1 + Math.abs(ref.loss)));
+  const tol = FWD_TOL * scale;
+  const dl = compare([loss], [ref.loss], tol, tol * (1 + Math.abs(ref.loss)));
   if (dl) return { kind: 'train', where: 'loss', detail: `loss${dl}` };
   const after = await stage('params after step', () => m.getParams({ state: false }));
   if (isFailure(after)) return after;
@@ -231,7 +247,7 @@ async function trainOracle(
     const want = ref.params.get(name);
     const got = after[name];
     if (!want || !got) return { kind: 'train', where: 'params', detail: `param ${name} missing` };
-    const d = compare(got.data, want.data, 1e-3, 5 * lr + 1e-4);
+    const d = compare(got.data, want.data, 1e-3 * scale, (5 * lr + 1e-4) * scale);
     if (d) return { kind: 'train', where: 'params', detail: `${name}${d}` };
   }
   return undefined;

@@ -61,6 +61,37 @@ describe('a seeded short campaign', () => {
     expect(compare([1, 2], [1], 1, 1)).toMatch(/2 elements, expected 1/);
   });
 
+  it('with every tolerance at 0, the f32 wasm results differ from the float64 reference (the oracles can fail)', async () => {
+    const kinds = new Set<string>();
+    for (let s = 0; s < 12; s++) {
+      const g = generate(programSeed(5, s), { train: true });
+      const f = await runOracles({ source: g.source, dataSeed: s, batch: 2 }, { tolScale: 0 });
+      if (f) kinds.add(f.kind);
+    }
+    expect(kinds).toContain('forward');
+  }, 30_000);
+
+  it('the forward-vs-reverse oracle fails when the jvp and the gradient are taken along different tangents', async () => {
+    const src = (t2: string) => `model m(x: f32[B, 3]) {
+  param w: f32[3, 2] = glorot_uniform
+  lossv = mean(tanh(x @ w))
+  output loss = lossv
+  output fwdrev_jvp = jvp(lossv, w, cos(w))
+  output fwdrev_grad = sum(grad(lossv, w) * ${t2})
+}
+`;
+    expect(await runOracles({ source: src('cos(w)'), dataSeed: 1, batch: 3 })).toBeUndefined();
+    expect((await runOracles({ source: src('sin(w)'), dataSeed: 1, batch: 3 }))?.kind).toBe('fwdrev');
+  });
+
+  it('2 threads compute what 1 thread does', async () => {
+    for (let i = 0; i < 2; i++) {
+      const g = generate(programSeed(23, i), { fwdrev: true });
+      const f = await runOracles({ source: g.source, dataSeed: i, batch: 4 }, { threads2: true });
+      expect(f, g.source).toBeUndefined();
+    }
+  }, 30_000);
+
   it('a program that does not check is a check failure (a generator bug)', async () => {
     const f = await runOracles({ source: 'model m(x: f32[2]) { output y = x @ x @ x }', dataSeed: 1, batch: 1 });
     expect(f?.kind).toBe('check');
