@@ -13,6 +13,7 @@
 import type { CheckedModel, CheckedTrain } from '../dsl/check.js';
 import { compileSource } from '../dsl/frontend.js';
 import { KilnError, formatDiagnostic } from '../dsl/source.js';
+import { bindDims } from '../compiler/bind.js';
 import { compile } from '../compiler/compile.js';
 import { type RefTensor, evaluate } from '../compiler/interpret.js';
 import { initialState, referenceTrainStep, stepRefreshes, stepScalars } from '../compiler/train-reference.js';
@@ -152,9 +153,15 @@ export async function runOracles(c: Case, opts: OracleOptions = {}): Promise<Fai
     if (isFailure(params)) return params;
     const ref = await stage('reference', () => {
       const g = compile(model, undefined).ir;
+      const given = refMap(inputs);
+      // As `kiln run --target reference` does: B may be read only by a shape.
+      const dims = bindDims(
+        model.inputs.map((i) => ({ name: i.name, kind: 'input' as const, type: i.type })),
+        given,
+      );
       const vals = evaluate(
         g.outputs.map((o) => o.node),
-        { inputs: refMap(inputs), params: refMap(params) },
+        { inputs: given, params: refMap(params), dims },
       );
       return new Map(g.outputs.map((o, i) => [o.name, vals[i]!]));
     });

@@ -90,7 +90,15 @@ function* dimShrinks(src: string): Generator<string> {
     }
 }
 
-const PASSES = [lineRemovals, inputRemovals, simplifications, dimShrinks];
+/** `v2 = x0` (left by the simplifications): drop it and use `x0` for `v2`. */
+function* aliasInlines(src: string): Generator<string> {
+  for (const m of src.matchAll(/^ {2}(\w+) = (\w+)$/gm)) {
+    const [line, alias, name] = m as unknown as [string, string, string];
+    yield src.replace(`${line}\n`, '').replace(new RegExp(`\\b${alias}\\b`, 'g'), name);
+  }
+}
+
+const PASSES = [lineRemovals, inputRemovals, simplifications, aliasInlines, dimShrinks];
 
 export async function shrink(
   source: string,
