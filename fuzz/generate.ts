@@ -55,6 +55,9 @@ export interface GenerateOptions {
 /** The largest batch size the runners bind B to (bounds count B as this). */
 export const MAX_B = 4;
 
+/** The most nested grad/jvp behind a value. */
+export const MAX_ORDER = 2;
+
 /** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -82,6 +85,8 @@ class Gen {
   readonly lines: string[] = [];
   readonly used = new Set<string>();
   readonly leafType = new Map<string, { shape: readonly Dim[] }>();
+  /** Nesting depth of grad/jvp behind each value (the derivative graph grows fast with it). */
+  readonly order = new Map<string, number>();
   private n = 0;
 
   constructor(
@@ -199,6 +204,9 @@ class Gen {
     const name = this.fresh('v');
     this.lines.push(`  ${name} = ${expr}`);
     const v: Val = { name, dtype, shape, bound, exact, deps: new Set(deps) };
+    const uses = expr.match(/\b[vxw]\d+\b/g) ?? [];
+    const below = Math.max(0, ...uses.map((u) => this.order.get(u) ?? 0));
+    this.order.set(name, below + (covers.includes('grad') || covers.includes('jvp') ? 1 : 0));
     this.vals.push(v);
     return v;
   }
@@ -695,7 +703,10 @@ function loss(g: Gen): void {
 }
 
 function differentiate(g: Gen): void {
-  const v = g.operand((u) => u.deps.size > 0);
+  // At most second order (Hessian-vector products): a sixth-order program
+  // compiled for minutes in the first campaign (README "Fuzzing").
+  const v = g.operand((u) => u.deps.size > 0 && (g.order.get(u.name) ?? 0) < MAX_ORDER);
+  if ((g.order.get(v.name) ?? 0) >= MAX_ORDER) return;
   if (v.deps.size === 0) return;
   const leaf = g.pick([...v.deps].sort());
   const type = g.leafType.get(leaf);
