@@ -49,8 +49,46 @@ describe('fixed', () => {
   });
 });
 
+describe('fixed (training)', () => {
+  // crash-891711998, crash-1393694433, crash-668204536: referenceTrainStep
+  // had the same fault as crash-3040267739 (B reaches the step only through
+  // a shape, or through a jvp whose value does not depend on B's input).
+  for (const [name, src] of [
+    [
+      'crash-891711998',
+      `model m(x1: f32[B, 1, 1, 1], x4: f32[1, 1]) {
+  v5 = broadcast_to(x4, [B, 2, 3])
+  output loss = mean(tanh(v5))
+}
+
+train m {
+  minimize loss
+  optimizer adabound(lr = 0.001)
+}
+`,
+    ],
+    [
+      'crash-1393694433',
+      `model m(x1: f32[B]) {
+  param w3: f32[] = he_uniform
+  v5 = jvp(tanh(x1), w3, tanh(w3))
+  output loss = mean(tanh(v5))
+}
+
+train m {
+  minimize loss
+  optimizer lamb(lr = 0.01)
+}
+`,
+    ],
+  ] as const)
+    it(`${name}: a training step whose B is bound only by an unread input matches the reference`, async () => {
+      expect(await runOracles({ source: src, dataSeed: 1, batch: 3 })).toBeUndefined();
+    });
+});
+
 describe('known bugs, not fixed yet (remove .fails when fixed)', () => {
-  // crash-2063177555 and crash-2661944424: fusion planning of a training step
+  // crash-2063177555, crash-2661944424 and crash-2790843082: fusion planning of a training step
   // throws IRError "in-place hazard: a kernel reads the old value of buffer N
   // after storing it" (compiler/fusion/plan.ts checkHazards, via mergeCycles).
   it.fails('crash-2063177555: schedule_free_adamw step over softmax_cross_entropy compiles', () => {
@@ -63,6 +101,23 @@ describe('known bugs, not fixed yet (remove .fails when fixed)', () => {
 train m {
   minimize loss
   optimizer schedule_free_adamw(lr = 0.01)
+}
+`);
+    buildArtifact(compile(model, train, { target: 'wasm' }), wasmTarget({ relaxedSimd: false, threads: false }), {
+      seed: 1,
+    });
+  });
+
+  it.fails('crash-2790843082: sophia step over var compiles (reads a buffer at another index than it writes)', () => {
+    const { model, train } = checked(`model m() {
+  param w1: f32[2, 2] = glorot_uniform
+  v15 = var(clip(w1, -10.0, 10.0), axis = 1)
+  output loss = mean(tanh(clip(v15, -20.0, 20.0)))
+}
+
+train m {
+  minimize loss
+  optimizer sophia(lr = 0.001)
 }
 `);
     buildArtifact(compile(model, train, { target: 'wasm' }), wasmTarget({ relaxedSimd: false, threads: false }), {
