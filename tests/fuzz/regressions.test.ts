@@ -108,6 +108,23 @@ train m {
     });
   });
 
+  it.fails('crash-1928683197: an sgd step over stack([w, tanh(w)]) compiles (reads a buffer at another index)', () => {
+    const { model, train } = checked(`model m() {
+  param w1: f32[2] = uniform(0.5, 1.5)
+  v7 = stack([w1, tanh(w1)], 0)
+  output loss = mean(tanh(v7))
+}
+
+train m {
+  minimize loss
+  optimizer sgd(lr = 0.001)
+}
+`);
+    buildArtifact(compile(model, train, { target: 'wasm' }), wasmTarget({ relaxedSimd: false, threads: false }), {
+      seed: 1,
+    });
+  });
+
   it.fails('crash-2790843082: sophia step over var compiles (reads a buffer at another index than it writes)', () => {
     const { model, train } = checked(`model m() {
   param w1: f32[2, 2] = glorot_uniform
