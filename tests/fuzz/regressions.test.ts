@@ -125,6 +125,22 @@ train m {
     });
   });
 
+  it.fails('crash-2768328199: an ademamix step over softmax(w) compiles', () => {
+    const { model, train } = checked(`model m() {
+  param w12: f32[2, 2] = he_uniform
+  output loss = mean(tanh(softmax(w12)))
+}
+
+train m {
+  minimize loss
+  optimizer ademamix(lr = 0.01)
+}
+`);
+    buildArtifact(compile(model, train, { target: 'wasm' }), wasmTarget({ relaxedSimd: false, threads: false }), {
+      seed: 1,
+    });
+  });
+
   it.fails('crash-2790843082: sophia step over var compiles (reads a buffer at another index than it writes)', () => {
     const { model, train } = checked(`model m() {
   param w1: f32[2, 2] = glorot_uniform
