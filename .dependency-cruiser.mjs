@@ -88,6 +88,21 @@ export default {
       to: { path: '^playground/' },
     },
     {
+      name: 'nothing-imports-the-fuzzer',
+      severity: 'error',
+      comment: 'The fuzzer (fuzz/) drives the product from outside: only its own files and the tests import it.',
+      from: { pathNot: '^(fuzz|tests)/' },
+      to: { path: '^fuzz/' },
+    },
+    {
+      name: 'fuzzer-on-the-product',
+      severity: 'error',
+      comment:
+        'The fuzzer uses the front end, compiler, back ends and runtime, not the tests, benchmarks or playground.',
+      from: { path: '^fuzz/' },
+      to: { path: '^(tests|bench|playground)/' },
+    },
+    {
       name: 'not-to-unresolvable',
       severity: 'error',
       comment:

@@ -3,6 +3,7 @@
 // step is compared with.
 
 import { hostScalars, refreshesAt } from '../runtime/optimizers/host-scalars.js';
+import { bindDims } from './bind.js';
 import { type RefTensor, evaluate, scalar, tensor } from './interpret.js';
 import type { NodeOf } from './ir.js';
 import type { TrainStep } from './train-step.js';
@@ -45,9 +46,17 @@ export function referenceTrainStep(step: TrainStep, env: ReferenceStepEnv): Refe
     inputs.set('@seed', scalar(env.seed, 'i32'));
   }
   const outs = graph.outputs;
+  // Bind the symbolic dims from every given input, not only from those the
+  // outputs read: a B may reach the step only through a shape (found by the
+  // fuzzer: broadcast_to(x, [B, 2]) where nothing reads B's input).
+  const given = graph.inputs.filter((n) => inputs.has(n.name));
+  const dims = bindDims(
+    given.map((n) => ({ name: n.name, kind: 'input' as const, type: n })),
+    inputs,
+  );
   const values = evaluate(
     outs.map((o) => o.node),
-    { inputs, params: env.params },
+    { inputs, params: env.params, dims },
   );
   const params = new Map(env.params);
   outs.forEach((o, i) => {

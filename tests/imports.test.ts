@@ -30,6 +30,10 @@ const TREE: Record<string, string> = {
   // allowed: the playground on the compiler and the runtime, and the modules its bundler generates
   'playground/main.ts':
     "import { parse } from '../dsl/parse.js';\nimport { spec } from '../runtime/spec.js';\nimport examples from 'virtual:kiln-examples';\nexport const page = [parse, spec, examples];",
+  // allowed: the fuzzer on the product, the tests on the fuzzer
+  'fuzz/run.ts':
+    "import { parse } from '../dsl/parse.js';\nimport { main } from '../cli/main.js';\nexport const fuzz = [parse, main];",
+  'tests/fuzz.ts': "import { fuzz } from '../fuzz/run.js';\nexport const test = fuzz;",
   // forbidden, one per rule
   'dsl/bad.ts': "import { wasm } from '../targets/wasm/codegen.js';\nexport const bad = wasm;",
   'compiler/bad.ts': "import { parse } from '../dsl/parse.js';\nexport const bad = parse;",
@@ -42,6 +46,8 @@ const TREE: Record<string, string> = {
   'cli/missing.ts': "import { gone } from './gone.js';\nexport const bad = gone;",
   'playground/bad.ts': "import { main } from '../cli/main.js';\nexport const bad = main;",
   'cli/playground.ts': "import { page } from '../playground/main.js';\nexport const bad = page;",
+  'cli/fuzz.ts': "import { fuzz } from '../fuzz/run.js';\nexport const bad = fuzz;",
+  'fuzz/bad.ts': "import { helper } from '../tests/helper.js';\nexport const bad = helper;",
   // a circle of type-only imports is still a circle (reported once, where it is entered)
   'compiler/circle-a.ts': "import type { B } from './circle-b.js';\nexport interface A { b?: B }",
   'compiler/circle-b.ts': "import type { A } from './circle-a.js';\nexport interface B { a?: A }",
@@ -61,11 +67,14 @@ beforeAll(async () => {
   const cwd = process.cwd();
   process.chdir(dir); // the config's paths and tsconfig are relative to the cruised tree
   try {
-    const result = await cruise(['dsl', 'compiler', 'targets', 'runtime', 'api', 'cli', 'tests', 'playground'], {
-      ...config.options,
-      ruleSet: { forbidden: config.forbidden ?? [] },
-      validate: true,
-    });
+    const result = await cruise(
+      ['dsl', 'compiler', 'targets', 'runtime', 'api', 'cli', 'tests', 'playground', 'fuzz'],
+      {
+        ...config.options,
+        ruleSet: { forbidden: config.forbidden ?? [] },
+        validate: true,
+      },
+    );
     const output = result.output as ICruiseResult;
     violations = output.summary.violations.map((v) => `${v.rule.name}: ${v.from} -> ${v.to}`).sort();
   } finally {
@@ -84,9 +93,11 @@ describe('import rules', () => {
         'api-below-cli: api/bad.ts -> cli/main.ts',
         'compiler-below-dsl-targets-cli: compiler/bad.ts -> dsl/parse.ts',
         'dsl-above-compiler-only: dsl/bad.ts -> targets/wasm/codegen.ts',
+        'fuzzer-on-the-product: fuzz/bad.ts -> tests/helper.ts',
         'no-circular: compiler/circle-a.ts -> compiler/circle-b.ts',
         'no-tests-in-product: cli/bad.ts -> tests/helper.ts',
         'not-to-unresolvable: cli/missing.ts -> ./gone.js',
+        'nothing-imports-the-fuzzer: cli/fuzz.ts -> fuzz/run.ts',
         'nothing-imports-the-playground: cli/playground.ts -> playground/main.ts',
         'playground-on-the-compiler-and-runtime: playground/bad.ts -> cli/main.ts',
         'runtime-stands-alone: runtime/bad.ts -> compiler/ir.ts',

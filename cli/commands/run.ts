@@ -3,6 +3,7 @@
 // artifact directory) or on the float64 reference interpreter. DATA is a
 // .safetensors file or any other DATA form of `kiln train` (inputs.ts).
 
+import { bindDims } from '../../compiler/bind.js';
 import { compile } from '../../compiler/compile.js';
 import { evaluate } from '../../compiler/interpret.js';
 import { UserError } from '../errors.js';
@@ -57,9 +58,16 @@ async function runReference(file: string, opts: RunOptions, out: Output): Promis
   const inputs = await readReferenceInputs(opts, model.inputs);
   const params = modelParams(model, opts.params, opts.seed);
   const g = compile(model, undefined).ir;
+  // Bind the symbolic dims from every given input, not only from those the
+  // outputs read: `broadcast_to(x, [B, 2])` may be the only use of B.
+  const given = model.inputs.filter((i) => inputs.has(i.name));
+  const dims = bindDims(
+    given.map((i) => ({ name: i.name, kind: 'input' as const, type: i.type })),
+    inputs,
+  );
   const values = evaluate(
     g.outputs.map((o) => o.node),
-    { inputs, params },
+    { inputs, params, dims },
   );
   const results = new Map(g.outputs.map((o, i) => [o.name, values[i]!]));
   if (opts.out !== undefined) {

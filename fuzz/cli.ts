@@ -1,0 +1,171 @@
+// `npm run fuzz -- --minutes N --seed S [--target wasm] [--jobs J] [--programs P] [--out DIR] [--threads2] [--timeout SEC]`:
+// a campaign on J worker threads (default: every core). Worker w runs the
+// programs w, w + J, w + 2J, ... until the time or program budget is spent,
+// shrinks each failure and writes it to DIR (default fuzz-out/); the main
+// thread prints a progress line and, at the end, the coverage.
+
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
+import { fileURLToPath } from 'node:url';
+import { BUILTINS } from '../compiler/decompose.js';
+import { fuzzOne, programSeed, shrinkFailure, writeFailure } from './campaign.js';
+import { generate } from './generate.js';
+
+interface Options {
+  readonly minutes: number;
+  readonly seed: number;
+  readonly jobs: number;
+  readonly programs: number;
+  readonly out: string;
+  readonly threads2: boolean;
+  /** Seconds one program may take before it is reported as a hang. */
+  readonly timeout: number;
+}
+
+interface Job extends Options {
+  /** This worker's first program index (then every `jobs`-th). */
+  readonly start: number;
+  /** When to stop (ms since the epoch). */
+  readonly until: number;
+}
+
+type Message =
+  | { readonly type: 'start'; readonly index: number }
+  | { readonly type: 'done'; readonly builtins: readonly string[] }
+  | {
+      readonly type: 'failure';
+      readonly builtins: readonly string[];
+      readonly kind: string;
+      readonly where: string;
+      readonly file: string;
+    };
+
+function parseArgs(argv: readonly string[]): Options {
+  const get = (flag: string): string | undefined => {
+    const i = argv.indexOf(flag);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const target = get('--target') ?? 'wasm';
+  if (target !== 'wasm') throw new Error(`--target ${target}: only the wasm oracle exists so far`);
+  const num = (flag: string, dflt: number): number => {
+    const v = get(flag);
+    if (v === undefined) return dflt;
+    const n = Number(v);
+    if (!Number.isFinite(n) || n < 0) throw new Error(`${flag} ${v}: expected a non-negative number`);
+    return n;
+  };
+  return {
+    minutes: num('--minutes', 1),
+    seed: num('--seed', 1),
+    jobs: Math.max(1, num('--jobs', availableParallelism())),
+    programs: num('--programs', Infinity),
+    out: get('--out') ?? 'fuzz-out',
+    threads2: argv.includes('--threads2'),
+    timeout: num('--timeout', 120),
+  };
+}
+
+async function work(job: Job): Promise<void> {
+  for (let i = job.start; i < job.programs && Date.now() < job.until; i += job.jobs) {
+    parentPort!.postMessage({ type: 'start', index: i } satisfies Message);
+    const r = await fuzzOne(job.seed, i, { threads2: job.threads2 });
+    if (!r.failure) {
+      parentPort!.postMessage({ type: 'done', builtins: r.builtins } satisfies Message);
+      continue;
+    }
+    const shrunk = await shrinkFailure(r.failed!, r.failure);
+    const file = await writeFailure(job.out, r, shrunk);
+    parentPort!.postMessage({
+      type: 'failure',
+      builtins: r.builtins,
+      kind: r.failure.kind,
+      where: r.failure.where,
+      file,
+    } satisfies Message);
+  }
+}
+
+/** Writes the program that hung (unshrunk: each try could hang again); returns its path. */
+function writeHang(opts: Options, index: number): string {
+  const seed = programSeed(opts.seed, index);
+  mkdirSync(opts.out, { recursive: true });
+  const base = join(opts.out, `hang-${seed}`);
+  writeFileSync(`${base}.kiln`, generate(seed).source);
+  writeFileSync(`${base}.txt`, `kind: hang\nprogram: index ${index}, seed ${seed}; over ${opts.timeout} s\n`);
+  return `${base}.kiln`;
+}
+
+async function main(opts: Options): Promise<number> {
+  const start = Date.now();
+  const covered = new Map<string, number>();
+  const failures: string[] = [];
+  let programs = 0;
+  let generatorBugs = 0;
+  const line = () => {
+    const s = (Date.now() - start) / 1000;
+    const all = [...BUILTINS.keys()];
+    const hit = all.filter((b) => covered.has(b)).length;
+    return `[${s.toFixed(0)}s] ${programs} programs (${(programs / s).toFixed(2)}/s), builtins ${hit}/${all.length}, failures ${failures.length} (generator bugs ${generatorBugs})`;
+  };
+  const timer = setInterval(() => process.stdout.write(`${line()}\n`), 10_000);
+  const self = fileURLToPath(import.meta.url);
+  const until = start + opts.minutes * 60_000;
+  // A worker whose program runs past the timeout is terminated, the program
+  // written as a hang, and a new worker goes on with the next index.
+  const run = (first: number): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const w = new Worker(self, { workerData: { ...opts, start: first, until } satisfies Job });
+      let watchdog: NodeJS.Timeout | undefined;
+      let next: Promise<void> | undefined;
+      w.on('message', (m: Message) => {
+        clearTimeout(watchdog);
+        if (m.type === 'start') {
+          watchdog = setTimeout(() => {
+            const file = writeHang(opts, m.index);
+            failures.push(`hang (over ${opts.timeout} s): ${file}`);
+            process.stdout.write(`failure: hang (over ${opts.timeout} s) -> ${file}\n`);
+            programs++;
+            next = run(m.index + opts.jobs);
+            void w.terminate();
+          }, opts.timeout * 1000);
+          return;
+        }
+        programs++;
+        for (const b of m.builtins) covered.set(b, (covered.get(b) ?? 0) + 1);
+        if (m.type === 'failure') {
+          failures.push(`${m.kind} (${m.where}): ${m.file}`);
+          if (m.kind === 'check') generatorBugs++;
+          process.stdout.write(`failure: ${m.kind} (${m.where}) -> ${m.file}\n`);
+        }
+      });
+      w.on('error', reject);
+      w.on('exit', () => {
+        clearTimeout(watchdog);
+        (next ?? Promise.resolve()).then(resolve, reject);
+      });
+    });
+  await Promise.all(Array.from({ length: opts.jobs }, (_, worker) => run(worker)));
+  clearInterval(timer);
+  process.stdout.write(`${line()}\n`);
+  const missed = [...BUILTINS.keys()].filter((b) => !covered.has(b));
+  const counts = [...covered].sort((a, b) => a[1] - b[1]).map(([b, n]) => `${b} ${n}`);
+  process.stdout.write(`coverage (rarest first): ${counts.join(', ')}\n`);
+  process.stdout.write(`builtins never reached: ${missed.length > 0 ? missed.join(', ') : 'none'}\n`);
+  for (const f of failures) process.stdout.write(`  ${f}\n`);
+  return failures.length > 0 ? 1 : 0;
+}
+
+if (isMainThread) {
+  let opts: Options;
+  try {
+    opts = parseArgs(process.argv.slice(2));
+  } catch (e) {
+    process.stderr.write(`fuzz: ${(e as Error).message}\n`);
+    process.exit(2);
+  }
+  process.exitCode = await main(opts);
+} else {
+  await work(workerData as Job);
+}

@@ -1,0 +1,324 @@
+// The oracles a generated program must pass: it checks with no diagnostics;
+// compiling, packing and loading it never throws; the wasm runtime (1 thread,
+// and 2 threads when asked) computes the outputs of the float64 reference
+// interpreter within tolerance; one training step on wasm equals
+// referenceTrainStep. A second, cheaper oracle feeds mutated sources and
+// random bytes to the front end and compiler: only clean diagnostics allowed.
+//
+// Tolerances (f32 kernels against the float64 reference): outputs within
+// FWD_TOL·(1 + max|expected|) + FWD_TOL·|e| elementwise; the training loss
+// likewise; params after one step within 5·lr + 1e-4 absolute (Adam-like
+// updates are ±lr wherever a gradient is near zero, so its f32 sign is noise).
+
+import type { CheckedModel, CheckedTrain } from '../dsl/check.js';
+import { compileSource } from '../dsl/frontend.js';
+import { KilnError, formatDiagnostic } from '../dsl/source.js';
+import { bindDims } from '../compiler/bind.js';
+import { compile } from '../compiler/compile.js';
+import { type RefTensor, evaluate } from '../compiler/interpret.js';
+import { initialState, referenceTrainStep, stepRefreshes, stepScalars } from '../compiler/train-reference.js';
+import { buildTrainStep } from '../compiler/train-step.js';
+import { evalShape } from '../compiler/types.js';
+import { buildArtifact } from '../targets/artifact.js';
+import { wasmTarget } from '../targets/wasm/target.js';
+import type { Tensor } from '../runtime/executor.js';
+import { KilnRuntimeError, type Model, loadArtifact, stepSeed } from '../runtime/index.js';
+import { rng } from './generate.js';
+
+export type FailureKind = 'check' | 'crash' | 'forward' | 'fwdrev' | 'threads' | 'train';
+
+export interface Failure {
+  readonly kind: FailureKind;
+  /** Which stage failed (compile, load, reference, run, step, ...) and, for a crash, the error's class. */
+  readonly where: string;
+  readonly detail: string;
+}
+
+export interface OracleOptions {
+  /** Also run the program on 2 threads and compare with 1 (default false: workers are slow to start). */
+  readonly threads2?: boolean;
+  /** Check a training step when the program has a train block (default true). */
+  readonly train?: boolean;
+  /** Scales every tolerance (default 1; 0 asks for exact agreement, which shows the oracles can fail). */
+  readonly tolScale?: number;
+}
+
+export interface Case {
+  readonly source: string;
+  /** Seeds the inputs. */
+  readonly dataSeed: number;
+  /** The size B is bound to. */
+  readonly batch: number;
+}
+
+export const FWD_TOL = 2e-3;
+
+/** Same failure for the shrinker: same kind and stage (and error class for a crash). */
+export function sameFailure(a: Failure, b: Failure): boolean {
+  return a.kind === b.kind && a.where === b.where;
+}
+
+/** Errors that report a problem with the user's input, not a compiler bug. */
+export function isCleanError(e: unknown): boolean {
+  return e instanceof KilnError || e instanceof KilnRuntimeError;
+}
+
+function crash(where: string, e: unknown): Failure {
+  const name = e instanceof Error ? e.name : typeof e;
+  const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
+  return { kind: 'crash', where: `${where}: ${name}`, detail: msg.split('\n').slice(0, 8).join('\n') };
+}
+
+/** The model's inputs: f32 uniform in (-2, 2) (f32-exact), i32 in {0, 1}, bool; B bound to `batch`. */
+export function caseInputs(model: CheckedModel, c: Pick<Case, 'dataSeed' | 'batch'>): Record<string, Tensor> {
+  const rnd = rng(c.dataSeed);
+  const dims = new Map<string, number>();
+  for (const i of model.inputs)
+    for (const d of i.type.shape) if (typeof d !== 'number') for (const s of d.syms) dims.set(s, c.batch);
+  const out: Record<string, Tensor> = {};
+  for (const i of model.inputs) {
+    const shape = evalShape(i.type.shape, dims);
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data =
+      i.type.dtype === 'f32'
+        ? Float32Array.from({ length: n }, () => rnd() * 4 - 2)
+        : i.type.dtype === 'i32'
+          ? Int32Array.from({ length: n }, () => (rnd() < 0.5 ? 0 : 1))
+          : Uint8Array.from({ length: n }, () => (rnd() < 0.5 ? 0 : 1));
+    out[i.name] = { data, shape };
+  }
+  return out;
+}
+
+function toRef(t: Tensor): RefTensor {
+  const dtype = t.data instanceof Float32Array ? 'f32' : t.data instanceof Int32Array ? 'i32' : 'bool';
+  return { dtype, shape: [...t.shape], data: Float64Array.from(t.data) };
+}
+
+const refMap = (ts: Readonly<Record<string, Tensor>>) => new Map(Object.entries(ts).map(([k, t]) => [k, toRef(t)]));
+
+/** Undefined when `got` matches `want`; else where and by how much it differs. */
+export function compare(
+  got: ArrayLike<number>,
+  want: ArrayLike<number>,
+  rtol: number,
+  atol: number,
+): string | undefined {
+  if (got.length !== want.length) return `${got.length} elements, expected ${want.length}`;
+  for (let i = 0; i < want.length; i++) {
+    const a = got[i]!;
+    const e = want[i]!;
+    if (Number.isNaN(a) && Number.isNaN(e)) continue;
+    if (a === e) continue;
+    if (!(Math.abs(a - e) <= atol + rtol * Math.abs(e)))
+      return `[${i}]: got ${a}, expected ${e} (atol ${atol.toPrecision(3)}, rtol ${rtol})`;
+  }
+  return undefined;
+}
+
+function maxAbs(xs: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < xs.length; i++) if (Number.isFinite(xs[i]!)) m = Math.max(m, Math.abs(xs[i]!));
+  return m;
+}
+
+async function load(model: CheckedModel, train: CheckedTrain | undefined, threads: number): Promise<Model> {
+  const c = compile(model, train, { target: 'wasm' });
+  const artifact = buildArtifact(c, wasmTarget({ relaxedSimd: false, threads: threads > 1 }), { seed: 1 });
+  return loadArtifact(artifact, { threads });
+}
+
+async function stage<T>(where: string, f: () => T | Promise<T>): Promise<T | Failure> {
+  try {
+    return await f();
+  } catch (e) {
+    return crash(where, e);
+  }
+}
+
+const isFailure = (x: unknown): x is Failure => typeof x === 'object' && x !== null && 'kind' in x && 'where' in x;
+
+/** Runs every oracle on one program; the first failure, or undefined. */
+export async function runOracles(c: Case, opts: OracleOptions = {}): Promise<Failure | undefined> {
+  const { result } = compileSource('fuzz.kiln', c.source);
+  if (result.diagnostics.length > 0)
+    return { kind: 'check', where: 'check', detail: result.diagnostics.map(formatDiagnostic).join('\n') };
+  const model = result.models[0]!;
+  const train = opts.train === false ? undefined : result.trains.find((t) => t.model === model.name);
+  const m = await stage('compile', () => load(model, train, 1));
+  if (isFailure(m)) return m;
+  try {
+    const inputs = caseInputs(model, c);
+    const params = await stage('params', () => m.getParams({ state: false }));
+    if (isFailure(params)) return params;
+    const ref = await stage('reference', () => {
+      const g = compile(model, undefined).ir;
+      const given = refMap(inputs);
+      // As `kiln run --target reference` does: B may be read only by a shape.
+      const dims = bindDims(
+        model.inputs.map((i) => ({ name: i.name, kind: 'input' as const, type: i.type })),
+        given,
+      );
+      const vals = evaluate(
+        g.outputs.map((o) => o.node),
+        { inputs: given, params: refMap(params), dims },
+      );
+      return new Map(g.outputs.map((o, i) => [o.name, vals[i]!]));
+    });
+    if (isFailure(ref)) return ref;
+    const fr = fwdrev(ref);
+    if (fr) return fr;
+    const got = await stage('run', () => m.run(inputs));
+    if (isFailure(got)) return got;
+    for (const [name, want] of ref) {
+      const t = got[name];
+      if (!t) return { kind: 'forward', where: 'run', detail: `output ${name} missing` };
+      if (t.shape.join() !== want.shape.join())
+        return { kind: 'forward', where: 'shape', detail: `${name}: shape [${t.shape}], expected [${want.shape}]` };
+      const tol = FWD_TOL * (opts.tolScale ?? 1);
+      const atol = tol * (1 + maxAbs(want.data));
+      const d = compare(t.data, want.data, tol, want.dtype === 'f32' ? atol : 0);
+      if (d) return { kind: 'forward', where: 'values', detail: `${name}${d}` };
+    }
+    if (opts.threads2) {
+      const f = await threads2(model, train, inputs, got);
+      if (f) return f;
+    }
+    if (train) return await trainOracle(m, model, train, c, params, opts.tolScale ?? 1);
+    return undefined;
+  } finally {
+    m.dispose();
+  }
+}
+
+/** The reference's jvp of the loss along t equals its gradient dotted with t (float64: tight). */
+function fwdrev(ref: ReadonlyMap<string, RefTensor>): Failure | undefined {
+  const j = ref.get('fwdrev_jvp');
+  const g = ref.get('fwdrev_grad');
+  if (!j || !g) return undefined;
+  const d = compare(j.data, g.data, 1e-6, 1e-6 * (1 + maxAbs(g.data)));
+  return d ? { kind: 'fwdrev', where: 'reference', detail: `jvp vs grad . t${d}` } : undefined;
+}
+
+async function threads2(
+  model: CheckedModel,
+  train: CheckedTrain | undefined,
+  inputs: Record<string, Tensor>,
+  one: Record<string, Tensor>,
+): Promise<Failure | undefined> {
+  const m2 = await stage('compile threads', () => load(model, train, 2));
+  if (isFailure(m2)) return m2;
+  try {
+    const got = await stage('run threads', () => m2.run(inputs));
+    if (isFailure(got)) return got;
+    for (const [name, t] of Object.entries(one)) {
+      const d = compare(got[name]?.data ?? [], t.data, 1e-5, 1e-5 * (1 + maxAbs(t.data)));
+      if (d) return { kind: 'threads', where: 'values', detail: `${name}${d}` };
+    }
+    return undefined;
+  } finally {
+    m2.dispose();
+  }
+}
+
+async function trainOracle(
+  m: Model,
+  model: CheckedModel,
+  train: CheckedTrain,
+  c: Case,
+  params: Record<string, Tensor>,
+  scale: number,
+): Promise<Failure | undefined> {
+  const step = await stage('train step', () => buildTrainStep(model, train));
+  if (isFailure(step)) return step;
+  const batch = caseInputs(model, { dataSeed: c.dataSeed + 1, batch: c.batch });
+  const ref = await stage('reference step', () =>
+    referenceTrainStep(step, {
+      params: new Map([...refMap(params), ...initialState(step)]),
+      batch: refMap(batch),
+      scalars: stepScalars(step, 1),
+      seed: stepSeed(0, 1),
+      ...(step.plain && { refresh: stepRefreshes(step, 1) }),
+    }),
+  );
+  if (isFailure(ref)) return ref;
+  const loss = await stage('step', () => m.step(batch));
+  if (isFailure(loss)) return loss;
+  const tol = FWD_TOL * scale;
+  const dl = compare([loss], [ref.loss], tol, tol * (1 + Math.abs(ref.loss)));
+  if (dl) return { kind: 'train', where: 'loss', detail: `loss${dl}` };
+  const after = await stage('params after step', () => m.getParams({ state: false }));
+  if (isFailure(after)) return after;
+  const lr = Number(/\blr = ([0-9.e-]+)/.exec(c.source)?.[1] ?? '0.01');
+  for (const name of step.trainable) {
+    const want = ref.params.get(name);
+    const got = after[name];
+    if (!want || !got) return { kind: 'train', where: 'params', detail: `param ${name} missing` };
+    const d = compare(got.data, want.data, 1e-3 * scale, (5 * lr + 1e-4) * scale);
+    if (d) return { kind: 'train', where: 'params', detail: `${name}${d}` };
+  }
+  return undefined;
+}
+
+// ---------------------------------------------------------------- never crash
+
+/** `source` with a few random edits: characters deleted, duplicated or replaced by ones from a token alphabet. */
+export function mutate(source: string, seed: number): string {
+  const rnd = rng(seed);
+  const alphabet = [
+    '(',
+    ')',
+    '[',
+    ']',
+    ',',
+    '=',
+    '-',
+    '0',
+    '1',
+    'B',
+    '@',
+    '*',
+    ':',
+    '.',
+    '{',
+    '}',
+    'grad',
+    ' ',
+    '\n',
+    '"',
+  ];
+  let s = source;
+  const edits = 1 + Math.floor(rnd() * 4);
+  for (let i = 0; i < edits; i++) {
+    const at = Math.floor(rnd() * (s.length + 1));
+    const r = rnd();
+    if (r < 0.4) s = s.slice(0, at) + s.slice(at + 1 + Math.floor(rnd() * 3));
+    else if (r < 0.7) s = s.slice(0, at) + alphabet[Math.floor(rnd() * alphabet.length)]! + s.slice(at);
+    else s = s.slice(0, at) + s.slice(at, at + 8) + s.slice(at);
+  }
+  return s;
+}
+
+/** Random bytes as a source text (latin-1, so every byte survives). */
+export function randomBytes(seed: number, n: number): string {
+  const rnd = rng(seed);
+  return String.fromCharCode(...Array.from({ length: n }, () => Math.floor(rnd() * 256)));
+}
+
+/** The front end and compiler on a malformed text: diagnostics or a clean error, never an exception. */
+export async function neverCrash(text: string): Promise<Failure | undefined> {
+  const checked = await stage('front end', () => compileSource('mutant.kiln', text));
+  if (isFailure(checked)) return checked;
+  const { result } = checked;
+  if (result.diagnostics.length > 0 || result.models.length === 0) return undefined;
+  const model = result.models[0]!;
+  const train = result.trains.find((t) => t.model === model.name);
+  try {
+    buildArtifact(compile(model, train, { target: 'wasm' }), wasmTarget({ relaxedSimd: false, threads: false }), {
+      seed: 1,
+    });
+    return undefined;
+  } catch (e) {
+    return isCleanError(e) ? undefined : crash('compile mutant', e);
+  }
+}

@@ -1,0 +1,178 @@
+// Bugs the fuzzing campaign found (issue #19), each as its shrunk reproducer
+// (fuzz-out/<kind>-<seed>.kiln, the seed of the program that found it).
+
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { compile } from '../../compiler/compile.js';
+import { compileSource } from '../../dsl/frontend.js';
+import { buildArtifact } from '../../targets/artifact.js';
+import { wasmTarget } from '../../targets/wasm/target.js';
+import { runOracles } from '../../fuzz/oracles.js';
+import { encodeSafetensors } from '../../runtime/safetensors.js';
+import { kiln, tempDir } from '../cli/helpers.js';
+
+function checked(src: string) {
+  const { result } = compileSource('repro.kiln', src);
+  expect(result.diagnostics).toEqual([]);
+  return { model: result.models[0]!, train: result.trains[0] };
+}
+
+describe('fixed', () => {
+  // crash-3040267739: the reference interpreter bound B only from the inputs
+  // the outputs read, so a B that only a shape uses was "not bound" (an
+  // internal error of `kiln run --target reference`).
+  const B_ONLY_IN_A_SHAPE = `model m(x0: f32[1], x5: f32[B]) {
+  v11 = broadcast_to(x0, [B, 2])
+  output out0 = v11
+}
+`;
+
+  it('crash-3040267739: a symbolic dim read only by broadcast_to binds from its input (oracles)', async () => {
+    expect(await runOracles({ source: B_ONLY_IN_A_SHAPE, dataSeed: 1, batch: 4 })).toBeUndefined();
+  });
+
+  it('crash-3040267739: kiln run --target reference binds it too', async () => {
+    const dir = tempDir();
+    writeFileSync(join(dir, 'm.kiln'), B_ONLY_IN_A_SHAPE);
+    writeFileSync(
+      join(dir, 'in.safetensors'),
+      encodeSafetensors({
+        x0: { dtype: 'F32', shape: [1], data: Float32Array.of(0.5) },
+        x5: { dtype: 'F32', shape: [3], data: new Float32Array(3) },
+      }),
+    );
+    const r = await kiln('run', join(dir, 'm.kiln'), '--target', 'reference', '--inputs', join(dir, 'in.safetensors'));
+    expect(r.stderr).toBe('');
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^out0: f32\[3, 2\] = \[0\.50*, 0\.50*, 0\.50*/);
+  });
+});
+
+describe('fixed (training)', () => {
+  // crash-891711998, crash-1393694433, crash-668204536: referenceTrainStep
+  // had the same fault as crash-3040267739 (B reaches the step only through
+  // a shape, or through a jvp whose value does not depend on B's input).
+  for (const [name, src] of [
+    [
+      'crash-891711998',
+      `model m(x1: f32[B, 1, 1, 1], x4: f32[1, 1]) {
+  v5 = broadcast_to(x4, [B, 2, 3])
+  output loss = mean(tanh(v5))
+}
+
+train m {
+  minimize loss
+  optimizer adabound(lr = 0.001)
+}
+`,
+    ],
+    [
+      'crash-1393694433',
+      `model m(x1: f32[B]) {
+  param w3: f32[] = he_uniform
+  v5 = jvp(tanh(x1), w3, tanh(w3))
+  output loss = mean(tanh(v5))
+}
+
+train m {
+  minimize loss
+  optimizer lamb(lr = 0.01)
+}
+`,
+    ],
+  ] as const)
+    it(`${name}: a training step whose B is bound only by an unread input matches the reference`, async () => {
+      expect(await runOracles({ source: src, dataSeed: 1, batch: 3 })).toBeUndefined();
+    });
+});
+
+describe('known bugs, not fixed yet (remove .fails when fixed)', () => {
+  // crash-2063177555, crash-2661944424 and crash-2790843082: fusion planning of a training step
+  // throws IRError "in-place hazard: a kernel reads the old value of buffer N
+  // after storing it" (compiler/fusion/plan.ts checkHazards, via mergeCycles).
+  it.fails('crash-2063177555: schedule_free_adamw step over softmax_cross_entropy compiles', () => {
+    const { model, train } = checked(`model m() {
+  param w6: f32[2, 2] = uniform(-1.0, 1.0)
+  v8 = softmax_cross_entropy(w6, softmax(tanh(w6)))
+  output loss = mean(tanh(v8))
+}
+
+train m {
+  minimize loss
+  optimizer schedule_free_adamw(lr = 0.01)
+}
+`);
+    buildArtifact(compile(model, train, { target: 'wasm' }), wasmTarget({ relaxedSimd: false, threads: false }), {
+      seed: 1,
+    });
+  });
+
+  it.fails('crash-1928683197: an sgd step over stack([w, tanh(w)]) compiles (reads a buffer at another index)', () => {
+    const { model, train } = checked(`model m() {
+  param w1: f32[2] = uniform(0.5, 1.5)
+  v7 = stack([w1, tanh(w1)], 0)
+  output loss = mean(tanh(v7))
+}
+
+train m {
+  minimize loss
+  optimizer sgd(lr = 0.001)
+}
+`);
+    buildArtifact(compile(model, train, { target: 'wasm' }), wasmTarget({ relaxedSimd: false, threads: false }), {
+      seed: 1,
+    });
+  });
+
+  it.fails('crash-2768328199: an ademamix step over softmax(w) compiles', () => {
+    const { model, train } = checked(`model m() {
+  param w12: f32[2, 2] = he_uniform
+  output loss = mean(tanh(softmax(w12)))
+}
+
+train m {
+  minimize loss
+  optimizer ademamix(lr = 0.01)
+}
+`);
+    buildArtifact(compile(model, train, { target: 'wasm' }), wasmTarget({ relaxedSimd: false, threads: false }), {
+      seed: 1,
+    });
+  });
+
+  it.fails('crash-2790843082: sophia step over var compiles (reads a buffer at another index than it writes)', () => {
+    const { model, train } = checked(`model m() {
+  param w1: f32[2, 2] = glorot_uniform
+  v15 = var(clip(w1, -10.0, 10.0), axis = 1)
+  output loss = mean(tanh(clip(v15, -20.0, 20.0)))
+}
+
+train m {
+  minimize loss
+  optimizer sophia(lr = 0.001)
+}
+`);
+    buildArtifact(compile(model, train, { target: 'wasm' }), wasmTarget({ relaxedSimd: false, threads: false }), {
+      seed: 1,
+    });
+  });
+
+  it.fails('crash-2661944424: adahessian step over layer_norm compiles', () => {
+    const { model, train } = checked(`model m() {
+  param w2: f32[2, 2, 2] = constant(0.5)
+  param w9: f32[2] = uniform(0.5, 1.5)
+  param w10: f32[2] = zeros
+  output loss = mean(tanh(layer_norm(w2, w9, w10)))
+}
+
+train m {
+  minimize loss
+  optimizer adahessian(lr = 0.001)
+}
+`);
+    buildArtifact(compile(model, train, { target: 'wasm' }), wasmTarget({ relaxedSimd: false, threads: false }), {
+      seed: 1,
+    });
+  });
+});
