@@ -133,9 +133,10 @@ describe('kiln train with gradient forward(directions = 4)', () => {
     expect(ref.stderr).toBe('');
     const lw = losses(wasm.stdout);
     const lr = losses(ref.stdout);
-    expect(lw).toHaveLength(200);
+    // Off a terminal about 50 step lines: steps 1, 4, 8, ..., 200.
+    expect(lw).toHaveLength(51);
     // The same seeds, so the same tangents and dropout masks: the runs part only by f32 rounding.
-    expectAllClose('losses, first 10 steps', lw.slice(0, 10), lr.slice(0, 10), 1e-3, 1e-5);
+    expectAllClose('losses, first 10 lines', lw.slice(0, 10), lr.slice(0, 10), 1e-3, 1e-5);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     for (const l of [lw, lr]) expect(mean(l.slice(-10))).toBeLessThan(0.7 * mean(l.slice(0, 10)));
   });
