@@ -11,13 +11,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
 import { evaluate, type RefTensor } from '../../compiler/interpret.js';
-import { initialState, referenceTrainStep, stepScalars } from '../../compiler/train-reference.js';
 import { buildTrainStep } from '../../compiler/train-step.js';
 import type { Tensor } from '../../runtime/executor.js';
-import { ArtifactError, type Model, loadArtifact, loadModel, stepSeed } from '../../runtime/index.js';
+import { ArtifactError, type Model, loadArtifact, loadModel } from '../../runtime/index.js';
 import { writeArtifact } from '../../targets/artifact.js';
 import { webgpuSuite } from '../helpers/webgpu.js';
-import { artifactOf, expectAllClose, example, randomInputs, refMap } from './helpers.js';
+import { artifactOf, expectAllClose, expectStepsMatchReference, example, randomInputs, refMap } from './helpers.js';
 
 // Every example's kernels run on webgpu in tests/targets/wgsl-examples.test.ts; here the
 // runtime API around them, on models that cover matmul, conv and row-wise kernels (shader
@@ -66,22 +65,7 @@ webgpuSuite('the runtime on webgpu', () => {
       const m = await load(file);
       const ex = example(file);
       const step = buildTrainStep(ex.model, ex.train!);
-      let params = new Map([...refMap(await m.getParams({ state: false })), ...initialState(step)]);
-      for (let t = 1; t <= 3; t++) {
-        const batch = randomInputs(ex.model, 5, t, 10);
-        const loss = await m.step(batch);
-        const ref = referenceTrainStep(step, {
-          params,
-          batch: refMap(batch),
-          scalars: stepScalars(step, t),
-          seed: stepSeed(0, t),
-        });
-        expectAllClose(`${file} loss at step ${t}`, [loss], [ref.loss], 1e-4, 1e-6);
-        params = ref.params;
-        const got = await m.getParams();
-        for (const [name, want] of params)
-          expectAllClose(`${file} ${name} after step ${t}`, got[name]!.data, want.data, 1e-3, 2e-5);
-      }
+      await expectStepsMatchReference(m, step, (t) => randomInputs(ex.model, 5, t, 10), 3, `${file} `);
     },
   );
 
