@@ -14,3 +14,8 @@ export function readFileSync(path: string | URL, _encoding?: string): string {
   if (name.endsWith('/kiln.ohm')) return grammar;
   throw missing(name);
 }
+
+/** dsl/frontend.ts's file reader stats first; in the page there is no file to stat. */
+export function statSync(path: string | URL): never {
+  throw missing(String(path));
+}
