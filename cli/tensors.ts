@@ -8,6 +8,7 @@ import type { StDType, StTensor } from '../runtime/safetensors.js';
 import { readSafetensorsFile, writeSafetensorsFile } from '../runtime/safetensors-node.js';
 import { UserError } from './errors.js';
 import { checkFinite } from './data/finite.js';
+import { convertNumbers, f64 } from './data/convert.js';
 
 /** Which safetensors dtypes a Kiln dtype accepts on input (F64 is narrowed/widened losslessly for the oracle). */
 const ACCEPTS: Record<DType, readonly StDType[]> = {
@@ -24,6 +25,8 @@ export function toRef(name: string, t: StTensor, expected: DType, file: string):
   if (expected === 'bool' && t.data.some((v) => v !== 0 && v !== 1))
     throw new UserError(`${file}: tensor '${name}' (bool) holds values other than 0 and 1`);
   checkFinite(file, name, t.shape, t.data);
+  // The reference keeps F64 values exact, but they must fit the model's f32 (CLI.md v1.1).
+  if (expected === 'f32' && t.dtype === 'F64') convertNumbers(`${file}: tensor '${name}'`, f64(t), 'f32');
   return { dtype: expected, shape: [...t.shape], data: Float64Array.from(t.data) };
 }
 

@@ -20,6 +20,7 @@ import { type LoadedModel, loadModel } from '../model.js';
 import type { CommonOptions } from '../options.js';
 import { summarize } from '../tensors.js';
 import { checkFinite } from '../data/finite.js';
+import { convertNumbers, f64 } from '../data/convert.js';
 
 export function isDirectory(path: string): boolean {
   try {
@@ -106,7 +107,9 @@ export function toRuntime(name: string, t: StTensor, dtype: DTypeSpec, file: str
       `${file}: tensor '${name}' has dtype ${t.dtype}, but the model expects ${dtype} (${ACCEPTS[dtype].join(' or ')})`,
     );
   let data: TensorData;
-  if (dtype === 'f32') data = t.data instanceof Float32Array ? t.data : Float32Array.from(t.data);
+  // F64 narrowed to f32 is refused where a value would become ±Inf (CLI.md v1.1).
+  if (dtype === 'f32')
+    data = t.data instanceof Float32Array ? t.data : convertNumbers(`${file}: tensor '${name}'`, f64(t), 'f32');
   else if (dtype === 'i32') data = t.data as Int32Array;
   else {
     if (t.data.some((v) => v !== 0 && v !== 1))

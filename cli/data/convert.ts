@@ -15,6 +15,11 @@ export interface SourceNumbers {
   readonly data: ArrayLike<number> | BigInt64Array;
 }
 
+/** A safetensors tensor's floats as the source of a conversion. */
+export function f64(t: { readonly dtype: string; readonly data: ArrayLike<number> }): SourceNumbers {
+  return { label: t.dtype, integer: false, data: t.data };
+}
+
 const F32_EXACT = 2 ** 24;
 const I32_MIN = -(2 ** 31);
 const I32_MAX = 2 ** 31 - 1;

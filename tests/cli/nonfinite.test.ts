@@ -1,7 +1,7 @@
 // Non-finite floats entering Kiln (CLI.md v1.1): NaN and ±Inf in data,
 // --inputs and params are refused, naming the file, the tensor and the first
 // offending index, before anything runs or is written; --allow-nonfinite
-// computes with them.
+// computes with them. F64 values beyond f32's range are refused too.
 
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -75,6 +75,34 @@ describe('non-finite floats', () => {
     const train = await kiln('train', 'tests/cli/fixtures/train/tiny.kiln', '--data', csv, '--steps', '1');
     expect(train.status).toBe(1);
     expect(train.stderr).toBe(`error: ${csv}:3: column 'b' holds 'nan', not a number\n`);
+  });
+
+  it('refuses F64 values beyond f32 range on every target (they would become inf)', async () => {
+    const dir = tempDir();
+    const x = new Float64Array(4 * 784).fill(0.5);
+    x[784 + 7] = 1e39;
+    const file = join(dir, 'wide.safetensors');
+    writeFileSync(
+      file,
+      encodeSafetensors({
+        x: { dtype: 'F64', shape: [4, 784], data: x },
+        y: { dtype: 'I32', shape: [4], data: new Int32Array([1, 2, 3, 4]) },
+      }),
+    );
+    for (const target of ['wasm', 'reference']) {
+      const r = await kiln('run', MLP, '--inputs', file, '--target', target);
+      expect(r.status, target).toBe(1);
+      expect(r.stderr, target).toBe(`error: ${file}: tensor 'x' (F64): value 1e+39 at index 791 does not fit f32\n`);
+    }
+    x[784 + 7] = 3e38;
+    writeFileSync(
+      file,
+      encodeSafetensors({
+        x: { dtype: 'F64', shape: [4, 784], data: x },
+        y: { dtype: 'I32', shape: [4], data: new Int32Array([1, 2, 3, 4]) },
+      }),
+    );
+    expect((await kiln('run', MLP, '--inputs', file)).status).toBe(0);
   });
 
   it('computes with them under --allow-nonfinite, once per command line', async () => {
