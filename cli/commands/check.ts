@@ -42,6 +42,11 @@ async function checkFile(file: string, out: Output): Promise<number> {
     }
     for (const o of m.outputs) out.stdout(`  output ${o.name}: ${formatType(o.type)}\n`);
     out.stdout(`  ${groupDigits(total)} parameters\n`);
+    // Every element takes 4 bytes in the runtime; more than 4 GiB cannot be run (CLI.md v1.1).
+    const bytes = 4 * total;
+    out.stdout(
+      `  ${formatBytes(bytes)} of parameters${bytes > 4 * 2 ** 30 ? ": more than wasm's 4 GiB, so it cannot run" : ''}\n`,
+    );
   }
   for (const t of result.trains) {
     const opt = Object.entries(t.optimizer.args)
@@ -55,6 +60,17 @@ async function checkFile(file: string, out: Output): Promise<number> {
   }
   out.stdout(`${file}: ok\n`);
   return 0;
+}
+
+/** 813.1 KB, 40.0 GB: decimal units, one decimal. */
+export function formatBytes(n: number): string {
+  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
+  let u = 0;
+  while (n >= 1000 && u < units.length - 1) {
+    n /= 1000;
+    u++;
+  }
+  return u === 0 ? `${n} bytes` : `${n.toFixed(1)} ${units[u]}`;
 }
 
 /**

@@ -187,6 +187,10 @@ describe('CLI errors', () => {
       expect(r.stderr).toBe("error: model 'h' needs 40.0 GB for parameters alone; wasm memory is at most 4 GiB\n");
     }
     expect(readdirSync(dir)).toEqual(['huge.kiln']);
+    const check = await kiln('check', huge);
+    expect(check.status).toBe(0);
+    expect(check.stdout).toContain("  40.0 GB of parameters: more than wasm's 4 GiB, so it cannot run\n");
+    expect((await kiln('check', MLP)).stdout).toContain('  101,770 parameters\n  407.1 KB of parameters\n');
   });
 
   it('bare kiln prints the help on stderr and exits 2', async () => {
