@@ -10,6 +10,7 @@ import { evalShape, formatType } from '../compiler/types.js';
 import type { RefTensor } from '../compiler/interpret.js';
 import { initParam } from '../compiler/init.js';
 import { UserError } from './errors.js';
+import { WASM_MAX_BYTES, paramBytes } from './param-bytes.js';
 import { readTensors } from './tensors.js';
 
 export interface LoadedModel {
@@ -55,17 +56,13 @@ export function loadModel(path: string, modelName: string | undefined): LoadedMo
   return { path, model, train, loaded };
 }
 
-/** wasm32 memory is at most 4 GiB: the most a model's tensors can ever take on wasm. */
-const WASM_MAX_BYTES = 4 * 2 ** 30;
-
 /**
  * Refuses, with the figure, a model whose parameters alone cannot fit in
  * memory, before anything is allocated (an allocation that large fails deep
  * inside, as an internal error).
  */
 export function checkParamBytes(model: CheckedModel): void {
-  let bytes = 0;
-  for (const p of model.params) bytes += 4 * evalShape(p.type.shape, new Map()).reduce((a, b) => a * b, 1);
+  const bytes = paramBytes(model);
   if (bytes > WASM_MAX_BYTES)
     throw new UserError(
       `model '${model.name}' needs ${(bytes / 1e9).toFixed(1)} GB for parameters alone; wasm memory is at most 4 GiB`,

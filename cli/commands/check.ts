@@ -5,6 +5,7 @@
 import { loadKilnFile } from '../../dsl/frontend.js';
 import { evalDim, formatType, isStatic, numel } from '../../compiler/types.js';
 import type { Output } from '../output.js';
+import { WASM_MAX_BYTES, paramBytes } from '../param-bytes.js';
 
 /** Checks every file; one file's error is thrown, as any command's, while several are each reported. */
 export async function checkCommand(files: readonly string[], out: Output): Promise<number> {
@@ -42,10 +43,9 @@ async function checkFile(file: string, out: Output): Promise<number> {
     }
     for (const o of m.outputs) out.stdout(`  output ${o.name}: ${formatType(o.type)}\n`);
     out.stdout(`  ${groupDigits(total)} parameters\n`);
-    // Every element takes 4 bytes in the runtime; more than 4 GiB cannot be run (CLI.md v1.1).
-    const bytes = 4 * total;
+    const bytes = paramBytes(m);
     out.stdout(
-      `  ${formatBytes(bytes)} of parameters${bytes > 4 * 2 ** 30 ? ": more than wasm's 4 GiB, so it cannot run" : ''}\n`,
+      `  ${formatBytes(bytes)} of parameters${bytes > WASM_MAX_BYTES ? ": more than wasm's 4 GiB, so it cannot run" : ''}\n`,
     );
   }
   for (const t of result.trains) {
