@@ -18,6 +18,13 @@ export interface Decisions {
 const CHEAP_OPS = 6;
 /** ... reading at most this many buffers. */
 const CHEAP_READS = 3;
+/**
+ * Most IR ops one kernel computes inline (the same bound as a merge's,
+ * plan.ts): a longer chain of inlined values is cut into kernels of at most
+ * this many ops, so kernel size, and the compile time that grows faster than
+ * it, stays bounded however large the model.
+ */
+export const MAX_INLINED_OPS = 128;
 
 /** The consumers of `n` that are not views, looking through chains of views. */
 function effectiveConsumers(info: GraphInfo, n: Node): Node[] {
@@ -116,7 +123,68 @@ export function decide(info: GraphInfo, forced: ReadonlyMap<number, string>): De
     const readers = broadcast ? 'read through a broadcast' : `${users.length} consumers`;
     mark(n, `${readers} and not cheap to recompute (${c.ops} ops, ${c.reads} buffers)`);
   }
+  boundInlining(info, materialized, rowLocal, mark);
   return { materialized, rowLocal, reasons };
+}
+
+/**
+ * Cuts inlined cones larger than MAX_INLINED_OPS: in topological order, the
+ * set of ops each value's kernel would compute inline (a kernel computes a
+ * shared value once); where a value's set exceeds the bound, its largest
+ * inlined inputs get buffers until it fits. Every kept set is bounded, so
+ * the sets cost O(nodes × bound) however large the graph.
+ */
+function boundInlining(
+  info: GraphInfo,
+  materialized: ReadonlySet<number>,
+  rowLocal: Set<number>,
+  mark: (n: Node, why: string) => void,
+): void {
+  const EMPTY: Int32Array = new Int32Array(0);
+  const cones = new Map<number, Int32Array>();
+  const coneOf = (x: Node) => (isLeaf(x) || materialized.has(x.id) ? EMPTY : (cones.get(x.id) ?? EMPTY));
+  const coneOfInputs = (n: Node, inputs: readonly Node[]) => {
+    let acc: Int32Array = isView(n) ? EMPTY : Int32Array.of(n.id);
+    for (const x of inputs) acc = unionSorted(acc, coneOf(x));
+    return acc;
+  };
+  for (const n of info.nodes) {
+    if (isLeaf(n)) continue;
+    let inputs = [...new Set(n.inputs)];
+    let cone = coneOfInputs(n, inputs);
+    if (cone.length > MAX_INLINED_OPS) {
+      const before = cone.length;
+      for (const x of [...inputs].sort((a, b) => coneOf(b).length - coneOf(a).length)) {
+        if (cone.length <= MAX_INLINED_OPS) break;
+        const src = throughViews(x);
+        if (coneOf(x).length === 0 || isLeaf(src)) continue;
+        rowLocal.delete(src.id);
+        mark(src, `its consumer %${n.id} would compute ${before} ops inline (at most ${MAX_INLINED_OPS} per kernel)`);
+        inputs = inputs.filter((y) => y !== x);
+        cone = coneOfInputs(n, inputs);
+      }
+    }
+    if (!materialized.has(n.id)) cones.set(n.id, cone);
+  }
+}
+
+/** The union of two sorted id lists, sorted. */
+function unionSorted(a: Int32Array, b: Int32Array): Int32Array {
+  if (b.length === 0) return a;
+  if (a.length === 0) return b;
+  const out = new Int32Array(a.length + b.length);
+  let i = 0;
+  let j = 0;
+  let k = 0;
+  while (i < a.length || j < b.length) {
+    const x = i < a.length ? a[i]! : Infinity;
+    const y = j < b.length ? b[j]! : Infinity;
+    const v = Math.min(x, y);
+    out[k++] = v;
+    if (x === v) i++;
+    if (y === v) j++;
+  }
+  return out.subarray(0, k);
 }
 
 export function describeNode(n: Node, ids: ReadonlyMap<number, string>): string {

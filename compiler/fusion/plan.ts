@@ -38,6 +38,15 @@ export interface FusionPlan {
 
 const MAX_REFINES = 10_000;
 
+/**
+ * Most IR ops one kernel fuses. Beyond it a merge is refused: what a merge
+ * saves (a round trip through memory) stops paying for itself long before,
+ * while checking a merge, and binaryen's optimisation of the kernel, grow
+ * faster than linearly in its size (a model of 1,000 params would otherwise
+ * fuse into kernels of thousands of ops that take minutes to compile).
+ */
+export const MAX_KERNEL_OPS = 128;
+
 export function planKernels(g: Graph, opts: PlanOptions = {}): FusionPlan {
   const maxBuffers = opts.maxBuffers ?? Infinity;
   const info = graphInfo(g);
@@ -534,6 +543,8 @@ function combineChecked(
 ): DraftKernel | string {
   if (forward && [...a.writes].some((w) => b.reads.get(w)?.has('old')))
     return `it needs a value ${ownerOf(a)} updates in place`;
+  if (a.ops.length + b.ops.length > MAX_KERNEL_OPS)
+    return `the kernel would fuse ${a.ops.length + b.ops.length} ops (at most ${MAX_KERNEL_OPS})`;
   let merged: DraftKernel;
   try {
     merged = combine(a, b, forward);
@@ -616,6 +627,8 @@ function mergeKernels(
   // (explained too), which stands unless a kernel comes between them.
   const verdicts = { epilogue: new PairMemo<true | string>(), siblings: new PairMemo<true | string>() };
 
+  /** The kernel the last successful tryMerge made, and whether it moved other kernels past each other. */
+  let lastMerge: { merged: DraftKernel; reordered: boolean } | undefined;
   const tryMerge = (a: DraftKernel, b: DraftKernel, forward: boolean, why: 'epilogue' | 'siblings'): boolean => {
     if (!sameParallel(a, b)) return false;
     const known = verdicts[why].get(a, b);
@@ -640,14 +653,27 @@ function mergeKernels(
     // keep topological order: the merged kernel sits where the later of the two was
     ks = orderDrafts(ks, deps);
     position = new Map(ks.map((k, i) => [k, i]));
+    lastMerge = { merged, reordered: !sameOrder(others, ks, merged) };
     return true;
   };
 
   // 1. Producers with consumers reading their results at the stored index (epilogues).
+  // A consumer is settled once each of its producers has been refused; after a
+  // merge its only new producers are merged kernels (as for siblings, below).
+  let settled = new Set<DraftKernel>();
+  let made = new Set<DraftKernel>();
+  const noteMerge = (a: DraftKernel, b: DraftKernel) => {
+    const { merged, reordered } = lastMerge!;
+    made.delete(a);
+    made.delete(b);
+    made.add(merged);
+    if (reordered) settled.clear();
+  };
   for (let changed = true; changed;) {
     changed = false;
-    outer: for (const b of ks)
-      for (const a of inKernelOrder(deps.producers(b))) {
+    outer: for (const b of ks) {
+      const producers = deps.producers(b);
+      for (const a of inKernelOrder(settled.has(b) ? producers.filter((p) => made.has(p)) : producers)) {
         if (!sameParallel(a, b)) {
           if (verdicts.epilogue.get(a, b) === undefined) {
             explain.add(`not fusing ${name(b)} into ${name(a)}: different parallel space`);
@@ -656,32 +682,62 @@ function mergeKernels(
           continue;
         }
         if (tryMerge(a, b, true, 'epilogue')) {
+          noteMerge(a, b);
           changed = true;
           break outer;
         }
       }
+      settled.add(b);
+    }
   }
   // 2. Siblings over the same parallel space that share inputs or row reductions.
   // Siblings merge when they share inputs or row reductions; single-program
   // kernels (whole-tensor reductions such as LAMB's norms) always may: they
   // run serially either way, and one dispatch is cheaper than two.
+  // A kernel is settled once every later candidate of it has been refused:
+  // refusals stand (see `verdicts`), so after a merge a settled kernel's only
+  // new candidates are the kernels sibling merges made, unless the merge moved
+  // other kernels past each other (then every kernel is scanned again). That
+  // keeps each round short where a model has thousands of sibling kernels.
+  settled = new Set<DraftKernel>();
+  made = new Set<DraftKernel>();
   for (let changed = true; changed;) {
     changed = false;
     const serial = ks.filter((k) => k.parallel.length === 0);
     outer: for (const a of ks) {
-      const later = [...siblingCandidates(a, deps, byStageNode, serial)].filter(
-        (b) => position.get(b)! > position.get(a)!,
-      );
+      const candidates = settled.has(a)
+        ? [...made].filter((b) => b !== a && areSiblings(a, b))
+        : siblingCandidates(a, deps, byStageNode, serial);
+      const later = [...candidates].filter((b) => position.get(b)! > position.get(a)!);
       for (const b of inKernelOrder(later)) {
         if (!sameParallel(a, b)) continue;
         if (tryMerge(a, b, false, 'siblings')) {
+          noteMerge(a, b);
           changed = true;
           break outer;
         }
       }
+      settled.add(a);
     }
   }
   return ks;
+}
+
+/** What siblingCandidates relates: a shared input, a shared reduction, or both serial. */
+function areSiblings(a: DraftKernel, b: DraftKernel): boolean {
+  if (a.parallel.length === 0 && b.parallel.length === 0) return true;
+  for (const buf of a.reads.keys()) if (b.reads.has(buf)) return true;
+  return a.stageNodes.some((n) => b.stageNodes.includes(n));
+}
+
+/** True when `after` lists the kernels of `before` in the same relative order (`added` aside). */
+function sameOrder(before: readonly DraftKernel[], after: readonly DraftKernel[], added: DraftKernel): boolean {
+  let i = 0;
+  for (const k of after) {
+    if (k === added) continue;
+    if (before[i++] !== k) return false;
+  }
+  return i === before.length;
 }
 
 /**
