@@ -64,19 +64,20 @@ export function decide(info: GraphInfo, forced: ReadonlyMap<number, string>): De
     let rowReduce = false;
     const reads = new Set<number>();
     const seen = new Set<number>();
-    const walk = (x: Node) => {
-      if (seen.has(x.id)) return;
+    // An explicit stack: a cone can be as deep as the model is long.
+    const stack: Node[] = [n];
+    for (let x = stack.pop(); x !== undefined; x = stack.pop()) {
+      if (seen.has(x.id)) continue;
       seen.add(x.id);
       if (x !== n && (materialized.has(x.id) || x.op === 'input' || x.op === 'param')) {
         reads.add(x.id);
-        return;
+        continue;
       }
-      if (x.op === 'const' || x.op === 'iota') return;
+      if (x.op === 'const' || x.op === 'iota') continue;
       if (!isView(x)) ops++;
       if (rowLocal.has(x.id)) rowReduce = true;
-      x.inputs.forEach(walk);
-    };
-    walk(n);
+      for (let i = x.inputs.length - 1; i >= 0; i--) stack.push(x.inputs[i]!);
+    }
     return { ops, reads: reads.size, rowReduce };
   };
 

@@ -92,7 +92,8 @@ export function buildWasmModule(
     }
     m.setFeatures(features | m.getFeatures());
     if (!m.validate()) throw new Error('wasm codegen produced an invalid module (see the validation errors above)');
-    optimize(m);
+    const ops = programs.reduce((t, { program }) => t + program.kernels.reduce((u, k) => u + k.ops.length, 0), 0);
+    optimize(m, ops > LARGE_MODULE_OPS ? 2 : 3);
     if (!m.validate()) throw new Error('the optimised module is invalid');
     const binary = m.emitBinary();
     const finalFeatures = m.getFeatures();
@@ -118,13 +119,23 @@ export function buildWasmModule(
 }
 
 /**
+ * Kernel ops (all programs together) above which a module is optimised at -O2
+ * rather than -O3. -O3 inlines the math library into every kernel and then
+ * optimises the inlined code, which costs about 12 times -O2's time (a model
+ * of 200 params of shape [8]: 15.6 s against 1.3 s); beyond this size
+ * compile time wins over the calls' cost. The largest example has 621 ops.
+ */
+export const LARGE_MODULE_OPS = 1500;
+
+/**
  * binaryen -O3 (shrink 0), inlining the math library's straight-line
- * functions into the kernel loops: a call spills every live vector register.
+ * functions into the kernel loops: a call spills every live vector register;
+ * or -O2 for large modules, which leaves the math library's calls in place.
  * binaryen's settings are process-wide, so they are restored afterwards.
  */
-function optimize(m: binaryen.Module): void {
+function optimize(m: binaryen.Module, level: 2 | 3): void {
   const saved = [binaryen.getOptimizeLevel(), binaryen.getShrinkLevel(), binaryen.getFlexibleInlineMaxSize()] as const;
-  binaryen.setOptimizeLevel(3);
+  binaryen.setOptimizeLevel(level);
   binaryen.setShrinkLevel(0);
   binaryen.setFlexibleInlineMaxSize(INLINE_MAX_SIZE);
   try {
