@@ -107,4 +107,61 @@ export async function compileTable() {
   console.log("binaryen's -O3 pipeline. CLI: wall time of `node bin/kiln.js`, process start and imports included.");
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) await compileTable();
+/** The issue's scaling model: `n` params of shape [8], each `sum(tanh(x * wI + cI), axis = 1)` added into the loss. */
+function manyParams(n) {
+  const params = Array.from({ length: n }, (_, i) => `  param w${i}: f32[8] = zeros`);
+  // Distinct constants, so no two kernels are identical (binaryen would merge them).
+  const terms = Array.from({ length: n }, (_, i) => `sum(tanh(x * w${i} + ${(i + 1) / 1000}), axis = 1)`);
+  return `model m(x: f32[B, 8], y: f32[B]) {\n${params.join('\n')}\n  s = ${terms.join(' + ')}\n  output loss = mean((s - y) * (s - y))\n}\n${TRAIN_SGD}`;
+}
+
+const TRAIN_SGD = 'train m {\n  minimize loss\n  optimizer sgd(lr = 0.01)\n}\n';
+
+function deepChain(n) {
+  const lets = Array.from({ length: n }, (_, i) => `  h${i + 1} = tanh(h${i}) + 0.5`);
+  return `model m(x: f32[B, 8]) {\n  param w: f32[8] = zeros\n  h0 = x * w\n${lets.join('\n')}\n  output loss = mean(h${n})\n}\n${TRAIN_SGD}`;
+}
+
+function longSum(n) {
+  const terms = Array.from({ length: n }, (_, i) => `x * ${(i % 97) / 100 + 0.01}`);
+  return `model m(x: f32[B, 8]) {\n  param w: f32[8] = zeros\n  s = ${terms.join(' + ')}\n  output loss = mean(s * w)\n}\n${TRAIN_SGD}`;
+}
+
+/**
+ * Compile time against model size (issue #22): one full compile (front end,
+ * middle end, wasm codegen) of each generated model, after the examples
+ * warmed the process up. Goals: 1,000 params in at most 10 s, t(800)/t(100)
+ * at most 12, and the 10,000-deep chain and 20,000-term sum compile.
+ */
+export async function scalingTable() {
+  const cases = [
+    ...(QUICK ? [100, 800] : [100, 200, 400, 800, 1000]).map((n) => [`${n} params of [8]`, manyParams(n), n]),
+    ...(QUICK
+      ? []
+      : [
+          ['10,000-deep chain of lets', deepChain(10_000)],
+          ['20,000-term sum', longSum(20_000)],
+        ]),
+  ];
+  await compileStages('warm.kiln', manyParams(10));
+  const rows = [];
+  const totals = new Map();
+  for (const [name, text, n] of cases) {
+    const t = await compileStages('scale.kiln', text);
+    if (n !== undefined) totals.set(n, t.total);
+    const goal = n === 1000 ? ` (${t.total <= 10_000 ? '≤' : '>'} 10000)` : '';
+    rows.push([name, ms(t.front), ms(t.middle), ms(t.codegen), `${ms(t.total)}${goal}`]);
+  }
+  console.log('Compile time against model size, ms (one compile each; goals of issue #22 in brackets)');
+  console.log('');
+  console.log(formatTable(['model', 'front end', 'middle end', 'wasm codegen', 'total'], rows));
+  const ratio = totals.get(800) / totals.get(100);
+  console.log('');
+  console.log(`t(800 params) / t(100 params) = ${ratio.toFixed(2)} (${ratio <= 12 ? '≤' : '>'} 12)`);
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await compileTable();
+  console.log('');
+  await scalingTable();
+}

@@ -17,7 +17,7 @@ import { TIMING, measureInterleaved, fmt, formatTable, ratio } from './stats.mjs
 import { createJax } from './peers/jax.mjs';
 import { createTfjs } from './peers/tfjs.mjs';
 import { createKiln, referenceMlp } from './kiln.mjs';
-import { compileTable } from './compile.mjs';
+import { compileTable, scalingTable } from './compile.mjs';
 
 const SIZES = [256, 512, 1024];
 const EW_N = 1 << 20;
@@ -302,6 +302,8 @@ if (['matmul', 'elementwise', 'mlp'].some((w) => only.has(w))) await main();
 if (only.has('compile')) {
   console.log('');
   await compileTable();
+  console.log('');
+  await scalingTable();
 }
 // Kiln's and the peers' worker threads must not keep the process alive.
 process.exit(0);
