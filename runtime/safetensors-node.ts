@@ -2,7 +2,13 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { readRegularFile } from './regular-file.js';
-import { decodeSafetensors, encodeSafetensors, SafetensorsError, type StTensor } from './safetensors.js';
+import {
+  type DecodedSafetensors,
+  decodeSafetensors,
+  encodeSafetensors,
+  SafetensorsError,
+  type StTensor,
+} from './safetensors.js';
 
 function reason(e: unknown): string {
   const code = typeof e === 'object' && e !== null && 'code' in e ? (e as { code: unknown }).code : undefined;
@@ -24,17 +30,14 @@ function reason(e: unknown): string {
 }
 
 /** Reads and validates a safetensors file; every failure is a SafetensorsError naming the path. */
-export function readSafetensorsFile(path: string): {
-  tensors: Map<string, StTensor>;
-  metadata: Record<string, string>;
-} {
+export function readSafetensorsFile(path: string, opts: { readonly ints?: boolean } = {}): DecodedSafetensors {
   let bytes: Uint8Array;
   try {
     bytes = readRegularFile(path);
   } catch (e) {
     throw new SafetensorsError(`cannot read ${path}: ${reason(e)}`);
   }
-  return decodeSafetensors(bytes, path);
+  return decodeSafetensors(bytes, path, opts);
 }
 
 /**
