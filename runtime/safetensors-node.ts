@@ -37,11 +37,12 @@ export function readSafetensorsFile(path: string, opts: { readonly ints?: boolea
   } catch (e) {
     throw new SafetensorsError(`cannot read ${path}: ${reason(e)}`);
   }
-  return decodeSafetensors(bytes, path, opts);
+  // Files Kiln wrote carry a checksum (CLI.md v1.1 "Integrity"); others load as before.
+  return decodeSafetensors(bytes, path, { ...opts, verify: true });
 }
 
 /**
- * Writes a safetensors file atomically: the bytes go to a temporary file in the same directory,
+ * Writes a safetensors file atomically, its data section's checksum in the metadata: the bytes go to a temporary file in the same directory,
  * are fsynced, then renamed over the target, so readers never see a half-written file.
  */
 export function writeSafetensorsFile(
@@ -49,7 +50,7 @@ export function writeSafetensorsFile(
   tensors: ReadonlyMap<string, StTensor> | Record<string, StTensor>,
   metadata?: Record<string, string>,
 ): void {
-  const bytes = encodeSafetensors(tensors, metadata);
+  const bytes = encodeSafetensors(tensors, metadata, { checksum: true });
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   let fd: number | undefined;

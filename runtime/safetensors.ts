@@ -9,6 +9,8 @@
 // Uint8Array/DataView/TextEncoder/TextDecoder. Everything a file can get wrong is reported
 // as a SafetensorsError whose message starts with the source name.
 
+import { CHECKSUM_KEY, checksumOf } from './checksum.js';
+
 export type StDType = 'F32' | 'F64' | 'I32' | 'BOOL' | 'U8';
 
 export interface StTensor {
@@ -193,6 +195,10 @@ function entriesOf(tensors: ReadonlyMap<string, StTensor> | Record<string, StTen
 export function encodeSafetensors(
   tensors: ReadonlyMap<string, StTensor> | Record<string, StTensor>,
   metadata?: Record<string, string>,
+  opts: {
+    /** Adds the data section's checksum to the metadata (`kiln.xxh32`), for decodeSafetensors to verify. */
+    readonly checksum?: boolean;
+  } = {},
 ): Uint8Array {
   const src = 'encodeSafetensors';
   const entries = entriesOf(tensors);
@@ -228,6 +234,11 @@ export function encodeSafetensors(
     return na < nb ? -1 : na > nb ? 1 : 0;
   });
 
+  if (opts.checksum) {
+    // First in the header, as a placeholder of the digest's width, written once the data is in place.
+    const rest = Object.entries(metadata ?? {}).filter(([k]) => k !== CHECKSUM_KEY);
+    metadata = Object.fromEntries([[CHECKSUM_KEY, PLACEHOLDER], ...rest]);
+  }
   // Built with defineProperty semantics (Object.fromEntries), so a tensor named "__proto__" is an ordinary key.
   const headerEntries: [string, unknown][] = [];
   if (metadata !== undefined) headerEntries.push(['__metadata__', Object.fromEntries(Object.entries(metadata))]);
@@ -249,8 +260,13 @@ export function encodeSafetensors(
     out.set(littleEndianBytes(t.data), pos);
     pos += t.data.byteLength;
   }
+  if (opts.checksum) out.set(new TextEncoder().encode(checksumOf(out.subarray(8 + headerLen))), 8 + DIGEST_AT);
   return out;
 }
+
+const PLACEHOLDER = '00000000';
+/** Where the digest sits in a header that starts with it: `{"__metadata__":{"kiln.xxh32":"`. */
+const DIGEST_AT = JSON.stringify({ __metadata__: { [CHECKSUM_KEY]: PLACEHOLDER } }).indexOf(PLACEHOLDER);
 
 interface Slot {
   name: string;
@@ -269,7 +285,11 @@ export interface DecodedSafetensors {
 export function decodeSafetensors(
   bytes: Uint8Array,
   source = '<buffer>',
-  opts: { readonly ints?: boolean } = {},
+  opts: {
+    readonly ints?: boolean;
+    /** Verifies the data section against its `kiln.xxh32` metadata, where the file has one. */
+    readonly verify?: boolean;
+  } = {},
 ): DecodedSafetensors {
   const fail: (msg: string) => never = (msg) => {
     throw new SafetensorsError(`${source}: ${msg}`);
@@ -305,6 +325,12 @@ export function decodeSafetensors(
 
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
+
+  // A damaged (or truncated) data section is named as such before anything is said about its tensors.
+  const meta = hdr['__metadata__'];
+  const want = isPlainObject(meta) ? meta[CHECKSUM_KEY] : undefined;
+  if (opts.verify && typeof want === 'string' && checksumOf(bytes.subarray(dataStart)) !== want)
+    throw new SafetensorsError(`${source} is damaged (checksum mismatch)`);
 
   const metadataEntries: [string, string][] = [];
   const slots: Slot[] = [];
