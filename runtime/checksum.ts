@@ -1,6 +1,7 @@
 // The checksum Kiln writes into the safetensors files it saves (CLI.md v1.1
-// "Integrity"): xxHash32 (seed 0) of the data section, as 8 lowercase hex
-// digits under the metadata key `kiln.xxh32`. xxHash32 rather than CRC-32:
+// "Integrity"): xxHash32 (seed 0) of the header (the digest's place holding
+// zeros) and of the data section, as 16 lowercase hex digits under the
+// metadata key `kiln.xxh32`. xxHash32 rather than CRC-32:
 // in plain JS it hashes about twice as fast as Node's native zlib.crc32
 // (~3 GB/s), which keeps a checkpoint's write and read within a few percent
 // of their cost without it, and it runs unchanged in browsers.

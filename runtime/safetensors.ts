@@ -260,13 +260,28 @@ export function encodeSafetensors(
     out.set(littleEndianBytes(t.data), pos);
     pos += t.data.byteLength;
   }
-  if (opts.checksum) out.set(new TextEncoder().encode(checksumOf(out.subarray(8 + headerLen))), 8 + DIGEST_AT);
+  if (opts.checksum) {
+    // Header (with the placeholder) and data: a flipped byte in the metadata is damage too.
+    const digest = checksumOf(out.subarray(8, 8 + headerLen)) + checksumOf(out.subarray(8 + headerLen));
+    out.set(new TextEncoder().encode(digest), 8 + DIGEST_AT);
+  }
   return out;
 }
 
-const PLACEHOLDER = '00000000';
+/** The digest: the header's checksum (taken with this in its place), then the data section's. */
+const PLACEHOLDER = '0000000000000000';
 /** Where the digest sits in a header that starts with it: `{"__metadata__":{"kiln.xxh32":"`. */
 const DIGEST_AT = JSON.stringify({ __metadata__: { [CHECKSUM_KEY]: PLACEHOLDER } }).indexOf(PLACEHOLDER);
+
+/** The digest of a file Kiln wrote (its placeholder where the writer put it), '' where it is not there. */
+function digestOf(bytes: Uint8Array, headerLen: number): string {
+  const header = bytes.slice(8, 8 + headerLen);
+  const at = DIGEST_AT;
+  const prefix = new TextDecoder().decode(header.subarray(0, at));
+  if (prefix !== JSON.stringify({ __metadata__: { [CHECKSUM_KEY]: PLACEHOLDER } }).slice(0, at)) return '';
+  header.set(new TextEncoder().encode(PLACEHOLDER), at);
+  return checksumOf(header) + checksumOf(bytes.subarray(8 + headerLen));
+}
 
 interface Slot {
   name: string;
@@ -329,7 +344,7 @@ export function decodeSafetensors(
   // A damaged (or truncated) data section is named as such before anything is said about its tensors.
   const meta = hdr['__metadata__'];
   const want = isPlainObject(meta) ? meta[CHECKSUM_KEY] : undefined;
-  if (opts.verify && typeof want === 'string' && checksumOf(bytes.subarray(dataStart)) !== want)
+  if (opts.verify && typeof want === 'string' && digestOf(bytes, headerLen) !== want)
     throw new SafetensorsError(`${source} is damaged (checksum mismatch)`);
 
   const metadataEntries: [string, string][] = [];
