@@ -12,6 +12,7 @@ import { initParam } from '../compiler/init.js';
 import { UserError } from './errors.js';
 import { WASM_MAX_BYTES, paramBytes } from './param-bytes.js';
 import { readTensors } from './tensors.js';
+import { useModelIds } from './data/ids.js';
 
 export interface LoadedModel {
   readonly path: string;
@@ -53,6 +54,8 @@ export function loadModel(path: string, modelName: string | undefined): LoadedMo
   }
   const train = trains.find((t) => t.model === model.name);
   checkParamBytes(model);
+  // The inputs this command line reads are this model's: their ids are checked against it.
+  useModelIds(model);
   return { path, model, train, loaded };
 }
 

@@ -28,6 +28,7 @@ import {
 } from './options.js';
 import type { Output } from './output.js';
 import { allowNonfinite } from './data/finite.js';
+import { useModelIds } from './data/ids.js';
 
 function buildProgram(out: Output, setStatus: (n: number) => void): Command {
   const program = new Command('kiln')
@@ -284,6 +285,7 @@ export async function runProgram(argv: readonly string[], out: Output): Promise<
   let status = 0;
   const program = buildProgram(out, (n) => (status = n));
   allowNonfinite(argv.includes('--allow-nonfinite'));
+  useModelIds(undefined);
   // Bare `kiln` is bad usage: the help goes to stderr, exit 2 (CLI.md v1.1).
   if (argv.length === 0) {
     out.stderr(program.helpInformation());

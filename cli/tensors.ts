@@ -4,16 +4,16 @@
 import type { DType, TensorType } from '../compiler/types.js';
 import { formatType } from '../compiler/types.js';
 import type { RefTensor } from '../compiler/interpret.js';
-import type { StDType, StTensor } from '../runtime/safetensors.js';
+import type { StDType, StIntTensor, StTensor } from '../runtime/safetensors.js';
 import { readSafetensorsFile, writeSafetensorsFile } from '../runtime/safetensors-node.js';
 import { UserError } from './errors.js';
 import { checkFinite } from './data/finite.js';
-import { convertNumbers, f64 } from './data/convert.js';
+import { convertNumbers, f64, fromInts } from './data/convert.js';
 
 /** Which safetensors dtypes a Kiln dtype accepts on input (F64 is narrowed/widened losslessly for the oracle). */
 const ACCEPTS: Record<DType, readonly StDType[]> = {
   f32: ['F32', 'F64'],
-  i32: ['I32'],
+  i32: ['I32', 'U8'],
   bool: ['BOOL', 'U8'],
 };
 
@@ -28,6 +28,12 @@ export function toRef(name: string, t: StTensor, expected: DType, file: string):
   // The reference keeps F64 values exact, but they must fit the model's f32 (CLI.md v1.1).
   if (expected === 'f32' && t.dtype === 'F64') convertNumbers(`${file}: tensor '${name}'`, f64(t), 'f32');
   return { dtype: expected, shape: [...t.shape], data: Float64Array.from(t.data) };
+}
+
+/** Ids and labels in I64, I16, I8, U16 or U32, as i32 values where every one fits (as the runtime reads them). */
+function refOfInts(name: string, t: StIntTensor, expected: DType, file: string): RefTensor {
+  const { data, shape } = fromInts(name, t, expected, file);
+  return { dtype: expected, shape: [...shape], data: Float64Array.from(data) };
 }
 
 export function fromRef(t: RefTensor, wide: boolean): StTensor {
@@ -53,16 +59,21 @@ export function readTensors(
   expected: readonly { name: string; type: TensorType }[],
   what: string,
 ): Map<string, RefTensor> {
-  const { tensors } = readSafetensorsFile(path);
+  const { tensors, ints } = readSafetensorsFile(path, { ints: true });
   const byName = new Map(expected.map((e) => [e.name, e.type]));
   const out = new Map<string, RefTensor>();
-  for (const [name, t] of tensors) {
+  for (const [name, t] of [...tensors, ...ints]) {
     const type = byName.get(name);
     if (!type) {
       const known = expected.map((e) => `${e.name}: ${formatType(e.type)}`).join(', ');
       throw new UserError(`${path}: tensor '${name}' is not ${what} of the model (expected ${known || 'none'})`);
     }
-    out.set(name, toRef(name, t, type.dtype, path));
+    out.set(
+      name,
+      ints.has(name)
+        ? refOfInts(name, ints.get(name)!, type.dtype, path)
+        : toRef(name, t as StTensor, type.dtype, path),
+    );
   }
   return out;
 }

@@ -2,7 +2,13 @@
 import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { readRegularFile } from './regular-file.js';
-import { decodeSafetensors, encodeSafetensors, SafetensorsError, type StTensor } from './safetensors.js';
+import {
+  type DecodedSafetensors,
+  decodeSafetensors,
+  encodeSafetensors,
+  SafetensorsError,
+  type StTensor,
+} from './safetensors.js';
 
 function reason(e: unknown): string {
   const code = typeof e === 'object' && e !== null && 'code' in e ? (e as { code: unknown }).code : undefined;
@@ -24,21 +30,19 @@ function reason(e: unknown): string {
 }
 
 /** Reads and validates a safetensors file; every failure is a SafetensorsError naming the path. */
-export function readSafetensorsFile(path: string): {
-  tensors: Map<string, StTensor>;
-  metadata: Record<string, string>;
-} {
+export function readSafetensorsFile(path: string, opts: { readonly ints?: boolean } = {}): DecodedSafetensors {
   let bytes: Uint8Array;
   try {
     bytes = readRegularFile(path);
   } catch (e) {
     throw new SafetensorsError(`cannot read ${path}: ${reason(e)}`);
   }
-  return decodeSafetensors(bytes, path);
+  // Files Kiln wrote carry a checksum (CLI.md v1.1 "Integrity"); others load as before.
+  return decodeSafetensors(bytes, path, { ...opts, verify: true });
 }
 
 /**
- * Writes a safetensors file atomically: the bytes go to a temporary file in the same directory,
+ * Writes a safetensors file atomically, its data section's checksum in the metadata: the bytes go to a temporary file in the same directory,
  * are fsynced, then renamed over the target, so readers never see a half-written file.
  */
 export function writeSafetensorsFile(
@@ -46,7 +50,7 @@ export function writeSafetensorsFile(
   tensors: ReadonlyMap<string, StTensor> | Record<string, StTensor>,
   metadata?: Record<string, string>,
 ): void {
-  const bytes = encodeSafetensors(tensors, metadata);
+  const bytes = encodeSafetensors(tensors, metadata, { checksum: true });
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   let fd: number | undefined;

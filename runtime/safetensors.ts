@@ -9,12 +9,55 @@
 // Uint8Array/DataView/TextEncoder/TextDecoder. Everything a file can get wrong is reported
 // as a SafetensorsError whose message starts with the source name.
 
+import { CHECKSUM_KEY, checksumOf } from './checksum.js';
+
 export type StDType = 'F32' | 'F64' | 'I32' | 'BOOL' | 'U8';
 
 export interface StTensor {
   dtype: StDType;
   shape: number[];
   data: Float32Array | Float64Array | Int32Array | Uint8Array;
+}
+
+/**
+ * Integer dtypes that other tools write for ids and labels (NumPy and PyTorch
+ * default to I64). Decoded only on request (`ints`), into their own map, so
+ * that a caller converts them (checking every value fits) and the runtime's
+ * readers keep seeing only the dtypes above.
+ */
+export type StIntDType = 'I64' | 'I16' | 'I8' | 'U16' | 'U32';
+
+export interface StIntTensor {
+  dtype: StIntDType;
+  shape: number[];
+  data: BigInt64Array | Int16Array | Int8Array | Uint16Array | Uint32Array;
+}
+
+const INT_ITEM_SIZE: Record<StIntDType, number> = { I64: 8, I16: 2, I8: 1, U16: 2, U32: 4 };
+
+function isStIntDType(s: unknown): s is StIntDType {
+  return typeof s === 'string' && Object.prototype.hasOwnProperty.call(INT_ITEM_SIZE, s);
+}
+
+function intsFromBytes(dtype: StIntDType, bytes: Uint8Array, numel: number): StIntTensor['data'] {
+  const size = INT_ITEM_SIZE[dtype];
+  const copy = new Uint8Array(bytes.length);
+  copy.set(bytes);
+  if (!HOST_LITTLE_ENDIAN && size > 1) {
+    for (let i = 0; i < copy.length; i += size) copy.subarray(i, i + size).reverse();
+  }
+  switch (dtype) {
+    case 'I64':
+      return new BigInt64Array(copy.buffer, 0, numel);
+    case 'I16':
+      return new Int16Array(copy.buffer, 0, numel);
+    case 'I8':
+      return new Int8Array(copy.buffer, 0, numel);
+    case 'U16':
+      return new Uint16Array(copy.buffer, 0, numel);
+    case 'U32':
+      return new Uint32Array(copy.buffer, 0, numel);
+  }
 }
 
 export class SafetensorsError extends Error {
@@ -152,6 +195,10 @@ function entriesOf(tensors: ReadonlyMap<string, StTensor> | Record<string, StTen
 export function encodeSafetensors(
   tensors: ReadonlyMap<string, StTensor> | Record<string, StTensor>,
   metadata?: Record<string, string>,
+  opts: {
+    /** Adds the data section's checksum to the metadata (`kiln.xxh32`), for decodeSafetensors to verify. */
+    readonly checksum?: boolean;
+  } = {},
 ): Uint8Array {
   const src = 'encodeSafetensors';
   const entries = entriesOf(tensors);
@@ -187,6 +234,11 @@ export function encodeSafetensors(
     return na < nb ? -1 : na > nb ? 1 : 0;
   });
 
+  if (opts.checksum) {
+    // First in the header, as a placeholder of the digest's width, written once the data is in place.
+    const rest = Object.entries(metadata ?? {}).filter(([k]) => k !== CHECKSUM_KEY);
+    metadata = Object.fromEntries([[CHECKSUM_KEY, PLACEHOLDER], ...rest]);
+  }
   // Built with defineProperty semantics (Object.fromEntries), so a tensor named "__proto__" is an ordinary key.
   const headerEntries: [string, unknown][] = [];
   if (metadata !== undefined) headerEntries.push(['__metadata__', Object.fromEntries(Object.entries(metadata))]);
@@ -208,7 +260,27 @@ export function encodeSafetensors(
     out.set(littleEndianBytes(t.data), pos);
     pos += t.data.byteLength;
   }
+  if (opts.checksum) {
+    // Header (with the placeholder) and data: a flipped byte in the metadata is damage too.
+    const digest = checksumOf(out.subarray(8, 8 + headerLen)) + checksumOf(out.subarray(8 + headerLen));
+    out.set(new TextEncoder().encode(digest), 8 + DIGEST_AT);
+  }
   return out;
+}
+
+/** The digest: the header's checksum (taken with this in its place), then the data section's. */
+const PLACEHOLDER = '0000000000000000';
+/** Where the digest sits in a header that starts with it: `{"__metadata__":{"kiln.xxh32":"`. */
+const DIGEST_AT = JSON.stringify({ __metadata__: { [CHECKSUM_KEY]: PLACEHOLDER } }).indexOf(PLACEHOLDER);
+
+/** The digest of a file Kiln wrote (its placeholder where the writer put it), '' where it is not there. */
+function digestOf(bytes: Uint8Array, headerLen: number): string {
+  const header = bytes.slice(8, 8 + headerLen);
+  const at = DIGEST_AT;
+  const prefix = new TextDecoder().decode(header.subarray(0, at));
+  if (prefix !== JSON.stringify({ __metadata__: { [CHECKSUM_KEY]: PLACEHOLDER } }).slice(0, at)) return '';
+  header.set(new TextEncoder().encode(PLACEHOLDER), at);
+  return checksumOf(header) + checksumOf(bytes.subarray(8 + headerLen));
 }
 
 interface Slot {
@@ -217,11 +289,23 @@ interface Slot {
   end: number;
 }
 
+/** What decodeSafetensors returns: `ints` only holds tensors when asked for (`opts.ints`). */
+export interface DecodedSafetensors {
+  tensors: Map<string, StTensor>;
+  metadata: Record<string, string>;
+  ints: Map<string, StIntTensor>;
+}
+
 /** Parses and fully validates a safetensors file; tensor data is copied into aligned typed arrays. */
 export function decodeSafetensors(
   bytes: Uint8Array,
   source = '<buffer>',
-): { tensors: Map<string, StTensor>; metadata: Record<string, string> } {
+  opts: {
+    readonly ints?: boolean;
+    /** Verifies the data section against its `kiln.xxh32` metadata, where the file has one. */
+    readonly verify?: boolean;
+  } = {},
+): DecodedSafetensors {
   const fail: (msg: string) => never = (msg) => {
     throw new SafetensorsError(`${source}: ${msg}`);
   };
@@ -257,9 +341,22 @@ export function decodeSafetensors(
   const dataStart = 8 + headerLen;
   const dataLen = bytes.length - dataStart;
 
+  // A damaged (or truncated) data section is named as such before anything is said about its tensors.
+  const meta = hdr['__metadata__'];
+  const want = isPlainObject(meta) ? meta[CHECKSUM_KEY] : undefined;
+  if (opts.verify && typeof want === 'string' && digestOf(bytes, headerLen) !== want)
+    throw new SafetensorsError(`${source} is damaged (checksum mismatch)`);
+
   const metadataEntries: [string, string][] = [];
   const slots: Slot[] = [];
-  const infos: { name: string; dtype: StDType; shape: number[]; numel: number; begin: number; end: number }[] = [];
+  const infos: {
+    name: string;
+    dtype: StDType | StIntDType;
+    shape: number[];
+    numel: number;
+    begin: number;
+    end: number;
+  }[] = [];
 
   for (const [name, info] of Object.entries(hdr)) {
     if (name === '__metadata__') {
@@ -277,7 +374,8 @@ export function decodeSafetensors(
       if (!(field in rec)) fail(`${where}: missing '${field}'`);
     }
     const dtype = rec['dtype'];
-    if (!isStDType(dtype)) return fail(`${where}: ${unsupportedDtype(dtype)}`);
+    const intOk = opts.ints === true && isStIntDType(dtype);
+    if (!isStDType(dtype) && !intOk) return fail(`${where}: ${unsupportedDtype(dtype)}`);
     const shape = rec['shape'];
     const numel = numelOf(shape);
     if (numel === undefined) return fail(`${where}: ${describeShapeProblem(shape)}`);
@@ -297,14 +395,14 @@ export function decodeSafetensors(
     if (end > dataLen) {
       fail(`${where}: data_offsets [${begin}, ${end}] run past the end of the data section (${dataLen} bytes)`);
     }
-    const need = numel * ITEM_SIZE[dtype];
+    const need = numel * (isStDType(dtype) ? ITEM_SIZE[dtype] : INT_ITEM_SIZE[dtype as StIntDType]);
     if (end - begin !== need) {
       fail(
         `${where}: data_offsets [${begin}, ${end}] hold ${end - begin} bytes but ${fmtShape(dtype, shapeArr)} needs ${need}`,
       );
     }
     slots.push({ name, begin, end });
-    infos.push({ name, dtype, shape: [...shapeArr], numel, begin, end });
+    infos.push({ name, dtype: dtype as StDType | StIntDType, shape: [...shapeArr], numel, begin, end });
   }
 
   // Like the reference implementation: tensors must tile the data section exactly, in some order.
@@ -328,13 +426,18 @@ export function decodeSafetensors(
   }
 
   const tensors = new Map<string, StTensor>();
+  const ints = new Map<string, StIntTensor>();
   for (const t of infos) {
     const raw = bytes.subarray(dataStart + t.begin, dataStart + t.end);
+    if (isStIntDType(t.dtype)) {
+      ints.set(t.name, { dtype: t.dtype, shape: t.shape, data: intsFromBytes(t.dtype, raw, t.numel) });
+      continue;
+    }
     if (t.dtype === 'BOOL') {
       const bad = raw.findIndex((v) => v > 1);
       if (bad >= 0) fail(`tensor '${t.name}': BOOL element ${bad} is ${raw[bad]}, expected 0 or 1`);
     }
     tensors.set(t.name, { dtype: t.dtype, shape: t.shape, data: typedFromBytes(t.dtype, raw, t.numel) });
   }
-  return { tensors, metadata: Object.fromEntries(metadataEntries) };
+  return { tensors, metadata: Object.fromEntries(metadataEntries), ints };
 }

@@ -4,7 +4,7 @@
 
 import { statSync } from 'node:fs';
 import { readSafetensorsFile, writeSafetensorsFile } from '../../runtime/safetensors-node.js';
-import type { StTensor } from '../../runtime/safetensors.js';
+import type { StIntTensor, StTensor } from '../../runtime/safetensors.js';
 import type { DTypeSpec, EntryName, TensorSpec } from '../../runtime/manifest.js';
 import { KilnRuntimeError, formatTensorType } from '../../runtime/validate.js';
 import { type Model, loadArtifact, loadModel as loadArtifactDir } from '../../runtime/model.js';
@@ -20,7 +20,7 @@ import { type LoadedModel, loadModel } from '../model.js';
 import type { CommonOptions } from '../options.js';
 import { summarize } from '../tensors.js';
 import { checkFinite } from '../data/finite.js';
-import { convertNumbers, f64 } from '../data/convert.js';
+import { convertNumbers, f64, fromInts } from '../data/convert.js';
 
 export function isDirectory(path: string): boolean {
   try {
@@ -97,8 +97,15 @@ export async function runtimeModel(
   return { model, source, notes: artifact.notes };
 }
 
-/** Which safetensors dtypes a runtime dtype accepts on input (F64 is narrowed to f32). */
-const ACCEPTS: Record<DTypeSpec, readonly string[]> = { f32: ['F32', 'F64'], i32: ['I32'], bool: ['BOOL', 'U8'] };
+/**
+ * Which safetensors dtypes a runtime dtype accepts on input: F64 is narrowed
+ * to f32, the integer dtypes become i32 where every value fits (fromInts).
+ */
+const ACCEPTS: Record<DTypeSpec, readonly string[]> = {
+  f32: ['F32', 'F64'],
+  i32: ['I32', 'I64', 'I16', 'I8', 'U8', 'U16', 'U32'],
+  bool: ['BOOL', 'U8'],
+};
 
 /** A safetensors tensor as the runtime's typed array for `dtype`; a user error when it does not fit. */
 export function toRuntime(name: string, t: StTensor, dtype: DTypeSpec, file: string): Tensor {
@@ -110,7 +117,8 @@ export function toRuntime(name: string, t: StTensor, dtype: DTypeSpec, file: str
   // F64 narrowed to f32 is refused where a value would become ±Inf (CLI.md v1.1).
   if (dtype === 'f32')
     data = t.data instanceof Float32Array ? t.data : convertNumbers(`${file}: tensor '${name}'`, f64(t), 'f32');
-  else if (dtype === 'i32') data = t.data as Int32Array;
+  else if (dtype === 'i32')
+    data = t.data instanceof Int32Array ? t.data : Int32Array.from(t.data); // U8 ids and labels widen exactly
   else {
     if (t.data.some((v) => v !== 0 && v !== 1))
       throw new UserError(`${file}: tensor '${name}' (bool) holds values other than 0 and 1`);
@@ -129,18 +137,22 @@ export function readRuntimeTensors(
   specs: readonly { readonly name: string; readonly dtype: DTypeSpec; readonly shape: TensorSpec['shape'] }[],
   what: string,
 ): Record<string, Tensor> {
-  const { tensors } = readSafetensorsFile(path);
+  const { tensors, ints: wide } = readSafetensorsFile(path, { ints: true });
   const byName = new Map(specs.map((s) => [s.name, s]));
   const out: Record<string, Tensor> = {};
-  for (const [name, t] of tensors) {
+  for (const [name, t] of [...tensors, ...wide]) {
     const spec = byName.get(name);
     if (!spec) {
       const known = specs.map((s) => `${s.name}: ${formatTensorType(s.dtype, s.shape)}`).join(', ');
       throw new UserError(`${path}: tensor '${name}' is not ${what} of the model (expected ${known || 'none'})`);
     }
-    out[name] = toRuntime(name, t, spec.dtype, path);
+    out[name] = isInts(t) ? fromInts(name, t, spec.dtype, path) : toRuntime(name, t, spec.dtype, path);
   }
   return out;
+}
+
+function isInts(t: StTensor | StIntTensor): t is StIntTensor {
+  return t.dtype === 'I64' || t.dtype === 'I16' || t.dtype === 'I8' || t.dtype === 'U16' || t.dtype === 'U32';
 }
 
 /** The runtime's tensors as safetensors (f32 widened to F64 with `f64`). */

@@ -16,6 +16,7 @@ import type { ModelTensor } from '../../compiler/model.js';
 import type { Tensor } from '../../runtime/executor.js';
 import type { DimSpec, TensorSpec } from '../../runtime/manifest.js';
 import { missingTensor } from '../data/bind.js';
+import { checkInputIds } from '../data/ids.js';
 import type { CsvColumns } from '../data/dataset.js';
 import { checkColumnOptions, dataForm, loadData } from '../data/load.js';
 import { UsageError } from '../errors.js';
@@ -32,9 +33,9 @@ export interface InputOptions extends CsvColumns {
 
 /** `--inputs` as the runtime's tensors, for `specs`: the inputs of the program the command runs. */
 export async function readInputs(opts: InputOptions, specs: readonly TensorSpec[]): Promise<Record<string, Tensor>> {
-  const tensors = isSafetensors(opts)
-    ? present(opts.inputs, specs, readRuntimeTensors(opts.inputs, specs, 'an input'))
-    : await readExamples(opts.inputs, specs, opts);
+  if (!isSafetensors(opts)) return limited(await readExamples(opts.inputs, specs, opts), specs, opts.limit);
+  const tensors = present(opts.inputs, specs, readRuntimeTensors(opts.inputs, specs, 'an input'));
+  checkInputIds(opts.inputs, tensors);
   return limited(tensors, specs, opts.limit);
 }
 
@@ -49,6 +50,7 @@ export async function readReferenceInputs(
   const specs = inputs.map(tensorSpec);
   if (isSafetensors(opts)) {
     const tensors = readTensors(opts.inputs, inputs, 'an input');
+    checkInputIds(opts.inputs, Object.fromEntries(tensors));
     return new Map(
       Object.entries(limited(present(opts.inputs, specs, Object.fromEntries(tensors)), specs, opts.limit)),
     );

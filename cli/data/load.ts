@@ -7,6 +7,7 @@
 //   DIR with IDX files, DIR/SET   *-images-idx3-ubyte[.gz], *-labels-idx1-ubyte[.gz]
 
 import { existsSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { UsageError, UserError } from '../errors.js';
 import { loadCsv } from './csv.js';
 import type { CsvColumns, Dataset, LoadContext } from './dataset.js';
@@ -15,6 +16,7 @@ import { idxSetAt, idxSets, loadIdxSet, pickIdxSet } from './idx-dir.js';
 import { loadNpyDir, npyFiles } from './npy-dir.js';
 import { loadSafetensorsData } from './safetensors.js';
 import { checkFinite } from './finite.js';
+import { checkIds } from './ids.js';
 
 export type DataForm = 'fashion-mnist' | 'safetensors' | 'csv' | 'npy' | 'idx';
 
@@ -28,8 +30,11 @@ export interface LoadedData {
 export async function loadData(data: string, ctx: LoadContext): Promise<LoadedData> {
   const loaded = await loadForm(data, ctx);
   // IDX images are bytes scaled to [0, 1]: finite by construction.
-  if (loaded.form !== 'idx' && loaded.form !== 'fashion-mnist')
-    for (const [name, t] of Object.entries(loaded.dataset.tensors)) checkFinite(data, name, t.shape, t.data);
+  for (const [name, t] of Object.entries(loaded.dataset.tensors)) {
+    const file = loaded.form === 'npy' ? join(data, `${name}.npy`) : data;
+    if (loaded.form !== 'idx' && loaded.form !== 'fashion-mnist') checkFinite(file, name, t.shape, t.data);
+    checkIds(file, name, t.shape, t.data);
+  }
   return loaded;
 }
 

@@ -38,7 +38,8 @@ export function loadNpyDir(dir: string, ctx: LoadContext): Dataset {
     }
     const arr = parseNpy(bytes, path);
     const integer = arr.dtype !== 'f4' && arr.dtype !== 'f8';
-    const data = convertNumbers(`${path}: tensor '${name}'`, { label: arr.descr, integer, data: arr.data }, spec.dtype);
+    const src = { label: arr.descr, integer, data: arr.data };
+    const data = convertNumbers(`${path}: tensor '${name}'`, src, spec.dtype, arr.shape);
     tensors[name] = { data, shape: arr.shape };
   }
   for (const spec of ctx.inputs)

@@ -7,9 +7,18 @@
 import { UserError } from '../errors.js';
 
 /** The element types Kiln reads: little-endian floats and ints, bytes and bools. */
-export type NpyDType = 'f4' | 'f8' | 'i4' | 'i8' | 'u1' | 'b1';
+export type NpyDType = 'f4' | 'f8' | 'i4' | 'i8' | 'i2' | 'i1' | 'u1' | 'u2' | 'u4' | 'b1';
 
-export type NpyData = Float32Array | Float64Array | Int32Array | BigInt64Array | Uint8Array;
+export type NpyData =
+  | Float32Array
+  | Float64Array
+  | Int32Array
+  | BigInt64Array
+  | Int16Array
+  | Int8Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array;
 
 export interface NpyArray {
   /** As the header wrote it, e.g. '<f4'. */
@@ -26,12 +35,17 @@ const DESCRS: Record<string, NpyDType> = {
   '<f8': 'f8',
   '<i4': 'i4',
   '<i8': 'i8',
+  '<i2': 'i2',
+  '|i1': 'i1',
+  '<i1': 'i1',
+  '<u2': 'u2',
+  '<u4': 'u4',
   '|u1': 'u1',
   '<u1': 'u1',
   '|b1': 'b1',
 };
 
-const ITEM_BYTES: Record<NpyDType, number> = { f4: 4, f8: 8, i4: 4, i8: 8, u1: 1, b1: 1 };
+const ITEM_BYTES: Record<NpyDType, number> = { f4: 4, f8: 8, i4: 4, i8: 8, i2: 2, i1: 1, u1: 1, u2: 2, u4: 4, b1: 1 };
 
 export function parseNpy(bytes: Uint8Array, file: string): NpyArray {
   const fail = (why: string): never => {
@@ -83,7 +97,7 @@ function parseHeader(text: string, fail: (why: string) => never): { descr: strin
 function unsupported(descr: string): string {
   if (/^>/.test(descr))
     return `big-endian data ('${descr}') is not supported; save it little-endian (astype('<${descr.slice(1)}'))`;
-  return `dtype '${descr}' is not supported (Kiln reads float32, float64, int32, int64, uint8 and bool: '<f4', '<f8', '<i4', '<i8', '|u1', '|b1')`;
+  return `dtype '${descr}' is not supported (Kiln reads float32, float64, int8 to int64, uint8 to uint32 and bool: '<f4', '<f8', '|i1', '<i2', '<i4', '<i8', '|u1', '<u2', '<u4', '|b1')`;
 }
 
 function typedView(dtype: NpyDType, buf: ArrayBuffer): NpyData {
@@ -96,6 +110,14 @@ function typedView(dtype: NpyDType, buf: ArrayBuffer): NpyData {
       return new Int32Array(buf);
     case 'i8':
       return new BigInt64Array(buf);
+    case 'i2':
+      return new Int16Array(buf);
+    case 'i1':
+      return new Int8Array(buf);
+    case 'u2':
+      return new Uint16Array(buf);
+    case 'u4':
+      return new Uint32Array(buf);
     case 'u1':
     case 'b1':
       return new Uint8Array(buf);

@@ -107,11 +107,11 @@ describe('kiln train data forms', () => {
       ],
       [
         { ...good, 'y.npy': npyBytes('<i8', [8], [0, 1, 2, 0, 1, 2, 3e9, 1]) },
-        /value 3000000000 at index 6 does not fit i32/,
+        /y\.npy: tensor 'y' holds 3000000000 at \[6\]; i32 holds at most 2147483647$/,
       ],
       [
         { ...good, 'y.npy': npyBytes('<i4', [8], [0, 1, 2, 0, 1, 7, 0, 1]) },
-        /label 7 of example 5 .* outside the model's 3 classes \(0 to 2\)/,
+        /y\.npy: tensor 'y' holds 7 at \[5\]; 'softmax_cross_entropy' needs class ids in \[0, 3\)$/,
       ],
       [{ ...good, 'y.npy': npyBytes('<i4', [7], y.subarray(0, 7)) }, /tensor 'y' has 7 examples but 'x' has 8/],
       [{ 'x.npy': npyBytes('<f4', [0, 4], []), 'y.npy': npyBytes('<i4', [0], []) }, /holds no examples/],
@@ -174,7 +174,7 @@ describe('kiln train data forms', () => {
     );
     await expectUserError(
       [TINY, '--data', write('range.csv', `${header}1,2,3,4,0\n1,2,3,4,9\n`), '--steps', '1'],
-      /range\.csv: label 9 of example 1 .* outside the model's 3 classes/,
+      /range\.csv: tensor 'y' holds 9 at \[1\]; 'softmax_cross_entropy' needs class ids in \[0, 3\)$/,
     );
     await expectUserError(
       [TINY, '--data', write('narrow.csv', `${header}1,2,3,4,0\n`), '--x-cols', 'a,b', '--steps', '1'],
@@ -286,7 +286,7 @@ describe('kiln train data forms', () => {
         '--steps',
         '1',
       ],
-      /label 3 of example 3 \(tensor 'y'\) is outside the model's 3 classes/,
+      /tensor 'y' holds 3 at \[3\]; 'softmax_cross_entropy' needs class ids in \[0, 3\)$/,
     );
     await expectUserError(
       [

@@ -436,7 +436,8 @@ describe('node file helpers', () => {
     writeSafetensorsFile(path, { w: t('F32', [1], [9]) });
     expect(readdirSync(dir)).toEqual(['params.safetensors']); // no temporary files left behind
     const { tensors, metadata } = readSafetensorsFile(path);
-    expect(metadata).toEqual({});
+    // The checksum of the data section (CLI.md v1.1 "Integrity"), and nothing of the first write.
+    expect(metadata).toEqual({ 'kiln.xxh32': expect.stringMatching(/^[0-9a-f]{16}$/) });
     expect([...(tensors.get('w')?.data ?? [])]).toEqual([9]);
   });
 
