@@ -374,13 +374,27 @@ function buildRoot(root: Node, buffers: RootBuffers, info: GraphInfo, maxBuffers
     draft = kb.draft;
   }
   checkRowLocalReads(draft, info);
-  checkHazards(draft);
+  try {
+    checkHazards(draft);
+  } catch (e) {
+    // The root updates a buffer in place that its inlined inputs read at other
+    // indices (or after storing it): computing an input into a buffer of its
+    // own first removes the read from this kernel.
+    if (!(e instanceof IRError) || !hasInlinedInput(root, buffers)) throw e;
+    throw new Refine(widestInput(root, buffers), e.message);
+  }
   if (draft.slots.length > maxBuffers)
     throw new Refine(
       widestInput(root, buffers),
       `kernel would bind ${draft.slots.length} buffers (limit ${maxBuffers})`,
     );
   return draft;
+}
+
+function hasInlinedInput(root: Node, buffers: BufferMap): boolean {
+  return root.inputs.some(
+    (x) => !(buffers.isMaterialized(x) || x.op === 'input' || x.op === 'param' || x.op === 'const'),
+  );
 }
 
 /** The inlined input of `root` that reads the most buffers: materialising it splits the kernel. */
@@ -807,7 +821,19 @@ function mergeCycles(drafts: DraftKernel[], buffers: Buffers): DraftKernel[] {
           )
           .join('\n'),
       );
-    checkHazards(one);
+    try {
+      checkHazards(one);
+    } catch (e) {
+      // A member reads an old value the group's single map stage has already
+      // stored, in a stage of its own (a row reduction, a loop): computing that
+      // member's inlined input into a buffer first leaves it a pointwise read.
+      if (!(e instanceof IRError)) throw e;
+      const culprit = ordered.find(
+        (d) => d.stages.some((s) => s.kind === 'reduce' || s.loops.length > 0) && hasInlinedInput(d.root, buffers),
+      );
+      if (!culprit) throw e;
+      throw new Refine(widestInput(culprit.root, buffers), e.message);
+    }
     for (const d of ordered) merged.set(d, one);
   }
   const out = new Set<DraftKernel>();
