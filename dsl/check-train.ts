@@ -18,6 +18,7 @@ import {
   scheduleCall,
 } from './train-calls.js';
 import type { GradientEstimator, TrainContract } from '../compiler/model.js';
+import { needsHessianDiag } from '../compiler/optimizers/index.js';
 import { formatType } from '../compiler/types.js';
 
 export interface CheckedTrain extends TrainContract {
@@ -139,6 +140,8 @@ export function checkTrain(
     ok = false;
     error(t.model.span, `train ${name} needs an optimizer statement, as in optimizer adam(lr = 1e-3)`);
   }
+  if (gradient?.kind === 'forward' && optimizer && !forwardGradientFits(optimizer, seen.get('gradient')!, error))
+    ok = false;
   if (!ok || !facts || minimize === undefined || optimizer === undefined) return undefined;
   return {
     model: name,
@@ -150,4 +153,34 @@ export function checkTrain(
     freeze,
     ...(gradient && { gradient }),
   };
+}
+
+/**
+ * A forward-gradient step estimates the gradient from jvps: it has no
+ * Hessian for adahessian or sophia, nor the exact gradient at a perturbed
+ * point that sam needs. Reported at the gradient line, the optimizer noted.
+ */
+function forwardGradientFits(optimizer: OptimizerSpec, at: Span, error: Report): boolean {
+  const note = [{ message: 'the optimizer', span: optimizer.span }];
+  let base: OptimizerSpec = optimizer;
+  for (let s: OptimizerSpec | undefined = optimizer; s; s = s.inner) {
+    base = s;
+    if (s.name === 'sam') {
+      error(
+        at,
+        'sam needs the exact gradient at the perturbed point, which a forward-gradient step does not compute: use gradient backprop',
+        note,
+      );
+      return false;
+    }
+  }
+  if (needsHessianDiag(base.name)) {
+    error(
+      at,
+      `optimizer ${base.name} needs the Hessian of the loss, which a forward-gradient step does not compute: use gradient backprop`,
+      note,
+    );
+    return false;
+  }
+  return true;
 }

@@ -6,7 +6,7 @@
 
 import { scalarNames } from '../../runtime/optimizers/host-scalars.js';
 import { baseOptimizer, resolveOptimizer, splitSam } from '../../runtime/optimizers/resolve.js';
-import type { OptimizerConfig, SupportedOptimizer } from '../../runtime/optimizers/spec.js';
+import { type OptimizerConfig, SUPPORTED_OPTIMIZERS, type SupportedOptimizer } from '../../runtime/optimizers/spec.js';
 import { ADABELIEF } from './adabelief.js';
 import { ADABOUND } from './adabound.js';
 import { ADADELTA } from './adadelta.js';
@@ -39,6 +39,12 @@ import { SHAMPOO } from './shampoo.js';
 import { SOPHIA } from './sophia.js';
 
 export type { OptimizerRule } from './rule.js';
+
+/** Whether base optimizer `name` reads a Hessian-diagonal estimate (which only a backprop step computes). */
+export function needsHessianDiag(name: string): boolean {
+  const known = (SUPPORTED_OPTIMIZERS as readonly string[]).includes(name);
+  return known && baseRule(name as SupportedOptimizer, {}).needsHessianDiag === true;
+}
 
 /** The rule of a base optimizer; only structural values (nesterov, amsgrad, centered, ns_steps) are read. */
 function baseRule(name: SupportedOptimizer, hyper: Readonly<Record<string, number | boolean>>): OptimizerRule {

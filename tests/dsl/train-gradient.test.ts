@@ -143,6 +143,24 @@ train gradient_model {
     expect(check(withTrain('gradient forward(directions = 0)')).trains).toEqual([]);
   });
 
+  it('refuses optimizers a forward-gradient step cannot drive, at the gradient line', () => {
+    const block = (optimizer: string) =>
+      `${MODEL}train m {\n  minimize  loss\n  optimizer ${optimizer}\n  gradient  forward(directions = 2)\n}\n`;
+    for (const opt of ['adahessian(lr = 0.1)', 'sophia(lr = 0.1)', 'lookahead(sophia(lr = 0.1))']) {
+      const base = opt.includes('adahessian') ? 'adahessian' : 'sophia';
+      const got = errors(block(opt));
+      expect(got.split('\n')[0], opt).toBe(
+        `t.kiln:8:3: error: optimizer ${base} needs the Hessian of the loss, which a forward-gradient step does not compute: use gradient backprop`,
+      );
+      expect(got, opt).toContain('(the optimizer at t.kiln:7:13)');
+      expect(check(block(opt)).trains, opt).toEqual([]);
+    }
+    expect(errors(block('sam(adam(lr = 0.1), rho = 0.05)')).split('\n')[0]).toBe(
+      't.kiln:8:3: error: sam needs the exact gradient at the perturbed point, which a forward-gradient step does not compute: use gradient backprop',
+    );
+    expect(errors(block('adam(lr = 0.1)'))).toBe('');
+  });
+
   it('is offered by syntax errors in a train block', () => {
     const got = errors(withTrain('gradiant forward(directions = 2)'));
     expect(got).toContain(
