@@ -74,9 +74,14 @@ function zerosLike(b: IRBuilder, x: Node): Node {
   return b.full(0, x.dtype, x.shape);
 }
 
-/** relu as where(x > 0, x, 0): the gradient at 0 is 0 (max(x, 0) would split it). */
+/**
+ * relu as max(0, x): NaN propagates (PyTorch), one native max on every
+ * backend. The 0 first makes the gradient at 0 go to the constant (max's
+ * ties go to its first argument), so x's gradient is 0 there; at NaN it is
+ * the incoming gradient.
+ */
 function relu(b: IRBuilder, x: Node): Node {
-  return b.where(gt(b, x, 0), x, zerosLike(b, x));
+  return b.bin('max', zerosLike(b, x), x);
 }
 
 /** sign with sign(0) = 0 and NaN kept (the x * 0 branch also has a zero gradient). */
@@ -112,10 +117,13 @@ function elu(b: IRBuilder, x: Node, a: ArgsOf<Node>): Node {
   return b.where(pos, x, b.bin('mul', b.unary('expm1', safe), alpha));
 }
 
-/** clip as NumPy: minimum(maximum(x, lo), hi), via where so x's gradient is 1 on [lo, hi] and NaN passes. */
+/**
+ * clip as torch.clamp: minimum(maximum(x, lo), hi), so a NaN in x, lo or hi
+ * gives NaN, and hi wins when lo > hi. x's gradient is 1 on [lo, hi] (ties
+ * go to x) and 0 elsewhere, NaN included.
+ */
 function clip(b: IRBuilder, x: Node, lo: Node, hi: Node): Node {
-  const t = b.select(b.bin('lt', x, lo), lo, x);
-  return b.select(gt(b, t, hi), hi, t);
+  return b.bin('min', b.bin('max', x, lo), hi);
 }
 
 function checkWhere(a: ArgsOf<TensorType>): Check {
