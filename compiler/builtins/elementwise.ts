@@ -75,13 +75,15 @@ function zerosLike(b: IRBuilder, x: Node): Node {
 }
 
 /**
- * relu as max(0, x): NaN propagates (PyTorch), one native max on every
- * backend. The 0 first makes the gradient at 0 go to the constant (max's
- * ties go to its first argument), so x's gradient is 0 there; at NaN it is
- * the incoming gradient.
+ * relu as PyTorch's clamp_min(x, 0): x < 0 ? 0 : x, so NaN and -0 pass
+ * through. The inner where gives x's gradient as PyTorch does (0 at 0 and
+ * at NaN); once stop_gradient is stripped it folds away (where(c, x, x)),
+ * leaving one compare and one select. (f32x4.max would propagate NaN too,
+ * but V8 lowers it to about eight x64 instructions; a select is two.)
  */
 function relu(b: IRBuilder, x: Node): Node {
-  return b.bin('max', zerosLike(b, x), x);
+  const at0 = b.where(gt(b, x, 0), x, b.stopGradient(x));
+  return b.where(b.bin('lt', x, 0), zerosLike(b, x), at0);
 }
 
 /** sign with sign(0) = 0 and NaN kept (the x * 0 branch also has a zero gradient). */
@@ -118,12 +120,15 @@ function elu(b: IRBuilder, x: Node, a: ArgsOf<Node>): Node {
 }
 
 /**
- * clip as torch.clamp: minimum(maximum(x, lo), hi), so a NaN in x, lo or hi
- * gives NaN, and hi wins when lo > hi. x's gradient is 1 on [lo, hi] (ties
- * go to x) and 0 elsewhere, NaN included.
+ * clip as torch.clamp: std::min(std::max(x, lo), hi) by selects, so a NaN x
+ * passes and hi wins when lo > hi, and NaN if lo or hi is NaN (that test
+ * folds away for constant bounds). x's gradient is 1 on [lo, hi] and at NaN.
  */
 function clip(b: IRBuilder, x: Node, lo: Node, hi: Node): Node {
-  return b.bin('min', b.bin('max', x, lo), hi);
+  const t = b.select(b.bin('lt', x, lo), lo, x);
+  const r = b.select(gt(b, t, hi), hi, t);
+  const nanBound = b.bin('or', b.bin('ne', lo, lo), b.bin('ne', hi, hi));
+  return b.select(nanBound, b.bin('add', lo, hi), r);
 }
 
 function checkWhere(a: ArgsOf<TensorType>): Check {

@@ -4,10 +4,12 @@
 // results written out here (not Kiln's own semantics.ts): NaN propagates
 // through relu, maximum/minimum, clip (a NaN bound included), max/min
 // reductions and max_pool2d; comparisons with NaN are false (`!=` true);
-// argmax/argmin give the first NaN's index. Signed zeros follow IEEE 754
-// maximum/minimum (+0 beats -0 in max), which is also what Kiln documents
-// for relu(-0) = +0. Inputs are big enough (B = 2048 rows) that two threads
-// really split every kernel, and odd in their last chunk so SIMD tails run.
+// argmax/argmin give the first NaN's index. Signed zeros: relu and clip as
+// PyTorch's scalar CPU kernels (std::max, std::min: relu(-0) = -0; its
+// vectorised kernels may pick the other zero of a tie), maximum/minimum as
+// IEEE 754 (+0 beats -0 in max). Inputs are big enough (B = 2048 rows) that
+// two threads really split every kernel, and rows are 64 wide, so the wasm
+// kernels run their SIMD paths.
 
 import { afterAll, describe, expect, it } from 'vitest';
 import { evaluate } from '../../compiler/interpret.js';
@@ -74,17 +76,23 @@ const tmax = (a: number, b: number): number =>
 const tmin = (a: number, b: number): number =>
   isNaN(a) || isNaN(b) ? NaN : a === b ? (Object.is(a, -0) ? a : b) : a < b ? a : b;
 
+/** C++'s std::max and std::min, as PyTorch's scalar clamp kernels use them (NaN in a passes). */
+const stdMax = (a: number, b: number): number => (a < b ? b : a);
+const stdMin = (a: number, b: number): number => (b < a ? b : a);
+/** torch.clamp: NaN if a bound is NaN, else std::min(std::max(x, lo), hi). */
+const clamp = (x: number, lo: number, hi: number): number => (isNaN(lo) || isNaN(hi) ? NaN : stdMin(stdMax(x, lo), hi));
+
 const ELEMENTWISE: Readonly<Record<string, (x: number, z: number) => number>> = {
-  relu_x: (x) => tmax(0, x),
+  relu_x: (x) => stdMax(x, 0),
   leaky_x: (x) => (x > 0 ? x : x * 0.5),
   elu_x: (x) => (x > 0 ? x : Math.expm1(x)),
   max_xz: tmax,
   min_xz: tmin,
   max_zx: (x, z) => tmax(z, x),
   min_zx: (x, z) => tmin(z, x),
-  clip_x: (x) => tmin(tmax(x, -1), 2),
-  clip_lo: (x, z) => tmin(tmax(x, z), 2),
-  clip_hi: (x, z) => tmin(tmax(x, -1), z),
+  clip_x: (x) => clamp(x, -1, 2),
+  clip_lo: (x, z) => clamp(x, z, 2),
+  clip_hi: (x, z) => clamp(x, -1, z),
   lt_xz: (x, z) => +(x < z),
   le_xz: (x, z) => +(x <= z),
   gt_xz: (x, z) => +(x > z),
@@ -300,8 +308,8 @@ webgpuSuite('NaN, ±Inf and -0 as PyTorch on webgpu', () => {
 
 describe('gradients at NaN, as README documents them', () => {
   // d/da, d/db, d/dc of sum((relu(a) + maximum(b, z) + clip(c, -1, 2)) * y), y = 1, a = b = c = x.
-  // At NaN, relu passes the gradient (it is max(0, x); PyTorch gives 0), maximum(x, z) routes it
-  // to z (it goes to x only where z <= x), clip gives 0 (as PyTorch: x is not in [lo, hi]).
+  // At NaN, relu gives 0 (as PyTorch, also at 0), maximum(x, z) routes the gradient to z (it goes
+  // to x only where z <= x), clip passes it to x (PyTorch gives 0: NaN is not in [lo, hi]).
   const rows = 4;
   const head = (n: string) => {
     const t = toRef(INPUTS[n]!);
@@ -318,9 +326,9 @@ describe('gradients at NaN, as README documents them', () => {
   const xs = Array.from(x.data);
   const zs = Array.from(inputs.get('z')!.data);
   const want = new Map([
-    ['a', xs.map((v) => (v > 0 || isNaN(v) ? 1 : 0))],
+    ['a', xs.map((v) => (v > 0 ? 1 : 0))],
     ['b', xs.map((v, i) => (zs[i]! <= v ? 1 : 0))],
-    ['c', xs.map((v) => (v >= -1 && v <= 2 ? 1 : 0))],
+    ['c', xs.map((v) => ((v >= -1 && v <= 2) || isNaN(v) ? 1 : 0))],
   ]);
   const g = gradientGraph(modelOf('grads').lower({ training: false }), {
     of: 'loss',
