@@ -74,9 +74,16 @@ function zerosLike(b: IRBuilder, x: Node): Node {
   return b.full(0, x.dtype, x.shape);
 }
 
-/** relu as where(x > 0, x, 0): the gradient at 0 is 0 (max(x, 0) would split it). */
+/**
+ * relu as PyTorch's clamp_min(x, 0): x < 0 ? 0 : x, so NaN and -0 pass
+ * through. The inner where gives x's gradient as PyTorch does (0 at 0 and
+ * at NaN); once stop_gradient is stripped it folds away (where(c, x, x)),
+ * leaving one compare and one select. (f32x4.max would propagate NaN too,
+ * but V8 lowers it to about eight x64 instructions; a select is two.)
+ */
 function relu(b: IRBuilder, x: Node): Node {
-  return b.where(gt(b, x, 0), x, zerosLike(b, x));
+  const at0 = b.where(gt(b, x, 0), x, b.stopGradient(x));
+  return b.where(b.bin('lt', x, 0), zerosLike(b, x), at0);
 }
 
 /** sign with sign(0) = 0 and NaN kept (the x * 0 branch also has a zero gradient). */
@@ -112,10 +119,16 @@ function elu(b: IRBuilder, x: Node, a: ArgsOf<Node>): Node {
   return b.where(pos, x, b.bin('mul', b.unary('expm1', safe), alpha));
 }
 
-/** clip as NumPy: minimum(maximum(x, lo), hi), via where so x's gradient is 1 on [lo, hi] and NaN passes. */
+/**
+ * clip as torch.clamp: std::min(std::max(x, lo), hi) by selects, so a NaN x
+ * passes and hi wins when lo > hi, and NaN if lo or hi is NaN (that test
+ * folds away for constant bounds). x's gradient is 1 on [lo, hi] and at NaN.
+ */
 function clip(b: IRBuilder, x: Node, lo: Node, hi: Node): Node {
   const t = b.select(b.bin('lt', x, lo), lo, x);
-  return b.select(gt(b, t, hi), hi, t);
+  const r = b.select(gt(b, t, hi), hi, t);
+  const nanBound = b.bin('or', b.bin('ne', lo, lo), b.bin('ne', hi, hi));
+  return b.select(nanBound, b.bin('add', lo, hi), r);
 }
 
 function checkWhere(a: ArgsOf<TensorType>): Check {

@@ -169,12 +169,21 @@ const logicConst = rule('logic-const', (n, b) => {
   return undefined;
 });
 
+/** a < b and b < a: never both true. */
+function strictlyOpposite(c: Node, d: Node): boolean {
+  return isBinary(c, 'lt') && isBinary(d, 'lt') && c.inputs[0] === d.inputs[1] && c.inputs[1] === d.inputs[0];
+}
+
 const whereSimplify = rule('where', (n, b) => {
   if (n.op !== 'where') return undefined;
   const [c, x, y] = n.inputs as [Node, Node, Node];
   const cv = constValue(c);
   if (cv !== undefined) return cv !== 0 ? x : y;
   if (x === y) return x;
+  // With c = a < b and d = b < a (relu's derivatives nest these):
+  // where(c, where(d, p, q), r) -> where(c, q, r); where(c, r, where(d, q, r)) -> where(d, q, r).
+  if (x.op === 'where' && strictlyOpposite(c, x.inputs[0]!)) return b.where(c, x.inputs[2]!, y);
+  if (y.op === 'where' && strictlyOpposite(c, y.inputs[0]!) && y.inputs[2] === x) return y;
   if (isUnary(c, 'not')) return b.where(c.inputs[0]!, y, x);
   if (n.dtype === 'bool' && isConstOf(x, 1) && isConstOf(y, 0)) return c;
   if (n.dtype === 'bool' && isConstOf(x, 0) && isConstOf(y, 1)) return b.unary('not', c);

@@ -638,6 +638,40 @@ describe('simplify', () => {
     );
   });
 
+  it('where: a nested where under the opposite strict comparison (relu derivatives), NaN included', () => {
+    const g = mk((b) => {
+      const x = b.input('x', f32(6));
+      const p = b.input('p', f32(6));
+      const q = b.input('q', f32(6));
+      const zero = b.full(0, 'f32', [6]);
+      const pos = b.binary('lt', zero, x);
+      const neg = b.binary('lt', x, zero);
+      return {
+        inner: b.where(pos, b.where(neg, p, q), zero),
+        outer: b.where(neg, zero, b.where(pos, q, zero)),
+        kept: b.where(neg, p, b.where(pos, q, x)),
+        same: b.where(pos, b.where(pos, p, q), zero),
+      };
+    });
+    const r = rewriteGraph(g, rulesNamed('where'), 'test');
+    const out = (name: string) => r.graph.outputs.find((o) => o.name === name)!.node;
+    // inner and outer both become where(0 < x, q, 0), one node; kept and same are not rewritten
+    expect(out('inner')).toBe(out('outer'));
+    expect(out('inner').op).toBe('where');
+    expect(out('inner').inputs.map((n) => n.op)).toEqual(['binary', 'input', 'expand']);
+    expect(out('kept').inputs[2]!.op).toBe('where');
+    expect(out('same').inputs[1]!.op).toBe('where');
+    const env = {
+      inputs: new Map([
+        ['x', tensor('f32', [6], [NaN, -0, 0, -1, 2, Infinity])],
+        ['p', tensor('f32', [6], [1, 2, 3, 4, 5, 6])],
+        ['q', tensor('f32', [6], [NaN, 7, 8, 9, 10, 11])],
+      ]),
+      params: new Map(),
+    };
+    expectSameValues(g, r.graph, env);
+  });
+
   it('cast-cast: only where the middle type loses nothing', () => {
     const g = mk((b) => {
       const p = b.input('p', bool(2));
