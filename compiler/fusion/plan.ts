@@ -557,8 +557,6 @@ function combineChecked(
 ): DraftKernel | string {
   if (forward && [...a.writes].some((w) => b.reads.get(w)?.has('old')))
     return `it needs a value ${ownerOf(a)} updates in place`;
-  if (a.ops.length + b.ops.length > MAX_KERNEL_OPS)
-    return `the kernel would fuse ${a.ops.length + b.ops.length} ops (at most ${MAX_KERNEL_OPS})`;
   let merged: DraftKernel;
   try {
     merged = combine(a, b, forward);
@@ -643,8 +641,19 @@ function mergeKernels(
 
   /** The kernel the last successful tryMerge made, and whether it moved other kernels past each other. */
   let lastMerge: { merged: DraftKernel; reordered: boolean } | undefined;
+  const full = new Set<DraftKernel>();
   const tryMerge = (a: DraftKernel, b: DraftKernel, forward: boolean, why: 'epilogue' | 'siblings'): boolean => {
     if (!sameParallel(a, b)) return false;
+    // Sizes never change (a merge makes a new kernel): no verdict to keep, and
+    // one line per full kernel rather than one per pair it refuses.
+    if (a.ops.length + b.ops.length > MAX_KERNEL_OPS) {
+      if (!full.has(a))
+        explain.add(
+          `not merging more into ${name(a)}: it fuses ${a.ops.length} ops (at most ${MAX_KERNEL_OPS} per kernel)`,
+        );
+      full.add(a);
+      return false;
+    }
     const known = verdicts[why].get(a, b);
     if (known === true) return false;
     const refuse = (reason: string, verdict: true | string) => {
@@ -664,7 +673,17 @@ function mergeKernels(
     indexStageNodes(b, false);
     indexStageNodes(merged, true);
     ks = [...others.filter((k) => position.get(k)! < at), merged, ...others.filter((k) => position.get(k)! > at)];
-    // keep topological order: the merged kernel sits where the later of the two was
+    position = new Map(ks.map((k, i) => [k, i]));
+    // Keep topological order. Where the merged kernel's place already respects
+    // its dependencies, orderDrafts would return the list unchanged: skip it.
+    const here = position.get(merged)!;
+    const inPlace =
+      [...deps.predecessors(merged)].every((p) => position.get(p)! < here) &&
+      [...deps.successors(merged)].every((q) => position.get(q)! > here);
+    if (inPlace) {
+      lastMerge = { merged, reordered: false };
+      return true;
+    }
     ks = orderDrafts(ks, deps);
     position = new Map(ks.map((k, i) => [k, i]));
     lastMerge = { merged, reordered: !sameOrder(others, ks, merged) };
@@ -672,22 +691,24 @@ function mergeKernels(
   };
 
   // 1. Producers with consumers reading their results at the stored index (epilogues).
-  // A consumer is settled once each of its producers has been refused; after a
-  // merge its only new producers are merged kernels (as for siblings, below).
-  let settled = new Set<DraftKernel>();
-  let made = new Set<DraftKernel>();
-  const noteMerge = (a: DraftKernel, b: DraftKernel) => {
-    const { merged, reordered } = lastMerge!;
-    made.delete(a);
-    made.delete(b);
-    made.add(merged);
-    if (reordered) settled.clear();
+  // A kernel is settled once each of its candidates has been refused. Refusals
+  // stand (see `verdicts`), so after merges a settled kernel's only new
+  // candidates are the kernels made since it was settled, unless a merge moved
+  // other kernels past each other (then every kernel is scanned again). That
+  // keeps each round short where a model has thousands of kernels.
+  let made: DraftKernel[] = [];
+  let settledAt = new Map<DraftKernel, number>();
+  const madeSince = (k: DraftKernel) => made.slice(settledAt.get(k)).filter((m) => position.has(m));
+  const noteMerge = () => {
+    made.push(lastMerge!.merged);
+    if (lastMerge!.reordered) settledAt.clear();
   };
   for (let changed = true; changed;) {
     changed = false;
     outer: for (const b of ks) {
       const producers = deps.producers(b);
-      for (const a of inKernelOrder(settled.has(b) ? producers.filter((p) => made.has(p)) : producers)) {
+      const fresh = settledAt.has(b) ? new Set(madeSince(b)) : undefined;
+      for (const a of inKernelOrder(fresh ? producers.filter((p) => fresh.has(p)) : producers)) {
         if (!sameParallel(a, b)) {
           if (verdicts.epilogue.get(a, b) === undefined) {
             explain.add(`not fusing ${name(b)} into ${name(a)}: different parallel space`);
@@ -696,42 +717,38 @@ function mergeKernels(
           continue;
         }
         if (tryMerge(a, b, true, 'epilogue')) {
-          noteMerge(a, b);
+          noteMerge();
           changed = true;
           break outer;
         }
       }
-      settled.add(b);
+      settledAt.set(b, made.length);
     }
   }
   // 2. Siblings over the same parallel space that share inputs or row reductions.
   // Siblings merge when they share inputs or row reductions; single-program
   // kernels (whole-tensor reductions such as LAMB's norms) always may: they
-  // run serially either way, and one dispatch is cheaper than two.
-  // A kernel is settled once every later candidate of it has been refused:
-  // refusals stand (see `verdicts`), so after a merge a settled kernel's only
-  // new candidates are the kernels sibling merges made, unless the merge moved
-  // other kernels past each other (then every kernel is scanned again). That
-  // keeps each round short where a model has thousands of sibling kernels.
-  settled = new Set<DraftKernel>();
-  made = new Set<DraftKernel>();
+  // run serially either way, and one dispatch is cheaper than two. Settled
+  // kernels as above.
+  made = [];
+  settledAt = new Map();
   for (let changed = true; changed;) {
     changed = false;
     const serial = ks.filter((k) => k.parallel.length === 0);
     outer: for (const a of ks) {
-      const candidates = settled.has(a)
-        ? [...made].filter((b) => b !== a && areSiblings(a, b))
+      const candidates = settledAt.has(a)
+        ? madeSince(a).filter((b) => b !== a && areSiblings(a, b))
         : siblingCandidates(a, deps, byStageNode, serial);
       const later = [...candidates].filter((b) => position.get(b)! > position.get(a)!);
       for (const b of inKernelOrder(later)) {
         if (!sameParallel(a, b)) continue;
         if (tryMerge(a, b, false, 'siblings')) {
-          noteMerge(a, b);
+          noteMerge();
           changed = true;
           break outer;
         }
       }
-      settled.add(a);
+      settledAt.set(a, made.length);
     }
   }
   return ks;
