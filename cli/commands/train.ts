@@ -131,6 +131,7 @@ async function makeTrainer(file: string, opts: TrainOptions, s: RunSettings): Pr
   return runtimeTrainer(file, {
     ...common,
     target: s.target,
+    batch: s.batch,
     ...(opts.threads !== undefined && { threads: opts.threads }),
   });
 }
