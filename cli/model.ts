@@ -10,7 +10,7 @@ import { evalShape, formatType } from '../compiler/types.js';
 import type { RefTensor } from '../compiler/interpret.js';
 import { initParam } from '../compiler/init.js';
 import { UserError } from './errors.js';
-import { WASM_MAX_BYTES, paramBytes } from './param-bytes.js';
+import { paramsOverLimit } from './memory-estimate.js';
 import { readTensors } from './tensors.js';
 import { useModelIds } from './data/ids.js';
 
@@ -53,23 +53,12 @@ export function loadModel(path: string, modelName: string | undefined): LoadedMo
     model = models.length === 1 ? models[0]! : (firstTrained ?? models[0]!);
   }
   const train = trains.find((t) => t.model === model.name);
-  checkParamBytes(model);
+  // Before anything is compiled or allocated: an allocation that large fails deep inside.
+  const over = paramsOverLimit(model);
+  if (over !== undefined) throw new UserError(over);
   // The inputs this command line reads are this model's: their ids are checked against it.
   useModelIds(model);
   return { path, model, train, loaded };
-}
-
-/**
- * Refuses, with the figure, a model whose parameters alone cannot fit in
- * memory, before anything is allocated (an allocation that large fails deep
- * inside, as an internal error).
- */
-export function checkParamBytes(model: CheckedModel): void {
-  const bytes = paramBytes(model);
-  if (bytes > WASM_MAX_BYTES)
-    throw new UserError(
-      `model '${model.name}' needs ${(bytes / 1e9).toFixed(1)} GB for parameters alone; wasm memory is at most 4 GiB`,
-    );
 }
 
 export function initialParams(model: CheckedModel, seed: number): Map<string, RefTensor> {

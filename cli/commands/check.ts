@@ -5,7 +5,7 @@
 import { loadKilnFile } from '../../dsl/frontend.js';
 import { evalDim, formatType, isStatic, numel } from '../../compiler/types.js';
 import type { Output } from '../output.js';
-import { WASM_MAX_BYTES, paramBytes } from '../param-bytes.js';
+import { CHECK_BATCH, WASM_MAX_BYTES, checkLine, formatBytes, graphEstimate, paramBytes } from '../memory-estimate.js';
 
 /** Checks every file; one file's error is thrown, as any command's, while several are each reported. */
 export async function checkCommand(files: readonly string[], out: Output): Promise<number> {
@@ -47,6 +47,15 @@ async function checkFile(file: string, out: Output): Promise<number> {
     out.stdout(
       `  ${formatBytes(bytes)} of parameters${bytes > WASM_MAX_BYTES ? ": more than wasm's 4 GiB, so it cannot run" : ''}\n`,
     );
+    const e =
+      bytes > WASM_MAX_BYTES
+        ? undefined
+        : graphEstimate(
+            m,
+            result.trains.find((t) => t.model === m.name),
+            CHECK_BATCH,
+          );
+    if (e) out.stdout(`  ${checkLine(e)}\n`);
   }
   for (const t of result.trains) {
     const opt = Object.entries(t.optimizer.args)
@@ -60,17 +69,6 @@ async function checkFile(file: string, out: Output): Promise<number> {
   }
   out.stdout(`${file}: ok\n`);
   return 0;
-}
-
-/** 813.1 KB, 40.0 GB: decimal units, one decimal. */
-export function formatBytes(n: number): string {
-  const units = ['bytes', 'KB', 'MB', 'GB', 'TB'];
-  let u = 0;
-  while (n >= 1000 && u < units.length - 1) {
-    n /= 1000;
-    u++;
-  }
-  return u === 0 ? `${n} bytes` : `${n.toFixed(1)} ${units[u]}`;
 }
 
 /**

@@ -10,10 +10,12 @@ import { KilnRuntimeError, formatTensorType } from '../../runtime/validate.js';
 import { type Model, loadArtifact, loadModel as loadArtifactDir } from '../../runtime/model.js';
 import type { Tensor, TensorData } from '../../runtime/executor.js';
 import type { RefTensor } from '../../compiler/interpret.js';
-import type { GradRequest } from '../../compiler/compile.js';
+import { type Compilation, type GradRequest, compile } from '../../compiler/compile.js';
 import type { ModelContract, ModelTensor } from '../../compiler/model.js';
 import { dimSpec } from '../../compiler/target.js';
-import { compileArtifact } from '../../targets/artifact.js';
+import { buildArtifact } from '../../targets/artifact.js';
+import { loadTarget } from '../../targets/index.js';
+import { estimateOverLimit, planEstimate } from '../memory-estimate.js';
 import { probeRelaxedSimd } from '../../targets/wasm/features.js';
 import { UsageError, UserError } from '../errors.js';
 import { type LoadedModel, loadModel } from '../model.js';
@@ -61,6 +63,8 @@ export async function runtimeModel(
     readonly grad?: GradRequest;
     readonly training?: boolean;
     readonly entries?: readonly EntryName[];
+    /** The batch the program will run at: refused before allocating when it cannot fit wasm's memory. */
+    readonly batch?: number;
     /** Compile this view of the source's model instead (e.g. compiler/grad-cam.ts); sources only. */
     readonly view?: (model: ModelContract) => ModelContract;
   } = {},
@@ -76,17 +80,16 @@ export async function runtimeModel(
   const source = loadModel(file, opts.model);
   // Only `train` needs the training step: leaving it out saves compile time.
   const target = opts.target === 'webgpu' ? 'webgpu' : 'wasm';
-  const artifact = await compileArtifact(
-    build.view ? build.view(source.model) : source.model,
-    build.training ? source.train : undefined,
-    {
-      target,
-      seed: opts.seed,
-      relaxedSimd: target === 'wasm' && probeRelaxedSimd(),
-      ...(build.grad && { grad: build.grad }),
-      ...(build.entries && { entries: build.entries }),
-    },
+  const model0 = build.view ? build.view(source.model) : source.model;
+  const c = compile(model0, build.training ? source.train : undefined, {
+    target,
+    ...(build.grad && { grad: build.grad }),
+  });
+  if (target === 'wasm' && build.batch !== undefined) refuseOverWasm(c, build.batch, build.training === true);
+  const gen = await loadTarget(
+    target === 'wasm' ? { name: 'wasm', relaxedSimd: probeRelaxedSimd(), threads: true } : { name: 'webgpu' },
   );
+  const artifact = buildArtifact(c, gen, { seed: opts.seed, ...(build.entries && { entries: build.entries }) });
   const model = await userErrors(() =>
     loadArtifact(artifact, loadOpts, {
       manifest: `${file} (compiled manifest)`,
@@ -95,6 +98,30 @@ export async function runtimeModel(
     }),
   );
   return { model, source, notes: artifact.notes };
+}
+
+/**
+ * The memory plan of the program that will run (the training step, else the
+ * forward pass) at `batch`, refused with its figures over 4 GiB. Every
+ * symbol of the inputs' first dims is the batch; a plan with other symbols
+ * (a sequence length) is left to the runtime's own check.
+ */
+function refuseOverWasm(c: Compilation, batch: number, training: boolean): void {
+  const step = training && c.step?.kind === 'built' ? c.step.stages : undefined;
+  const plan = (step ?? c.forward).memory;
+  const dims = new Map<string, number>();
+  for (const i of c.model.inputs) {
+    const d = i.type.shape[0];
+    if (d !== undefined && typeof d !== 'number') for (const s of d.syms) dims.set(s, batch);
+  }
+  let estimate;
+  try {
+    estimate = planEstimate(plan, dims, new Set(c.model.params.map((p) => p.name)), batch);
+  } catch {
+    return;
+  }
+  const over = estimateOverLimit(c.model.name, estimate);
+  if (over !== undefined) throw new UserError(over);
 }
 
 /**

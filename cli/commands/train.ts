@@ -8,6 +8,7 @@
 import { processOutput, type Output } from '../output.js';
 import { UsageError, UserError } from '../errors.js';
 import { fingerprint } from '../data/fingerprint.js';
+import { nonfiniteAllowed } from '../data/finite.js';
 import { checkLabels } from '../data/labels.js';
 import { type LoadedData, loadData } from '../data/load.js';
 import { FASHION_MNIST } from '../data/fashion-mnist.js';
@@ -29,6 +30,7 @@ import { type LoopResult, type Snapshot, orderFor, trainLoop } from '../train/lo
 import { type Plan, planRun } from '../train/plan.js';
 import { plotSvg } from '../train/plot.js';
 import { type Reporter, barReporter, fmtLoss, plainReporter } from '../train/progress.js';
+import { divergedMessage, keptNote } from '../train/stop-message.js';
 import { referenceTrainer } from '../train/reference-trainer.js';
 import { runtimeTrainer } from '../train/runtime-trainer.js';
 import { type GivenSettings, resolveSettings } from '../train/settings.js';
@@ -131,6 +133,7 @@ async function makeTrainer(file: string, opts: TrainOptions, s: RunSettings): Pr
   return runtimeTrainer(file, {
     ...common,
     target: s.target,
+    batch: s.batch,
     ...(opts.threads !== undefined && { threads: opts.threads }),
   });
 }
@@ -290,12 +293,8 @@ async function finish(
   const ckpt = opts.checkpoint;
   if (end.kind === 'diverged') {
     const kept = ckpt === undefined ? undefined : readCheckpoint(ckpt);
-    const where = kept
-      ? `the last good checkpoint (step ${kept.meta.position.step}) is kept in ${ckpt}`
-      : 'no params were written';
-    throw new UserError(
-      `the loss became ${end.loss} at step ${end.step} (epoch ${end.epoch}); stopped training: ${where}. Try a lower --lr`,
-    );
+    const note = keptNote(kept && ckpt, kept?.meta.position.step);
+    throw new UserError(divergedMessage(end, note, !nonfiniteAllowed()));
   }
   if (end.kind === 'interrupted') {
     out.stdout(

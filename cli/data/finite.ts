@@ -15,6 +15,11 @@ export function allowNonfinite(allow: boolean): void {
   allowed = allow;
 }
 
+/** Whether --allow-nonfinite let non-finite values in unchecked (so a diverged loss may be the data's). */
+export function nonfiniteAllowed(): boolean {
+  return allowed;
+}
+
 /** The flat index of the first NaN or ±Inf of `data`, or -1. */
 export function firstNonfinite(data: ArrayLike<number>): number {
   for (let i = 0; i < data.length; i++) {

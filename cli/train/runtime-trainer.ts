@@ -14,10 +14,15 @@ import type { Trainer } from './trainer.js';
 export interface RuntimeTrainerOptions extends CommonOptions {
   readonly paramsIn?: string;
   readonly lr?: number;
+  /** The run's --batch: the step's memory is estimated at it before anything is allocated. */
+  readonly batch?: number;
 }
 
 export async function runtimeTrainer(file: string, opts: RuntimeTrainerOptions): Promise<Trainer> {
-  const { model, source, notes } = await runtimeModel(file, opts, { training: true });
+  const { model, source, notes } = await runtimeModel(file, opts, {
+    training: true,
+    ...(opts.batch !== undefined && { batch: opts.batch }),
+  });
   try {
     if (!model.canTrain) {
       const why =
