@@ -185,8 +185,14 @@ function stepStages(model: ModelContract, train: TrainContract, limits: PlanOpti
     // An optimizer or model the step cannot be built for: the forward program still compiles.
     return { kind: 'unavailable', reason: (e as Error).message };
   }
-  const stages = compileGraph(step.graph, limits);
-  return { kind: 'built', step, stages, ...(step.plain && { plain: compileGraph(step.plain.graph, limits) }) };
+  // The updates of the trainable params raise the step's non-finite flag (fusion/plan.ts NONFINITE_OUTPUT).
+  const checked = { ...limits, nonfinite: step.trainable };
+  return {
+    kind: 'built',
+    step,
+    stages: compileGraph(step.graph, checked),
+    ...(step.plain && { plain: compileGraph(step.plain.graph, checked) }),
+  };
 }
 
 /** The programs of a built step: `step`, and `step_plain` for a curvature rule. */

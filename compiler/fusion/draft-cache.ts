@@ -9,7 +9,7 @@
 // the reused draft's buffer ids are translated.
 
 import type { Node } from '../ir.js';
-import type { BufferMap, DraftKernel } from './kernel-builder.js';
+import type { BufferMap, DraftKernel, StoreCheckBuf } from './kernel-builder.js';
 
 /** What building one root's kernel asks of an attempt's buffers. */
 export interface RootBuffers extends BufferMap {
@@ -28,7 +28,8 @@ export interface NamedBuffers extends RootBuffers {
 type Question =
   | { readonly ask: 'home'; readonly node: Node; readonly buf: number; readonly name: string }
   | { readonly ask: 'materialized' | 'rowLocal'; readonly node: Node; readonly answer: boolean }
-  | { readonly ask: 'targets'; readonly node: Node; readonly bufs: readonly number[]; readonly names: string[] };
+  | { readonly ask: 'targets'; readonly node: Node; readonly bufs: readonly number[]; readonly names: string[] }
+  | { readonly ask: 'check'; readonly buf: number; readonly answer: StoreCheckBuf | undefined };
 
 /** Answers an attempt's questions and writes them down. */
 class Recorder implements RootBuffers {
@@ -51,6 +52,12 @@ class Recorder implements RootBuffers {
   isRowLocal(n: Node): boolean {
     const answer = this.buffers.isRowLocal(n);
     this.questions.push({ ask: 'rowLocal', node: n, answer });
+    return answer;
+  }
+
+  checkOf(buf: number): StoreCheckBuf | undefined {
+    const answer = this.buffers.checkOf(buf);
+    this.questions.push({ ask: 'check', buf, answer });
     return answer;
   }
 
@@ -85,6 +92,13 @@ function replay(questions: readonly Question[], buffers: NamedBuffers): Map<numb
         const bufs = buffers.targetsOf(q.node);
         if (bufs.length !== q.bufs.length || bufs.some((b, i) => buffers.nameOf(b) !== q.names[i])) return undefined;
         q.bufs.forEach((b, i) => ids.set(b, bufs[i]!));
+        break;
+      }
+      case 'check': {
+        // Param ids never change; the one flag output's id may (it follows the temps).
+        const c = buffers.checkOf(q.buf);
+        if (c?.word !== q.answer?.word) return undefined;
+        if (c && q.answer) ids.set(q.answer.flag, c.flag);
         break;
       }
     }

@@ -27,6 +27,14 @@ export interface BufferMap {
   home(n: Node): number;
   isMaterialized(n: Node): boolean;
   isRowLocal(n: Node): boolean;
+  /** The non-finite check of stores into program buffer `buf` (a checked param's), in program buffer ids. */
+  checkOf(buf: number): StoreCheckBuf | undefined;
+}
+
+/** A store check (kir.ts StoreCheck) before slots are assigned: `flag` is a program buffer id. */
+export interface StoreCheckBuf {
+  readonly flag: number;
+  readonly word: number;
 }
 
 /** A kernel before scheduling: slots are program buffer ids; reads remember param versions. */
@@ -143,7 +151,10 @@ export class KernelBuilder {
 
   store(buf: number, shape: Shape, idx: readonly IExpr[], value: VExpr): Store {
     this.draft.writes.add(buf);
-    return { buf: this.slot(buf), index: this.simplify(flatIndex(shape, idx)), value };
+    const st: Store = { buf: this.slot(buf), index: this.simplify(flatIndex(shape, idx)), value };
+    // The flag slot is not among the draft's writes: kernels only ever set words to 1, in any order.
+    const c = this.buffers.checkOf(buf);
+    return c ? { ...st, check: { flag: this.slot(c.flag), word: c.word } } : st;
   }
 
   /** The value of `n` at `idx`, inlining everything that is not materialised. */

@@ -13,7 +13,7 @@ import type { IExpr, Kernel, KernelProgram, Loop, ProgramBuffer, Stage, VExpr } 
 import { dimExpr, iadd, ic, imul, ivar, printIndex } from '../kernel/index-expr.js';
 import { VExprRewriter, collectDims, collectLoads } from '../kernel/walk.js';
 import { refineLoops } from '../kernel/refine-loops.js';
-import { type DraftKernel, KernelBuilder, Refine, type BufferMap } from './kernel-builder.js';
+import { type DraftKernel, KernelBuilder, Refine, type BufferMap, type StoreCheckBuf } from './kernel-builder.js';
 import { decide, describeNode } from './decide.js';
 import { KernelDependencies } from './dependencies.js';
 import { DraftCache, type NamedBuffers, type RootBuffers } from './draft-cache.js';
@@ -28,7 +28,16 @@ export interface PlanOptions {
   readonly noRefine?: boolean;
   /** Rebuild every kernel in every planning attempt (for differential tests of DraftCache). */
   readonly noReuse?: boolean;
+  /**
+   * Params whose in-place updates (assigns) get the non-finite check: the
+   * program gains the i32 output NONFINITE_OUTPUT of one word per param, in
+   * this order (the training step's trainable params).
+   */
+  readonly nonfinite?: readonly string[];
 }
+
+/** The training step's flag output (PlanOptions.nonfinite): word i is 1 when param i's update stored NaN or ±inf. */
+export const NONFINITE_OUTPUT = '@nonfinite';
 
 export interface FusionPlan {
   readonly program: KernelProgram;
@@ -59,7 +68,7 @@ export function planKernels(g: Graph, opts: PlanOptions = {}): FusionPlan {
     if (opts.noReuse) cache = new DraftCache();
     if (attempt > MAX_REFINES) throw new IRError('fusion planning does not converge');
     const decisions = decide(info, forced);
-    const buffers = new Buffers(info, decisions);
+    const buffers = new Buffers(info, decisions, opts.nonfinite ?? []);
     try {
       let drafts = mergeCycles(
         buffers.roots.map((r) => cache.draft(r, buffers, (b) => buildRoot(r, b, info, maxBuffers))),
@@ -92,10 +101,14 @@ class Buffers implements NamedBuffers {
   readonly outputs: { name: string; buf: number; shape: Shape; node: Node }[] = [];
   readonly assigns: { target: string; buf: number }[] = [];
   readonly paramBuf = new Map<string, number>();
+  /** The flag output of the non-finite checks, and the word of each checked param buffer. */
+  private readonly checks = new Map<number, StoreCheckBuf>();
+  readonly flag: { readonly buf: number; readonly words: number } | undefined;
 
   constructor(
     readonly info: GraphInfo,
     readonly d: ReturnType<typeof decide>,
+    nonfinite: readonly string[],
   ) {
     const g = info.graph;
     const add = (n: Node, role: ProgramBuffer['role']) => {
@@ -156,6 +169,23 @@ class Buffers implements NamedBuffers {
       this.homes.set(n.id, b);
       target(n, b);
     }
+    // After the temps, so that a flag changes no temp's number (their names in dumps).
+    if (nonfinite.length > 0) {
+      const buf = this.list.length;
+      this.list.push({
+        id: buf,
+        dtype: 'i32',
+        size: nonfinite.length,
+        role: { kind: 'output', name: NONFINITE_OUTPUT },
+      });
+      this.names.push(`output ${NONFINITE_OUTPUT}`);
+      this.flag = { buf, words: nonfinite.length };
+      nonfinite.forEach((name, word) => {
+        const p = this.paramBuf.get(name);
+        if (p === undefined) throw new IRError(`non-finite check of '${name}', which is not a param of the graph`);
+        this.checks.set(p, { flag: buf, word });
+      });
+    }
     // Roots in topological order.
     const order = new Map(info.nodes.map((n, i) => [n.id, i]));
     this.roots.sort((a, b) => order.get(a.id)! - order.get(b.id)!);
@@ -183,6 +213,9 @@ class Buffers implements NamedBuffers {
   }
   isParamBuffer(buf: number): boolean {
     return this.list[buf]!.role.kind === 'param';
+  }
+  checkOf(buf: number): StoreCheckBuf | undefined {
+    return this.checks.get(buf);
   }
 }
 
@@ -509,7 +542,13 @@ function combine(a: DraftKernel, b: DraftKernel, forward: boolean): DraftKernel 
     .filter((s, i) => !(s.kind === 'reduce' && a.stageNodes.includes(b.stageNodes[reduceOrdinal(b, i)]!)))
     .map((s) => {
       const r = rw.stage(s);
-      return r.kind === 'map' ? { ...r, stores: r.stores.map((st) => ({ ...st, buf: slotOf(b.slots[st.buf]!) })) } : r;
+      if (r.kind === 'reduce') return r;
+      const stores = r.stores.map((st) => ({
+        ...st,
+        buf: slotOf(b.slots[st.buf]!),
+        ...(st.check && { check: { ...st.check, flag: slotOf(b.slots[st.check.flag]!) } }),
+      }));
+      return { ...r, stores };
     });
   const reads = new Map<number, Set<'old' | 'new'>>();
   for (const d of [a, b]) for (const [k, v] of d.reads) reads.set(k, new Set([...(reads.get(k) ?? []), ...v]));
@@ -899,17 +938,36 @@ function assemble(drafts: DraftKernel[], buffers: Buffers, g: Graph, refine: boo
     if (!stages.some((s) => s.kind === 'map')) continue;
     const used = new Set<number>();
     for (const l of collectLoads(stages)) used.add(l.buf);
-    for (const s of stages) if (s.kind === 'map') for (const st of s.stores) used.add(st.buf);
+    for (const s of stages)
+      if (s.kind === 'map')
+        for (const st of s.stores) {
+          used.add(st.buf);
+          if (st.check) used.add(st.check.flag);
+        }
     const keep = [...used].sort((x, y) => x - y);
     const remap = new Map(keep.map((old, i) => [old, i]));
     const rw = new VExprRewriter((v) => (v.k === 'load' ? { ...v, buf: remap.get(v.buf)! } : v));
     const finalStages = stages.map((s) => {
       const r = rw.stage(s);
-      return r.kind === 'map' ? { ...r, stores: r.stores.map((st) => ({ ...st, buf: remap.get(st.buf)! })) } : r;
+      if (r.kind === 'reduce') return r;
+      const stores = r.stores.map((st) => ({
+        ...st,
+        buf: remap.get(st.buf)!,
+        ...(st.check && { check: { ...st.check, flag: remap.get(st.check.flag)! } }),
+      }));
+      return { ...r, stores };
     });
     const writes = new Set<number>();
-    for (const s of finalStages) if (s.kind === 'map') for (const st of s.stores) writes.add(st.buf);
+    for (const s of finalStages)
+      if (s.kind === 'map')
+        for (const st of s.stores) {
+          writes.add(st.buf);
+          if (st.check) writes.add(st.check.flag);
+        }
     const readSlots = new Set(collectLoads(finalStages).map((l) => l.buf));
+    // Raising a flag is an or into it: readwrite, so the program zeroes the flags before each call.
+    for (const s of finalStages)
+      if (s.kind === 'map') for (const st of s.stores) if (st.check) readSlots.add(st.check.flag);
     const dims = collectDims(finalStages);
     for (const l of [...d.parallel, ...finalStages.flatMap((s) => s.loops)])
       if (typeof l.extent !== 'number') l.extent.syms.forEach((s) => dims.add(s));
@@ -932,7 +990,12 @@ function assemble(drafts: DraftKernel[], buffers: Buffers, g: Graph, refine: boo
   return {
     buffers: buffers.list,
     kernels,
-    outputs: buffers.outputs.map((o) => ({ name: o.name, buf: o.buf, shape: o.shape, dtype: o.node.dtype })),
+    outputs: [
+      ...buffers.outputs.map((o) => ({ name: o.name, buf: o.buf, shape: o.shape, dtype: o.node.dtype })),
+      ...(buffers.flag
+        ? [{ name: NONFINITE_OUTPUT, buf: buffers.flag.buf, shape: [buffers.flag.words], dtype: 'i32' as const }]
+        : []),
+    ],
     assigns: buffers.assigns,
     scalars,
   };

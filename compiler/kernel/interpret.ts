@@ -316,7 +316,12 @@ export function runKernel(k: Kernel, buffers: readonly Float64Array[], env: Kern
         const stores = st.stores.map((s) => {
           const sl = slot(s.buf);
           if (!sl.canWrite) fail(`${where}: stores to read-only ${sl.label}`);
-          return { slot: sl, index: compileI(s.index, sc), value: compileV(s.value, sc) };
+          const check = s.check && slot(s.check.flag);
+          if (check && !check.canWrite) fail(`${where}: raises a flag in read-only ${check.label}`);
+          if (check && !(s.check!.word >= 0 && s.check!.word < check.data.length))
+            fail(`${where}: flag word ${s.check!.word} out of bounds [0, ${check.data.length})`);
+          const flag = check && { data: check.data, word: s.check!.word };
+          return { slot: sl, index: compileI(s.index, sc), value: compileV(s.value, sc), flag };
         });
         const idx = stores.map(() => 0);
         const vals = stores.map(() => 0);
@@ -333,6 +338,9 @@ export function runKernel(k: Kernel, buffers: readonly Float64Array[], env: Kern
             if (!(j >= 0 && j < data.length && Number.isInteger(j)))
               fail(`${where}: store to ${label} at index ${j} out of bounds [0, ${data.length})`);
             data[j] = vals[i]!;
+            // The non-finite check (kir.ts StoreCheck) looks at the value as stored.
+            const flag = stores[i]!.flag;
+            if (flag && !Number.isFinite(data[j]!)) flag.data[flag.word] = 1;
           }
         };
         return () => forEachPoint(vars, loopSlots, extents, body);

@@ -88,6 +88,18 @@ export interface Store {
   readonly buf: number;
   readonly index: IExpr;
   readonly value: VExpr;
+  /**
+   * The non-finite check of a param's in-place update (the training step's
+   * flag): when a stored value is NaN or ±inf, i32 word `word` of the buffer
+   * in slot `flag` becomes 1. Kernels only ever write 1 there (so threads and
+   * invocations race benignly); the runtime zeroes the buffer before a step.
+   */
+  readonly check?: StoreCheck;
+}
+
+export interface StoreCheck {
+  readonly flag: number;
+  readonly word: number;
 }
 
 export type Stage =

@@ -238,7 +238,10 @@ export function printKernel(k: Kernel, p: KernelProgram): string {
         break;
       case 'map':
         head = 'map';
-        for (const st of s.stores) body.push(`${pr.buf(st.buf)}[${pr.index(st.index)}] = ${pr.v(st.value, 0)}`);
+        for (const st of s.stores) {
+          const check = st.check ? `  check ${pr.buf(st.check.flag)}[${st.check.word}]` : '';
+          body.push(`${pr.buf(st.buf)}[${pr.index(st.index)}] = ${pr.v(st.value, 0)}${check}`);
+        }
         break;
     }
     if (s.loops.length > 0) head += ` ${loopsText(s.loops)}`;

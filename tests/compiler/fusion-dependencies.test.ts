@@ -164,6 +164,7 @@ function fakeBuffers(t: Answers): NamedBuffers {
     isMaterialized: (n) => t.materialized.includes(n.id),
     isRowLocal: (n) => t.rowLocal.includes(n.id),
     targetsOf: () => t.targets,
+    checkOf: () => undefined,
   };
 }
 
