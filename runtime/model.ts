@@ -20,6 +20,7 @@
 
 import type { Backend } from './backend.js';
 import { type Tensor, bindDims, typedArrayName } from './executor.js';
+import { NONFINITE_OUTPUT, raisedFlags } from './nonfinite.js';
 import {
   type Attribution,
   AttributionError,
@@ -223,6 +224,7 @@ export class Model<T extends ModelTypes = ModelTypes> {
   /** Gradient noise (eta, gamma), when the step was compiled with it; changeable between steps. */
   private gradNoise: { eta: number; gamma: number } | undefined;
   private t = 0;
+  private nonfinite: readonly string[] = [];
   private disposed = false;
   private queue: Promise<unknown> = Promise.resolve();
   private readonly slots: ReadonlyMap<string, { spec: ParamSpec; shape: readonly number[]; numel: number }>;
@@ -435,10 +437,24 @@ export class Model<T extends ModelTypes = ModelTypes> {
       const plain = train.plain && !refreshesAt(this.optimizer, train.plain.every, t) ? train.plain : undefined;
       const program = plain?.program ?? train.program;
       if (program.scalars.includes('@seed')) scalars['@seed'] = stepSeed(this.seed, t);
-      const out = await this.backend.call(plain ? 'train_plain' : 'train', batch, scalars, [train.loss]);
+      // The non-finite flags come back with the loss (one readback; runtime/nonfinite.ts).
+      const flagged = program.outputs.some((o) => o.name === NONFINITE_OUTPUT);
+      const want = flagged ? [train.loss, NONFINITE_OUTPUT] : [train.loss];
+      const out = await this.backend.call(plain ? 'train_plain' : 'train', batch, scalars, want);
       this.t = t;
+      this.nonfinite = flagged ? raisedFlags(train.trainable, out[NONFINITE_OUTPUT]!.data) : [];
       return out[train.loss]!.data[0]!;
     });
+  }
+
+  /**
+   * The trainable params the last step's update made non-finite (a NaN or an
+   * infinity in their new value), in train.trainable order; empty when all
+   * stayed finite. The params are already updated: a caller that stops here
+   * keeps the values it saved before the step.
+   */
+  get lastStepNonfinite(): readonly string[] {
+    return this.nonfinite;
   }
 
   /** The optimizer's hyperparameters as the next step will use them (defaults filled in; a wrapped optimizer's too). */

@@ -27,6 +27,7 @@ import { type LensKind, lensInterface } from './lens-interface.js';
 import { hostScalars, refreshesAt } from './optimizers/host-scalars.js';
 import { scheduleValue } from './optimizers/schedules.js';
 import { type HyperValue, isGlobalState, isSupportedOptimizer, SUPPORTED_OPTIMIZERS } from './optimizers/spec.js';
+import { nonfiniteSpec } from './nonfinite.js';
 import { manifestPrograms } from './programs.js';
 import type { StTensor } from './safetensors.js';
 
@@ -694,7 +695,18 @@ function validateTrain(
   const supplied = attempt('train.optimizer', () =>
     Object.keys(hostScalars(optimizer, schedule, 1, clip, ...(noise ? [noise] : []))),
   );
-  const programCtx = { ...ctx, scalars: new Set([...supplied, '@seed']) };
+  const trainable = c.arr(o['trainable'], 'train.trainable').map((tv, i) => {
+    const name = c.str(tv, `train.trainable[${i}]`);
+    const p = params.find((x) => x.name === name);
+    if (!p || p.role !== 'param') c.fail(`train.trainable[${i}]`, `'${name}' is not a param of the manifest`);
+    if (p.dtype !== 'f32') c.fail(`train.trainable[${i}]`, `param '${name}' is ${p.dtype}; only f32 params train`);
+    return name;
+  });
+  if (new Set(trainable).size !== trainable.length) c.fail('train.trainable', 'a param is listed twice');
+  // The step's programs may also output the non-finite flags (runtime/nonfinite.ts).
+  const flags = nonfiniteSpec(trainable);
+  const outputs = new Map([...ctx.outputs, [flags.name, flags] as const]);
+  const programCtx = { ...ctx, outputs, scalars: new Set([...supplied, '@seed']) };
   const program = validateProgram(c, o['program'], 'train.program', programCtx);
   let plain: TrainSpec['plain'];
   if (o['plain'] !== undefined) {
@@ -716,15 +728,6 @@ function validateTrain(
       'train.loss',
       `the loss must be a scalar f32, but '${loss}' is ${formatTensorType(lossSpec.dtype, lossSpec.shape)}`,
     );
-
-  const trainable = c.arr(o['trainable'], 'train.trainable').map((tv, i) => {
-    const name = c.str(tv, `train.trainable[${i}]`);
-    const p = params.find((x) => x.name === name);
-    if (!p || p.role !== 'param') c.fail(`train.trainable[${i}]`, `'${name}' is not a param of the manifest`);
-    if (p.dtype !== 'f32') c.fail(`train.trainable[${i}]`, `param '${name}' is ${p.dtype}; only f32 params train`);
-    return name;
-  });
-  if (new Set(trainable).size !== trainable.length) c.fail('train.trainable', 'a param is listed twice');
 
   return {
     program,

@@ -13,6 +13,7 @@ import type { IExpr, Kernel, KernelProgram, Loop, ProgramBuffer, Stage, VExpr } 
 import { dimExpr, iadd, ic, imul, ivar, printIndex } from '../kernel/index-expr.js';
 import { VExprRewriter, collectDims, collectLoads } from '../kernel/walk.js';
 import { refineLoops } from '../kernel/refine-loops.js';
+import { NONFINITE_OUTPUT } from '../../runtime/nonfinite.js';
 import { type DraftKernel, KernelBuilder, Refine, type BufferMap, type StoreCheckBuf } from './kernel-builder.js';
 import { decide, describeNode } from './decide.js';
 import { KernelDependencies } from './dependencies.js';
@@ -35,9 +36,6 @@ export interface PlanOptions {
    */
   readonly nonfinite?: readonly string[];
 }
-
-/** The training step's flag output (PlanOptions.nonfinite): word i is 1 when param i's update stored NaN or ±inf. */
-export const NONFINITE_OUTPUT = '@nonfinite';
 
 export interface FusionPlan {
   readonly program: KernelProgram;

@@ -187,6 +187,7 @@ function emitKernel(
   const se = new StageEmitter(em, k);
   if (mm) emitMatmul(se, mm, abi);
   else se.emitGeneric(planVectors(k), abi.begin, abi.end);
+  for (const r of em.raiseFlags()) fb.emit(r);
   const body = fb.finish();
   m.addFunction(name, binaryen.createType([...abi.params]), binaryen.none, [...fb.vars], body);
   m.addFunctionExport(name, name);

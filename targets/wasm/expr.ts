@@ -26,7 +26,7 @@ import type { BinaryFn, UnaryFn } from '../../compiler/ir.js';
 import { vdtype } from '../../compiler/kernel/abi.js';
 import { type Deps, type NodeInfo, type Term, bvars, constCoef, polyOf } from '../../compiler/kernel/affine.js';
 import { type IndexCtx, indexKey, printBool, range } from '../../compiler/kernel/index-expr.js';
-import type { IBool, IExpr, VExpr } from '../../compiler/kernel/kir.js';
+import type { IBool, IExpr, StoreCheck, VExpr } from '../../compiler/kernel/kir.js';
 import type { FnBuilder, Ref, Val } from './builder.js';
 import { type Helpers, RAND_SALT_MUL } from './helpers.js';
 import type { MathFn, MathLib } from './math.js';
@@ -670,16 +670,28 @@ export class ExprEmitter {
   }
 
   /** Store statements for `value` at `index` (computed now, so they can run after every value of the point). */
-  store(buf: number, index: IExpr, value: Val): Ref[] {
+  store(buf: number, index: IExpr, value: Val, check?: StoreCheck): Ref[] {
     const m = this.m;
     const dtype = this.env.slots[buf]?.dtype;
     if (dtype === undefined) throw new Error(`slot ${buf} does not exist`);
+    if (check && dtype !== 'f32') throw new Error(`slot ${buf}: only f32 stores are checked for NaN and inf`);
+    // A checked store keeps its value in a local: stored, and or-ed into the flag's bad lanes.
+    const checked = (r: Ref, vec: boolean, put: (r: Ref) => Ref): Ref[] => {
+      if (!check) return [put(r)];
+      const t = this.fb.local(vec ? binaryen.v128 : binaryen.f32);
+      const acc = this.checkAcc(check);
+      const bits = vec ? this.fb.get(t) : m.f32x4.splat(this.fb.get(t));
+      const exp = this.v128('i32', 0x7f800000);
+      // All exponent bits set: NaN or ±inf, exactly (no float compare a fast-math rewrite could fold).
+      const bad = m.i32x4.eq(m.v128.and(bits, exp), this.v128('i32', 0x7f800000));
+      return [this.fb.set(t, r), put(this.fb.get(t)), this.fb.set(acc, m.v128.or(this.fb.get(acc), bad))];
+    };
     const put = (ptr: Ref, offset: number, r: Ref) =>
       dtype === 'f32' ? m.f32.store(offset, 4, ptr, r) : m.i32.store(offset, 4, ptr, r);
     const conv = (from: DType, r: Ref) => this.castScalar(from, dtype, r);
     if (!value.vec && this.lane === undefined) {
       const { ptr, offset } = this.addr(buf, index);
-      return [put(ptr, offset, conv(value.dtype, value.get()))];
+      return checked(conv(value.dtype, value.get()), false, (r) => put(ptr, offset, r));
     }
     const lane = this.lane!;
     if (constCoef(index, lane) === 1) {
@@ -687,14 +699,40 @@ export class ExprEmitter {
       let r = this.vec(value);
       if (value.dtype !== dtype) r = this.castVectorRef(value.dtype, dtype, r);
       if (dtype === 'bool') r = m.v128.and(r, this.v128('i32', 1));
-      return [m.v128.store(offset, 4, ptr, r)];
+      return checked(r, true, (x) => m.v128.store(offset, 4, ptr, x));
     }
     const out: Ref[] = [];
     for (let l = 0; l < 4; l++) {
       const { ptr, offset } = this.addr(buf, index, l);
-      out.push(put(ptr, offset, conv(value.dtype, this.extract(value, l))));
+      out.push(...checked(conv(value.dtype, this.extract(value, l)), false, (r) => put(ptr, offset, r)));
     }
     return out;
+  }
+
+  /** Bad lanes of each flag word the kernel's checked stores raise (kir.ts StoreCheck): a v128 local, zero at entry. */
+  private readonly checks = new Map<string, { readonly check: StoreCheck; readonly acc: number }>();
+
+  private checkAcc(c: StoreCheck): number {
+    const key = `${c.flag}:${c.word}`;
+    let e = this.checks.get(key);
+    if (!e) {
+      e = { check: c, acc: this.fb.local(binaryen.v128) };
+      this.checks.set(key, e);
+    }
+    return e.acc;
+  }
+
+  /** At the end of the call: raise every flag word whose checked stores saw NaN or ±inf (nothing without checks). */
+  raiseFlags(): Ref[] {
+    const m = this.m;
+    return [...this.checks.values()].map(({ check, acc }) => {
+      const s = this.env.slots[check.flag];
+      if (!s) throw new Error(`flag slot ${check.flag} does not exist`);
+      return m.if(
+        m.v128.any_true(this.fb.get(acc)),
+        m.i32.store(4 * check.word, 4, this.fb.get(s.ptr), m.i32.const(1)),
+      );
+    });
   }
 
   private castVectorRef(from: DType, to: DType, r: Ref): Ref {

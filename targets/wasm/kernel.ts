@@ -347,7 +347,7 @@ export class StageEmitter {
     const fb = em.fb;
     const point = () => {
       const vals: Val[] = s.stores.map((st) => em.v(st.value));
-      const stmts = s.stores.flatMap((st, i) => em.store(st.buf, st.index, vals[i]!));
+      const stmts = s.stores.flatMap((st, i) => em.store(st.buf, st.index, vals[i]!, st.check));
       for (const x of stmts) fb.emit(x);
     };
     if (!inner) {
