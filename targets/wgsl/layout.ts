@@ -64,7 +64,12 @@ function slotElems(k: Kernel): Elem[] {
     seen[slot] = e;
   };
   for (const x of collect(k.stages.flatMap(stageRoots)).loads) note(x.buf, x.dtype);
-  for (const s of k.stages) if (s.kind === 'map') for (const st of s.stores) note(st.buf, vdtype(st.value));
+  for (const s of k.stages)
+    if (s.kind === 'map')
+      for (const st of s.stores) {
+        note(st.buf, vdtype(st.value));
+        if (st.check) note(st.check.flag, 'i32');
+      }
   return seen.map((e) => e ?? 'f32');
 }
 

@@ -2,7 +2,7 @@
 // stage's accumulators at one point, and a map stage's stores at one point
 // (every value and index evaluated before any store, as kir.ts defines).
 
-import type { Accumulator, Loop, Stage } from '../../compiler/kernel/kir.js';
+import type { Accumulator, Loop, Stage, StoreCheck } from '../../compiler/kernel/kir.js';
 import type { ReduceFn } from '../../compiler/ir.js';
 import { I32_MAX, I32_MIN } from '../../compiler/semantics.js';
 import { type Emitter, type Ty, castCode, varName } from './emit.js';
@@ -75,15 +75,26 @@ export function emitStores(em: Emitter, s: MapStage): void {
     const bi = em.layout.slotBinding[st.buf]!;
     const idx = em.i(st.index);
     const val = castCode(em.v(st.value), em.layout.bindings[bi]!.elem, em.lib).code;
-    return { bi, idx, val };
+    return { bi, idx, val, check: st.check };
   });
-  if (items.length === 1) {
+  if (items.length === 1 && !items[0]!.check) {
     const [x] = items;
     em.emit(`${em.ref(x!.bi, x!.idx)} = ${x!.val};`);
     return;
   }
-  const bound = items.map((x) => ({ bi: x.bi, idx: em.bind(x.idx), val: em.bind(x.val) }));
-  for (const x of bound) em.emit(`${em.ref(x.bi, x.idx)} = ${x.val};`);
+  const bound = items.map((x) => ({ bi: x.bi, idx: em.bind(x.idx), val: em.bind(x.val), check: x.check }));
+  for (const x of bound) em.emit(`${em.ref(x.bi, x.idx)} = ${x.val};`, ...raiseFlag(em, x.check, x.val));
+}
+
+/**
+ * A checked store's flag (kir.ts StoreCheck): set when the stored f32 `val`
+ * (a bound name) is NaN or ±inf, tested on the exponent bits, which no
+ * fast-math assumption about floats may fold away (as it may `v - v != v - v`).
+ */
+export function raiseFlag(em: Emitter, check: StoreCheck | undefined, val: string): string[] {
+  if (!check) return [];
+  const flag = em.ref(em.layout.slotBinding[check.flag]!, `${check.word}`);
+  return block(`if ((bitcast<u32>(${val}) & 0x7f800000u) == 0x7f800000u)`, [`${flag} = 1i;`]);
 }
 
 /** Declares `partials` (one per accumulator, at their identities) at the innermost level. */

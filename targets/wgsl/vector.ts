@@ -14,7 +14,7 @@ import { Emitter, castCode } from './emit.js';
 import { kernelCtx } from './generic.js';
 import { WORKGROUP_INDEX, gridLoops, pointCount, unflatten } from './grid.js';
 import type { Layout } from './layout.js';
-import { block } from './stages.js';
+import { block, raiseFlag } from './stages.js';
 import type { Built, Limits } from './template.js';
 import { LANES } from './vector-plan.js';
 
@@ -76,6 +76,7 @@ export function buildVector(k: Kernel, layout: Layout, limits: Limits): Built | 
           const v = values.map((lane) => lane[j]!.val).join(', ');
           em.emit(`${em.vecRef(bi, em.i(st.index))} = vec4<${layout.bindings[bi]!.elem}>(${v});`);
         } else for (const lane of values) em.emit(`${em.ref(bi, lane[j]!.idx!)} = ${lane[j]!.val};`);
+        for (const lane of values) em.emit(...raiseFlag(em, st.check, lane[j]!.val));
       });
     },
     true,
