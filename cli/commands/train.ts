@@ -30,7 +30,7 @@ import { type LoopResult, type Snapshot, orderFor, trainLoop } from '../train/lo
 import { type Plan, planRun } from '../train/plan.js';
 import { plotSvg } from '../train/plot.js';
 import { type Reporter, barReporter, fmtLoss, plainReporter } from '../train/progress.js';
-import { divergedMessage, keptNote } from '../train/stop-message.js';
+import { divergedMessage, keptNote, nonfiniteMessage } from '../train/stop-message.js';
 import { referenceTrainer } from '../train/reference-trainer.js';
 import { runtimeTrainer } from '../train/runtime-trainer.js';
 import { type GivenSettings, resolveSettings } from '../train/settings.js';
@@ -291,10 +291,13 @@ async function finish(
   const { opts, out, trainer } = r;
   const end = result.end;
   const ckpt = opts.checkpoint;
-  if (end.kind === 'diverged') {
+  if (end.kind === 'diverged' || end.kind === 'nonfinite') {
     const kept = ckpt === undefined ? undefined : readCheckpoint(ckpt);
     const note = keptNote(kept && ckpt, kept?.meta.position.step);
-    throw new UserError(divergedMessage(end, note, !nonfiniteAllowed()));
+    const checked = !nonfiniteAllowed();
+    throw new UserError(
+      end.kind === 'diverged' ? divergedMessage(end, note, checked) : nonfiniteMessage(end, note, checked),
+    );
   }
   if (end.kind === 'interrupted') {
     out.stdout(

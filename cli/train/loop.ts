@@ -47,7 +47,15 @@ export interface LoopConfig {
 export type LoopEnd =
   | { readonly kind: 'done'; readonly lastLoss: number | undefined }
   | { readonly kind: 'interrupted'; readonly step: number }
-  | { readonly kind: 'diverged'; readonly step: number; readonly epoch: number; readonly loss: number };
+  | { readonly kind: 'diverged'; readonly step: number; readonly epoch: number; readonly loss: number }
+  /** The step's update made params non-finite (the fused flag); `batch` is 1-based within the epoch. */
+  | {
+      readonly kind: 'nonfinite';
+      readonly step: number;
+      readonly epoch: number;
+      readonly batch: number;
+      readonly params: readonly string[];
+    };
 
 export interface LoopResult {
   readonly end: LoopEnd;
@@ -76,9 +84,15 @@ export async function trainLoop(c: LoopConfig): Promise<LoopResult> {
     const hi = Math.min(data.n, lo + plan.batch);
     // Steps resolve as microtasks: yield so that signals and the progress bar's timer get their turn.
     await new Promise<void>((resolve) => setImmediate(resolve));
-    const loss = await c.trainer.step(batchOf(data, lo, hi, order));
+    const { loss, nonfinite } = await c.trainer.step(batchOf(data, lo, hi, order));
     const step = pos.step + 1;
     const epoch = pos.epoch + 1;
+    // Before anything is saved: the params in memory are no longer good.
+    if (nonfinite.length > 0) {
+      const batch = pos.batch + 1;
+      log?.write({ event: 'nonfinite', step, epoch, batch, params: [...nonfinite] });
+      return { end: { kind: 'nonfinite', step, epoch, batch, params: nonfinite }, ranSteps, ranExamples };
+    }
     if (!Number.isFinite(loss)) {
       log?.write({ event: 'diverged', step, epoch, loss: String(loss) });
       return { end: { kind: 'diverged', step, epoch, loss }, ranSteps, ranExamples };

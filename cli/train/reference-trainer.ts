@@ -75,7 +75,9 @@ export function referenceTrainer(file: string, opts: ReferenceTrainerOptions): T
       });
       t += 1;
       params = r.params;
-      return r.loss;
+      // The float64 interpreter has no fused flag: the new params are at hand, so look at them.
+      const nonfinite = step.trainable.filter((p) => r.params.get(p)!.data.some((x) => !Number.isFinite(x)));
+      return { loss: r.loss, nonfinite };
     },
     run: async (batch, outputs) => {
       const wanted = forward.outputs.filter((o) => outputs.includes(o.name));

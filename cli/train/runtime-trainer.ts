@@ -72,7 +72,10 @@ function wrap(model: Model): Trainer {
     outputs: model.outputs,
     loss: model.manifest.train!.loss,
     stepCount: () => model.stepCount,
-    step: (batch) => userErrors(() => model.step(batch)),
+    step: async (batch) => {
+      const loss = await userErrors(() => model.step(batch));
+      return { loss, nonfinite: model.lastStepNonfinite };
+    },
     run: (batch, outputs) => userErrors(() => model.run(batch, { outputs })),
     state: () => tensors(true),
     params: (o) => tensors(false, o?.eval === true),

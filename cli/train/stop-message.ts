@@ -1,4 +1,5 @@
-// Why training stopped early on a NaN or infinite loss, as one line. "Try a
+// Why training stopped early on a NaN or infinite loss, or on a param the
+// update made non-finite (the step's fused flag), as one line. "Try a
 // lower --lr" is said only when the data were checked finite (CLI.md v1.1):
 // with --allow-nonfinite, NaN in the data is the likelier cause.
 
@@ -19,4 +20,17 @@ export function divergedMessage(
   dataChecked: boolean,
 ): string {
   return `the loss became ${e.loss} at step ${e.step} (epoch ${e.epoch}); stopped training: ${kept}${hint(dataChecked)}`;
+}
+
+export function nonfiniteMessage(
+  e: { readonly step: number; readonly epoch: number; readonly batch: number; readonly params: readonly string[] },
+  kept: string,
+  dataChecked: boolean,
+): string {
+  const names = e.params.map((p) => `'${p}'`).join(', ');
+  const which = e.params.length === 1 ? `parameter ${names}` : `parameters ${names}`;
+  return (
+    `step ${e.step} (epoch ${e.epoch}, batch ${e.batch}): ${which} became non-finite (NaN or inf) in the update; ` +
+    `${kept}${hint(dataChecked)}`
+  );
 }

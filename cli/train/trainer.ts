@@ -5,6 +5,12 @@ import type { Tensor } from '../../runtime/executor.js';
 import type { TensorSpec } from '../../runtime/manifest.js';
 import type { StTensor } from '../../runtime/safetensors.js';
 
+export interface StepOutcome {
+  readonly loss: number;
+  /** Trainable params whose new value holds a NaN or an infinity (the step's flag); empty when all are finite. */
+  readonly nonfinite: readonly string[];
+}
+
 export interface Trainer {
   readonly name: string;
   readonly target: string;
@@ -14,8 +20,8 @@ export interface Trainer {
   readonly loss: string;
   /** Updates taken so far. */
   stepCount(): number;
-  /** One training step on a batch; the loss before the update. */
-  step(batch: Readonly<Record<string, Tensor>>): Promise<number>;
+  /** One training step on a batch: the loss before the update, and the params it made non-finite. */
+  step(batch: Readonly<Record<string, Tensor>>): Promise<StepOutcome>;
   /** A forward pass (no dropout), for evaluation. */
   run(batch: Readonly<Record<string, Tensor>>, outputs: readonly string[]): Promise<Record<string, Tensor>>;
   /** Params and optimizer state at the backend's full precision, for checkpoints. */

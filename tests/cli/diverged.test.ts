@@ -1,4 +1,6 @@
-// A NaN or infinite loss stops training with one line (CLI.md v1.1): "Try a
+// A param the update made non-finite (the step's fused flag; the loss of that
+// step is still the old params') stops training with one line naming the
+// params (CLI.md v1.1): "Try a
 // lower --lr" only when the data were checked finite; with --allow-nonfinite
 // the message says the data were not checked, the likelier cause.
 
@@ -40,7 +42,7 @@ function data(dir: string): string {
   return path;
 }
 
-describe('the diverged-loss message', () => {
+describe('the diverged-training message', () => {
   for (const bad of [NaN, Infinity])
     it(`${bad} in data passed with --allow-nonfinite: says the data were not checked, not to lower --lr`, async () => {
       const dir = tempDir();
@@ -61,13 +63,13 @@ describe('the diverged-loss message', () => {
       );
       expect(r.status).toBe(1);
       expect(r.stderr).toMatch(
-        /^error: the loss became (NaN|-?Infinity) at step 1 \(epoch 1\); stopped training: no params were written; the data were not checked for NaN or inf \(--allow-nonfinite\)\n$/,
+        /^error: step 1 \(epoch 1, batch 1\): parameters 'w', 'b' became non-finite \(NaN or inf\) in the update; no params were written; the data were not checked for NaN or inf \(--allow-nonfinite\)\n$/,
       );
       expect(r.stderr).not.toMatch(/Try a lower --lr/);
       expect(existsSync(out)).toBe(false);
     });
 
-  it('finite data and an absurd --lr: the NaN-loss stop says to try a lower --lr', async () => {
+  it('finite data and an absurd --lr: the non-finite-param stop says to try a lower --lr', async () => {
     const dir = tempDir();
     const out = join(dir, 'params.safetensors');
     const r = await kiln(
@@ -86,7 +88,7 @@ describe('the diverged-loss message', () => {
     );
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(
-      /^error: the loss became (NaN|-?Infinity) at step \d+ \(epoch \d+\); stopped training: no params were written\. Try a lower --lr\n$/,
+      /^error: step \d+ \(epoch 1, batch \d+\): parameters? '\w+'(, '\w+')* became non-finite \(NaN or inf\) in the update; no params were written\. Try a lower --lr\n$/,
     );
     expect(existsSync(out)).toBe(false);
   });
