@@ -225,4 +225,18 @@ export interface Manifest {
   readonly vjp?: LensSpec;
   /** Wasm features the code needs; the runtime probes for them (empty for webgpu). */
   readonly features: readonly ('simd' | 'relaxed-simd' | 'threads')[];
+  /**
+   * The values the model gives its id and label inputs (compiler/id-ranges.ts):
+   * `kiln` checks data for an artifact against them before running, as it
+   * does for a source. The runtime itself does not (its kernels clamp).
+   */
+  readonly ids?: Readonly<Record<string, IdRangeSpec>>;
+}
+
+/** An input's valid values: [lo, hi), or [lo, hi] with hiIncluded; `why` names the use that needs them. */
+export interface IdRangeSpec {
+  readonly lo: number;
+  readonly hi: number;
+  readonly hiIncluded: boolean;
+  readonly why: string;
 }

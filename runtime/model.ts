@@ -199,7 +199,7 @@ async function instantiate<T extends ModelTypes>(
 ): Promise<Model<T>> {
   let tensors: Map<string, StTensor>;
   try {
-    tensors = decodeSafetensors(paramBytes, src.params).tensors;
+    tensors = decodeSafetensors(paramBytes, src.params, { verify: true }).tensors;
   } catch (e) {
     if (e instanceof SafetensorsError) throw new ArtifactError(e.message);
     throw e;

@@ -13,6 +13,7 @@ import type {
   DimSpec,
   GpuKernelSpec,
   GpuSplitSpec,
+  IdRangeSpec,
   KernelSpec,
   LensSpec,
   Manifest,
@@ -217,7 +218,7 @@ export function validateManifest(json: unknown, source: string): Manifest {
     top,
     '',
     ['format', 'version', 'model', 'target', 'files', 'memory', 'inputs', 'outputs', 'params', 'features'],
-    ['forward', 'train', 'jvp', 'vjp'],
+    ['forward', 'train', 'jvp', 'vjp', 'ids'],
   );
   const model = c.str(top['model'], 'model');
   const target = c.oneOf(top['target'], 'target', ['wasm', 'webgpu'] as const);
@@ -278,6 +279,7 @@ export function validateManifest(json: unknown, source: string): Manifest {
 
   const features = c.arr(top['features'], 'features').map((v, i) => c.oneOf(v, `features[${i}]`, FEATURES));
   if (new Set(features).size !== features.length) c.fail('features', 'a feature is listed twice');
+  const ids = top['ids'] === undefined ? undefined : validateIds(c, top['ids'], inputMap);
 
   return {
     format: MANIFEST_FORMAT,
@@ -294,7 +296,36 @@ export function validateManifest(json: unknown, source: string): Manifest {
     ...(jvp && { jvp }),
     ...(vjp && { vjp }),
     features,
+    ...(ids && { ids }),
   };
+}
+
+/** `ids`: for some inputs, the range of values the model gives them. */
+function validateIds(
+  c: Checker,
+  v: unknown,
+  inputs: ReadonlyMap<string, TensorSpec>,
+): Readonly<Record<string, IdRangeSpec>> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) c.fail('ids', `expected an object, got ${show(v)}`);
+  const out: Record<string, IdRangeSpec> = {};
+  for (const [name, r] of Object.entries(v as Obj)) {
+    const path = `ids.${name}`;
+    if (!inputs.has(name)) c.fail(path, `'${name}' is not an input`);
+    const f = c.obj(r, path, ['lo', 'hi', 'hiIncluded', 'why']);
+    const num = (k: string) => {
+      const x = f[k];
+      if (typeof x !== 'number' || !Number.isFinite(x))
+        c.fail(`${path}.${k}`, `expected a finite number, got ${show(x)}`);
+      return x as number;
+    };
+    const lo = num('lo');
+    const hi = num('hi');
+    if (hi < lo) c.fail(path, `hi ${hi} is below lo ${lo}`);
+    if (typeof f['hiIncluded'] !== 'boolean')
+      c.fail(`${path}.hiIncluded`, `expected true or false, got ${show(f['hiIncluded'])}`);
+    out[name] = { lo, hi, hiIncluded: f['hiIncluded'] as boolean, why: c.str(f['why'], `${path}.why`) };
+  }
+  return out;
 }
 
 /**

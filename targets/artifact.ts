@@ -9,6 +9,7 @@
 // safetensors.
 
 import { type Compilation, type GradRequest, compile, stepPrograms } from '../compiler/compile.js';
+import { idRanges } from '../compiler/id-ranges.js';
 import { initParam } from '../compiler/init.js';
 import type { Kernel, KernelProgram, Stage, VExpr } from '../compiler/kernel/kir.js';
 import { forEachOperand, visitor } from '../compiler/kernel/walk.js';
@@ -27,6 +28,7 @@ import { evalShape } from '../compiler/types.js';
 import { type LensKind, lensInterface } from '../runtime/lens-interface.js';
 import type {
   BufferSpec,
+  IdRangeSpec,
   DimSpec,
   EntryName,
   KernelSpec,
@@ -159,6 +161,7 @@ export function buildArtifact(c: Compilation, target: Target, opts: ArtifactOpti
     ...(trainSpec && { train: trainSpec }),
     ...Object.fromEntries(lenses.map((k) => [k, lensSpec(k)])),
     features: code.features,
+    ...idsSpec(model),
   };
   return { manifest, code: code.bytes, params: initialParams(model, step?.step, opts.seed), notes };
 }
@@ -304,7 +307,8 @@ function initialParams(model: ModelContract, step: TrainStep | undefined, seed: 
     const n = shape.reduce((a, b) => a * b, 1);
     tensors.set(s.name, { dtype: 'F32', shape, data: new Float32Array(n) });
   }
-  return encodeSafetensors(tensors);
+  // Checksummed like every params file Kiln writes: the runtime refuses a damaged one.
+  return encodeSafetensors(tensors, undefined, { checksum: true });
 }
 
 /**
@@ -345,4 +349,11 @@ export async function writeFileAtomically(target: string, bytes: Uint8Array): Pr
     await fs.rm(tmp, { force: true });
     throw e;
   }
+}
+
+/** The id and label inputs' ranges, for `kiln` to check an artifact's data against (manifest `ids`). */
+function idsSpec(model: ModelContract): { ids?: Record<string, IdRangeSpec> } {
+  const ranges = idRanges(model.lower({ training: false }));
+  if (ranges.size === 0) return {};
+  return { ids: Object.fromEntries([...ranges].map(([name, r]) => [name, { ...r }])) };
 }

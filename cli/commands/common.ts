@@ -2,11 +2,12 @@
 // runtime (from a .kiln source, compiled in memory, or from an artifact
 // directory), and tensors in and out of safetensors files for the runtime.
 
-import { statSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
 import { readSafetensorsFile, writeSafetensorsFile } from '../../runtime/safetensors-node.js';
 import type { StIntTensor, StTensor } from '../../runtime/safetensors.js';
 import type { DTypeSpec, EntryName, TensorSpec } from '../../runtime/manifest.js';
-import { KilnRuntimeError, formatTensorType } from '../../runtime/validate.js';
+import { KilnRuntimeError, formatTensorType, validateManifest } from '../../runtime/validate.js';
 import { type Model, loadArtifact, loadModel as loadArtifactDir } from '../../runtime/model.js';
 import type { Tensor, TensorData } from '../../runtime/executor.js';
 import type { RefTensor } from '../../compiler/interpret.js';
@@ -22,6 +23,7 @@ import { type LoadedModel, loadModel } from '../model.js';
 import type { CommonOptions } from '../options.js';
 import { summarize } from '../tensors.js';
 import { checkFinite } from '../data/finite.js';
+import { useArtifactIds } from '../data/ids.js';
 import { convertNumbers, f64, fromInts } from '../data/convert.js';
 
 export function isDirectory(path: string): boolean {
@@ -75,7 +77,11 @@ export async function runtimeModel(
     if (build.grad || build.view)
       throw new UserError(`${file}: ${what} needs the .kiln source, not a compiled artifact`);
     if (opts.model !== undefined) throw new UsageError('--model picks a model of a .kiln source, not of an artifact');
-    return { model: await userErrors(() => loadArtifactDir(file, loadOpts)), source: undefined, notes: [] };
+    const model = await userErrors(() => loadArtifactDir(file, loadOpts));
+    // Loaded, so the manifest is valid: its id ranges check the data as a source's model would.
+    const manifest = validateManifest(JSON.parse(readFileSync(join(file, 'manifest.json'), 'utf8')), file);
+    useArtifactIds(manifest.ids);
+    return { model, source: undefined, notes: [] };
   }
   const source = loadModel(file, opts.model);
   // Only `train` needs the training step: leaving it out saves compile time.

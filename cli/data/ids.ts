@@ -3,7 +3,8 @@
 // id, a binary cross-entropy target outside [0, 1]. The kernels would clamp
 // such an id (or pick no class) and train on without a word. The ranges come
 // from the model (compiler/id-ranges.ts); the model a command line loads
-// registers them here (cli/model.ts), and every reader of inputs (data,
+// registers them here (cli/model.ts; an artifact's manifest carries them),
+// and every reader of inputs (data,
 // --inputs, eval data) checks its tensors against them, beside the check
 // for non-finite values.
 
@@ -20,6 +21,12 @@ export function useModelIds(m: ModelContract | undefined): void {
   if (m === model) return;
   model = m;
   ranges = undefined;
+}
+
+/** An artifact's ranges, from its manifest (`ids`): it carries no model to derive them from. */
+export function useArtifactIds(ids: Readonly<Record<string, IdRange>> | undefined): void {
+  model = undefined;
+  ranges = new Map(Object.entries(ids ?? {}));
 }
 
 /** Computed when first needed: lowering the model is skipped by commands that read no inputs. */

@@ -115,6 +115,20 @@ describe('checksums', () => {
     expect(r.stderr).toBe(`error: ${params} is damaged (checksum mismatch)\n`);
   });
 
+  it("a compiled artifact's params carry the checksum; a damaged one is refused by the runtime", async () => {
+    const dir = tempDir();
+    const d = data(dir);
+    const art = join(dir, 'linreg');
+    expect((await kiln('compile', LINREG, '-o', art)).status).toBe(0);
+    const params = join(art, 'params.safetensors');
+    expect(Object.keys(decodeSafetensors(readFileSync(params), params).metadata)).toEqual([CHECKSUM_KEY]);
+    expect((await kiln('run', art, '--inputs', d)).status).toBe(0);
+    damage(params);
+    const r = await kiln('run', art, '--inputs', d);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^error: .*params\.safetensors.* is damaged \(checksum mismatch\)\n$/);
+  });
+
   it('files without a checksum load as before; an intact one loads', async () => {
     const dir = tempDir();
     const d = data(dir);

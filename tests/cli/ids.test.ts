@@ -117,6 +117,27 @@ describe('ids out of range', () => {
       expect(readFileSync(data).equals(before)).toBe(true);
     });
 
+  it('a compiled artifact carries the ranges in its manifest and is checked as its source is', async () => {
+    const dir = tempDir();
+    const art = join(dir, 'bow');
+    expect((await kiln('compile', BOW, '-o', art)).status).toBe(0);
+    const manifest = JSON.parse(readFileSync(join(art, 'manifest.json'), 'utf8')) as { ids: unknown };
+    expect(manifest.ids).toEqual({
+      tokens: { lo: 0, hi: 50, hiIncluded: false, why: "'take' needs ids in [0, 50) (table 'emb')" },
+      label: expect.objectContaining({ lo: 0, hi: 1, hiIncluded: true }),
+    });
+    const out = join(dir, 'out.safetensors');
+    const bad = bowData(dir, 999, 1);
+    await refused(
+      ['run', art, '--inputs', bad, '--out', out],
+      `${bad}: tensor 'tokens' holds 999 at [3, 7]; 'take' needs ids in [0, 50) (table 'emb')`,
+      out,
+    );
+    const good = bowData(dir, 49, 1, 'good.safetensors');
+    const r = await kiln('run', art, '--inputs', good);
+    expect(r.status, r.stderr).toBe(0);
+  });
+
   it('valid ids still run and train', async () => {
     const dir = tempDir();
     const data = bowData(dir, 49, 1);

@@ -88,6 +88,19 @@ describe('validateManifest', () => {
     rejects(k, "inputs[0]: missing field 'shape'");
   });
 
+  it('checks the id ranges (ids): known inputs, finite bounds, a reason', () => {
+    const j = manifestJson(MLP);
+    expect(at(j, 'ids', 'y')).toEqual({ lo: 0, hi: 10, hiIncluded: false, why: expect.stringContaining('[0, 10)') });
+    at(j, 'ids')['z'] = { lo: 0, hi: 1, hiIncluded: false, why: 'x' };
+    rejects(j, "ids.z: 'z' is not an input");
+    const k = manifestJson(MLP);
+    at(k, 'ids', 'y')['hi'] = -1;
+    rejects(k, 'ids.y: hi -1 is below lo 0');
+    const l = manifestJson(MLP);
+    at(l, 'ids', 'y')['why'] = '';
+    rejects(l, /ids\.y\.why: expected a non-empty string/);
+  });
+
   it('rejects an unknown field', () => {
     const j = manifestJson();
     at(j, 'memory')['size'] = 3;
