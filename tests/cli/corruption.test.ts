@@ -9,6 +9,7 @@
 import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { rng } from '../helpers/finite-diff.js';
 import { kiln, tempDir } from './helpers.js';
 import {
   TINY,
@@ -19,18 +20,6 @@ import {
   tinyProblem,
   writeTinySafetensors,
 } from './fixtures/train/data.js';
-
-/** mulberry32: a small seeded generator, so every run corrupts the same way. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 type Mutation = (bytes: Uint8Array, r: () => number) => Uint8Array;
 const int = (r: () => number, n: number): number => Math.floor(r() * n);
