@@ -19,12 +19,15 @@ const CHEAP_OPS = 6;
 /** ... reading at most this many buffers. */
 const CHEAP_READS = 3;
 /**
- * Most IR ops one kernel computes inline (the same bound as a merge's,
- * plan.ts): a longer chain of inlined values is cut into kernels of at most
- * this many ops, so kernel size, and the compile time that grows faster than
- * it, stays bounded however large the model.
+ * Most IR ops one kernel computes: a longer chain of inlined values is cut
+ * into kernels of at most this many ops (boundInlining), and a merge beyond
+ * it is refused (plan.ts). What fusing saves (a round trip through memory)
+ * stops paying for itself long before, while checking a merge, and binaryen's
+ * optimisation of the kernel, grow faster than linearly in its size: a model
+ * of 1,000 params would otherwise fuse into kernels of thousands of ops that
+ * take minutes to compile.
  */
-export const MAX_INLINED_OPS = 128;
+export const MAX_KERNEL_OPS = 128;
 
 /** The consumers of `n` that are not views, looking through chains of views. */
 function effectiveConsumers(info: GraphInfo, n: Node): Node[] {
@@ -129,7 +132,7 @@ export function decide(info: GraphInfo, forced: ReadonlyMap<number, string>): De
 }
 
 /**
- * Cuts inlined cones larger than MAX_INLINED_OPS: in topological order, the
+ * Cuts inlined cones larger than MAX_KERNEL_OPS: in topological order, the
  * set of ops each value's kernel would compute inline (a kernel computes a
  * shared value once); where a value's set exceeds the bound, its largest
  * inlined inputs get buffers until it fits. Every kept set is bounded, so
@@ -153,14 +156,14 @@ function boundInlining(
     if (isLeaf(n)) continue;
     let inputs = [...new Set(n.inputs)];
     let cone = coneOfInputs(n, inputs);
-    if (cone.length > MAX_INLINED_OPS) {
+    if (cone.length > MAX_KERNEL_OPS) {
       const before = cone.length;
       for (const x of [...inputs].sort((a, b) => coneOf(b).length - coneOf(a).length)) {
-        if (cone.length <= MAX_INLINED_OPS) break;
+        if (cone.length <= MAX_KERNEL_OPS) break;
         const src = throughViews(x);
         if (coneOf(x).length === 0 || isLeaf(src)) continue;
         rowLocal.delete(src.id);
-        mark(src, `its consumer %${n.id} would compute ${before} ops inline (at most ${MAX_INLINED_OPS} per kernel)`);
+        mark(src, `its consumer %${n.id} would compute ${before} ops inline (at most ${MAX_KERNEL_OPS} per kernel)`);
         inputs = inputs.filter((y) => y !== x);
         cone = coneOfInputs(n, inputs);
       }

@@ -9,13 +9,13 @@
 import { type Shape, dimEq, formatShape, numel } from '../types.js';
 import { type Graph, IRError, type Node } from '../ir.js';
 import { printIds } from '../print.js';
-import type { IExpr, Kernel, KernelProgram, Loop, ProgramBuffer, Stage, VExpr } from '../kernel/kir.js';
+import type { IExpr, Kernel, KernelProgram, Loop, ProgramBuffer, Stage, Store, VExpr } from '../kernel/kir.js';
 import { dimExpr, iadd, ic, imul, ivar, printIndex } from '../kernel/index-expr.js';
 import { VExprRewriter, collectDims, collectLoads } from '../kernel/walk.js';
 import { refineLoops } from '../kernel/refine-loops.js';
 import { NONFINITE_OUTPUT } from '../../runtime/nonfinite.js';
 import { type DraftKernel, KernelBuilder, Refine, type BufferMap, type StoreCheckBuf } from './kernel-builder.js';
-import { decide, describeNode } from './decide.js';
+import { MAX_KERNEL_OPS, decide, describeNode } from './decide.js';
 import { KernelDependencies } from './dependencies.js';
 import { DraftCache, type NamedBuffers, type RootBuffers } from './draft-cache.js';
 import { type GraphInfo, graphInfo, isScalarArg, reducesTrailing } from './graph-info.js';
@@ -44,15 +44,6 @@ export interface FusionPlan {
 }
 
 const MAX_REFINES = 10_000;
-
-/**
- * Most IR ops one kernel fuses. Beyond it a merge is refused: what a merge
- * saves (a round trip through memory) stops paying for itself long before,
- * while checking a merge, and binaryen's optimisation of the kernel, grow
- * faster than linearly in its size (a model of 1,000 params would otherwise
- * fuse into kernels of thousands of ops that take minutes to compile).
- */
-export const MAX_KERNEL_OPS = 128;
 
 export function planKernels(g: Graph, opts: PlanOptions = {}): FusionPlan {
   const maxBuffers = opts.maxBuffers ?? Infinity;
@@ -540,13 +531,9 @@ function combine(a: DraftKernel, b: DraftKernel, forward: boolean): DraftKernel 
     .filter((s, i) => !(s.kind === 'reduce' && a.stageNodes.includes(b.stageNodes[reduceOrdinal(b, i)]!)))
     .map((s) => {
       const r = rw.stage(s);
-      if (r.kind === 'reduce') return r;
-      const stores = r.stores.map((st) => ({
-        ...st,
-        buf: slotOf(b.slots[st.buf]!),
-        ...(st.check && { check: { ...st.check, flag: slotOf(b.slots[st.check.flag]!) } }),
-      }));
-      return { ...r, stores };
+      return r.kind === 'map'
+        ? { ...r, stores: r.stores.map((st) => renumberStore(st, (x) => slotOf(b.slots[x]!))) }
+        : r;
     });
   const reads = new Map<number, Set<'old' | 'new'>>();
   for (const d of [a, b]) for (const [k, v] of d.reads) reads.set(k, new Set([...(reads.get(k) ?? []), ...v]));
@@ -567,6 +554,16 @@ function combine(a: DraftKernel, b: DraftKernel, forward: boolean): DraftKernel 
 /** The index among a draft's reduce stages of stage i. */
 function reduceOrdinal(d: DraftKernel, i: number): number {
   return d.stages.slice(0, i).filter((s) => s.kind === 'reduce').length;
+}
+
+/** A store with its slots (the stored buffer, and a check's flag) renumbered by `slot`. */
+function renumberStore(st: Store, slot: (s: number) => number): Store {
+  return { ...st, buf: slot(st.buf), ...(st.check && { check: { ...st.check, flag: slot(st.check.flag) } }) };
+}
+
+/** The slots a store writes: its buffer, and its check's flag. */
+function storeSlots(st: Store): number[] {
+  return st.check ? [st.buf, st.check.flag] : [st.buf];
 }
 
 /** Adjacent loop-free map stages become one. */
@@ -676,8 +673,14 @@ function mergeKernels(
   // (explained too), which stands unless a kernel comes between them.
   const verdicts = { epilogue: new PairMemo<true | string>(), siblings: new PairMemo<true | string>() };
 
-  /** The kernel the last successful tryMerge made, and whether it moved other kernels past each other. */
-  let lastMerge: { merged: DraftKernel; reordered: boolean } | undefined;
+  // A kernel is settled once each of its candidates has been refused. Refusals
+  // stand (see `verdicts`), so after merges a settled kernel's only new
+  // candidates are the kernels made since it was settled, unless a merge moved
+  // other kernels past each other (then every kernel is scanned again). That
+  // keeps each round short where a model has thousands of kernels.
+  let made: DraftKernel[] = [];
+  let settledAt = new Map<DraftKernel, number>();
+  const madeSince = (k: DraftKernel) => made.slice(settledAt.get(k)).filter((m) => position.has(m));
   const full = new Set<DraftKernel>();
   const tryMerge = (a: DraftKernel, b: DraftKernel, forward: boolean, why: 'epilogue' | 'siblings'): boolean => {
     if (!sameParallel(a, b)) return false;
@@ -717,29 +720,15 @@ function mergeKernels(
     const inPlace =
       [...deps.predecessors(merged)].every((p) => position.get(p)! < here) &&
       [...deps.successors(merged)].every((q) => position.get(q)! > here);
-    if (inPlace) {
-      lastMerge = { merged, reordered: false };
-      return true;
-    }
+    made.push(merged);
+    if (inPlace) return true;
     ks = orderDrafts(ks, deps);
     position = new Map(ks.map((k, i) => [k, i]));
-    lastMerge = { merged, reordered: !sameOrder(others, ks, merged) };
+    if (!sameOrder(others, ks, merged)) settledAt.clear();
     return true;
   };
 
   // 1. Producers with consumers reading their results at the stored index (epilogues).
-  // A kernel is settled once each of its candidates has been refused. Refusals
-  // stand (see `verdicts`), so after merges a settled kernel's only new
-  // candidates are the kernels made since it was settled, unless a merge moved
-  // other kernels past each other (then every kernel is scanned again). That
-  // keeps each round short where a model has thousands of kernels.
-  let made: DraftKernel[] = [];
-  let settledAt = new Map<DraftKernel, number>();
-  const madeSince = (k: DraftKernel) => made.slice(settledAt.get(k)).filter((m) => position.has(m));
-  const noteMerge = () => {
-    made.push(lastMerge!.merged);
-    if (lastMerge!.reordered) settledAt.clear();
-  };
   for (let changed = true; changed;) {
     changed = false;
     outer: for (const b of ks) {
@@ -754,7 +743,6 @@ function mergeKernels(
           continue;
         }
         if (tryMerge(a, b, true, 'epilogue')) {
-          noteMerge();
           changed = true;
           break outer;
         }
@@ -766,7 +754,7 @@ function mergeKernels(
   // Siblings merge when they share inputs or row reductions; single-program
   // kernels (whole-tensor reductions such as LAMB's norms) always may: they
   // run serially either way, and one dispatch is cheaper than two. Settled
-  // kernels as above.
+  // kernels as in the first phase, counted afresh.
   made = [];
   settledAt = new Map();
   for (let changed = true; changed;) {
@@ -780,7 +768,6 @@ function mergeKernels(
       for (const b of inKernelOrder(later)) {
         if (!sameParallel(a, b)) continue;
         if (tryMerge(a, b, false, 'siblings')) {
-          noteMerge();
           changed = true;
           break outer;
         }
@@ -937,31 +924,17 @@ function assemble(drafts: DraftKernel[], buffers: Buffers, g: Graph, refine: boo
     const used = new Set<number>();
     for (const l of collectLoads(stages)) used.add(l.buf);
     for (const s of stages)
-      if (s.kind === 'map')
-        for (const st of s.stores) {
-          used.add(st.buf);
-          if (st.check) used.add(st.check.flag);
-        }
+      if (s.kind === 'map') for (const st of s.stores) for (const x of storeSlots(st)) used.add(x);
     const keep = [...used].sort((x, y) => x - y);
     const remap = new Map(keep.map((old, i) => [old, i]));
     const rw = new VExprRewriter((v) => (v.k === 'load' ? { ...v, buf: remap.get(v.buf)! } : v));
     const finalStages = stages.map((s) => {
       const r = rw.stage(s);
-      if (r.kind === 'reduce') return r;
-      const stores = r.stores.map((st) => ({
-        ...st,
-        buf: remap.get(st.buf)!,
-        ...(st.check && { check: { ...st.check, flag: remap.get(st.check.flag)! } }),
-      }));
-      return { ...r, stores };
+      return r.kind === 'map' ? { ...r, stores: r.stores.map((st) => renumberStore(st, (x) => remap.get(x)!)) } : r;
     });
     const writes = new Set<number>();
     for (const s of finalStages)
-      if (s.kind === 'map')
-        for (const st of s.stores) {
-          writes.add(st.buf);
-          if (st.check) writes.add(st.check.flag);
-        }
+      if (s.kind === 'map') for (const st of s.stores) for (const x of storeSlots(st)) writes.add(x);
     const readSlots = new Set(collectLoads(finalStages).map((l) => l.buf));
     // Raising a flag is an or into it: readwrite, so the program zeroes the flags before each call.
     for (const s of finalStages)
