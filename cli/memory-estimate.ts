@@ -9,6 +9,7 @@ import type { CheckedModel, CheckedTrain } from '../dsl/check.js';
 import { type Graph, type Node, topoSort } from '../compiler/ir.js';
 import { buildTrainStep } from '../compiler/train-step.js';
 import type { MemoryPlan } from '../compiler/memory.js';
+import type { ModelContract } from '../compiler/model.js';
 import { type Shape, evalDim, evalShape } from '../compiler/types.js';
 
 /** wasm32 memory is at most 4 GiB: the most a model's tensors can ever take on wasm. */
@@ -112,7 +113,7 @@ export function graphEstimate(
 }
 
 /** Every symbol of the model's inputs' first dims, bound to `batch`. */
-function batchDims(model: CheckedModel, batch: number): Map<string, number> {
+export function batchDims(model: Pick<ModelContract, 'inputs'>, batch: number): Map<string, number> {
   const dims = new Map<string, number>();
   for (const i of model.inputs) {
     const d = i.type.shape[0];
@@ -132,12 +133,18 @@ export function formatBytes(n: number): string {
   return u === 0 ? `${n} bytes` : `${n.toFixed(1)} ${units[u]}`;
 }
 
-/** `params 1.0 GB, optimizer state 2.0 GB, activations 2.2 GB at batch 32` (state left out when there is none). */
-export function formatParts(e: MemoryEstimate): string {
+/**
+ * `params 1.0 GB, optimizer state 2.0 GB, activations 2.2 GB at batch 32`
+ * (state left out when there is none); `activations` words that last part.
+ */
+export function formatParts(
+  e: MemoryEstimate,
+  activations = (bytes: string) => `activations ${bytes} at batch ${e.batch}`,
+): string {
   return [
     `params ${formatBytes(e.params)}`,
     ...(e.state > 0 ? [`optimizer state ${formatBytes(e.state)}`] : []),
-    `activations ${formatBytes(e.activations)} at batch ${e.batch}`,
+    activations(formatBytes(e.activations)),
   ].join(', ');
 }
 
@@ -146,11 +153,7 @@ export function formatParts(e: MemoryEstimate): string {
  * state 814.1 KB, activations at most 1.2 MB)`, and whether it cannot run.
  */
 export function checkLine(e: MemoryEstimate): string {
-  const parts = [
-    `params ${formatBytes(e.params)}`,
-    ...(e.state > 0 ? [`optimizer state ${formatBytes(e.state)}`] : []),
-    `activations at most ${formatBytes(e.activations)}`,
-  ].join(', ');
+  const parts = formatParts(e, (bytes) => `activations at most ${bytes}`);
   const total = totalBytes(e);
   const over = total > WASM_MAX_BYTES ? ": more than wasm's 4 GiB, so it cannot run at this batch" : '';
   return `memory at batch ${e.batch}: ${formatBytes(total)} (${parts})${over}`;

@@ -2,12 +2,11 @@
 // runtime (from a .kiln source, compiled in memory, or from an artifact
 // directory), and tensors in and out of safetensors files for the runtime.
 
-import { readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { statSync } from 'node:fs';
 import { readSafetensorsFile, writeSafetensorsFile } from '../../runtime/safetensors-node.js';
 import type { StIntTensor, StTensor } from '../../runtime/safetensors.js';
 import type { DTypeSpec, EntryName, TensorSpec } from '../../runtime/manifest.js';
-import { KilnRuntimeError, formatTensorType, validateManifest } from '../../runtime/validate.js';
+import { KilnRuntimeError, formatTensorType } from '../../runtime/validate.js';
 import { type Model, loadArtifact, loadModel as loadArtifactDir } from '../../runtime/model.js';
 import type { Tensor, TensorData } from '../../runtime/executor.js';
 import type { RefTensor } from '../../compiler/interpret.js';
@@ -16,7 +15,7 @@ import type { ModelContract, ModelTensor } from '../../compiler/model.js';
 import { dimSpec } from '../../compiler/target.js';
 import { buildArtifact } from '../../targets/artifact.js';
 import { loadTarget } from '../../targets/index.js';
-import { estimateOverLimit, planEstimate } from '../memory-estimate.js';
+import { batchDims, estimateOverLimit, planEstimate } from '../memory-estimate.js';
 import { probeRelaxedSimd } from '../../targets/wasm/features.js';
 import { UsageError, UserError } from '../errors.js';
 import { type LoadedModel, loadModel } from '../model.js';
@@ -78,9 +77,8 @@ export async function runtimeModel(
       throw new UserError(`${file}: ${what} needs the .kiln source, not a compiled artifact`);
     if (opts.model !== undefined) throw new UsageError('--model picks a model of a .kiln source, not of an artifact');
     const model = await userErrors(() => loadArtifactDir(file, loadOpts));
-    // Loaded, so the manifest is valid: its id ranges check the data as a source's model would.
-    const manifest = validateManifest(JSON.parse(readFileSync(join(file, 'manifest.json'), 'utf8')), file);
-    useArtifactIds(manifest.ids);
+    // The manifest's id ranges check the data as a source's model would.
+    useArtifactIds(model.manifest.ids);
     return { model, source: undefined, notes: [] };
   }
   const source = loadModel(file, opts.model);
@@ -115,11 +113,7 @@ export async function runtimeModel(
 function refuseOverWasm(c: Compilation, batch: number, training: boolean): void {
   const step = training && c.step?.kind === 'built' ? c.step.stages : undefined;
   const plan = (step ?? c.forward).memory;
-  const dims = new Map<string, number>();
-  for (const i of c.model.inputs) {
-    const d = i.type.shape[0];
-    if (d !== undefined && typeof d !== 'number') for (const s of d.syms) dims.set(s, batch);
-  }
+  const dims = batchDims(c.model, batch);
   let estimate;
   try {
     estimate = planEstimate(plan, dims, new Set(c.model.params.map((p) => p.name)), batch);
