@@ -13,6 +13,7 @@
 // float64 reference and an f32 kernel may round a computed value to
 // opposite sides of a step.
 
+import { mulberry32 } from '../runtime/mulberry32.js';
 import { OPTIMIZER_NAMES } from '../compiler/optimizers/catalog.js';
 
 export type Dim = number | 'B';
@@ -58,18 +59,6 @@ export const MAX_B = 4;
 /** The most nested grad/jvp behind a value. */
 export const MAX_ORDER = 2;
 
-/** Deterministic pseudo-random numbers in [0, 1) (mulberry32). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
-
 const size = (d: Dim): number => (d === 'B' ? MAX_B : d);
 const numel = (s: readonly Dim[]): number => s.reduce<number>((a, d) => a * size(d), 1);
 const fmtShape = (s: readonly Dim[]): string => `[${s.join(', ')}]`;
@@ -93,7 +82,7 @@ class Gen {
     seed: number,
     readonly weights: ReadonlyMap<string, number>,
   ) {
-    this.rnd = rng(seed);
+    this.rnd = mulberry32(seed);
   }
 
   int(lo: number, hi: number): number {

@@ -23,7 +23,7 @@ import { buildArtifact } from '../targets/artifact.js';
 import { wasmTarget } from '../targets/wasm/target.js';
 import type { Tensor } from '../runtime/executor.js';
 import { KilnRuntimeError, type Model, loadArtifact, stepSeed } from '../runtime/index.js';
-import { rng } from './generate.js';
+import { mulberry32 } from '../runtime/mulberry32.js';
 
 export type FailureKind = 'check' | 'crash' | 'forward' | 'fwdrev' | 'threads' | 'train';
 
@@ -71,7 +71,7 @@ function crash(where: string, e: unknown): Failure {
 
 /** The model's inputs: f32 uniform in (-2, 2) (f32-exact), i32 in {0, 1}, bool; B bound to `batch`. */
 export function caseInputs(model: CheckedModel, c: Pick<Case, 'dataSeed' | 'batch'>): Record<string, Tensor> {
-  const rnd = rng(c.dataSeed);
+  const rnd = mulberry32(c.dataSeed);
   const dims = new Map<string, number>();
   for (const i of model.inputs)
     for (const d of i.type.shape) if (typeof d !== 'number') for (const s of d.syms) dims.set(s, c.batch);
@@ -264,7 +264,7 @@ async function trainOracle(
 
 /** `source` with a few random edits: characters deleted, duplicated or replaced by ones from a token alphabet. */
 export function mutate(source: string, seed: number): string {
-  const rnd = rng(seed);
+  const rnd = mulberry32(seed);
   const alphabet = [
     '(',
     ')',
@@ -301,7 +301,7 @@ export function mutate(source: string, seed: number): string {
 
 /** Random bytes as a source text (latin-1, so every byte survives). */
 export function randomBytes(seed: number, n: number): string {
-  const rnd = rng(seed);
+  const rnd = mulberry32(seed);
   return String.fromCharCode(...Array.from({ length: n }, () => Math.floor(rnd() * 256)));
 }
 

@@ -23,6 +23,7 @@
 //
 // Browser-safe: no `node:` imports.
 
+import { mulberry32 } from './mulberry32.js';
 import type { Tensor } from './executor.js';
 import { KilnRuntimeError } from './validate.js';
 
@@ -228,7 +229,7 @@ function plan(
       const s = opts.noise ?? DEFAULTS.noise;
       if (!(Number.isFinite(s) && s >= 0)) throw new AttributionError(`noise must be a finite number >= 0, got ${s}`);
       const sigma = perExampleRange(xd, batch, per).map((r) => s * r);
-      const normal = gaussian(seeded(opts.seed ?? 0));
+      const normal = gaussian(mulberry32(opts.seed ?? 0));
       return {
         points: {
           count: n,
@@ -244,7 +245,7 @@ function plan(
       const base = opts.baseline;
       if (!base) throw new AttributionError('expected_gradients needs baseline examples (--baseline DATA)');
       const rows = checkBaselineRows(base, x, per);
-      const next = seeded(opts.seed ?? 0);
+      const next = mulberry32(opts.seed ?? 0);
       // Each point's draws, kept for its weighting: the baseline row and a per example.
       const drawn: { row: Int32Array; a: Float64Array }[] = [];
       return {
@@ -430,18 +431,6 @@ function repeatRows(t: Tensor, k: number): Tensor {
   const data = new Ctor(t.data.length * k);
   for (let p = 0; p < k; p++) data.set(t.data, p * t.data.length);
   return { data, shape: [t.shape[0]! * k, ...t.shape.slice(1)] };
-}
-
-/** mulberry32: a small seeded generator of floats in [0, 1). */
-function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** Standard normal draws by Box–Muller (1 - u keeps the log's argument in (0, 1]). */

@@ -6,6 +6,7 @@
 import type { ModelContract, TrainContract } from '../../compiler/model.js';
 import type { DimSpec, Model, TensorSpec } from '../../runtime/index.js';
 import { loadArtifact } from '../../runtime/index.js';
+import { mulberry32 } from '../../runtime/mulberry32.js';
 import { compileArtifact } from '../../targets/artifact.js';
 import { type FashionMnist, PIXELS, type Split, batchOf } from './data.js';
 
@@ -62,14 +63,7 @@ export async function loadForTraining(
 
 /** A permutation of 0..n-1 from a seed (mulberry32), so runs are repeatable. */
 export function shuffled(n: number, seed: number): number[] {
-  let s = seed >>> 0;
-  const rand = () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const rand = mulberry32(seed);
   const out = Array.from({ length: n }, (_, i) => i);
   for (let i = n - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));

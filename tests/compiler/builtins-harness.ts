@@ -3,6 +3,7 @@
 // filled, 'ints' normalised, numeric literals for tensor params made scalar
 // constants of the other tensors' dtype), then validates and lowers.
 
+import { mulberry32 } from '../../runtime/mulberry32.js';
 import type { BuiltinDef, LowerContext, StaticValue } from '../../compiler/builtin.js';
 import { BUILTINS } from '../../compiler/decompose.js';
 import { type RefTensor, evaluate, tensor } from '../../compiler/interpret.js';
@@ -141,14 +142,8 @@ export function* indices(shape: readonly number[]): Generator<Coords> {
 
 /** Deterministic pseudo-random values in [lo, hi). */
 export function rand(n: number, seed: number, lo = -1, hi = 1): number[] {
-  let a = seed >>> 0;
-  return Array.from({ length: n }, () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return lo + (hi - lo) * (((x ^ (x >>> 14)) >>> 0) / 4294967296);
-  });
+  const next = mulberry32(seed);
+  return Array.from({ length: n }, () => lo + (hi - lo) * next());
 }
 
 /** A graph under construction: a builder, a context and the values of its inputs. */

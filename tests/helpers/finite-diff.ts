@@ -17,6 +17,7 @@
 // derivative jvp(loss, wrt, v) along a random v must equal sum_k <grad_k, v_k>
 // (the reverse rules) and the central difference of the loss along v.
 
+import { mulberry32 as rng } from '../../runtime/mulberry32.js';
 import { gradients } from '../../compiler/autodiff.js';
 import { jvps } from '../../compiler/forward.js';
 import { type EvalEnv, type RefTensor, evaluate, tensor } from '../../compiler/interpret.js';
@@ -157,16 +158,7 @@ function checkDirectional(
 }
 
 /** A seeded PRNG (mulberry32) giving floats in [0, 1). */
-export function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { rng };
 
 /** An f32 RefTensor with entries uniform in [lo, hi). */
 export function randomTensor(shape: readonly number[], next: () => number, lo = -1, hi = 1): RefTensor {
