@@ -18,19 +18,10 @@ import { loadArtifact } from '../dist/runtime/index.js';
 import { requestGpuDevice } from '../dist/runtime/webgpu/device.js';
 import { SOURCES } from './kiln.mjs';
 import { TIMING, measureInterleaved, fmt, formatTable, ratio } from './stats.mjs';
+import { mulberry32 as rng } from '../dist/runtime/mulberry32.js';
 
 const ADAM = { lr: 1e-3, b1: 0.9, b2: 0.999, eps: 1e-8 };
 
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const uniform = (n, lo, hi, seed) => {
   const r = rng(seed);
   return Float32Array.from({ length: n }, () => lo + (hi - lo) * r());

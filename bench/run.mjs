@@ -18,6 +18,7 @@ import { createJax } from './peers/jax.mjs';
 import { createTfjs } from './peers/tfjs.mjs';
 import { createKiln, referenceMlp } from './kiln.mjs';
 import { compileTable, scalingTable } from './compile.mjs';
+import { mulberry32 as rng } from '../dist/runtime/mulberry32.js';
 
 const SIZES = [256, 512, 1024];
 const EW_N = 1 << 20;
@@ -28,16 +29,6 @@ const only = new Set((process.env.KILN_BENCH_ONLY ?? 'matmul,elementwise,mlp,com
 // ---------------------------------------------------------------------------
 // Data: deterministic (mulberry32), the same arrays for every implementation.
 
-function rng(seed) {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const uniform = (n, lo, hi, seed) => {
   const r = rng(seed);
   const out = new Float32Array(n);
