@@ -239,11 +239,14 @@ function programSpec(p: KernelProgram, plan: MemoryPlan, targetFields: (k: Kerne
 /**
  * Storages to zero before each call: those of buffers (not inputs or params)
  * whose first access reads them (an accumulation into zeros, as the kernel
- * interpreter's fresh temps are) or that no kernel writes.
+ * interpreter's fresh temps are), and outputs and assign sources that no
+ * kernel writes. A temp no kernel touches (a gradient fused into the kernel
+ * that uses it) is never read: zeroing it would only cost time.
  */
 function zeroedStorages(p: KernelProgram, storageOf: ReadonlyMap<number, number>): number[] {
   const first = new Map<number, boolean>(); // buffer -> its first access reads it
   const written = new Set<number>();
+  const leaves = new Set([...p.outputs.map((o) => o.buf), ...p.assigns.map((a) => a.buf)]);
   for (const k of p.kernels) {
     const reads = new Map<number, boolean>();
     for (const s of k.buffers) {
@@ -255,7 +258,7 @@ function zeroedStorages(p: KernelProgram, storageOf: ReadonlyMap<number, number>
   const out = new Set<number>();
   for (const b of p.buffers) {
     if (b.role.kind === 'input' || b.role.kind === 'param') continue;
-    if (first.get(b.id) === true || !written.has(b.id)) out.add(storageOf.get(b.id)!);
+    if (first.get(b.id) === true || (!written.has(b.id) && leaves.has(b.id))) out.add(storageOf.get(b.id)!);
   }
   return [...out].sort((a, b) => a - b);
 }

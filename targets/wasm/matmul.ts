@@ -39,9 +39,14 @@ const MB = 64;
 /** Matmuls with at most this many (constant) rows and no batch axes split their columns across threads. */
 export const COLUMN_SPLIT_MAX_ROWS = 2 * MB;
 
+/** Matmuls without batch axes with at least this many (constant) columns split them across threads. */
+export const COLUMN_SPLIT_MIN_COLUMNS = 64;
+
 /** Whether a call's [begin, end) ranges over n's columns (else over m's rows, or the outermost batch axis). */
 export function splitsColumns(p: MatmulPlan): boolean {
-  return p.batch.length === 0 && typeof p.m.extent === 'number' && p.m.extent <= COLUMN_SPLIT_MAX_ROWS;
+  if (p.batch.length !== 0) return false;
+  if (typeof p.m.extent === 'number' && p.m.extent <= COLUMN_SPLIT_MAX_ROWS) return true;
+  return typeof p.n.extent === 'number' && p.n.extent >= COLUMN_SPLIT_MIN_COLUMNS;
 }
 
 /** Rows of the packed A block: MB, or all of m (rounded up to whole tiles) when fewer. */
