@@ -23,6 +23,7 @@ import {
   MAX_ARGS,
   MAX_CHUNKS,
   NODE_WORKER_SOURCE,
+  SPIN_MS,
   type WorkerInit,
 } from './worker.js';
 
@@ -234,7 +235,13 @@ export class ThreadPool {
       this.checkError();
     };
     if (this.blocking) {
-      for (let d = Atomics.load(I, CTRL.DONE); d < n; d = Atomics.load(I, CTRL.DONE)) Atomics.wait(I, CTRL.DONE, d);
+      // Poll first: the workers' chunks usually end within SPIN_MS, sooner than a wake-up would come.
+      const until = performance.now() + SPIN_MS;
+      let polling = true;
+      for (let d = Atomics.load(I, CTRL.DONE), s = 1; d < n; d = Atomics.load(I, CTRL.DONE), s++) {
+        if (polling) polling = (s & 255) !== 0 || performance.now() <= until;
+        else Atomics.wait(I, CTRL.DONE, d);
+      }
       return finish();
     }
     return this.waitAsync(n).then(finish);

@@ -46,8 +46,12 @@ export const ARGS_BYTE = Math.ceil(((CTRL.BOUNDS + MAX_CHUNKS + 1) * 4) / 8) * 8
 export const ERROR_BYTE = ARGS_BYTE + MAX_ARGS * 8;
 export const ERROR_BYTES = 1024;
 export const CONTROL_BYTES = ERROR_BYTE + ERROR_BYTES;
-/** Loads of GEN before sleeping: consecutive kernels arrive within microseconds. */
-export const SPIN = 20000;
+/**
+ * How long a thread polls before it sleeps (ms): a worker for the next job, the main thread for the
+ * workers' last chunks. Consecutive kernels, and a training loop's steps, arrive well within it,
+ * while a sleeping thread takes 20-40 µs to wake (Atomics.wait/notify), as long as a small kernel.
+ */
+export const SPIN_MS = 2;
 
 /** Start-up message: what a worker needs to run kernels. */
 export interface WorkerInit {
@@ -64,7 +68,7 @@ export interface WorkerInit {
 
 const BODY = `
 const C = ${JSON.stringify(CTRL)};
-const ARGS_BYTE = ${ARGS_BYTE}, MAX_ARGS = ${MAX_ARGS}, ERROR_BYTE = ${ERROR_BYTE}, ERROR_BYTES = ${ERROR_BYTES}, SPIN = ${SPIN};
+const ARGS_BYTE = ${ARGS_BYTE}, MAX_ARGS = ${MAX_ARGS}, ERROR_BYTE = ${ERROR_BYTE}, ERROR_BYTES = ${ERROR_BYTES}, SPIN_MS = ${SPIN_MS};
 onInit((init) => {
   let fns;
   try {
@@ -81,8 +85,12 @@ onInit((init) => {
   let seen = init.gen;
   post({ type: 'ready' });
   for (;;) {
-    for (let s = 0; s < SPIN && Atomics.load(I, C.GEN) === seen; s++);
-    if (Atomics.load(I, C.GEN) === seen) Atomics.wait(I, C.GEN, seen);
+    const until = performance.now() + SPIN_MS;
+    for (let s = 1; Atomics.load(I, C.GEN) === seen; s++)
+      if ((s & 1023) === 0 && performance.now() > until) {
+        Atomics.wait(I, C.GEN, seen);
+        break;
+      }
     const gen = Atomics.load(I, C.GEN);
     if (gen === seen) continue;
     seen = gen;
