@@ -4,6 +4,7 @@
 // accumulators and written buffers it reads), which decide where a value is
 // placed and whether it varies across vector lanes.
 
+import { gcd } from '../symbolic/monomial.js';
 import { type Term as SymTerm, productTerms, sumTerms } from '../symbolic/poly.js';
 import { type BoolFold, type IndexFold, foldBool, foldIndex, indexKey } from './index-expr.js';
 import type { IBool, IExpr, Kernel, Stage, VExpr } from './kir.js';
@@ -164,6 +165,49 @@ export function constCoef(e: IExpr, v: string): number | undefined {
   const l = linearIn(e, v);
   if (!l || l.coef.terms.length > 0) return undefined;
   return l.coef.c;
+}
+
+/**
+ * The constant c with e(v0 + l) = e(v0) + c*l for every lane l < width, given only that v0 is a
+ * multiple of `width` (a lane group's first value), or undefined when the analysis cannot show one.
+ * Unlike constCoef it sees through floor div/mod by constants: `(n / 196) * 28224 + n % 196` steps
+ * by 1 across four aligned lanes, as 196 is a multiple of 4 (a convolution's im2col read), so a
+ * vector load of it is one contiguous load instead of four gathers.
+ */
+export function alignedLaneCoef(e: IExpr, v: string, width: number): number | undefined {
+  return laneStep(e, v, width)?.c;
+}
+
+/** c as above, and g: e(v0) is always a multiple of g (0: e(v0) is 0). */
+function laneStep(e: IExpr, v: string, width: number): { c: number; g: number } | undefined {
+  if (!ivars(e).has(v)) return { c: 0, g: e.k === 'const' ? Math.abs(e.v) : 1 };
+  switch (e.k) {
+    case 'var':
+      return { c: 1, g: width };
+    case 'add': {
+      const a = laneStep(e.a, v, width);
+      const b = laneStep(e.b, v, width);
+      return a && b && { c: a.c + b.c, g: gcd(a.g, b.g) };
+    }
+    case 'mul': {
+      const [x, k] = e.a.k === 'const' ? [e.b, e.a.v] : e.b.k === 'const' ? [e.a, e.b.v] : [undefined, 0];
+      const s = x && laneStep(x, v, width);
+      return s && { c: s.c * k, g: s.g * Math.abs(k) };
+    }
+    case 'div':
+    case 'mod': {
+      if (e.b.k !== 'const' || e.b.v <= 0) return undefined;
+      const d = e.b.v;
+      const a = laneStep(e.a, v, width);
+      if (!a || a.c < 0) return undefined;
+      // a(v0) mod d is a multiple of r, so at most d - r: the lanes stay in one block of d when c*(width-1) < r.
+      const r = gcd(a.g, d) || d;
+      if (a.c * (width - 1) >= r) return undefined;
+      return e.k === 'div' ? { c: 0, g: 1 } : { c: a.c, g: r };
+    }
+    default:
+      return undefined;
+  }
 }
 
 // ---------------------------------------------------------------- dependencies

@@ -39,6 +39,8 @@ export class Level {
     readonly stmts: Ref[],
     /** The vector lane variable from here inward (undefined: scalar code). */
     readonly lane: string | undefined,
+    /** The lane variable's value in lane 0 is a multiple of 4 (affine.ts alignedLaneCoef). */
+    readonly aligned = false,
   ) {}
 }
 
@@ -91,9 +93,10 @@ export class FnBuilder {
   }
 
   /** A new innermost level: its own statements, or (share) those of the current one (a re-binding scope). */
-  open(opts: { share?: boolean; lane?: string | null } = {}): Level {
+  open(opts: { share?: boolean; lane?: string | null; aligned?: boolean } = {}): Level {
     const lane = opts.lane === null ? undefined : (opts.lane ?? this.top.lane);
-    const l = new Level(opts.share ? this.top.stmts : [], lane);
+    const aligned = opts.aligned ?? (opts.lane === undefined && this.top.aligned);
+    const l = new Level(opts.share ? this.top.stmts : [], lane, aligned);
     this.levels.push(l);
     return l;
   }

@@ -24,7 +24,15 @@ import binaryen from 'binaryen';
 import type { DType } from '../../compiler/types.js';
 import type { BinaryFn, UnaryFn } from '../../compiler/ir.js';
 import { vdtype } from '../../compiler/kernel/abi.js';
-import { type Deps, type NodeInfo, type Term, bvars, constCoef, polyOf } from '../../compiler/kernel/affine.js';
+import {
+  type Deps,
+  type NodeInfo,
+  type Term,
+  alignedLaneCoef,
+  bvars,
+  constCoef,
+  polyOf,
+} from '../../compiler/kernel/affine.js';
 import { type IndexCtx, indexKey, printBool, range } from '../../compiler/kernel/index-expr.js';
 import type { IBool, IExpr, StoreCheck, VExpr } from '../../compiler/kernel/kir.js';
 import type { FnBuilder, Ref, Val } from './builder.js';
@@ -650,10 +658,15 @@ export class ExprEmitter {
     return m.if(this.cond(x.valid, lane), r, this.konst(x.fill, x.dtype).get());
   }
 
+  /** Whether `index` steps by one element across the lanes: one v128 access instead of four. */
+  private contiguous(index: IExpr, lane: string): boolean {
+    return constCoef(index, lane) === 1 || (this.fb.top.aligned && alignedLaneCoef(index, lane, 4) === 1);
+  }
+
   private loadVector(x: LoadExpr): Ref {
     const m = this.m;
     const lane = this.lane!;
-    const contiguous = constCoef(x.index, lane) === 1;
+    const contiguous = this.contiguous(x.index, lane);
     const maskVaries = bvars(x.valid).has(lane);
     const wide = () => {
       const { ptr, offset } = this.addr(x.buf, x.index);
@@ -694,7 +707,7 @@ export class ExprEmitter {
       return checked(conv(value.dtype, value.get()), false, (r) => put(ptr, offset, r));
     }
     const lane = this.lane!;
-    if (constCoef(index, lane) === 1) {
+    if (this.contiguous(index, lane)) {
       const { ptr, offset } = this.addr(buf, index);
       let r = this.vec(value);
       if (value.dtype !== dtype) r = this.castVectorRef(value.dtype, dtype, r);

@@ -26,8 +26,8 @@
 // 4)*K*4 + 128 bytes.
 
 import binaryen from 'binaryen';
-import { ivars } from '../../compiler/kernel/affine.js';
-import type { MatmulPlan } from '../../compiler/kernel/matmul-plan.js';
+import { alignedLaneCoef, constCoef, ivars } from '../../compiler/kernel/affine.js';
+import type { MatmulPart, MatmulPlan } from '../../compiler/kernel/matmul-plan.js';
 import type { KernelAbi } from './abi.js';
 import type { Ref } from './builder.js';
 import type { ExprEmitter } from './expr.js';
@@ -46,7 +46,7 @@ export const COLUMN_SPLIT_MIN_COLUMNS = 64;
 export function splitsColumns(p: MatmulPlan): boolean {
   if (p.batch.length !== 0) return false;
   if (typeof p.m.extent === 'number' && p.m.extent <= COLUMN_SPLIT_MAX_ROWS) return true;
-  return typeof p.n.extent === 'number' && p.n.extent >= COLUMN_SPLIT_MIN_COLUMNS;
+  return typeof p.n.extent !== 'number' || p.n.extent >= COLUMN_SPLIT_MIN_COLUMNS;
 }
 
 /** Rows of the packed A block: MB, or all of m (rounded up to whole tiles) when fewer. */
@@ -106,8 +106,14 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
   type Part = (typeof parts)[number];
 
   /** A new level binding loop variables (vector lanes over `lane`), its statements, then closed. */
-  const scope = (vars: Record<string, () => Ref>, lane: string | null, body: () => void, share = false): Ref[] => {
-    const level = fb.open({ share, lane });
+  const scope = (
+    vars: Record<string, () => Ref>,
+    lane: string | null,
+    body: () => void,
+    share = false,
+    aligned = false,
+  ): Ref[] => {
+    const level = fb.open({ share, lane, aligned });
     for (const [name, get] of Object.entries(vars)) level.vars.set(name, get);
     body();
     return fb.close();
@@ -126,18 +132,85 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
     fb.emit(fb.loopLt(i, step, to, stmts));
   };
 
+  /** i8x16.shuffle picking 32-bit lanes: 0-3 of `a`, 4-7 of `b` (V8 makes these unpck/movlh/movhl). */
+  const shuffle32 = (a: Ref, b: Ref, lanes: readonly number[]) =>
+    m.i8x16.shuffle(
+      a,
+      b,
+      lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]),
+    );
+  /** The 4 x 4 transpose of rows r0..r3 (v128 locals): column j of the rows as one vector each. */
+  const transpose4 = (r: readonly number[]): Ref[] => {
+    const v128 = binaryen.v128;
+    const lo01 = fb.local(v128);
+    const hi01 = fb.local(v128);
+    const lo23 = fb.local(v128);
+    const hi23 = fb.local(v128);
+    fb.emit(fb.set(lo01, shuffle32(g(r[0]!), g(r[1]!), [0, 4, 1, 5])));
+    fb.emit(fb.set(hi01, shuffle32(g(r[0]!), g(r[1]!), [2, 6, 3, 7])));
+    fb.emit(fb.set(lo23, shuffle32(g(r[2]!), g(r[3]!), [0, 4, 1, 5])));
+    fb.emit(fb.set(hi23, shuffle32(g(r[2]!), g(r[3]!), [2, 6, 3, 7])));
+    return [
+      shuffle32(g(lo01), g(lo23), [0, 1, 4, 5]),
+      shuffle32(g(lo01), g(lo23), [2, 3, 6, 7]),
+      shuffle32(g(hi01), g(hi23), [0, 1, 4, 5]),
+      shuffle32(g(hi01), g(hi23), [2, 3, 6, 7]),
+    ];
+  };
+  /**
+   * Whether an operand is better packed by transposing 4 x 4 blocks: its index steps by one along k
+   * (k runs from 0 in steps of 4, so aligned) but not along the packed lanes, which would otherwise be
+   * gathered one scalar at a time (a row-major A, a transposed B).
+   */
+  const transposable = (x: MatmulPart['a'], k: string, lanes: string, lanesAligned: boolean) =>
+    alignedLaneCoef(x.index, k, 4) === 1 &&
+    (lanesAligned ? alignedLaneCoef(x.index, lanes, 4) : constCoef(x.index, lanes)) !== 1;
+  /** Loads `x` at the bound point as four lanes along k (kk, kk+1, kk+2, kk+3) into a fresh v128 local. */
+  const loadAlongK = (x: MatmulPart['a'], vars: Record<string, () => Ref>, k: string): number => {
+    const r = fb.local(binaryen.v128);
+    scope(vars, k, () => fb.emit(fb.set(r, em.vec(em.v(x)))), true, true);
+    return r;
+  };
+  /** The multiple of 4 at or below K: where the transposing loop ends and the scalar one takes over. */
+  const fourBelow = (part: Part) => local(m.i32.and(g(part.K), c(-4)));
+
   const packB = (part: Part) => {
     se.enterStage(part.stage);
     const full = local(m.i32.shr_u(g(N), c(3)));
     const fullEnd = local(m.select(m.i32.lt_u(g(full), g(pb1)), g(full), g(pb1)));
+    const transposed = transposable(part.b, part.k.name, p.n.name, true);
+    const K4 = transposed ? fourBelow(part) : undefined;
     // Full panels: two 4-lane halves of n per k.
     forLt(
       g(pb0),
       () => g(fullEnd),
       1,
       (jp) => {
+        if (K4 !== undefined)
+          // 4 k x 8 columns at a time: eight loads along k, two 4 x 4 transposes, eight stores.
+          forLt(
+            c(0),
+            () => g(K4),
+            4,
+            (kk) => {
+              const cols = Array.from({ length: 8 }, (_, l) =>
+                loadAlongK(
+                  part.b,
+                  { [p.n.name]: () => m.i32.add(m.i32.shl(g(jp), c(3)), c(l)), [part.k.name]: () => g(kk) },
+                  part.k.name,
+                ),
+              );
+              const dst = local(
+                m.i32.add(g(part.bpack), m.i32.shl(m.i32.add(m.i32.mul(g(jp), g(part.K)), g(kk)), c(5))),
+              );
+              for (let h = 0; h < 2; h++)
+                transpose4(cols.slice(4 * h, 4 * h + 4)).forEach((t, j) =>
+                  fb.emit(m.v128.store(32 * j + 16 * h, 4, g(dst), t)),
+                );
+            },
+          );
         forLt(
-          c(0),
+          K4 !== undefined ? g(K4) : c(0),
           () => g(part.K),
           1,
           (kk) => {
@@ -149,6 +222,7 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
                 p.n.name,
                 () => fb.emit(m.v128.store(16 * h, 4, g(dst), em.vec(em.v(part.b)))),
                 true,
+                true, // n = 8 * panel + 4 * half
               );
             }
           },
@@ -196,6 +270,7 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
 
   const packA = (part: Part, mb: number, mbEnd: number) => {
     se.enterStage(part.stage);
+    const transposedA = transposable(part.a, part.k.name, p.m.name, false);
     const tiles = local(m.i32.shr_u(m.i32.add(m.i32.sub(g(mbEnd), g(mb)), c(3)), c(2)));
     forLt(
       c(0),
@@ -205,9 +280,28 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
         const row = local(m.i32.add(g(mb), m.i32.shl(g(t), c(2))));
         const base = local(m.i32.add(g(part.apack), m.i32.shl(m.i32.mul(g(t), g(part.K)), c(4))));
         const full = fb.block(
-          scope({}, null, () =>
+          scope({}, null, () => {
+            const K4 = transposedA ? fourBelow(part) : undefined;
+            if (K4 !== undefined)
+              // 4 rows x 4 k at a time: four loads along k, one 4 x 4 transpose, four stores.
+              forLt(
+                c(0),
+                () => g(K4),
+                4,
+                (kk) => {
+                  const rows = Array.from({ length: 4 }, (_, r) =>
+                    loadAlongK(
+                      part.a,
+                      { [p.m.name]: () => m.i32.add(g(row), c(r)), [part.k.name]: () => g(kk) },
+                      part.k.name,
+                    ),
+                  );
+                  const dst = local(m.i32.add(g(base), m.i32.shl(g(kk), c(4))));
+                  transpose4(rows).forEach((t, j) => fb.emit(m.v128.store(16 * j, 4, g(dst), t)));
+                },
+              );
             forLt(
-              c(0),
+              K4 !== undefined ? g(K4) : c(0),
               () => g(part.K),
               1,
               (kk) => {
@@ -218,8 +312,8 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
                   true,
                 );
               },
-            ),
-          ),
+            );
+          }),
         );
         const partial = fb.block(
           scope({}, null, () =>

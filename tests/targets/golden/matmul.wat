@@ -29,7 +29,7 @@
   (local $29 v128)
   (local $30 v128)
   (loop $label1
-   (local.set $12
+   (local.set $13
     (i32.const 0)
    )
    (loop $label
@@ -43,7 +43,7 @@
           (local.get $11)
           (i32.const 4)
          )
-         (local.get $12)
+         (local.get $13)
         )
         (i32.const 5)
        )
@@ -51,11 +51,11 @@
      )
      (v128.load align=4
       (i32.add
-       (local.tee $10
+       (local.tee $9
         (i32.add
          (local.get $1)
          (i32.shl
-          (local.get $12)
+          (local.get $13)
           (i32.const 5)
          )
         )
@@ -81,15 +81,15 @@
         )
         (i32.const 2)
        )
-       (local.get $10)
+       (local.get $9)
       )
      )
     )
     (br_if $label
      (i32.lt_s
-      (local.tee $12
+      (local.tee $13
        (i32.add
-        (local.get $12)
+        (local.get $13)
         (i32.const 1)
        )
       )
@@ -145,16 +145,16 @@
    )
    (then
     (loop $label10
-     (local.set $10
+     (local.set $9
       (i32.const 0)
      )
      (if
       (i32.gt_u
-       (local.tee $13
+       (local.tee $14
         (i32.shr_u
          (i32.add
           (i32.sub
-           (local.tee $12
+           (local.tee $13
             (select
              (local.tee $1
               (i32.sub
@@ -184,7 +184,7 @@
          (i32.add
           (local.get $16)
           (i32.shl
-           (local.get $10)
+           (local.get $9)
            (i32.const 8)
           )
          )
@@ -196,14 +196,14 @@
             (i32.add
              (local.get $5)
              (i32.shl
-              (local.get $10)
+              (local.get $9)
               (i32.const 2)
              )
             )
            )
            (i32.const 4)
           )
-          (local.get $12)
+          (local.get $13)
          )
          (then
           (local.set $4
@@ -211,21 +211,22 @@
           )
           (loop $label2
            (v128.store align=4
-            (i32.add
-             (local.get $8)
-             (i32.shl
-              (local.get $4)
-              (i32.const 4)
+            (local.tee $12
+             (i32.add
+              (local.get $8)
+              (i32.shl
+               (local.get $4)
+               (i32.const 4)
+              )
              )
             )
-            (f32x4.replace_lane 3
-             (f32x4.replace_lane 2
-              (f32x4.replace_lane 1
-               (f32x4.replace_lane 0
-                (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-                (f32.load
-                 (local.tee $9
-                  (i32.add
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+             (local.tee $22
+              (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
+               (local.tee $20
+                (v128.load align=4
+                 (i32.add
+                  (local.tee $10
                    (i32.add
                     (local.get $0)
                     (i32.shl
@@ -233,25 +234,93 @@
                      (i32.const 2)
                     )
                    )
-                   (i32.shl
-                    (local.get $1)
-                    (i32.const 6)
-                   )
+                  )
+                  (i32.shl
+                   (local.get $1)
+                   (i32.const 6)
                   )
                  )
                 )
                )
-               (f32.load offset=64
-                (local.get $9)
+               (local.tee $21
+                (v128.load align=4
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $1)
+                    (i32.const 1)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $10)
+                 )
+                )
                )
               )
-              (f32.load offset=128
-               (local.get $9)
+             )
+             (local.tee $25
+              (i8x16.shuffle 0 1 2 3 16 17 18 19 4 5 6 7 20 21 22 23
+               (local.tee $23
+                (v128.load align=4
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $1)
+                    (i32.const 2)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $10)
+                 )
+                )
+               )
+               (local.tee $24
+                (v128.load align=4
+                 (i32.add
+                  (i32.shl
+                   (i32.add
+                    (local.get $1)
+                    (i32.const 3)
+                   )
+                   (i32.const 6)
+                  )
+                  (local.get $10)
+                 )
+                )
+               )
               )
              )
-             (f32.load offset=192
-              (local.get $9)
+            )
+           )
+           (v128.store offset=16 align=4
+            (local.get $12)
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31
+             (local.get $22)
+             (local.get $25)
+            )
+           )
+           (v128.store offset=32 align=4
+            (local.get $12)
+            (i8x16.shuffle 0 1 2 3 4 5 6 7 16 17 18 19 20 21 22 23
+             (local.tee $20
+              (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31
+               (local.get $20)
+               (local.get $21)
+              )
              )
+             (local.tee $21
+              (i8x16.shuffle 8 9 10 11 24 25 26 27 12 13 14 15 28 29 30 31
+               (local.get $23)
+               (local.get $24)
+              )
+             )
+            )
+           )
+           (v128.store offset=48 align=4
+            (local.get $12)
+            (i8x16.shuffle 8 9 10 11 12 13 14 15 24 25 26 27 28 29 30 31
+             (local.get $20)
+             (local.get $21)
             )
            )
            (br_if $label2
@@ -259,7 +328,7 @@
              (local.tee $4
               (i32.add
                (local.get $4)
-               (i32.const 1)
+               (i32.const 4)
               )
              )
              (i32.const 16)
@@ -283,7 +352,7 @@
             (if (result f32)
              (i32.lt_s
               (local.get $1)
-              (local.get $12)
+              (local.get $13)
              )
              (then
               (f32.load
@@ -317,13 +386,13 @@
             )
             (if (result f32)
              (i32.lt_s
-              (local.tee $9
+              (local.tee $12
                (i32.add
                 (local.get $1)
                 (i32.const 1)
                )
               )
-              (local.get $12)
+              (local.get $13)
              )
              (then
               (f32.load
@@ -336,7 +405,7 @@
                  )
                 )
                 (i32.shl
-                 (local.get $9)
+                 (local.get $12)
                  (i32.const 6)
                 )
                )
@@ -357,13 +426,13 @@
             )
             (if (result f32)
              (i32.lt_s
-              (local.tee $9
+              (local.tee $12
                (i32.add
                 (local.get $1)
                 (i32.const 2)
                )
               )
-              (local.get $12)
+              (local.get $13)
              )
              (then
               (f32.load
@@ -376,7 +445,7 @@
                  )
                 )
                 (i32.shl
-                 (local.get $9)
+                 (local.get $12)
                  (i32.const 6)
                 )
                )
@@ -397,13 +466,13 @@
             )
             (if (result f32)
              (i32.lt_s
-              (local.tee $9
+              (local.tee $12
                (i32.add
                 (local.get $1)
                 (i32.const 3)
                )
               )
-              (local.get $12)
+              (local.get $13)
              )
              (then
               (f32.load
@@ -416,7 +485,7 @@
                  )
                 )
                 (i32.shl
-                 (local.get $9)
+                 (local.get $12)
                  (i32.const 6)
                 )
                )
@@ -443,26 +512,26 @@
         )
         (br_if $label4
          (i32.lt_s
-          (local.tee $10
+          (local.tee $9
            (i32.add
-            (local.get $10)
+            (local.get $9)
             (i32.const 1)
            )
           )
-          (local.get $13)
+          (local.get $14)
          )
         )
        )
       )
      )
-     (local.set $13
+     (local.set $12
       (i32.const 0)
      )
      (local.set $17
       (i32.shr_u
        (i32.add
         (i32.sub
-         (local.get $12)
+         (local.get $13)
          (local.get $5)
         )
         (i32.const 3)
@@ -482,7 +551,7 @@
        (then
         (local.set $1
          (i32.shl
-          (local.get $13)
+          (local.get $12)
           (i32.const 3)
          )
         )
@@ -496,6 +565,12 @@
            )
           )
          )
+         (local.set $20
+          (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+         )
+         (local.set $21
+          (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
+         )
          (local.set $22
           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
          )
@@ -506,12 +581,6 @@
           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
          )
          (local.set $25
-          (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-         )
-         (local.set $26
-          (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
-         )
-         (local.set $27
           (v128.const i32x4 0x00000000 0x00000000 0x00000000 0x00000000)
          )
          (local.set $28
@@ -529,13 +598,13 @@
            )
           )
          )
-         (local.set $9
+         (local.set $10
           (i32.add
-           (local.tee $10
+           (local.tee $9
             (i32.add
              (local.get $7)
              (i32.shl
-              (local.get $13)
+              (local.get $12)
               (i32.const 9)
              )
             )
@@ -544,19 +613,45 @@
           )
          )
          (loop $label5
-          (local.set $22
+          (local.set $20
            (f32x4.add
             (f32x4.mul
-             (local.tee $20
+             (local.tee $26
               (v128.load32_splat
                (local.get $8)
               )
              )
              (local.tee $30
               (v128.load
-               (local.get $10)
+               (local.get $9)
               )
              )
+            )
+            (local.get $20)
+           )
+          )
+          (local.set $21
+           (f32x4.add
+            (f32x4.mul
+             (local.get $26)
+             (local.tee $26
+              (v128.load offset=16
+               (local.get $9)
+              )
+             )
+            )
+            (local.get $21)
+           )
+          )
+          (local.set $22
+           (f32x4.add
+            (f32x4.mul
+             (local.tee $27
+              (v128.load32_splat offset=4
+               (local.get $8)
+              )
+             )
+             (local.get $30)
             )
             (local.get $22)
            )
@@ -564,12 +659,8 @@
           (local.set $23
            (f32x4.add
             (f32x4.mul
-             (local.get $20)
-             (local.tee $20
-              (v128.load offset=16
-               (local.get $10)
-              )
-             )
+             (local.get $27)
+             (local.get $26)
             )
             (local.get $23)
            )
@@ -577,8 +668,8 @@
           (local.set $24
            (f32x4.add
             (f32x4.mul
-             (local.tee $21
-              (v128.load32_splat offset=4
+             (local.tee $27
+              (v128.load32_splat offset=8
                (local.get $8)
               )
              )
@@ -590,38 +681,16 @@
           (local.set $25
            (f32x4.add
             (f32x4.mul
-             (local.get $21)
-             (local.get $20)
+             (local.get $27)
+             (local.get $26)
             )
             (local.get $25)
-           )
-          )
-          (local.set $26
-           (f32x4.add
-            (f32x4.mul
-             (local.tee $21
-              (v128.load32_splat offset=8
-               (local.get $8)
-              )
-             )
-             (local.get $30)
-            )
-            (local.get $26)
-           )
-          )
-          (local.set $27
-           (f32x4.add
-            (f32x4.mul
-             (local.get $21)
-             (local.get $20)
-            )
-            (local.get $27)
            )
           )
           (local.set $28
            (f32x4.add
             (f32x4.mul
-             (local.tee $21
+             (local.tee $27
               (v128.load32_splat offset=12
                (local.get $8)
               )
@@ -634,8 +703,8 @@
           (local.set $29
            (f32x4.add
             (f32x4.mul
-             (local.get $21)
-             (local.get $20)
+             (local.get $27)
+             (local.get $26)
             )
             (local.get $29)
            )
@@ -648,10 +717,10 @@
           )
           (br_if $label5
            (i32.gt_u
-            (local.get $9)
-            (local.tee $10
+            (local.get $10)
+            (local.tee $9
              (i32.add
-              (local.get $10)
+              (local.get $9)
               (i32.const 32)
              )
             )
@@ -663,7 +732,7 @@
            (i32.const 4)
            (local.tee $8
             (i32.sub
-             (local.get $12)
+             (local.get $13)
              (local.get $4)
             )
            )
@@ -684,13 +753,13 @@
           (then
            (v128.store align=4
             (i32.add
-             (local.tee $9
+             (local.tee $10
               (i32.shl
                (local.get $1)
                (i32.const 2)
               )
              )
-             (local.tee $10
+             (local.tee $9
               (i32.add
                (local.get $3)
                (i32.shl
@@ -702,11 +771,11 @@
             )
             (f32x4.max
              (f32x4.add
-              (local.get $22)
+              (local.get $20)
               (v128.load align=4
                (i32.add
                 (local.get $2)
-                (local.get $9)
+                (local.get $10)
                )
               )
              )
@@ -715,7 +784,7 @@
            )
            (v128.store align=4
             (i32.add
-             (local.get $10)
+             (local.get $9)
              (local.tee $15
               (i32.shl
                (i32.add
@@ -728,7 +797,7 @@
             )
             (f32x4.max
              (f32x4.add
-              (local.get $23)
+              (local.get $21)
               (v128.load align=4
                (i32.add
                 (local.get $2)
@@ -747,7 +816,7 @@
             (then
              (v128.store align=4
               (i32.add
-               (local.tee $10
+               (local.tee $9
                 (i32.add
                  (local.get $3)
                  (i32.shl
@@ -759,11 +828,11 @@
                  )
                 )
                )
-               (local.get $9)
+               (local.get $10)
               )
               (f32x4.max
                (f32x4.add
-                (local.get $24)
+                (local.get $22)
                 (v128.load align=4
                  (i32.add
                   (local.get $2)
@@ -779,7 +848,7 @@
              )
              (v128.store align=4
               (i32.add
-               (local.get $10)
+               (local.get $9)
                (i32.shl
                 (i32.add
                  (local.get $1)
@@ -790,7 +859,7 @@
               )
               (f32x4.max
                (f32x4.add
-                (local.get $25)
+                (local.get $23)
                 (v128.load align=4
                  (i32.add
                   (local.get $2)
@@ -817,13 +886,13 @@
             (then
              (v128.store align=4
               (i32.add
-               (local.tee $9
+               (local.tee $10
                 (i32.shl
                  (local.get $1)
                  (i32.const 2)
                 )
                )
-               (local.tee $10
+               (local.tee $9
                 (i32.add
                  (local.get $3)
                  (i32.shl
@@ -838,11 +907,11 @@
               )
               (f32x4.max
                (f32x4.add
-                (local.get $26)
+                (local.get $24)
                 (v128.load align=4
                  (i32.add
                   (local.get $2)
-                  (local.get $9)
+                  (local.get $10)
                  )
                 )
                )
@@ -851,8 +920,8 @@
              )
              (v128.store align=4
               (i32.add
-               (local.get $10)
-               (local.tee $9
+               (local.get $9)
+               (local.tee $10
                 (i32.shl
                  (i32.add
                   (local.get $1)
@@ -864,11 +933,11 @@
               )
               (f32x4.max
                (f32x4.add
-                (local.get $27)
+                (local.get $25)
                 (v128.load align=4
                  (i32.add
                   (local.get $2)
-                  (local.get $9)
+                  (local.get $10)
                  )
                 )
                )
@@ -949,27 +1018,27 @@
           (else
            (v128.store
             (local.get $11)
-            (local.get $22)
+            (local.get $20)
            )
            (v128.store offset=16
             (local.get $11)
-            (local.get $23)
+            (local.get $21)
            )
            (v128.store offset=32
             (local.get $11)
-            (local.get $24)
+            (local.get $22)
            )
            (v128.store offset=48
             (local.get $11)
-            (local.get $25)
+            (local.get $23)
            )
            (v128.store offset=64
             (local.get $11)
-            (local.get $26)
+            (local.get $24)
            )
            (v128.store offset=80
             (local.get $11)
-            (local.get $27)
+            (local.get $25)
            )
            (v128.store offset=96
             (local.get $11)
@@ -979,7 +1048,7 @@
             (local.get $11)
             (local.get $29)
            )
-           (local.set $9
+           (local.set $10
             (i32.const 0)
            )
            (if
@@ -995,7 +1064,7 @@
               )
              )
              (loop $label7
-              (local.set $10
+              (local.set $9
                (i32.const 0)
               )
               (if
@@ -1010,7 +1079,7 @@
                   (i32.shl
                    (i32.add
                     (local.get $4)
-                    (local.get $9)
+                    (local.get $10)
                    )
                    (i32.const 5)
                   )
@@ -1024,7 +1093,7 @@
                     (i32.shl
                      (i32.add
                       (local.get $1)
-                      (local.get $10)
+                      (local.get $9)
                      )
                      (i32.const 2)
                     )
@@ -1038,10 +1107,10 @@
                       (i32.shl
                        (i32.add
                         (i32.shl
-                         (local.get $9)
+                         (local.get $10)
                          (i32.const 3)
                         )
-                        (local.get $10)
+                        (local.get $9)
                        )
                        (i32.const 2)
                       )
@@ -1059,9 +1128,9 @@
                  )
                  (br_if $label6
                   (i32.lt_s
-                   (local.tee $10
+                   (local.tee $9
                     (i32.add
-                     (local.get $10)
+                     (local.get $9)
                      (i32.const 1)
                     )
                    )
@@ -1073,9 +1142,9 @@
               )
               (br_if $label7
                (i32.lt_s
-                (local.tee $9
+                (local.tee $10
                  (i32.add
-                  (local.get $9)
+                  (local.get $10)
                   (i32.const 1)
                  )
                 )
@@ -1103,9 +1172,9 @@
       )
       (br_if $label9
        (i32.le_s
-        (local.tee $13
+        (local.tee $12
          (i32.add
-          (local.get $13)
+          (local.get $12)
           (i32.const 1)
          )
         )
