@@ -14,6 +14,10 @@ import { compileArtifact } from '../dist/targets/artifact.js';
 import { compile } from '../dist/compiler/compile.js';
 import { loadTarget } from '../dist/targets/index.js';
 import { loadArtifact } from '../dist/runtime/index.js';
+import { INPUT_SHAPES, PARAM_SHAPES, cnnFlat } from './train-models.mjs';
+
+/** A number as a .kiln float literal (`8` would be an integer). */
+const floatLiteral = (x) => (Number.isInteger(x) ? x.toFixed(1) : String(x));
 
 export const SOURCES = {
   matmul: (n) => `model mm(a: f32[${n}, ${n}], b: f32[${n}, ${n}]) {\n  output c = a @ b\n}\n`,
@@ -34,6 +38,61 @@ model mlp(x: f32[B, ${input}], y: i32[B]) {
 }
 
 train mlp {
+  minimize  loss
+  optimizer adam(lr = ${lr}, b1 = ${b1}, b2 = ${b2}, eps = ${eps})
+}
+`,
+  // examples/fashion_cnn.kiln without its schedule and clip (the bench times the step, not the recipe).
+  cnn: (dims, { lr, b1, b2, eps }) => {
+    const { size, ch1, ch2, hidden, classes } = dims;
+    const flat = cnnFlat(dims);
+    return `model cnn(x: f32[B, 1, ${size}, ${size}], y: i32[B]) {
+  param k1: f32[${ch1}, 1, 3, 3]   = he_normal
+  param c1: f32[${ch1}, 1, 1]      = zeros
+  param k2: f32[${ch2}, ${ch1}, 3, 3]  = he_normal
+  param c2: f32[${ch2}, 1, 1]      = zeros
+  param w1: f32[${flat}, ${hidden}]   = he_normal
+  param b1: f32[${hidden}]         = zeros
+  param w2: f32[${hidden}, ${classes}]     = glorot_uniform
+  param b2: f32[${classes}]          = zeros
+
+  h1     = max_pool2d(relu(conv2d(x, k1, padding = 1) + c1), 2)
+  h2     = max_pool2d(relu(conv2d(h1, k2, padding = 1) + c2), 2)
+  h3     = relu(reshape(h2, [-1, ${flat}]) @ w1 + b1)
+  logits = h3 @ w2 + b2
+
+  output loss = mean(softmax_cross_entropy(logits, y))
+}
+
+train cnn {
+  minimize  loss
+  optimizer adam(lr = ${lr}, b1 = ${b1}, b2 = ${b2}, eps = ${eps})
+}
+`;
+  },
+  attention: ({ width, classes }, { lr, b1, b2, eps }) => `model attention(x: f32[B, T, ${width}], y: i32[B]) {
+  param ln_g: f32[${width}]     = ones
+  param ln_b: f32[${width}]     = zeros
+  param wq:   f32[${width}, ${width}] = glorot_uniform
+  param wk:   f32[${width}, ${width}] = glorot_uniform
+  param wv:   f32[${width}, ${width}] = glorot_uniform
+  param wo:   f32[${width}, ${width}] = glorot_uniform
+  param wc:   f32[${width}, ${classes}] = glorot_uniform
+  param bc:   f32[${classes}]     = zeros
+
+  h      = layer_norm(x, ln_g, ln_b)
+  q      = h @ wq
+  k      = h @ wk
+  v      = h @ wv
+  attn   = softmax(q @ k.T / ${floatLiteral(Math.sqrt(width))}, axis = -1)
+  r      = x + (attn @ v) @ wo
+  pooled = mean(r, axis = 1)
+  logits = pooled @ wc + bc
+
+  output loss = mean(softmax_cross_entropy(logits, y))
+}
+
+train attention {
   minimize  loss
   optimizer adam(lr = ${lr}, b1 = ${b1}, b2 = ${b2}, eps = ${eps})
 }
@@ -74,22 +133,23 @@ export function compileKiln(name, text) {
 }
 
 /**
- * The MLP's first `steps` training steps on Kiln's float64 reference
- * interpreter (the oracle every back end is tested against): the losses and
- * the params after the last step.
+ * The first `steps` training steps of workload `kind` (a key of SOURCES and
+ * PARAM_SHAPES) on Kiln's float64 reference interpreter (the oracle every
+ * back end is tested against), from the params `params0` on the batch (x, y):
+ * the losses and the params after the last step.
  */
-export function referenceMlp(params0, x, y, dims, hyper, steps) {
-  const { batch, input, hidden, classes } = dims;
-  const { model, train } = check('mlp.kiln', SOURCES.mlp(dims, hyper));
+export function referenceTraining(kind, params0, x, y, dims, hyper, steps) {
+  const { model, train } = check(`${kind}.kiln`, SOURCES[kind](dims, hyper));
   const step = buildTrainStep(model, train);
-  const shapes = { w1: [input, hidden], b1: [hidden], w2: [hidden, classes], b2: [classes] };
+  const shapes = PARAM_SHAPES[kind](dims);
+  const inputShapes = INPUT_SHAPES[kind](dims);
   let params = new Map([
     ...Object.entries(shapes).map(([k, s]) => [k, tensor('f32', s, params0[k])]),
     ...initialState(step),
   ]);
   const data = new Map([
-    ['x', tensor('f32', [batch, input], x)],
-    ['y', tensor('i32', [batch], y)],
+    ['x', tensor('f32', inputShapes.x, x)],
+    ['y', tensor('i32', inputShapes.y, y)],
   ]);
   const losses = [];
   for (let t = 1; t <= steps; t++) {
@@ -106,7 +166,7 @@ export async function createKiln({ threads }) {
   const actual = probe.threads;
   probe.dispose();
   const plural = (k) => (k === 1 ? 'thread' : 'threads');
-  return {
+  const kiln = {
     name: `Kiln (${actual} ${plural(actual)})`,
     threads: actual,
     config: `Kiln wasm SIMD, loadArtifact({ threads: ${threads} }) -> ${actual} ${plural(actual)}; public run()/step() API (copies inputs in, results out)`,
@@ -142,27 +202,29 @@ export async function createKiln({ threads }) {
 
     /** Kiln's `run` already takes host arrays and returns one: the same as `elementwise`. */
     elementwiseHost(a, b, c) {
-      return this.elementwise(a, b, c);
+      return kiln.elementwise(a, b, c);
     },
 
-    async mlp(params0, x, y, dims, hyper) {
-      const { batch, input, hidden, classes } = dims;
-      const m = await loadArtifact(await compileKiln('mlp.kiln', SOURCES.mlp(dims, hyper)), { threads });
-      m.setParams({
-        w1: { data: params0.w1, shape: [input, hidden] },
-        b1: { data: params0.b1, shape: [hidden] },
-        w2: { data: params0.w2, shape: [hidden, classes] },
-        b2: { data: params0.b2, shape: [classes] },
-      });
-      const data = { x: { data: x, shape: [batch, input] }, y: { data: y, shape: [batch] } };
-      return {
-        step: () => m.step(data),
-        async params() {
-          const p = await m.getParams({ state: false });
-          return Object.fromEntries(Object.entries(p).map(([k, t]) => [k, t.data]));
-        },
-        dispose: () => m.dispose(),
-      };
-    },
+    mlp: (params0, x, y, dims, hyper) => trainer('mlp', params0, x, y, dims, hyper),
+    cnn: (params0, x, y, dims, hyper) => trainer('cnn', params0, x, y, dims, hyper),
+    attention: (params0, x, y, dims, hyper) => trainer('attention', params0, x, y, dims, hyper),
   };
+  return kiln;
+
+  /** Workload `kind`'s training step, loaded with the params `params0`, on the batch (x, y). */
+  async function trainer(kind, params0, x, y, dims, hyper) {
+    const m = await loadArtifact(await compileKiln(`${kind}.kiln`, SOURCES[kind](dims, hyper)), { threads });
+    const shapes = PARAM_SHAPES[kind](dims);
+    m.setParams(Object.fromEntries(Object.entries(shapes).map(([k, shape]) => [k, { data: params0[k], shape }])));
+    const inputShapes = INPUT_SHAPES[kind](dims);
+    const data = { x: { data: x, shape: inputShapes.x }, y: { data: y, shape: inputShapes.y } };
+    return {
+      step: () => m.step(data),
+      async params() {
+        const p = await m.getParams({ state: false });
+        return Object.fromEntries(Object.entries(p).map(([k, t]) => [k, t.data]));
+      },
+      dispose: () => m.dispose(),
+    };
+  }
 }

@@ -1,30 +1,36 @@
 // `npm run bench`: Kiln against jax-js and TensorFlow.js (wasm backend), in
 // one process. Workloads: (a) matmul n = 256, 512, 1024 in GFLOP/s; (b) the
 // fused elementwise chain sqrt(a*a + b*b) * sigmoid(c) + 0.5 over 2^20 floats
-// in GB/s; (c) one training step of an MLP 784-256-10 (ReLU, softmax
-// cross-entropy, batch 128, Adam) in ms/step. Each number is the median of
-// repeated runs after a warm-up of at least one second. Before timing, every
-// implementation's output is checked once against a float64 reference (for
-// the MLP: Kiln's reference interpreter); a disagreement is printed as a note
-// and marks the number with '*'.
+// in GB/s; training steps in ms/step, all with Adam and softmax
+// cross-entropy: (c) an MLP 784-256-10 (ReLU, batch 128), (d) the Fashion
+// CNN of examples/fashion_cnn.kiln (batch 64, without its schedule and clip)
+// and (e) a layer-norm + single-head self-attention block (batch 16, 64
+// tokens of width 64; sizes in bench/train-models.mjs). Each number is the
+// median of repeated runs after a warm-up of at least one second. Before
+// timing, every implementation's output is checked once against a float64
+// reference (for the training steps: Kiln's reference interpreter, from the
+// same initial params); a disagreement is printed as a note and marks the
+// number with '*'. A peer that cannot express a workload says why in a note
+// and its cell is '—'.
 //
 // Environment: KILN_BENCH_QUICK=1 shortens the timed phase (the warm-up stays
-// at one second); KILN_BENCH_ONLY=matmul,elementwise,mlp,compile picks workloads
-// (compile: the compile-time table of every example, bench/compile.mjs).
+// at one second); KILN_BENCH_ONLY=matmul,elementwise,mlp,cnn,attention,compile
+// picks workloads (compile: the compile-time table of every example,
+// bench/compile.mjs).
 
 import os from 'node:os';
 import { TIMING, measureInterleaved, fmt, formatTable, ratio } from './stats.mjs';
 import { createJax } from './peers/jax.mjs';
 import { createTfjs } from './peers/tfjs.mjs';
-import { createKiln, referenceMlp } from './kiln.mjs';
+import { createKiln, referenceTraining } from './kiln.mjs';
 import { compileTable, scalingTable } from './compile.mjs';
 import { mulberry32 as rng } from '../dist/runtime/mulberry32.js';
+import { ADAM, ATTENTION, CNN, MLP, Unsupported, cnnFlat } from './train-models.mjs';
 
 const SIZES = [256, 512, 1024];
 const EW_N = 1 << 20;
-const MLP = { batch: 128, input: 784, hidden: 256, classes: 10 };
-const ADAM = { lr: 1e-3, b1: 0.9, b2: 0.999, eps: 1e-8 };
-const only = new Set((process.env.KILN_BENCH_ONLY ?? 'matmul,elementwise,mlp,compile').split(','));
+const TRAINING = ['mlp', 'cnn', 'attention'];
+const only = new Set((process.env.KILN_BENCH_ONLY ?? `matmul,elementwise,${TRAINING},compile`).split(','));
 
 // ---------------------------------------------------------------------------
 // Data: deterministic (mulberry32), the same arrays for every implementation.
@@ -36,6 +42,85 @@ const uniform = (n, lo, hi, seed) => {
   return out;
 };
 
+/** Uniform in ±sqrt(6 / (fanIn + fanOut)) (Glorot) or, with fanOut = 0, ±sqrt(6 / fanIn) (He). */
+const scaled = (n, fanIn, fanOut, seed) => {
+  const bound = Math.sqrt(6 / (fanIn + fanOut));
+  return uniform(n, -bound, bound, seed);
+};
+
+/** Class labels in [0, classes). */
+const labels = (batch, classes, seed) => {
+  const r = rng(seed);
+  return Int32Array.from({ length: batch }, () => Math.floor(r() * classes));
+};
+
+/** Initial params (Glorot or He bounds, nonzero biases) and one batch (x, y) of each training workload. */
+const TRAINING_DATA = {
+  mlp: ({ batch, input, hidden, classes }) => ({
+    params0: {
+      w1: scaled(input * hidden, input, hidden, 31),
+      b1: uniform(hidden, -0.01, 0.01, 32),
+      w2: scaled(hidden * classes, hidden, classes, 33),
+      b2: uniform(classes, -0.01, 0.01, 34),
+    },
+    x: uniform(batch * input, 0, 1, 35),
+    y: labels(batch, classes, 36),
+  }),
+  cnn: (dims) => {
+    const { batch, size, ch1, ch2, hidden, classes } = dims;
+    const flat = cnnFlat(dims);
+    return {
+      params0: {
+        k1: scaled(ch1 * 9, 9, 0, 41),
+        c1: uniform(ch1, -0.01, 0.01, 42),
+        k2: scaled(ch2 * ch1 * 9, ch1 * 9, 0, 43),
+        c2: uniform(ch2, -0.01, 0.01, 44),
+        w1: scaled(flat * hidden, flat, 0, 45),
+        b1: uniform(hidden, -0.01, 0.01, 46),
+        w2: scaled(hidden * classes, hidden, classes, 47),
+        b2: uniform(classes, -0.01, 0.01, 48),
+      },
+      x: uniform(batch * size * size, 0, 1, 49),
+      y: labels(batch, classes, 50),
+    };
+  },
+  attention: ({ batch, tokens, width, classes }) => ({
+    params0: {
+      ln_g: uniform(width, 0.9, 1.1, 51),
+      ln_b: uniform(width, -0.1, 0.1, 52),
+      wq: scaled(width * width, width, width, 53),
+      wk: scaled(width * width, width, width, 54),
+      wv: scaled(width * width, width, width, 55),
+      wo: scaled(width * width, width, width, 56),
+      wc: scaled(width * classes, width, classes, 57),
+      bc: uniform(classes, -0.01, 0.01, 58),
+    },
+    x: uniform(batch * tokens * width, -1, 1, 59),
+    y: labels(batch, classes, 60),
+  }),
+};
+
+/**
+ * The training-step rows: workload (the row's label), size column, dims,
+ * and the check: the losses of the first `steps` steps (the 2nd and later
+ * see Adam's updates) against Kiln's float64 reference interpreter, within
+ * `lossTol`, and the params after them within `paramTol` (max |diff| / max
+ * |ref| per tensor). The CNN checks two steps: its reference step takes
+ * seconds.
+ */
+const TRAINING_ROWS = {
+  mlp: { workload: 'MLP train step', size: `B=${MLP.batch}`, dims: MLP, steps: 3, lossTol: 1e-4, paramTol: 1e-3 },
+  cnn: { workload: 'CNN train step', size: `B=${CNN.batch}`, dims: CNN, steps: 2, lossTol: 1e-4, paramTol: 1e-3 },
+  attention: {
+    workload: 'attention train step',
+    size: `B=${ATTENTION.batch} T=${ATTENTION.tokens} D=${ATTENTION.width}`,
+    dims: ATTENTION,
+    steps: 3,
+    lossTol: 1e-4,
+    paramTol: 1e-3,
+  },
+};
+
 // ---------------------------------------------------------------------------
 
 const notes = [];
@@ -44,11 +129,15 @@ function note(s) {
   notes.push(s);
 }
 
-async function tryCreate(label, make) {
+/** `make()`, or undefined with a note if it throws (`onUnsupported` is called when it cannot express the workload). */
+async function tryCreate(label, make, onUnsupported = () => {}) {
   try {
     return await make();
   } catch (e) {
-    note(`${label}: unavailable (${e instanceof Error ? e.message : String(e)})`);
+    if (e instanceof Unsupported) {
+      onUnsupported();
+      note(`${label}: cannot run this workload (${e.message})`);
+    } else note(`${label}: unavailable (${e instanceof Error ? e.message : String(e)})`);
     return undefined;
   }
 }
@@ -110,7 +199,7 @@ async function main() {
   for (const impl of impls) console.log(`  ${impl.name.padEnd(18)} ${impl.config}`);
   console.log('');
 
-  /** rows: { workload, size, unit, higher, values: { k1, kN, jax, tfjs }, bad: { key: true } } */
+  /** rows: { workload, size, unit, higher, values: { k1, kN, jax, tfjs }, bad: { key: true }, unsupported: { key: true } } */
   const rows = [];
 
   /**
@@ -123,7 +212,11 @@ async function main() {
     const live = [];
     try {
       for (const impl of impls) {
-        const w = await tryCreate(`${label} ${impl.name}`, () => make(impl));
+        const w = await tryCreate(
+          `${label} ${impl.name}`,
+          () => make(impl),
+          () => (row.unsupported[impl.key] = true),
+        );
         if (!w) continue;
         live.push(w);
         try {
@@ -163,7 +256,7 @@ async function main() {
       const want = samples.map(([, v]) => v);
       const flops = 2 * n * n * n;
       await benchRow(
-        { workload: 'matmul', size: `n=${n}`, unit: 'GFLOP/s', higher: true, values: {}, bad: {} },
+        { workload: 'matmul', size: `n=${n}`, unit: 'GFLOP/s', higher: true, values: {}, bad: {}, unsupported: {} },
         `matmul n=${n}`,
         (impl) => impl.matmul(n, a, b),
         async (impl, w) => {
@@ -193,7 +286,15 @@ async function main() {
     ];
     for (const [variant, make] of variants)
       await benchRow(
-        { workload: 'elementwise', size: `2^20, ${variant}`, unit: 'GB/s', higher: true, values: {}, bad: {} },
+        {
+          workload: 'elementwise',
+          size: `2^20, ${variant}`,
+          unit: 'GB/s',
+          higher: true,
+          values: {},
+          bad: {},
+          unsupported: {},
+        },
         `elementwise (${variant})`,
         make,
         async (impl, w) => checkArr(`elementwise (${variant})`, impl.name, await w.result(), want, 1e-5),
@@ -201,41 +302,30 @@ async function main() {
       );
   }
 
-  // (c) MLP training step ---------------------------------------------------
-  if (only.has('mlp')) {
-    const { batch, input, hidden, classes } = MLP;
-    const g1 = Math.sqrt(6 / (input + hidden));
-    const g2 = Math.sqrt(6 / (hidden + classes));
-    const params0 = {
-      w1: uniform(input * hidden, -g1, g1, 31),
-      b1: uniform(hidden, -0.01, 0.01, 32),
-      w2: uniform(hidden * classes, -g2, g2, 33),
-      b2: uniform(classes, -0.01, 0.01, 34),
-    };
-    const x = uniform(batch * input, 0, 1, 35);
-    const ry = rng(36);
-    const y = Int32Array.from({ length: batch }, () => Math.floor(ry() * classes));
-    // The check: the losses of the first three steps (the 2nd and 3rd see Adam's updates) and the params after
-    // them, against Kiln's float64 reference interpreter.
-    const STEPS = 3;
-    const ref = referenceMlp(params0, x, y, MLP, ADAM, STEPS);
+  // (c, d, e) training steps -------------------------------------------------
+  for (const kind of TRAINING.filter((k) => only.has(k))) {
+    const { workload, size, dims, steps, lossTol, paramTol } = TRAINING_ROWS[kind];
+    const { params0, x, y } = TRAINING_DATA[kind](dims);
+    const ref = referenceTraining(kind, params0, x, y, dims, ADAM, steps);
     note(
-      `MLP: reference losses of steps 1-${STEPS} (float64 interpreter): ${ref.losses.map((l) => l.toFixed(6)).join(', ')}`,
+      `${workload}: reference losses of steps 1-${steps} (float64 interpreter): ${ref.losses.map((l) => l.toFixed(6)).join(', ')}`,
     );
     await benchRow(
-      { workload: 'MLP train step', size: 'B=128', unit: 'ms/step', higher: false, values: {}, bad: {} },
-      'MLP',
+      { workload, size, unit: 'ms/step', higher: false, values: {}, bad: {}, unsupported: {} },
+      workload,
       async (impl) => {
-        const w = await impl.mlp(params0, x, y, MLP, ADAM);
+        const w = await impl[kind](params0, x, y, dims, ADAM);
         return { ...w, run: () => w.step() };
       },
       async (impl, w) => {
         const losses = [];
-        for (let t = 0; t < STEPS; t++) losses.push(await w.step());
+        for (let t = 0; t < steps; t++) losses.push(await w.step());
         const params = await w.params();
-        let ok = checkArr(`MLP losses (steps 1-${STEPS})`, impl.name, losses, ref.losses, 1e-4);
+        let ok = checkArr(`${workload} losses (steps 1-${steps})`, impl.name, losses, ref.losses, lossTol);
         for (const k of Object.keys(ref.params))
-          ok = checkArr(`MLP param ${k} after ${STEPS} steps`, impl.name, params[k], ref.params[k], 1e-3) && ok;
+          ok =
+            checkArr(`${workload} param ${k} after ${steps} steps`, impl.name, params[k], ref.params[k], paramTol) &&
+            ok;
         return ok;
       },
       (ms) => ms,
@@ -259,8 +349,9 @@ async function main() {
   ];
   const table = rows.map((r) => {
     const v = r.values;
-    const cell = (k) => fmt(v[k]) + (r.bad[k] ? '*' : '');
-    const both = (peer) => `${ratio(v.k1, v[peer], r.higher)} | ${ratio(v.kN, v[peer], r.higher)}`;
+    const cell = (k) => (r.unsupported[k] ? '—' : fmt(v[k]) + (r.bad[k] ? '*' : ''));
+    const against = (kiln, peer) => (r.unsupported[peer] ? '—' : ratio(v[kiln], v[peer], r.higher));
+    const both = (peer) => `${against('k1', peer)} | ${against('kN', peer)}`;
     return [r.workload, r.size, r.unit, cell('k1'), cell('kN'), cell('jax'), cell('tfjs'), both('jax'), both('tfjs')];
   });
   console.log(formatTable(header, table));
@@ -289,7 +380,7 @@ async function main() {
   );
 }
 
-if (['matmul', 'elementwise', 'mlp'].some((w) => only.has(w))) await main();
+if (['matmul', 'elementwise', ...TRAINING].some((w) => only.has(w))) await main();
 if (only.has('compile')) {
   console.log('');
   await compileTable();
