@@ -663,18 +663,37 @@ export class ExprEmitter {
     return constCoef(index, lane) === 1 || (this.fb.top.aligned && alignedLaneCoef(index, lane, 4) === 1);
   }
 
+  /** The element step of `index` across the lanes, where constant (aligned lanes: through div/mod too). */
+  private laneStep(index: IExpr, lane: string): number | undefined {
+    const c = constCoef(index, lane);
+    return c === undefined && this.fb.top.aligned ? alignedLaneCoef(index, lane, 4) : c;
+  }
+
   private loadVector(x: LoadExpr): Ref {
     const m = this.m;
     const lane = this.lane!;
-    const contiguous = this.contiguous(x.index, lane);
+    const step = this.laneStep(x.index, lane);
     const maskVaries = bvars(x.valid).has(lane);
     const wide = () => {
       const { ptr, offset } = this.addr(x.buf, x.index);
-      const r = m.v128.load(offset, 4, ptr);
+      let r: Ref;
+      if (step === 1) r = m.v128.load(offset, 4, ptr);
+      else {
+        // Every other element (a stride-2 pool or convolution): elements 0-3 and 3-6, lanes 0, 2, 4, 6.
+        // Nothing past element 6 is read, so the last point of a buffer never reads beyond it.
+        const p = this.fb.local(binaryen.i32);
+        const lo = m.v128.load(offset, 4, m.local.tee(p, ptr, binaryen.i32));
+        const hi = m.v128.load(offset + 12, 4, this.fb.get(p));
+        r = m.i8x16.shuffle(
+          lo,
+          hi,
+          [0, 2, 5, 7].flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]),
+        );
+      }
       return x.dtype === 'bool' ? m.i32x4.ne(r, this.v128('i32', 0)) : r;
     };
     const byLane = () => this.lanes(x.dtype, (l) => this.loadScalar(x, l));
-    if (!contiguous) return byLane();
+    if (step !== 1 && step !== 2) return byLane();
     if (x.valid.k === 'true') return wide();
     if (!maskVaries) return m.if(this.cond(x.valid), wide(), this.v128(x.dtype, x.fill));
     // All four lanes valid: one load; otherwise lane by lane.

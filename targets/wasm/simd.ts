@@ -7,7 +7,8 @@
 //   reductions, epilogues): every stage runs on four points at once, so
 //   accumulators are per-lane and any reduction stays exact in order.
 // A loop qualifies when its loads and stores are contiguous in it
-// (coefficient 1) or invariant, no gather index depends on it, and
+// (coefficient 1; loads also every other element) or invariant, no gather
+// index depends on it, and
 // reordering the points cannot change a result: a buffer the vectorised
 // code writes is only read at exactly the index it is written
 // (`aliasSafe`).
@@ -26,14 +27,17 @@ import {
 
 type LoadExpr = Extract<VExpr, { k: 'load' }>;
 
-export type Access = 'invariant' | 'contiguous' | 'masked' | 'lanewise';
+/** 'strided': every other element (two loads and a shuffle; expr.ts loadVector). */
+export type Access = 'invariant' | 'contiguous' | 'masked' | 'strided' | 'lanewise';
 
 /** How a load behaves across four consecutive values of `v`. */
 export function classifyLoad(x: LoadExpr, v: string): Access {
   const inIndex = ivars(x.index).has(v);
   const inMask = bvars(x.valid).has(v);
   if (!inIndex && !inMask) return 'invariant';
-  if (constCoef(x.index, v) !== 1) return 'lanewise';
+  const step = constCoef(x.index, v);
+  if (step === 2) return 'strided';
+  if (step !== 1) return 'lanewise';
   return inMask ? 'masked' : 'contiguous';
 }
 
@@ -94,7 +98,7 @@ function parallelOk(k: Kernel): boolean {
   let bad = slowOps(nodes);
   for (const x of loads) {
     const c = classifyLoad(x, v.name);
-    if (c === 'contiguous' || c === 'masked') good++;
+    if (c === 'contiguous' || c === 'masked' || c === 'strided') good++;
     else if (c === 'lanewise') bad++;
   }
   for (const s of k.stages)
@@ -112,8 +116,16 @@ export function planVectors(k: Kernel): VectorPlan {
   if (!distinctSlots(k)) return none;
   const inner = k.stages.map(innerOk);
   const looped = k.stages.filter((s) => s.loops.length > 0);
-  if (looped.length > 0 && k.stages.every((s, i) => s.loops.length === 0 || inner[i]))
+  const parallel = parallelOk(k);
+  // Inner loops of at most four points (a pool's one-hot mask) gain one vector each; the stages
+  // without loops would stay scalar. Lanes over the parallel loop vectorise every stage.
+  const short = (s: Stage) => {
+    const e = s.loops[s.loops.length - 1]!.extent;
+    return typeof e === 'number' && e <= 4;
+  };
+  const innerWins = !(parallel && looped.every(short));
+  if (looped.length > 0 && innerWins && k.stages.every((s, i) => s.loops.length === 0 || inner[i]))
     return { parallel: false, inner };
-  if (parallelOk(k)) return { parallel: true, inner: k.stages.map(() => false) };
+  if (parallel) return { parallel: true, inner: k.stages.map(() => false) };
   return { parallel: false, inner };
 }
