@@ -65,7 +65,7 @@ export interface AttributionOptions {
   readonly baseline?: Tensor;
   /** Seeds smoothgrad's noise and expected_gradients' draws. */
   readonly seed?: number;
-  /** Examples per model call (default 4096): the points are split into calls of at most this many. */
+  /** Examples per model call (default DEFAULT_MAX_BATCH): the points are split into calls of at most this many. */
   readonly maxBatch?: number;
   /** grad_cam: the layer (a named value of the model, [B, K, h, w]). */
   readonly layer?: string;
@@ -103,7 +103,10 @@ export class AttributionError extends KilnRuntimeError {
   override name = 'AttributionError';
 }
 
-const DEFAULTS = { steps: 50, samples: 50, noise: 0.15, maxBatch: 4096 } as const;
+/** Examples per model call unless AttributionOptions.maxBatch says otherwise. */
+export const DEFAULT_MAX_BATCH = 4096;
+
+const DEFAULTS = { steps: 50, samples: 50, noise: 0.15, maxBatch: DEFAULT_MAX_BATCH } as const;
 
 export async function attribute(
   model: AttributionModel,

@@ -95,6 +95,19 @@ export interface CallLayout {
 }
 
 /**
+ * Byte size of every per-call storage of a program at the given dims (its
+ * inputs, outputs and temps; params live in their slots), by storage id, in
+ * layout order. Pure: the size of a call is known before any memory is.
+ */
+export function callStorageBytes(program: ProgramSpec, dims: ReadonlyMap<string, number>): Map<number, number> {
+  const bytes = new Map<number, number>();
+  // Storage roots only (buffers are validated: every storage is a root buffer).
+  for (const b of program.buffers)
+    if (b.storage === b.id && b.role.kind !== 'param') bytes.set(b.id, evalDimSpec(b.size, dims) * 4);
+  return bytes;
+}
+
+/**
  * Offsets of a program's buffers at the given dims. `scratchBytes[i]` is the
  * scratch kernel i needs per thread (0 for none); `threads` areas are laid out.
  */
@@ -106,20 +119,16 @@ export function layoutProgram(
   threads: number,
 ): CallLayout {
   const offsets = new Map<number, number>();
-  const storageBytes = new Map<number, number>();
+  const storageBytes = callStorageBytes(program, dims);
   let at = params.end;
-  // Storage roots first (buffers are validated: every storage is a root buffer).
   for (const b of program.buffers) {
-    if (b.storage !== b.id) continue;
-    if (b.role.kind === 'param') {
-      const slot = params.slots.get(b.role.name);
-      if (!slot) throw new KilnRuntimeError(`param '${b.role.name}' has no slot`);
-      offsets.set(b.id, slot.offset);
-      continue;
-    }
-    const bytes = evalDimSpec(b.size, dims) * 4;
-    offsets.set(b.id, at);
-    storageBytes.set(b.id, bytes);
+    if (b.storage !== b.id || b.role.kind !== 'param') continue;
+    const slot = params.slots.get(b.role.name);
+    if (!slot) throw new KilnRuntimeError(`param '${b.role.name}' has no slot`);
+    offsets.set(b.id, slot.offset);
+  }
+  for (const [id, bytes] of storageBytes) {
+    offsets.set(id, at);
     at = alignUp(at + bytes);
   }
   for (const b of program.buffers) if (b.storage !== b.id) offsets.set(b.id, offsets.get(b.storage)!);

@@ -156,6 +156,16 @@ async function reader(
 }
 
 /**
+ * An artifact whose manifest is read and validated, nothing else yet: a
+ * caller can size a call from the manifest (runtime/layout.ts) before
+ * `load` reads the code and params and allocates them.
+ */
+export interface OpenedArtifact {
+  readonly manifest: Manifest;
+  load<T extends ModelTypes = ModelTypes>(opts?: LoadOptions): Promise<Model<T>>;
+}
+
+/**
  * Loads an artifact directory (a Node path, or a URL fetched in browsers and
  * Node): `manifest.json`, the module and the initial params, all validated.
  */
@@ -163,6 +173,11 @@ export async function loadModel<T extends ModelTypes = ModelTypes>(
   dirOrUrl: string | URL,
   opts: LoadOptions = {},
 ): Promise<Model<T>> {
+  return (await openModel(dirOrUrl)).load<T>(opts);
+}
+
+/** An artifact directory (or URL) with only its manifest read: `loadModel` in two steps. */
+export async function openModel(dirOrUrl: string | URL): Promise<OpenedArtifact> {
   const r = await reader(dirOrUrl);
   const manifestBytes = await r.read(MANIFEST_FILE);
   let json: unknown;
@@ -172,12 +187,17 @@ export async function loadModel<T extends ModelTypes = ModelTypes>(
     throw new ArtifactError(`${r.show(MANIFEST_FILE)}: not valid JSON (${(e as Error).message})`);
   }
   const manifest = validateManifest(json, r.show(MANIFEST_FILE));
-  const [code, params] = await Promise.all([r.read(manifest.files.code), r.read(manifest.files.params)]);
-  return instantiate<T>(manifest, code, params, opts, {
-    manifest: r.show(MANIFEST_FILE),
-    code: r.show(manifest.files.code),
-    params: r.show(manifest.files.params),
-  });
+  return {
+    manifest,
+    load: async (opts = {}) => {
+      const [code, params] = await Promise.all([r.read(manifest.files.code), r.read(manifest.files.params)]);
+      return instantiate(manifest, code, params, opts, {
+        manifest: r.show(MANIFEST_FILE),
+        code: r.show(manifest.files.code),
+        params: r.show(manifest.files.params),
+      });
+    },
+  };
 }
 
 /** Loads an artifact held in memory (e.g. just built by the compiler, or fetched by the caller). */

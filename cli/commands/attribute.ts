@@ -14,6 +14,7 @@ import { evalShape } from '../../compiler/types.js';
 import { COTANGENT } from '../../compiler/lens.js';
 import {
   ATTRIBUTION_METHODS,
+  DEFAULT_MAX_BATCH,
   type Attribution,
   type AttributionMethod,
   type AttributionModel,
@@ -32,8 +33,10 @@ import type { Output } from '../output.js';
 import { checkOutputPath } from '../output-paths.js';
 import {
   applyParamsFile,
+  fittingBatch,
   isDirectory,
-  runtimeModel,
+  openRuntimeModel,
+  refuseCall,
   summarizeTensor,
   toRuntime,
   writeRuntimeTensors,
@@ -96,7 +99,7 @@ export async function attributeCommand(file: string, opts: AttributeOptions, out
   const layer = opts.layer;
   const source = isDirectory(file) ? undefined : loadModel(file, opts.model).model;
   if (layer !== undefined && source) gradCamView(source, layer, opts.of);
-  const { model } = await runtimeModel(
+  const opened = await openRuntimeModel(
     file,
     opts,
     layer === undefined
@@ -106,11 +109,20 @@ export async function attributeCommand(file: string, opts: AttributeOptions, out
         : {},
     'attribute',
   );
+  const specs = opened.inputs.filter((i) => !i.name.startsWith(COTANGENT_OF));
+  const { inputs, baseline } = await readData(opts, specs, baselineFile);
+  // The forward pass runs on the examples as given, the vjp on as many points of them per call as fit.
+  refuseCall(opened, 'forward', 'forward pass', inputs);
+  const maxBatch =
+    layer === undefined ? fittingBatch(opened, 'vjp', 'vjp program', inputs, DEFAULT_MAX_BATCH) : undefined;
+  const model = (await opened.load()).model;
   try {
-    const specs = model.inputs.filter((i) => !i.name.startsWith(COTANGENT_OF));
-    const { inputs, baseline } = await readData(opts, specs, baselineFile);
     if (opts.params !== undefined) applyParamsFile(model, opts.params);
-    const req = { ...request(opts, method), ...(baseline && { baseline }) };
+    const req = {
+      ...request(opts, method),
+      ...(baseline && { baseline }),
+      ...(maxBatch !== undefined && { maxBatch }),
+    };
     const result = await attributeOrFail(() => model.attribute(inputs, req));
     return report(opts, inputs, result, model.device, out);
   } finally {

@@ -1,21 +1,35 @@
 // Helpers shared by the commands that execute a model: loading it onto the
 // runtime (from a .kiln source, compiled in memory, or from an artifact
-// directory), and tensors in and out of safetensors files for the runtime.
+// directory) after refusing a call too big for wasm's memory at the batch
+// its inputs bind (memory-estimate.ts has the figures), and tensors in and
+// out of safetensors files for the runtime.
 
 import { statSync } from 'node:fs';
 import { readSafetensorsFile, writeSafetensorsFile } from '../../runtime/safetensors-node.js';
 import type { StIntTensor, StTensor } from '../../runtime/safetensors.js';
 import type { DTypeSpec, EntryName, TensorSpec } from '../../runtime/manifest.js';
 import { KilnRuntimeError, formatTensorType } from '../../runtime/validate.js';
-import { type Model, loadArtifact, loadModel as loadArtifactDir } from '../../runtime/model.js';
-import type { Tensor, TensorData } from '../../runtime/executor.js';
+import { type Model, loadArtifact, openModel } from '../../runtime/model.js';
+import { type Tensor, type TensorData, bindDims } from '../../runtime/executor.js';
 import type { RefTensor } from '../../compiler/interpret.js';
-import { type Compilation, type GradRequest, compile } from '../../compiler/compile.js';
+import { type GradRequest, compile } from '../../compiler/compile.js';
 import type { ModelContract, ModelTensor } from '../../compiler/model.js';
 import { dimSpec } from '../../compiler/target.js';
 import { buildArtifact } from '../../targets/artifact.js';
 import { loadTarget } from '../../targets/index.js';
-import { batchDims, estimateOverLimit, planEstimate } from '../memory-estimate.js';
+import {
+  type CallProgram,
+  type CallSizer,
+  type MemoryEstimate,
+  type ProgramWord,
+  batchDims,
+  callEstimate,
+  callFits,
+  compilationSizer,
+  estimateOverLimit,
+  largestBatch,
+  manifestSizer,
+} from '../memory-estimate.js';
 import { probeRelaxedSimd } from '../../targets/wasm/features.js';
 import { UsageError, UserError } from '../errors.js';
 import { type LoadedModel, loadModel } from '../model.js';
@@ -52,34 +66,63 @@ export interface RuntimeModel {
 }
 
 /**
- * The model on the runtime (wasm or webgpu, from --target): an artifact
- * directory loaded as is (its own target), or a .kiln source compiled in
- * memory (params initialised with --seed) with the entries `build` asks for
- * (default `run`, and `step` when `training`).
+ * A model ready to load: checked and compiled (a source) or its manifest
+ * validated (an artifact), nothing allocated; as a CallSizer it sizes a
+ * call before `load` (refuseCall).
  */
-export async function runtimeModel(
+export interface OpenedModel extends CallSizer {
+  /** The checked source, when FILE was a .kiln file. */
+  readonly source: LoadedModel | undefined;
+  /** Makes the code and initial params (a source), reads them onto the runtime and allocates its memory. */
+  load(): Promise<RuntimeModel>;
+}
+
+interface BuildRequest {
+  readonly grad?: GradRequest;
+  readonly training?: boolean;
+  readonly entries?: readonly EntryName[];
+  /** `kiln train`'s --batch: a training step that cannot fit wasm's memory at it is refused before loading. */
+  readonly batch?: number;
+  /** Compile this view of the source's model instead (e.g. compiler/grad-cam.ts); sources only. */
+  readonly view?: (model: ModelContract) => ModelContract;
+}
+
+/**
+ * The model ready for the runtime (wasm or webgpu, from --target): an
+ * artifact directory as is (its own target), or a .kiln source compiled in
+ * memory (params initialised with --seed) with the entries `build` asks for
+ * (default `run`, and `step` when `training`). Nothing is allocated until
+ * `load`: the caller first reads its inputs and refuses a call too big for
+ * them (refuseCall); a training step too big at `build.batch` is refused here.
+ */
+export async function openRuntimeModel(
   file: string,
   opts: CommonOptions,
-  build: {
-    readonly grad?: GradRequest;
-    readonly training?: boolean;
-    readonly entries?: readonly EntryName[];
-    /** The batch the program will run at: refused before allocating when it cannot fit wasm's memory. */
-    readonly batch?: number;
-    /** Compile this view of the source's model instead (e.g. compiler/grad-cam.ts); sources only. */
-    readonly view?: (model: ModelContract) => ModelContract;
-  } = {},
+  build: BuildRequest = {},
   what = 'this command',
-): Promise<RuntimeModel> {
+): Promise<OpenedModel> {
+  const opened = await openArtifactOrSource(file, opts, build, what);
+  if (build.batch !== undefined)
+    refuse(opened, 'training step', callEstimate(opened, 'train', batchDims(opened.inputs, build.batch), build.batch));
+  return opened;
+}
+
+async function openArtifactOrSource(
+  file: string,
+  opts: CommonOptions,
+  build: BuildRequest,
+  what: string,
+): Promise<OpenedModel> {
   const loadOpts = { ...(opts.threads !== undefined && { threads: opts.threads }), seed: opts.seed };
   if (isDirectory(file)) {
     if (build.grad || build.view)
       throw new UserError(`${file}: ${what} needs the .kiln source, not a compiled artifact`);
     if (opts.model !== undefined) throw new UsageError('--model picks a model of a .kiln source, not of an artifact');
-    const model = await userErrors(() => loadArtifactDir(file, loadOpts));
+    const artifact = await userErrors(() => openModel(file));
     // The manifest's id ranges check the data as a source's model would.
-    useArtifactIds(model.manifest.ids);
-    return { model, source: undefined, notes: [] };
+    useArtifactIds(artifact.manifest.ids);
+    const load = async () => ({ model: await userErrors(() => artifact.load(loadOpts)), source: undefined, notes: [] });
+    return { ...manifestSizer(artifact.manifest), source: undefined, load };
   }
   const source = loadModel(file, opts.model);
   // Only `train` needs the training step: leaving it out saves compile time.
@@ -89,39 +132,82 @@ export async function runtimeModel(
     target,
     ...(build.grad && { grad: build.grad }),
   });
-  if (target === 'wasm' && build.batch !== undefined) refuseOverWasm(c, build.batch, build.training === true);
-  const gen = await loadTarget(
-    target === 'wasm' ? { name: 'wasm', relaxedSimd: probeRelaxedSimd(), threads: true } : { name: 'webgpu' },
-  );
-  const artifact = buildArtifact(c, gen, { seed: opts.seed, ...(build.entries && { entries: build.entries }) });
-  const model = await userErrors(() =>
-    loadArtifact(artifact, loadOpts, {
-      manifest: `${file} (compiled manifest)`,
-      code: `${file} (compiled ${target === 'wasm' ? 'module' : 'shaders'})`,
-      params: `${file} (initial params)`,
-    }),
-  );
-  return { model, source, notes: artifact.notes };
+  // buildArtifact's default entries, named here so that the sizer sizes what load builds.
+  const entries: readonly EntryName[] = build.entries ?? (c.step ? ['run', 'step'] : ['run']);
+  const load = async (): Promise<RuntimeModel> => {
+    const gen = await loadTarget(
+      target === 'wasm' ? { name: 'wasm', relaxedSimd: probeRelaxedSimd(), threads: true } : { name: 'webgpu' },
+    );
+    const artifact = buildArtifact(c, gen, { seed: opts.seed, entries });
+    const model = await userErrors(() =>
+      loadArtifact(artifact, loadOpts, {
+        manifest: `${file} (compiled manifest)`,
+        code: `${file} (compiled ${target === 'wasm' ? 'module' : 'shaders'})`,
+        params: `${file} (initial params)`,
+      }),
+    );
+    return { model, source, notes: artifact.notes };
+  };
+  return { ...compilationSizer(c, entries), source, load };
 }
 
 /**
- * The memory plan of the program that will run (the training step, else the
- * forward pass) at `batch`, refused with its figures over 4 GiB. Every
- * symbol of the inputs' first dims is the batch; a plan with other symbols
- * (a sequence length) is left to the runtime's own check.
+ * Refuses, before the model is loaded, a call of `program` at the dims its
+ * `inputs` bind when it cannot fit wasm's memory (CLI.md v1.1), naming the
+ * program with `word`. Inputs that bind no dims (a wrong shape, a missing
+ * input) are left to the runtime, which says what is wrong with them.
  */
-function refuseOverWasm(c: Compilation, batch: number, training: boolean): void {
-  const step = training && c.step?.kind === 'built' ? c.step.stages : undefined;
-  const plan = (step ?? c.forward).memory;
-  const dims = batchDims(c.model, batch);
-  let estimate;
+export function refuseCall(
+  sizer: CallSizer,
+  program: CallProgram,
+  word: ProgramWord,
+  inputs: Readonly<Record<string, Tensor>>,
+): void {
+  const bound = boundDims(sizer, inputs);
+  if (bound) refuse(sizer, word, callEstimate(sizer, program, bound.dims, bound.batch));
+}
+
+/**
+ * The most examples per call, up to `most`, at which `program` fits wasm's
+ * memory, for a command that batches the examples of its inputs several
+ * times over (attribution's points); refused when a call on the inputs
+ * alone cannot fit.
+ */
+export function fittingBatch(
+  sizer: CallSizer,
+  program: CallProgram,
+  word: ProgramWord,
+  inputs: Readonly<Record<string, Tensor>>,
+  most: number,
+): number {
+  const bound = boundDims(sizer, inputs);
+  if (!bound || bound.batch === undefined) return most;
+  refuse(sizer, word, callEstimate(sizer, program, bound.dims, bound.batch));
+  return largestBatch(sizer, program, bound.dims, bound.batch, most);
+}
+
+/** The dims `inputs` bind and their batch (the first dim of the first input with a symbolic one); undefined when they bind none cleanly. */
+function boundDims(
+  sizer: CallSizer,
+  inputs: Readonly<Record<string, Tensor>>,
+): { dims: Map<string, number>; batch: number | undefined } | undefined {
+  // A Grad-CAM view's cotangent is made by the runtime from the others: bind from what is given.
+  const given = sizer.inputs.filter((i) => Object.hasOwn(inputs, i.name));
+  let dims;
   try {
-    estimate = planEstimate(plan, dims, new Set(c.model.params.map((p) => p.name)), batch);
-  } catch {
-    return;
+    dims = bindDims(given, inputs);
+  } catch (e) {
+    if (e instanceof KilnRuntimeError) return undefined;
+    throw e;
   }
-  const over = estimateOverLimit(c.model.name, estimate);
-  if (over !== undefined) throw new UserError(over);
+  const first = given.find((i) => i.shape.length > 0 && typeof i.shape[0] !== 'number');
+  return { dims, batch: first && inputs[first.name]!.shape[0] };
+}
+
+/** Throws the refusal of a call that cannot fit. */
+function refuse(sizer: CallSizer, word: ProgramWord, e: MemoryEstimate | undefined): void {
+  if (callFits(sizer, e)) return;
+  throw new UserError(estimateOverLimit(sizer.name, word, e!)!);
 }
 
 /**

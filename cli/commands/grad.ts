@@ -12,7 +12,14 @@ import { defaultScalarOutput, loadModel, modelParams } from '../model.js';
 import { type CommonOptions, checkTarget } from '../options.js';
 import type { Output } from '../output.js';
 import { writeTensors } from '../tensors.js';
-import { applyParamsFile, isDirectory, userErrors, runtimeModel, writeRuntimeTensors } from './common.js';
+import {
+  applyParamsFile,
+  isDirectory,
+  openRuntimeModel,
+  refuseCall,
+  userErrors,
+  writeRuntimeTensors,
+} from './common.js';
 import { type InputOptions, readInputs, readReferenceInputs } from './inputs.js';
 import { checkOutputPath } from '../output-paths.js';
 
@@ -33,9 +40,12 @@ export async function gradCommand(file: string, opts: GradOptions, out: Output):
   const of = defaultScalarOutput(lm, opts.of);
   const wrtInputs = opts.wrtInputs ? model.inputs.filter((i) => i.type.dtype === 'f32').map((i) => i.name) : [];
   if (opts.target !== 'reference') {
-    const { model: m } = await runtimeModel(file, opts, { grad: { of, inputs: wrtInputs } }, 'grad');
+    const opened = await openRuntimeModel(file, opts, { grad: { of, inputs: wrtInputs } }, 'grad');
+    // The gradient program is the compiled artifact's forward pass (its outputs: `of` and the gradients).
+    const inputs = await readInputs(opts, opened.inputs);
+    refuseCall(opened, 'forward', 'gradient program', inputs);
+    const m = (await opened.load()).model;
     try {
-      const inputs = await readInputs(opts, m.inputs);
       if (opts.params !== undefined) applyParamsFile(m, opts.params);
       const results = await userErrors(() => m.run(inputs));
       writeRuntimeTensors(opts.out, results, opts.f64 ?? false);

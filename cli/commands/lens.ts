@@ -26,8 +26,9 @@ import { readTensors, summarize, writeTensors } from '../tensors.js';
 import {
   applyParamsFile,
   isDirectory,
+  openRuntimeModel,
   readRuntimeTensors,
-  runtimeModel,
+  refuseCall,
   summarizeTensor,
   writeRuntimeTensors,
   tensorSpec,
@@ -49,9 +50,11 @@ export async function lensCommand(kind: LensKind, file: string, opts: LensOption
   checkGivenFile(kind, given);
   if (opts.out !== undefined) checkOutputPath(opts.out, file, [opts.inputs, opts.params, given]);
   if (opts.target === 'reference') return referenceLens(kind, file, opts, given, out);
-  const { model } = await runtimeModel(file, opts, { entries: [kind] }, kind);
+  const opened = await openRuntimeModel(file, opts, { entries: [kind] }, kind);
+  const inputs = await readInputs(opts, opened.inputs);
+  refuseCall(opened, kind, `${kind} program`, inputs);
+  const model = (await opened.load()).model;
   try {
-    const inputs = await readInputs(opts, model.inputs);
     if (opts.params !== undefined) applyParamsFile(model, opts.params);
     const tensors = readRuntimeTensors(
       given,

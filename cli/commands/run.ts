@@ -14,9 +14,10 @@ import { summarize, writeTensors } from '../tensors.js';
 import {
   applyParamsFile,
   isDirectory,
+  openRuntimeModel,
+  refuseCall,
   summarizeTensor,
   userErrors,
-  runtimeModel,
   writeRuntimeTensors,
 } from './common.js';
 import { type InputOptions, readInputs, readReferenceInputs } from './inputs.js';
@@ -31,9 +32,11 @@ export async function runCommand(file: string, opts: RunOptions, out: Output): P
   checkTarget(opts.target);
   if (opts.out !== undefined) checkOutputPath(opts.out, file, [opts.inputs, opts.params]);
   if (opts.target === 'reference') return runReference(file, opts, out);
-  const { model } = await runtimeModel(file, opts);
+  const opened = await openRuntimeModel(file, opts);
+  const inputs = await readInputs(opts, opened.inputs);
+  refuseCall(opened, 'forward', 'forward pass', inputs);
+  const model = (await opened.load()).model;
   try {
-    const inputs = await readInputs(opts, model.inputs);
     if (opts.params !== undefined) applyParamsFile(model, opts.params);
     const results = await userErrors(() => model.run(inputs));
     const n = Object.keys(results).length;

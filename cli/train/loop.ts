@@ -148,7 +148,7 @@ export async function trainLoop(c: LoopConfig): Promise<LoopResult> {
 
 async function endOfEpoch(c: LoopConfig, pos: Position, complete: boolean): Promise<EpochRecord> {
   const result = c.evalData
-    ? await c.trainer.atEvalPoint(() => evaluate(c.trainer, c.evalData!, c.classifier))
+    ? await c.trainer.atEvalPoint(() => evaluate(c.trainer, c.evalData!, c.classifier, c.trainer.evalBatch))
     : undefined;
   return {
     epoch: pos.epoch + 1,

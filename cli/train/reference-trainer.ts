@@ -15,6 +15,7 @@ import { UserError } from '../errors.js';
 import { initialParams, loadModel } from '../model.js';
 import { fromRef, toRef } from '../tensors.js';
 import type { Trainer } from './trainer.js';
+import { EVAL_BATCH } from './evaluate.js';
 
 export interface ReferenceTrainerOptions {
   readonly model?: string;
@@ -65,6 +66,7 @@ export function referenceTrainer(file: string, opts: ReferenceTrainerOptions): T
     outputs: lm.model.outputs.map((o) => ({ name: o.name, dtype: o.type.dtype, shape: o.type.shape })),
     loss: step.loss,
     stepCount: () => t,
+    evalBatch: EVAL_BATCH,
     step: async (batch) => {
       const r = referenceTrainStep(step, {
         params,

@@ -8,7 +8,9 @@ import type { Tensor } from '../../runtime/executor.js';
 import { KilnRuntimeError } from '../../runtime/validate.js';
 import { UserError } from '../errors.js';
 import type { CommonOptions } from '../options.js';
-import { applyParamsFile, toRuntime, toSafetensors, userErrors, runtimeModel } from '../commands/common.js';
+import { applyParamsFile, openRuntimeModel, toRuntime, toSafetensors, userErrors } from '../commands/common.js';
+import { largestBatch } from '../memory-estimate.js';
+import { EVAL_BATCH } from './evaluate.js';
 import type { Trainer } from './trainer.js';
 
 export interface RuntimeTrainerOptions extends CommonOptions {
@@ -19,10 +21,13 @@ export interface RuntimeTrainerOptions extends CommonOptions {
 }
 
 export async function runtimeTrainer(file: string, opts: RuntimeTrainerOptions): Promise<Trainer> {
-  const { model, source, notes } = await runtimeModel(file, opts, {
+  const opened = await openRuntimeModel(file, opts, {
     training: true,
     ...(opts.batch !== undefined && { batch: opts.batch }),
   });
+  // Evaluation's forward passes take fewer examples where EVAL_BATCH of them cannot fit.
+  const evalBatch = largestBatch(opened, 'forward', new Map(), 1, EVAL_BATCH);
+  const { model, source, notes } = await opened.load();
   try {
     if (!model.canTrain) {
       const why =
@@ -38,7 +43,7 @@ export async function runtimeTrainer(file: string, opts: RuntimeTrainerOptions):
     model.dispose();
     throw e;
   }
-  return wrap(model);
+  return wrap(model, evalBatch);
 }
 
 /** Whether the model's optimizer keeps an evaluation point apart from its params (schedule-free's x). */
@@ -47,7 +52,7 @@ export function hasEvalPoint(model: Model): boolean {
   return opt !== undefined && innermost(opt).name === 'schedule_free_adamw';
 }
 
-function wrap(model: Model): Trainer {
+function wrap(model: Model, evalBatch: number): Trainer {
   const tensors = async (state: boolean, evalPoint = false) => {
     const out = new Map<string, StTensor>();
     const got = await userErrors(() => model.getParams(evalPoint ? { eval: true } : { state }));
@@ -72,6 +77,7 @@ function wrap(model: Model): Trainer {
     outputs: model.outputs,
     loss: model.manifest.train!.loss,
     stepCount: () => model.stepCount,
+    evalBatch,
     step: async (batch) => {
       const loss = await userErrors(() => model.step(batch));
       return { loss, nonfinite: model.lastStepNonfinite };

@@ -22,6 +22,8 @@ export interface Trainer {
   stepCount(): number;
   /** One training step on a batch: the loss before the update, and the params it made non-finite. */
   step(batch: Readonly<Record<string, Tensor>>): Promise<StepOutcome>;
+  /** Examples per forward pass of evaluation (EVAL_BATCH, fewer where that many cannot fit wasm's memory). */
+  readonly evalBatch: number;
   /** A forward pass (no dropout), for evaluation. */
   run(batch: Readonly<Record<string, Tensor>>, outputs: readonly string[]): Promise<Record<string, Tensor>>;
   /** Params and optimizer state at the backend's full precision, for checkpoints. */

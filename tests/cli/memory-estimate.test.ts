@@ -34,8 +34,15 @@ describe('the memory estimate', () => {
     const r = await kiln('train', src, '--data', d, '--batch', '32', '--steps', '1', '--params-out', out);
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(
-      /^error: model 'h' needs \d+\.\d GB \(params 40\.0 KB, optimizer state 80\.0 KB, activations \d+\.\d GB at batch 32\); wasm memory is at most 4 GiB\n$/,
+      /^error: model 'h' needs \d+\.\d GB for its training step \(params 40\.0 KB, optimizer state 80\.0 KB, activations \d+\.\d GB at batch 32\); wasm memory is at most 4 GiB\n$/,
     );
+    expect(existsSync(out)).toBe(false);
+    // A compiled artifact is refused the same, from its manifest.
+    const art = join(dir, 'art');
+    expect((await kiln('compile', src, '-o', art)).status).toBe(0);
+    const a = await kiln('train', art, '--data', d, '--batch', '32', '--steps', '1', '--params-out', out);
+    expect(a.status).toBe(1);
+    expect(a.stderr).toBe(r.stderr);
     expect(existsSync(out)).toBe(false);
   });
 
