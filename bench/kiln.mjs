@@ -185,7 +185,35 @@ export async function createKiln({ threads }) {
       };
     },
 
+    /**
+     * Inputs resident, as the peers keep theirs: filled once into the views `inputViews` gives of the
+     * model's memory, which `run` then reads in place. The output is still copied out.
+     */
     async elementwise(a, b, c) {
+      const n = a.length;
+      const m = await loadArtifact(await compileKiln('ew.kiln', SOURCES.elementwise(n)), { threads });
+      const views = m.inputViews('run', { a: [n], b: [n], c: [n] });
+      views.a.set(a);
+      views.b.set(b);
+      views.c.set(c);
+      const inputs = {
+        a: { data: views.a, shape: [n] },
+        b: { data: views.b, shape: [n] },
+        c: { data: views.c, shape: [n] },
+      };
+      return {
+        async run() {
+          await m.run(inputs);
+        },
+        async result() {
+          return (await m.run(inputs)).o.data;
+        },
+        dispose: () => m.dispose(),
+      };
+    },
+
+    /** From host arrays to a host array: `run` copies the inputs into its memory and the output out. */
+    async elementwiseHost(a, b, c) {
       const n = a.length;
       const m = await loadArtifact(await compileKiln('ew.kiln', SOURCES.elementwise(n)), { threads });
       const inputs = { a: { data: a, shape: [n] }, b: { data: b, shape: [n] }, c: { data: c, shape: [n] } };
@@ -198,11 +226,6 @@ export async function createKiln({ threads }) {
         },
         dispose: () => m.dispose(),
       };
-    },
-
-    /** Kiln's `run` already takes host arrays and returns one: the same as `elementwise`. */
-    elementwiseHost(a, b, c) {
-      return kiln.elementwise(a, b, c);
     },
 
     mlp: (params0, x, y, dims, hyper) => trainer('mlp', params0, x, y, dims, hyper),

@@ -277,11 +277,12 @@ async function main() {
     const want = new Float64Array(EW_N);
     for (let i = 0; i < EW_N; i++) want[i] = Math.sqrt(a[i] * a[i] + b[i] * b[i]) * (1 / (1 + Math.exp(-c[i]))) + 0.5;
     const bytes = 4 * 4 * EW_N; // three inputs read, one output written
-    // Two rows: peers with their arrays resident on the device (their best case), and every implementation
-    // from host Float32Arrays to a host Float32Array (Kiln's `run` always works this way: it copies the
-    // inputs into its memory and the output out of it, 16 MiB of extra copying per call).
+    // Two rows: inputs resident (the peers' arrays on their device; Kiln's in the views of its memory
+    // that Model.inputViews gives, read in place; every output still comes back to the host), and every
+    // implementation from host Float32Arrays to a host Float32Array (Kiln's `run` copies the inputs into
+    // its memory and the output out of it, 16 MiB of extra copying per call).
     const variants = [
-      ['peers resident', (impl) => impl.elementwise(a, b, c)],
+      ['inputs resident', (impl) => impl.elementwise(a, b, c)],
       ['host in/out', (impl) => impl.elementwiseHost(a, b, c)],
     ];
     for (const [variant, make] of variants)

@@ -22,6 +22,8 @@ export interface Backend {
     scalars: Readonly<Record<string, number>>,
     want?: readonly string[],
   ): Promise<Record<string, Tensor>>;
+  /** Views of the memory a call of `program` at these input shapes reads (executor.ts inputViews); undefined: no such memory (webgpu). */
+  inputViews?(program: ProgramName, shapes: Readonly<Record<string, readonly number[]>>): Record<string, TensorData>;
   /** Copies of the named params and state tensors (flat, in the manifest's dtype). */
   readParams(names: readonly string[]): Promise<Map<string, TensorData>>;
   /** Overwrites params and state tensors (already checked against the manifest). */

@@ -61,6 +61,8 @@ export function bindDims(
   decls: readonly TensorSpec[],
   given: Readonly<Record<string, Tensor>>,
   what = 'input',
+  /** false: bind from the shapes alone (the data is not looked at). */
+  withData = true,
 ): Map<string, number> {
   const dims = new Map<string, number>();
   const from = new Map<string, string>();
@@ -79,7 +81,7 @@ export function bindDims(
     const mismatch = (why: string): never => {
       throw new KilnRuntimeError(`${what} '${d.name}': expected ${want}, got ${shown(d.dtype, t.shape)} (${why})`);
     };
-    if (!matchesDtype(d.dtype, t.data))
+    if (withData && !matchesDtype(d.dtype, t.data))
       throw new KilnRuntimeError(
         `${what} '${d.name}': ${d.dtype} data must be a ${typedArrayName(d.dtype)}, got ${describeData(t.data)}`,
       );
@@ -90,7 +92,7 @@ export function bindDims(
       if (typeof e === 'number' && n !== e) mismatch(`dimension ${i} is ${n}, expected ${e}`);
     });
     const numel = t.shape.reduce((a, b) => a * b, 1);
-    if (t.data.length !== numel)
+    if (withData && t.data.length !== numel)
       throw new KilnRuntimeError(
         `${what} '${d.name}': shape [${t.shape.join(', ')}] needs ${numel} elements, but the data holds ${t.data.length}`,
       );
@@ -270,7 +272,10 @@ export class ProgramExecutor {
     for (const b of this.program.buffers) {
       if (b.role.kind !== 'input') continue;
       const t = given[b.role.name]!;
-      writeTyped(buf, plan.layout.offsets.get(b.id)!, t.data, b.dtype);
+      const at = plan.layout.offsets.get(b.id)!;
+      // A view from inputViews, still in place: the data is already where the kernels read it.
+      if (t.data.buffer === buf && t.data.byteOffset === at && b.dtype !== 'bool') continue;
+      writeTyped(buf, at, t.data, b.dtype);
     }
     for (const id of this.program.zeroed) {
       const bytes = plan.layout.storageBytes.get(id) ?? 0;
@@ -308,6 +313,30 @@ export class ProgramExecutor {
       out[name] = { data: readTyped(buf, plan.layout.offsets.get(o.buf)!, n, b.dtype), shape };
     }
     return out;
+  }
+
+  /**
+   * Typed arrays over the memory where a call at these input shapes reads each input (f32 and i32
+   * inputs; bool inputs are stored as i32 words and always copied). Filled in place and passed back
+   * as the inputs' data, they are not copied. A call that needs more memory grows it, which outdates
+   * older views: over the old buffer (shared memory), copied like any array; else detached (empty).
+   */
+  inputViews(shapes: Readonly<Record<string, readonly number[]>>): Record<string, TensorData> {
+    const given = Object.fromEntries(
+      Object.entries(shapes).map(([name, shape]) => [name, { data: new Float32Array(0), shape }]),
+    );
+    const dims = bindDims(this.inputs, given, 'input', false);
+    const plan = this.plan(dims);
+    ensureMemory(this.ctx.memory, plan.layout.end);
+    const buf = this.ctx.memory.buffer;
+    const views: Record<string, TensorData> = {};
+    for (const b of this.program.buffers) {
+      if (b.role.kind !== 'input' || b.dtype === 'bool') continue;
+      const n = shapes[b.role.name]!.reduce((a, c) => a * c, 1);
+      const at = plan.layout.offsets.get(b.id)!;
+      views[b.role.name] = b.dtype === 'f32' ? new Float32Array(buf, at, n) : new Int32Array(buf, at, n);
+    }
+    return views;
   }
 
   private plan(dims: ReadonlyMap<string, number>): Plan {

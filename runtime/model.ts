@@ -19,7 +19,7 @@
 // Browser-safe: Node modules are imported dynamically, only in Node.
 
 import type { Backend } from './backend.js';
-import { type Tensor, bindDims, typedArrayName } from './executor.js';
+import { type Tensor, type TensorData, bindDims, typedArrayName } from './executor.js';
 import { NONFINITE_OUTPUT, raisedFlags } from './nonfinite.js';
 import {
   type Attribution,
@@ -325,6 +325,29 @@ export class Model<T extends ModelTypes = ModelTypes> {
       this.requireEntry('run');
       return this.backend.call('forward', inputs, {}, opts.outputs) as Promise<Pick<T['outputs'], K>>;
     });
+  }
+
+  /**
+   * Zero-copy inputs (wasm): typed arrays over the model's own memory where `entry`'s program
+   * (`run`, or `step`: the training step) reads each f32 and i32 input at these shapes. Fill them in
+   * place and pass them as the inputs' data: `run`/`step` then skip copying them in. A call at larger
+   * shapes may grow the memory, which outdates older views (copied like any array where the memory is
+   * shared; detached, and refused as empty, where it is not): take new views after such a call. Bool
+   * inputs have no view (kept as i32 words).
+   */
+  inputViews(
+    entry: 'run' | 'step',
+    shapes: Readonly<Partial<Record<keyof T['inputs'] & string, readonly number[]>>>,
+  ): Partial<Record<keyof T['inputs'] & string, TensorData>> {
+    if (this.disposed) throw new KilnRuntimeError('the model has been disposed');
+    this.requireEntry(entry);
+    if (!this.backend.inputViews)
+      throw new KilnRuntimeError(`inputViews: the ${this.device} backend keeps inputs on the device; pass arrays`);
+    const views = this.backend.inputViews(
+      entry === 'run' ? 'forward' : 'train',
+      shapes as Record<string, readonly number[]>,
+    );
+    return views as Partial<Record<keyof T['inputs'] & string, TensorData>>;
   }
 
   /**

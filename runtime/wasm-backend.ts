@@ -156,6 +156,12 @@ class WasmBackend implements Backend {
     return p.call(given, scalars, want);
   }
 
+  inputViews(program: ProgramName, shapes: Readonly<Record<string, readonly number[]>>): Record<string, TensorData> {
+    const p = this.programs.get(program);
+    if (!p) throw new KilnRuntimeError(`the artifact has no ${program} program`);
+    return p.inputViews(shapes);
+  }
+
   readParams(names: readonly string[]): Promise<Map<string, TensorData>> {
     const buf = this.memory.buffer;
     const out = new Map<string, TensorData>();
