@@ -158,8 +158,8 @@
                   (f32x4.nearest
                    (f32x4.mul
                     (local.tee $5
-                     (f32x4.min
-                      (f32x4.max
+                     (f32x4.pmin
+                      (f32x4.pmax
                        (f32x4.sub
                         (v128.load align=4
                          (i32.add
@@ -470,8 +470,8 @@
                   (f32x4.nearest
                    (f32x4.mul
                     (local.tee $5
-                     (f32x4.min
-                      (f32x4.max
+                     (f32x4.pmin
+                      (f32x4.pmax
                        (f32x4.sub
                         (v128.load align=4
                          (i32.add
