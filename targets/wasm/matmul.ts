@@ -3,7 +3,8 @@
 // accumulators. Computed per call as
 //
 //   for batch..:                       (outermost over [begin, end))
-//     pack B into panels of 8 columns:  P[panel][k][8]       (scratch)
+//     pack B into panels of 8 columns:  P[panel][k][8]       (scratch; with one
+//                                       block of rows, each panel just before its tiles)
 //     for m-block of 64 rows:
 //       pack A into tiles of 4 rows:    Q[tile][k][4]        (scratch)
 //       for each 8-column panel, for each 4-row tile:
@@ -36,6 +37,16 @@ import { type StageEmitter, extentRef } from './kernel.js';
 /** Rows per block (the A panel kept in L2), a multiple of the 4-row tile. */
 const MB = 64;
 
+/**
+ * Whether B is packed one panel at a time, just before the tiles that use it, instead of all panels
+ * up front: with one block of rows (a constant m of at most MB, no batch axes) every panel is used
+ * once, so packing it in place keeps it in L1 (or L2) where the whole packed B (a convolution's:
+ * 144 x 12544 floats, 7 MB) would go out to memory and back.
+ */
+function packsPerPanel(p: MatmulPlan): boolean {
+  return p.batch.length === 0 && typeof p.m.extent === 'number' && p.m.extent <= MB;
+}
+
 /** Matmuls with at most this many (constant) rows and no batch axes split their columns across threads. */
 export const COLUMN_SPLIT_MAX_ROWS = 2 * MB;
 
@@ -63,7 +74,8 @@ export function scratchBytes(em: ExprEmitter, p: MatmulPlan): Ref {
   const panels = () => m.i32.shr_u(m.i32.add(extentRef(em, p.n.extent), m.i32.const(7)), m.i32.const(3));
   for (const part of p.parts) {
     const K = () => extentRef(em, part.k.extent);
-    total = m.i32.add(total, m.i32.mul(m.i32.mul(panels(), K()), m.i32.const(32)));
+    const packed = packsPerPanel(p) ? K() : m.i32.mul(panels(), K());
+    total = m.i32.add(total, m.i32.mul(packed, m.i32.const(32)));
     total = m.i32.add(total, m.i32.shl(m.i32.mul(K(), blockRows(em, p)), m.i32.const(2)));
     total = m.i32.add(total, m.i32.const(128));
   }
@@ -95,10 +107,12 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
   const pb0 = local(columns ? firstPanel(abi.begin) : c(0));
   const pb1 = local(columns ? firstPanel(abi.end) : g(panels));
   let cursor = local(g(scratchParam));
+  const perPanel = packsPerPanel(p);
   const parts = p.parts.map((part) => {
     const K = local(extentRef(em, part.k.extent));
     const bpack = cursor;
-    const apack = local(m.i32.add(g(bpack), m.i32.mul(m.i32.mul(g(panels), g(K)), c(32))));
+    const packed = perPanel ? g(K) : m.i32.mul(g(panels), g(K));
+    const apack = local(m.i32.add(g(bpack), m.i32.mul(packed, c(32))));
     const ctile = local(m.i32.add(g(apack), m.i32.shl(m.i32.mul(g(K), g(rows)), c(2))));
     cursor = local(m.i32.add(g(ctile), c(128)));
     return { ...part, K, bpack, apack, ctile };
@@ -174,15 +188,22 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
   /** The multiple of 4 at or below K: where the transposing loop ends and the scalar one takes over. */
   const fourBelow = (part: Part) => local(m.i32.and(g(part.K), c(-4)));
 
-  const packB = (part: Part) => {
+  /** The byte offset of panel `jp`'s k row `kk` in the packed B: panels in slots of K x 32 bytes. */
+  const packedRow = (part: Part, slot: Ref, kk: Ref) =>
+    m.i32.add(g(part.bpack), m.i32.shl(m.i32.add(m.i32.mul(slot, g(part.K)), kk), c(5)));
+  /** The packed slot of panel jp: its own, or slot 0 when B is packed per panel. */
+  const slotOf = (jp: number): Ref => (perPanel ? c(0) : g(jp));
+
+  /** Packs panels [first, last) of B. */
+  const packB = (part: Part, first: number, last: number) => {
     se.enterStage(part.stage);
     const full = local(m.i32.shr_u(g(N), c(3)));
-    const fullEnd = local(m.select(m.i32.lt_u(g(full), g(pb1)), g(full), g(pb1)));
+    const fullEnd = local(m.select(m.i32.lt_u(g(full), g(last)), g(full), g(last)));
     const transposed = transposable(part.b, part.k.name, p.n.name, true);
     const K4 = transposed ? fourBelow(part) : undefined;
     // Full panels: two 4-lane halves of n per k.
     forLt(
-      g(pb0),
+      g(first),
       () => g(fullEnd),
       1,
       (jp) => {
@@ -200,9 +221,7 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
                   part.k.name,
                 ),
               );
-              const dst = local(
-                m.i32.add(g(part.bpack), m.i32.shl(m.i32.add(m.i32.mul(g(jp), g(part.K)), g(kk)), c(5))),
-              );
+              const dst = local(packedRow(part, slotOf(jp), g(kk)));
               for (let h = 0; h < 2; h++)
                 transpose4(cols.slice(4 * h, 4 * h + 4)).forEach((t, j) =>
                   fb.emit(m.v128.store(32 * j + 16 * h, 4, g(dst), t)),
@@ -214,7 +233,7 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
           () => g(part.K),
           1,
           (kk) => {
-            const dst = local(m.i32.add(g(part.bpack), m.i32.shl(m.i32.add(m.i32.mul(g(jp), g(part.K)), g(kk)), c(5))));
+            const dst = local(packedRow(part, slotOf(jp), g(kk)));
             for (let h = 0; h < 2; h++) {
               const n = () => m.i32.add(m.i32.shl(g(jp), c(3)), c(4 * h));
               scope(
@@ -232,7 +251,7 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
     // The last, partial panel: zeros past N.
     fb.emit(
       m.if(
-        m.i32.and(m.i32.lt_u(g(full), g(pb1)), m.i32.ge_u(g(full), g(pb0))),
+        m.i32.and(m.i32.lt_u(g(full), g(last)), m.i32.ge_u(g(full), g(first))),
         fb.block(
           scope({}, null, () =>
             forLt(
@@ -240,9 +259,7 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
               () => g(part.K),
               1,
               (kk) => {
-                const dst = local(
-                  m.i32.add(g(part.bpack), m.i32.shl(m.i32.add(m.i32.mul(g(full), g(part.K)), g(kk)), c(5))),
-                );
+                const dst = local(packedRow(part, slotOf(full), g(kk)));
                 for (let l = 0; l < 8; l++) {
                   const col = () => m.i32.add(m.i32.shl(g(full), c(3)), c(l));
                   scope(
@@ -354,7 +371,7 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
     const acc = Array.from({ length: 4 }, () => [fb.local(v128), fb.local(v128)] as const);
     for (const row of acc) for (const x of row) fb.emit(fb.set(x, em.v128('f32', 0)));
     const pa = local(m.i32.add(g(part.apack), m.i32.shl(m.i32.mul(g(t), g(part.K)), c(4))));
-    const pb = local(m.i32.add(g(part.bpack), m.i32.shl(m.i32.mul(g(jp), g(part.K)), c(5))));
+    const pb = local(m.i32.add(g(part.bpack), m.i32.shl(m.i32.mul(slotOf(jp), g(part.K)), c(5))));
     const end = local(m.i32.add(g(pb), m.i32.shl(g(part.K), c(5))));
     const b0 = fb.local(v128);
     const b1 = fb.local(v128);
@@ -458,6 +475,10 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
           1,
           (jp) => {
             const n0 = local(m.i32.shl(g(jp), c(3)));
+            if (perPanel) {
+              const next = local(m.i32.add(g(jp), c(1)));
+              for (const part of parts) packB(part, jp, next);
+            }
             forLt(
               c(0),
               () => g(tiles),
@@ -481,7 +502,7 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
     return d;
   });
   const nest = (i: number): void => {
-    parts.forEach((part, j) => packDepth[j] === i - 1 && packB(part));
+    if (!perPanel) parts.forEach((part, j) => packDepth[j] === i - 1 && packB(part, pb0, pb1));
     if (i === p.batch.length) return compute();
     const l = p.batch[i]!;
     se.loop(l, () => nest(i + 1), i === 0 ? { from: () => g(abi.begin), to: () => g(abi.end) } : {});
