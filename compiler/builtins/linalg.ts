@@ -10,6 +10,7 @@ import {
   type TensorType,
   broadcastShapes,
   dimEq,
+  dimMul,
   formatDim,
   formatShape,
   formatType,
@@ -76,6 +77,14 @@ export function matmulPlan(
 
 export function matmulOf(bld: IRBuilder, a: Node, b: Node): Node {
   const p = unwrap(matmulPlan(a, b));
+  if (a.shape.length >= 3 && b.shape.length <= 2) {
+    // A batch of rows times one matrix (x[B, T, D] @ w[D, E]): the batch axes fold into the rows, one
+    // [B*T, D] @ [D, E] matmul, so w's gradient is one matmul over B*T rather than B products summed
+    // afterwards, and the kernel is one large matmul instead of B small ones.
+    const rows = a.shape.slice(0, -1).reduce(dimMul);
+    const bm = bld.reshape(b, b.shape.length === 1 ? [...b.shape, 1] : b.shape);
+    return bld.reshape(bld.matmul(bld.reshape(a, [rows, a.shape.at(-1)!]), bm), p.out);
+  }
   const am = bld.broadcastTo(bld.reshape(a, a.shape.length === 1 ? [1, ...a.shape] : a.shape), p.a);
   const bm = bld.broadcastTo(bld.reshape(b, b.shape.length === 1 ? [...b.shape, 1] : b.shape), p.b);
   return bld.reshape(bld.matmul(am, bm), p.out);

@@ -29,8 +29,10 @@ import {
 import { kiln, tempDir } from './helpers.js';
 
 // Ten numbers per example become a [B, 100000, 1000] matmul result: 12.8 GB at batch 32.
+// w has a batch axis of its own: a 2-D w would fold the batch into the matmul's rows, whose gradient
+// then sums over k = B*100000, and the matmul's scratch area (not in the CLI's figures) grows with k.
 const WIDE = `model h(x: f32[B, 10]) {
-  param w: f32[10, 1000] = glorot_uniform
+  param w: f32[1, 10, 1000] = glorot_uniform
   big = relu(broadcast_to(reshape(x, [B, 1, 10]), [B, 100000, 10]) @ w)
   output score = sum(sum(big, axis = 2), axis = 1)
   output loss = mean(score)
