@@ -175,35 +175,60 @@ export function constCoef(e: IExpr, v: string): number | undefined {
  * vector load of it is one contiguous load instead of four gathers.
  */
 export function alignedLaneCoef(e: IExpr, v: string, width: number): number | undefined {
-  return laneStep(e, v, width)?.c;
+  const o = alignedLaneOffsets(e, v, width);
+  if (o === undefined) return undefined;
+  const c = o[1] ?? 0;
+  return o.every((x, l) => x === c * l) ? c : undefined;
 }
 
-/** c as above, and g: e(v0) is always a multiple of g (0: e(v0) is 0). */
-function laneStep(e: IExpr, v: string, width: number): { c: number; g: number } | undefined {
-  if (!ivars(e).has(v)) return { c: 0, g: e.k === 'const' ? Math.abs(e.v) : 1 };
+/**
+ * The offsets e(v0 + l) - e(v0) for the lanes l < width, the same for every v0 that is a multiple of
+ * `width` and every value of the other variables, or undefined when the analysis cannot show that:
+ * `f / 2` gives [0, 0, 1, 1] and `(f / 2) * 4 + f % 2` gives [0, 1, 4, 5] (a 2 x 2 pool's gradient
+ * with its two innermost loops coalesced), which a few loads and a shuffle read.
+ */
+export function alignedLaneOffsets(e: IExpr, v: string, width: number): readonly number[] | undefined {
+  return laneShape(e, v, width)?.o;
+}
+
+/** The offsets o as above, and g: e(v0) is always a multiple of g (0: e(v0) is always 0). */
+function laneShape(e: IExpr, v: string, width: number): { o: readonly number[]; g: number } | undefined {
+  const zeros = () => new Array<number>(width).fill(0);
+  if (!ivars(e).has(v)) return { o: zeros(), g: e.k === 'const' ? Math.abs(e.v) : 1 };
   switch (e.k) {
     case 'var':
-      return { c: 1, g: width };
+      return { o: Array.from({ length: width }, (_, l) => l), g: width };
     case 'add': {
-      const a = laneStep(e.a, v, width);
-      const b = laneStep(e.b, v, width);
-      return a && b && { c: a.c + b.c, g: gcd(a.g, b.g) };
+      const a = laneShape(e.a, v, width);
+      const b = laneShape(e.b, v, width);
+      return a && b && { o: a.o.map((x, l) => x + b.o[l]!), g: gcd(a.g, b.g) };
     }
     case 'mul': {
       const [x, k] = e.a.k === 'const' ? [e.b, e.a.v] : e.b.k === 'const' ? [e.a, e.b.v] : [undefined, 0];
-      const s = x && laneStep(x, v, width);
-      return s && { c: s.c * k, g: s.g * Math.abs(k) };
+      const s = x && laneShape(x, v, width);
+      return s && { o: s.o.map((y) => y * k + 0), g: s.g * Math.abs(k) };
     }
     case 'div':
     case 'mod': {
       if (e.b.k !== 'const' || e.b.v <= 0) return undefined;
       const d = e.b.v;
-      const a = laneStep(e.a, v, width);
-      if (!a || a.c < 0) return undefined;
-      // a(v0) mod d is a multiple of r, so at most d - r: the lanes stay in one block of d when c*(width-1) < r.
+      const a = laneShape(e.a, v, width);
+      if (!a) return undefined;
+      // a(v0) mod d is one of the multiples of r below d: each lane's quotient step must be the same
+      // for all of them.
       const r = gcd(a.g, d) || d;
-      if (a.c * (width - 1) >= r) return undefined;
-      return e.k === 'div' ? { c: 0, g: 1 } : { c: a.c, g: r };
+      if (d / r > 4096) return undefined;
+      const steps: number[] = [];
+      for (const off of a.o) {
+        let q: number | undefined;
+        for (let rho = 0; rho < d; rho += r) {
+          const qq = Math.floor((rho + off) / d);
+          if (q === undefined) q = qq;
+          else if (q !== qq) return undefined;
+        }
+        steps.push(q!);
+      }
+      return e.k === 'div' ? { o: steps, g: 1 } : { o: a.o.map((off, l) => off - d * steps[l]!), g: r };
     }
     default:
       return undefined;

@@ -14,6 +14,7 @@ import { planMatmul } from '../../compiler/kernel/matmul-plan.js';
 import type { Dim } from '../../compiler/types.js';
 import { kernelAbi } from './abi.js';
 import { FnBuilder } from './builder.js';
+import { coalesceShortInner } from './coalesce.js';
 import { ExprEmitter } from './expr.js';
 import { Helpers } from './helpers.js';
 import { StageEmitter } from './kernel.js';
@@ -184,9 +185,14 @@ function emitKernel(
     math: ctx.math,
     relaxed: ctx.relaxed,
   });
-  const se = new StageEmitter(em, k);
-  if (mm) emitMatmul(se, mm, abi);
-  else se.emitGeneric(planVectors(k), abi.begin, abi.end);
+  if (mm) emitMatmul(new StageEmitter(em, k), mm, abi);
+  else {
+    // An innermost loop too short for lanes: coalesced with the one outside it where that vectorises.
+    const merged = coalesceShortInner(k);
+    const mergedPlan = merged !== k ? planVectors(merged) : undefined;
+    const [kernel, plan] = mergedPlan?.parallel ? [merged, mergedPlan] : [k, planVectors(k)];
+    new StageEmitter(em, kernel).emitGeneric(plan, abi.begin, abi.end);
+  }
   for (const r of em.raiseFlags()) fb.emit(r);
   const body = fb.finish();
   m.addFunction(name, binaryen.createType([...abi.params]), binaryen.none, [...fb.vars], body);

@@ -28,7 +28,7 @@ import {
   type Deps,
   type NodeInfo,
   type Term,
-  alignedLaneCoef,
+  alignedLaneOffsets,
   bvars,
   constCoef,
   polyOf,
@@ -658,42 +658,64 @@ export class ExprEmitter {
     return m.if(this.cond(x.valid, lane), r, this.konst(x.fill, x.dtype).get());
   }
 
-  /** Whether `index` steps by one element across the lanes: one v128 access instead of four. */
-  private contiguous(index: IExpr, lane: string): boolean {
-    return constCoef(index, lane) === 1 || (this.fb.top.aligned && alignedLaneCoef(index, lane, 4) === 1);
+  /**
+   * Each lane's element offset from lane 0's, where the analysis shows them constant: c * l for a
+   * constant coefficient c, and on aligned lanes through div/mod by constants (affine.ts).
+   */
+  private laneOffsets(index: IExpr, lane: string): readonly number[] | undefined {
+    const c = constCoef(index, lane);
+    if (c !== undefined) return [0, c, 2 * c, 3 * c];
+    return this.fb.top.aligned ? alignedLaneOffsets(index, lane, 4) : undefined;
   }
 
-  /** The element step of `index` across the lanes, where constant (aligned lanes: through div/mod too). */
-  private laneStep(index: IExpr, lane: string): number | undefined {
-    const c = constCoef(index, lane);
-    return c === undefined && this.fb.top.aligned ? alignedLaneCoef(index, lane, 4) : c;
+  /** Whether `index` steps by one element across the lanes: one v128 access instead of four. */
+  private contiguous(index: IExpr, lane: string): boolean {
+    const o = this.laneOffsets(index, lane);
+    return o !== undefined && o.every((x, l) => x === l);
+  }
+
+  /**
+   * The four lanes of `x` read from a window of at most 8 elements around lane 0's (offsets `o`):
+   * one v128 load when contiguous, a splat when all lanes read one element, else two loads (64-bit
+   * ones for a window of at most 4 elements) covering exactly the window and one shuffle. Nothing
+   * outside the window is read, so the last point of a buffer never reads beyond it.
+   */
+  private loadWindow(x: LoadExpr, o: readonly number[]): Ref {
+    const m = this.m;
+    const { ptr, offset } = this.addr(x.buf, x.index);
+    const lo = Math.min(...o);
+    const hi = Math.max(...o);
+    if (lo === 0 && o.every((v, l) => v === l)) return m.v128.load(offset, 4, ptr);
+    const p = this.fb.local(binaryen.i32);
+    // Byte offsets are unsigned immediates: a window starting below lane 0 moves the pointer instead.
+    const base = offset + 4 * lo < 0 ? m.i32.add(ptr, m.i32.const(offset + 4 * lo)) : ptr;
+    const at = (first: number) => (offset + 4 * lo < 0 ? 4 * (first - lo) : offset + 4 * first);
+    if (hi === lo) return m.v128.load32_splat(at(lo), 4, base);
+    const wide = hi - lo >= 4;
+    const [a0, b0] = wide ? [lo, hi - 3] : [lo, hi - 1];
+    const load = (first: number, get: Ref) =>
+      wide ? m.v128.load(at(first), 4, get) : m.v128.load64_zero(at(first), 4, get);
+    const a = load(a0, m.local.tee(p, base, binaryen.i32));
+    const b = load(b0, this.fb.get(p));
+    const lanes = o.map((v) => (v - a0 <= (wide ? 3 : 1) ? v - a0 : 4 + (v - b0)));
+    return m.i8x16.shuffle(
+      a,
+      b,
+      lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]),
+    );
   }
 
   private loadVector(x: LoadExpr): Ref {
     const m = this.m;
     const lane = this.lane!;
-    const step = this.laneStep(x.index, lane);
+    const o = this.laneOffsets(x.index, lane);
     const maskVaries = bvars(x.valid).has(lane);
+    const byLane = () => this.lanes(x.dtype, (l) => this.loadScalar(x, l));
+    if (o === undefined || Math.max(...o) - Math.min(...o) > 7) return byLane();
     const wide = () => {
-      const { ptr, offset } = this.addr(x.buf, x.index);
-      let r: Ref;
-      if (step === 1) r = m.v128.load(offset, 4, ptr);
-      else {
-        // Every other element (a stride-2 pool or convolution): elements 0-3 and 3-6, lanes 0, 2, 4, 6.
-        // Nothing past element 6 is read, so the last point of a buffer never reads beyond it.
-        const p = this.fb.local(binaryen.i32);
-        const lo = m.v128.load(offset, 4, m.local.tee(p, ptr, binaryen.i32));
-        const hi = m.v128.load(offset + 12, 4, this.fb.get(p));
-        r = m.i8x16.shuffle(
-          lo,
-          hi,
-          [0, 2, 5, 7].flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]),
-        );
-      }
+      const r = this.loadWindow(x, o);
       return x.dtype === 'bool' ? m.i32x4.ne(r, this.v128('i32', 0)) : r;
     };
-    const byLane = () => this.lanes(x.dtype, (l) => this.loadScalar(x, l));
-    if (step !== 1 && step !== 2) return byLane();
     if (x.valid.k === 'true') return wide();
     if (!maskVaries) return m.if(this.cond(x.valid), wide(), this.v128(x.dtype, x.fill));
     // All four lanes valid: one load; otherwise lane by lane.

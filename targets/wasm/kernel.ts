@@ -129,13 +129,22 @@ export class StageEmitter {
   loop(
     l: Loop,
     body: () => void,
-    opts: { from?: () => Ref; to?: () => Ref; idx?: number; step?: number; lane?: boolean; mayBeEmpty?: boolean } = {},
+    opts: {
+      from?: () => Ref;
+      to?: () => Ref;
+      idx?: number;
+      step?: number;
+      lane?: boolean;
+      /** The lanes' first value is always a multiple of 4 (the loop starts at 0, steps by 4). */
+      aligned?: boolean;
+      mayBeEmpty?: boolean;
+    } = {},
   ): number {
     const fb = this.em.fb;
     const idx = opts.idx ?? fb.local(binaryen.i32);
     if (opts.idx === undefined) fb.emit(fb.set(idx, opts.from ? opts.from() : this.m.i32.const(0)));
     const to = opts.to ?? (() => extentRef(this.em, l.extent));
-    const level = fb.open(opts.lane ? { lane: l.name } : {});
+    const level = fb.open(opts.lane ? { lane: l.name, aligned: opts.aligned ?? false } : {});
     level.vars.set(l.name, () => fb.get(idx));
     body();
     const stmts = fb.close();
@@ -170,7 +179,10 @@ export class StageEmitter {
         done += n;
         mayBeEmpty = false;
       }
-      this.loop(l, p.body, { idx, step: p.step, lane: p.lane, mayBeEmpty, ...(range && { to: range.to }) });
+      // From 0 (no range) the vector parts, in steps that are multiples of 4 before any scalar part,
+      // start their lanes at multiples of 4.
+      const aligned = p.lane && !range && p.step % 4 === 0;
+      this.loop(l, p.body, { idx, step: p.step, lane: p.lane, aligned, mayBeEmpty, ...(range && { to: range.to }) });
     }
   }
 
@@ -288,7 +300,7 @@ export class StageEmitter {
       const unrolled = () => {
         const base = fb.top.vars.get(v.name)!;
         for (let g = 0; g < G; g++) {
-          const sub = fb.open({ share: true, lane: v.name });
+          const sub = fb.open({ share: true, lane: v.name, aligned: fb.top.aligned });
           sub.vars.set(v.name, () => m.i32.add(base(), m.i32.const(4 * g)));
           step(s.accs, vaccs[g]!, true);
           fb.close();

@@ -7,8 +7,8 @@
 //   reductions, epilogues): every stage runs on four points at once, so
 //   accumulators are per-lane and any reduction stays exact in order.
 // A loop qualifies when its loads and stores are contiguous in it
-// (coefficient 1; loads also every other element) or invariant, no gather
-// index depends on it, and
+// (coefficient 1; loads also any four elements within a window of 8, such as
+// every other one) or invariant, no gather index depends on it, and
 // reordering the points cannot change a result: a buffer the vectorised
 // code writes is only read at exactly the index it is written
 // (`aliasSafe`).
@@ -19,6 +19,7 @@ import {
   aliasSafe,
   bvars,
   collect,
+  alignedLaneOffsets,
   constCoef,
   distinctSlots,
   ivars,
@@ -27,23 +28,32 @@ import {
 
 type LoadExpr = Extract<VExpr, { k: 'load' }>;
 
-/** 'strided': every other element (two loads and a shuffle; expr.ts loadVector). */
-export type Access = 'invariant' | 'contiguous' | 'masked' | 'strided' | 'lanewise';
+/** 'window': lanes within 8 elements of each other (two loads and a shuffle; expr.ts loadWindow). */
+export type Access = 'invariant' | 'contiguous' | 'masked' | 'window' | 'lanewise';
+
+/** Each lane's element offset from lane 0's, where constant (aligned: lanes start at multiples of 4). */
+function offsetsOf(index: IExpr, v: string, aligned: boolean): readonly number[] | undefined {
+  const c = constCoef(index, v);
+  if (c !== undefined) return [0, c, 2 * c, 3 * c];
+  return aligned ? alignedLaneOffsets(index, v, 4) : undefined;
+}
+
+const isContiguous = (o: readonly number[] | undefined) => o !== undefined && o.every((x, l) => x === l);
 
 /** How a load behaves across four consecutive values of `v`. */
-export function classifyLoad(x: LoadExpr, v: string): Access {
+export function classifyLoad(x: LoadExpr, v: string, aligned = false): Access {
   const inIndex = ivars(x.index).has(v);
   const inMask = bvars(x.valid).has(v);
   if (!inIndex && !inMask) return 'invariant';
-  const step = constCoef(x.index, v);
-  if (step === 2) return 'strided';
-  if (step !== 1) return 'lanewise';
+  const o = offsetsOf(x.index, v, aligned);
+  if (o === undefined || Math.max(...o) - Math.min(...o) > 7) return 'lanewise';
+  if (!isContiguous(o)) return 'window';
   return inMask ? 'masked' : 'contiguous';
 }
 
-export function classifyStore(index: IExpr, v: string): Access {
+export function classifyStore(index: IExpr, v: string, aligned = false): Access {
   if (!ivars(index).has(v)) return 'invariant';
-  return constCoef(index, v) === 1 ? 'contiguous' : 'lanewise';
+  return isContiguous(offsetsOf(index, v, aligned)) ? 'contiguous' : 'lanewise';
 }
 
 export interface VectorPlan {
@@ -74,13 +84,14 @@ function innerOk(s: Stage): boolean {
   if (s.kind === 'reduce' && s.accs.some((a) => a.dtype === 'bool' || a.fn === 'prod')) return false;
   const { loads } = collect(stageRoots(s));
   let wide = 0;
+  // A stage's loops start at 0: its vector lanes are aligned.
   for (const x of loads) {
-    const c = classifyLoad(x, v.name);
+    const c = classifyLoad(x, v.name, true);
     if (c === 'lanewise') return false;
     if (c !== 'invariant') wide++;
   }
   if (s.kind === 'map') {
-    for (const st of s.stores) if (classifyStore(st.index, v.name) !== 'contiguous') return false;
+    for (const st of s.stores) if (classifyStore(st.index, v.name, true) !== 'contiguous') return false;
     if (!aliasSafe([s])) return false;
     wide++;
   }
@@ -96,15 +107,17 @@ function parallelOk(k: Kernel): boolean {
   const { loads, nodes } = collect(k.stages.flatMap(stageRoots));
   let good = 0;
   let bad = slowOps(nodes);
+  // Below the outermost loop (which runs over a call's [begin, end)) the lanes start at 0: aligned.
+  const aligned = k.parallel.length >= 2;
   for (const x of loads) {
-    const c = classifyLoad(x, v.name);
-    if (c === 'contiguous' || c === 'masked' || c === 'strided') good++;
+    const c = classifyLoad(x, v.name, aligned);
+    if (c === 'contiguous' || c === 'masked' || c === 'window') good++;
     else if (c === 'lanewise') bad++;
   }
   for (const s of k.stages)
     if (s.kind === 'map')
       for (const st of s.stores) {
-        const c = classifyStore(st.index, v.name);
+        const c = classifyStore(st.index, v.name, aligned);
         if (c === 'contiguous') good++;
         else bad++;
       }

@@ -1,11 +1,12 @@
-// alignedLaneCoef (compiler/kernel/affine.ts): the step of an index across four
-// lanes whose first value is a multiple of 4, through floor div/mod. Checked
-// against evaluation on random expressions: whenever it claims a step c,
-// e(v0 + l) - e(v0) = c * l for every aligned v0 and every other variable.
+// alignedLaneCoef and alignedLaneOffsets (compiler/kernel/affine.ts): the step
+// (or the offsets) of an index across four lanes whose first value is a
+// multiple of 4, through floor div/mod. Checked against evaluation on random
+// expressions: whenever they claim a step c (offsets o), e(v0 + l) - e(v0) =
+// c * l (o[l]) for every aligned v0 and every other variable.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { alignedLaneCoef } from '../../compiler/kernel/affine.js';
+import { alignedLaneCoef, alignedLaneOffsets } from '../../compiler/kernel/affine.js';
 import { evalIndex } from '../../compiler/kernel/index-expr.js';
 import type { IExpr } from '../../compiler/kernel/kir.js';
 
@@ -48,6 +49,25 @@ describe('alignedLaneCoef', () => {
     expect(alignedLaneCoef(mod(add(v, c(2)), 196), 'v', 4)).toBeUndefined(); // starts mid-group
     expect(alignedLaneCoef(mul(v, c(2)), 'v', 4)).toBe(2);
     expect(alignedLaneCoef(div(v, 8), 'v', 4)).toBe(0);
+  });
+
+  it('gives the lane offsets of a coalesced 2 x 2 pool gradient', () => {
+    expect(alignedLaneOffsets(div(v, 2), 'v', 4)).toEqual([0, 0, 1, 1]);
+    expect(alignedLaneOffsets(add(mul(div(v, 2), c(4)), mod(v, 2)), 'v', 4)).toEqual([0, 1, 4, 5]);
+    expect(alignedLaneOffsets(add(mul(div(v, 2), c(2)), mod(v, 2)), 'v', 4)).toEqual([0, 1, 2, 3]);
+    expect(alignedLaneOffsets(div(v, 3), 'v', 4)).toBeUndefined(); // depends on v0 mod 3
+  });
+
+  it('agrees with evaluation wherever it claims offsets', () => {
+    fc.assert(
+      fc.property(expr, fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 50 }), (e, q, ww) => {
+        const o = alignedLaneOffsets(e, 'v', 4);
+        if (o === undefined) return;
+        const v0 = 4 * q;
+        for (let l = 0; l < 4; l++) expect(at(e, v0 + l, ww) - at(e, v0, ww) + 0).toBe(o[l]! + 0);
+      }),
+      { numRuns: 3000 },
+    );
   });
 
   it('agrees with evaluation wherever it claims a step', () => {

@@ -34,6 +34,7 @@ import { loadKilnFile } from '../../dsl/frontend.js';
 import { type Shape, sym } from '../../compiler/types.js';
 import { readWasmMemory } from '../../runtime/layout.js';
 import { buildWasmModule } from '../../targets/wasm/codegen.js';
+import { coalesceShortInner } from '../../targets/wasm/coalesce.js';
 import { probeRelaxedSimd } from '../../targets/wasm/features.js';
 import { planVectors } from '../../targets/wasm/simd.js';
 import { expectGolden } from '../golden.js';
@@ -404,6 +405,20 @@ describe('template choice', () => {
     }
     const ew = compileGraph(graphOf([[B, 16], [16]], (b, [x, y]) => b.bin('mul', x!, y!))).fusion.program;
     expect(planVectors(ew.kernels[0]!).parallel).toBe(true);
+  });
+
+  it("a max pool's gradient coalesces its 2-point innermost loop with the next and vectorises it", () => {
+    const { result } = loadKilnFile('examples/fashion_cnn.kiln');
+    const t = result.trains[0]!;
+    const program = compileGraph(buildTrainStep(result.models[0]!, t).graph).fusion.program;
+    const short = program.kernels.filter((k) => k.parallel.length >= 3 && k.parallel.at(-1)!.extent === 2);
+    expect(short.length).toBeGreaterThanOrEqual(2); // the two pools' gradients
+    for (const k of short) {
+      expect(planVectors(k).parallel, k.name).toBe(false);
+      const merged = coalesceShortInner(k);
+      expect(merged.parallel.length, k.name).toBe(k.parallel.length - 1);
+      expect(planVectors(merged).parallel, k.name).toBe(true);
+    }
   });
 
   it('falls back to the generic template for a matmul with a gathered operand', () => {
