@@ -31,7 +31,9 @@ function wordsOf(bytes: Uint8Array): Uint32Array {
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /** xxHash32 of `bytes` with seed 0 in plain JS (https://github.com/Cyan4973/xxHash/blob/dev/doc/xxhash_spec.md). */
-export function xxh32Js(bytes: Uint8Array): number {
+export function xxh32Js(input: Uint8Array): number {
+  // A plain Uint8Array view: once the loop had seen Buffers too it ran at a third of its speed.
+  const bytes = new Uint8Array(input.buffer, input.byteOffset, input.length);
   const n = bytes.length;
   const w = wordsOf(bytes);
   let i = 0;

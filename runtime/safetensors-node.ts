@@ -1,5 +1,15 @@
 // Node-only file helpers for safetensors; the format itself lives in safetensors.ts (browser-safe).
-import { closeSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync } from 'node:fs';
+import {
+  close,
+  closeSync,
+  fdatasyncSync,
+  fsync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { readRegularFile } from './regular-file.js';
 import {
@@ -7,6 +17,7 @@ import {
   decodeSafetensors,
   encodeSafetensors,
   SafetensorsError,
+  sealChecksum,
   type StTensor,
 } from './safetensors.js';
 
@@ -41,24 +52,52 @@ export function readSafetensorsFile(path: string, opts: { readonly ints?: boolea
   return decodeSafetensors(bytes, path, { ...opts, verify: true });
 }
 
+/** Writes bytes [begin, end) of `bytes` at the same offsets of the file. */
+function writeRange(fd: number, bytes: Uint8Array, begin: number, end: number): void {
+  for (let at = begin; at < end;) at += writeSync(fd, bytes, at, end - at, at);
+}
+
 /**
- * Writes a safetensors file atomically, its data section's checksum in the metadata: the bytes go to a temporary file in the same directory,
- * are fsynced, then renamed over the target, so readers never see a half-written file.
+ * Starts flushing the file at `path` to the disk on libuv's thread pool, through a descriptor of its own
+ * (closed when done), so the disk writes while this thread hashes. Best effort: the caller syncs anyway.
+ */
+function startFlush(path: string): void {
+  try {
+    const fd = openSync(path, 'r+');
+    fsync(fd, () => close(fd, () => {}));
+  } catch {
+    // the caller's own sync still makes the file durable
+  }
+}
+
+/**
+ * Writes a safetensors file atomically, its checksum in the metadata: the bytes go to a temporary file in the
+ * same directory, are synced, then renamed over the target, so readers never see a half-written file.
+ * The checksum costs little: the file is written with the digest's placeholder and starts flushing to the disk
+ * while the digest is computed; then the digest's 16 bytes are written over the placeholder and the file is
+ * synced (fdatasync: its bytes and size are what a reader needs, and the flush already started is not
+ * repeated for its times). `checksum: false` writes none (to measure its cost: bench/checksum.mjs).
  */
 export function writeSafetensorsFile(
   path: string,
   tensors: ReadonlyMap<string, StTensor> | Record<string, StTensor>,
   metadata?: Record<string, string>,
+  opts: { readonly checksum?: boolean } = {},
 ): void {
-  const bytes = encodeSafetensors(tensors, metadata, { checksum: true });
+  const checksum = opts.checksum ?? true;
+  const bytes = encodeSafetensors(tensors, metadata, { checksum, unsealed: true });
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   let fd: number | undefined;
   try {
     fd = openSync(tmp, 'wx');
-    let done = 0;
-    while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
-    fsyncSync(fd);
+    writeRange(fd, bytes, 0, bytes.length);
+    if (checksum) {
+      startFlush(tmp);
+      const { begin, end } = sealChecksum(bytes);
+      writeRange(fd, bytes, begin, end);
+    }
+    fdatasyncSync(fd);
     closeSync(fd);
     fd = undefined;
     renameSync(tmp, path);
