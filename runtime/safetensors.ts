@@ -294,7 +294,9 @@ export function sealChecksum(bytes: Uint8Array): { begin: number; end: number } 
 
 /** The digest of a file Kiln wrote (its placeholder where the writer put it), '' where it is not there. */
 function digestOf(bytes: Uint8Array, headerLen: number): string {
-  const header = bytes.slice(8, 8 + headerLen);
+  // A copy (not bytes.slice(): on a Node Buffer that is a view, and the caller's bytes would get the placeholder).
+  const header = new Uint8Array(headerLen);
+  header.set(bytes.subarray(8, 8 + headerLen));
   const at = DIGEST_AT;
   const prefix = new TextDecoder().decode(header.subarray(0, at));
   if (prefix !== JSON.stringify({ __metadata__: { [CHECKSUM_KEY]: PLACEHOLDER } }).slice(0, at)) return '';

@@ -461,6 +461,13 @@ describe('node file helpers', () => {
     rmSync(plain);
   });
 
+  it('verifying leaves the bytes as they were, a Buffer too', () => {
+    const bytes = Buffer.from(encodeSafetensors({ w: f32x6() }, undefined, { checksum: true }));
+    const copy = Buffer.from(bytes);
+    for (let i = 0; i < 2; i++) decodeSafetensors(bytes, 'p.safetensors', { verify: true });
+    expect(bytes.equals(copy)).toBe(true);
+  });
+
   it('reports a missing file clearly', () => {
     const path = join(dir, 'missing.safetensors');
     expect(() => readSafetensorsFile(path)).toThrow(SafetensorsError);
