@@ -1,15 +1,19 @@
 // What the `kiln.xxh32` checksum costs (README "Damaged files"; the bound of
 // issue #22 is 5%): an atomic save of a params file (the CLI's path: temp
 // file, write, sync, rename) with and without the checksum, and a load
-// (read, decode) with and without verifying it; the two take turns, order
-// alternating, and each row is the median of many. Then the hash alone.
+// (read, decode) with and without verifying it. The two take turns, order
+// alternating; each row is the median of many, in one warm process, then
+// of the first save and load in fresh processes (a CLI run saves or loads a
+// few times, before the JIT has warmed up). Then the hash alone.
 // `node bench/checksum.mjs [MB] [runs]` after `npm run build`.
 
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { setImmediate } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
 import { xxh32, xxh32Js } from '../dist/runtime/checksum.js';
 import { mulberry32 } from '../dist/runtime/mulberry32.js';
 import { readRegularFile } from '../dist/runtime/regular-file.js';
@@ -17,8 +21,12 @@ import { decodeSafetensors } from '../dist/runtime/safetensors.js';
 import { readSafetensorsFile, writeSafetensorsFile } from '../dist/runtime/safetensors-node.js';
 import { fmt, formatTable, median } from './stats.mjs';
 
-const MB = Number(process.argv[2] ?? 2.8);
-const RUNS = Number(process.argv[3] ?? 200);
+const CHILD = process.argv[2] === '--child';
+const args = CHILD ? process.argv.slice(4) : process.argv.slice(2);
+const MB = Number(args[0] ?? 2.8);
+const RUNS = Number(args[1] ?? 200);
+/** Fresh processes per variant. */
+const FRESH = 15;
 
 /** An MLP's params of about `mb` MB: a square hidden layer, a 100-wide one, their biases. */
 function params(mb) {
@@ -32,6 +40,16 @@ function params(mb) {
   return { w1: f32(n, n), b1: f32(n), w2: f32(n, 100), b2: f32(100) };
 }
 
+const save = (path, tensors, checksum) => writeSafetensorsFile(path, tensors, undefined, { checksum });
+const load = (path, verify) => (verify ? readSafetensorsFile(path) : decodeSafetensors(readRegularFile(path), path));
+
+/** ms of one call. */
+function time(f) {
+  const t0 = performance.now();
+  f();
+  return performance.now() - t0;
+}
+
 /** Median ms of `a` and `b`, run in turns (order alternating), after a warm-up. */
 async function pair(a, b) {
   const times = [[], []];
@@ -41,56 +59,92 @@ async function pair(a, b) {
     for (const j of r % 2 ? [1, 0] : [0, 1]) {
       // Lets the writer's background flush finish its callback between saves.
       await setImmediate();
-      const t0 = performance.now();
-      fns[j]();
-      times[j].push(performance.now() - t0);
+      times[j].push(time(fns[j]));
     }
   }
   return times.map(median);
 }
 
-/** Median ms of `f` alone. */
+/** Median ms of `f` alone, after a warm-up. */
 function alone(f) {
   for (let i = 0; i < 20; i++) f();
-  const xs = [];
-  for (let r = 0; r < RUNS; r++) {
-    const t0 = performance.now();
-    f();
-    xs.push(performance.now() - t0);
-  }
-  return median(xs);
+  return median(Array.from({ length: RUNS }, () => time(f)));
 }
 
-const dir = mkdtempSync(join(tmpdir(), 'kiln-bench-checksum-'));
-try {
+/** In a fresh process: ms of its first save and load (modes 'without', 'with'), or of its first hash of 1 MB. */
+function child(dir, mode) {
+  if (mode === 'js' || mode === 'simd') {
+    const bytes = new Uint8Array(2 ** 20 + 3).map((_, i) => i * 7);
+    console.log(JSON.stringify({ hash: time(() => (mode === 'js' ? xxh32Js : xxh32)(bytes)) }));
+    return;
+  }
   const tensors = params(MB);
-  const plain = join(dir, 'plain.safetensors');
-  const summed = join(dir, 'summed.safetensors');
-  const [saveOff, saveOn] = await pair(
-    () => writeSafetensorsFile(plain, tensors, undefined, { checksum: false }),
-    () => writeSafetensorsFile(summed, tensors),
-  );
-  const bytes = readRegularFile(summed);
-  const [loadOff, loadOn] = await pair(
-    () => decodeSafetensors(readRegularFile(summed), summed),
-    () => readSafetensorsFile(summed),
-  );
-  const hashJs = alone(() => xxh32Js(bytes));
-  const hashSimd = alone(() => xxh32(bytes));
-  const gbs = (ms) => `${fmt(bytes.length / ms / 1e6)} GB/s`;
-  console.log(`${(bytes.length / 1e6).toFixed(2)} MB params file, median of ${RUNS} runs each (ms)\n`);
-  console.log(
-    formatTable(
-      ['', 'without checksum', 'with checksum', 'ratio'],
-      [
-        ['save (atomic)', fmt(saveOff), fmt(saveOn), (saveOn / saveOff).toFixed(3)],
-        ['load (verify)', fmt(loadOff), fmt(loadOn), (loadOn / loadOff).toFixed(3)],
-      ],
-    ),
-  );
-  console.log(
-    `\nxxh32 alone: ${fmt(hashJs)} ms in JS (${gbs(hashJs)}), ${fmt(hashSimd)} ms with SIMD (${gbs(hashSimd)})`,
-  );
-} finally {
-  rmSync(dir, { recursive: true, force: true });
+  const path = join(dir, `${mode}.safetensors`);
+  const on = mode === 'with';
+  console.log(JSON.stringify({ save: time(() => save(path, tensors, on)), load: time(() => load(path, on)) }));
+}
+
+/** Per mode, the medians of what FRESH fresh processes report, the modes taking turns. */
+function fresh(dir, modes) {
+  const runs = Object.fromEntries(modes.map((m) => [m, []]));
+  const script = fileURLToPath(import.meta.url);
+  for (let r = 0; r < FRESH; r++) {
+    for (const mode of r % 2 ? [...modes].reverse() : modes) {
+      const p = spawnSync(process.execPath, [script, '--child', mode, String(MB)], {
+        encoding: 'utf8',
+        env: { ...process.env, KILN_BENCH_DIR: dir },
+      });
+      if (p.status !== 0) throw new Error(p.stderr);
+      runs[mode].push(JSON.parse(p.stdout));
+    }
+  }
+  return (mode, key) => median(runs[mode].map((x) => x[key]));
+}
+
+const row = (name, off, on) => [name, fmt(off), fmt(on), (on / off).toFixed(3)];
+
+if (CHILD) {
+  child(process.env.KILN_BENCH_DIR, process.argv[3]);
+} else {
+  const dir = mkdtempSync(join(tmpdir(), 'kiln-bench-checksum-'));
+  try {
+    const tensors = params(MB);
+    const plain = join(dir, 'plain.safetensors');
+    const summed = join(dir, 'summed.safetensors');
+    const [saveOff, saveOn] = await pair(
+      () => save(plain, tensors, false),
+      () => save(summed, tensors, true),
+    );
+    const [loadOff, loadOn] = await pair(
+      () => load(summed, false),
+      () => load(summed, true),
+    );
+    const bytes = readRegularFile(summed);
+    const hashJs = alone(() => xxh32Js(bytes));
+    const hashSimd = alone(() => xxh32(bytes));
+    const first = fresh(dir, ['without', 'with']);
+    const firstHash = fresh(dir, ['js', 'simd']);
+    const gbs = (ms) => `${fmt(bytes.length / ms / 1e6)} GB/s`;
+    console.log(`${(bytes.length / 1e6).toFixed(2)} MB params file (ms)\n`);
+    console.log(
+      formatTable(
+        ['', 'without checksum', 'with checksum', 'ratio'],
+        [
+          row(`save, median of ${RUNS}`, saveOff, saveOn),
+          row(`load, median of ${RUNS}`, loadOff, loadOn),
+          row(`first save, ${FRESH} processes`, first('without', 'save'), first('with', 'save')),
+          row(`first load, ${FRESH} processes`, first('without', 'load'), first('with', 'load')),
+        ],
+      ),
+    );
+    console.log(
+      `\nxxh32 alone, warm: ${fmt(hashJs)} ms in JS (${gbs(hashJs)}), ${fmt(hashSimd)} ms with SIMD (${gbs(hashSimd)})`,
+    );
+    console.log(
+      `first call on 1 MB in a fresh process: ${fmt(firstHash('js', 'hash'))} ms in JS, ` +
+        `${fmt(firstHash('simd', 'hash'))} ms with SIMD (its compile included)`,
+    );
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
