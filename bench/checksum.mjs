@@ -1,12 +1,15 @@
 // What the `kiln.xxh32` checksum costs (README "Damaged files"; the bound of
-// issue #22 is 5%): an atomic save of a params file (the CLI's path: temp
-// file, write, sync, rename) with and without the checksum, and a load
-// (read, decode) with and without verifying it. The two take turns, order
-// alternating; each row is the median of many, in one warm process, then
-// of the first save and load in fresh processes (a CLI run saves or loads a
-// few times, before the JIT has warmed up). Then the hash alone.
+// issue #22 is 5%). Saves are atomic, the CLI's path (temp file, write,
+// sync, rename): without the checksum; on the writer's path for it with the
+// hash skipped (the digest's placeholder left in place: the cost of the hash
+// alone, the flush it hides behind being the same); with it. Loads are read
+// and decode, without and with verifying. The variants take turns, order
+// rotating, each the median of many in one warm process; then the first
+// save and load of fresh processes (a CLI run saves or loads a few times,
+// before the JIT has warmed up); then the hash alone.
 // `node bench/checksum.mjs [MB] [runs]` after `npm run build`.
 
+import { Buffer } from 'node:buffer';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,8 +20,8 @@ import { fileURLToPath } from 'node:url';
 import { xxh32, xxh32Js } from '../dist/runtime/checksum.js';
 import { mulberry32 } from '../dist/runtime/mulberry32.js';
 import { readRegularFile } from '../dist/runtime/regular-file.js';
-import { decodeSafetensors } from '../dist/runtime/safetensors.js';
-import { readSafetensorsFile, writeSafetensorsFile } from '../dist/runtime/safetensors-node.js';
+import { decodeSafetensors, encodeSafetensors } from '../dist/runtime/safetensors.js';
+import { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from '../dist/runtime/safetensors-node.js';
 import { fmt, formatTable, median } from './stats.mjs';
 
 const CHILD = process.argv[2] === '--child';
@@ -41,6 +44,14 @@ function params(mb) {
 }
 
 const save = (path, tensors, checksum) => writeSafetensorsFile(path, tensors, undefined, { checksum });
+
+/** writeSafetensorsFile's path with the checksum, the digest's placeholder left in place of the digest. */
+function saveUnhashed(path, tensors) {
+  const bytes = encodeSafetensors(tensors, undefined, { checksum: true, unsealed: true });
+  const begin = Buffer.from(bytes.buffer, bytes.byteOffset, 100).indexOf('0'.repeat(16));
+  writeFileAtomic(path, bytes, () => ({ begin, end: begin + 16 }));
+}
+
 const load = (path, verify) => (verify ? readSafetensorsFile(path) : decodeSafetensors(readRegularFile(path), path));
 
 /** ms of one call. */
@@ -50,19 +61,21 @@ function time(f) {
   return performance.now() - t0;
 }
 
-/** Median ms of `a` and `b`, run in turns (order alternating), after a warm-up. */
-async function pair(a, b) {
-  const times = [[], []];
-  const fns = [a, b];
+/**
+ * The fns run in turns (order rotating), after a warm-up: per fn, its ms in each round. The event loop
+ * turns between runs, so that the writer's background flush can close its descriptor.
+ */
+async function turns(fns) {
+  const times = fns.map(() => []);
   for (let i = 0; i < 20; i++) fns.forEach((f) => f());
   for (let r = 0; r < RUNS; r++) {
-    for (const j of r % 2 ? [1, 0] : [0, 1]) {
-      // Lets the writer's background flush finish its callback between saves.
+    for (let i = 0; i < fns.length; i++) {
+      const j = (i + r) % fns.length;
       await setImmediate();
       times[j].push(time(fns[j]));
     }
   }
-  return times.map(median);
+  return times;
 }
 
 /** Median ms of `f` alone, after a warm-up. */
@@ -84,7 +97,7 @@ function child(dir, mode) {
   console.log(JSON.stringify({ save: time(() => save(path, tensors, on)), load: time(() => load(path, on)) }));
 }
 
-/** Per mode, the medians of what FRESH fresh processes report, the modes taking turns. */
+/** Per mode, the median of what FRESH fresh processes report, the modes taking turns. */
 function fresh(dir, modes) {
   const runs = Object.fromEntries(modes.map((m) => [m, []]));
   const script = fileURLToPath(import.meta.url);
@@ -101,39 +114,49 @@ function fresh(dir, modes) {
   return (mode, key) => median(runs[mode].map((x) => x[key]));
 }
 
-const row = (name, off, on) => [name, fmt(off), fmt(on), (on / off).toFixed(3)];
+/** b / a, and the median of b / a over the rounds (steadier when the machine's load drifts). */
+const ratios = (a, b) => [(median(b) / median(a)).toFixed(3), median(b.map((t, i) => t / a[i])).toFixed(3)];
 
-if (CHILD) {
-  child(process.env.KILN_BENCH_DIR, process.argv[3]);
-} else {
+async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'kiln-bench-checksum-'));
   try {
     const tensors = params(MB);
     const plain = join(dir, 'plain.safetensors');
     const summed = join(dir, 'summed.safetensors');
-    const [saveOff, saveOn] = await pair(
+    const [saveOff, saveSkip, saveOn] = await turns([
       () => save(plain, tensors, false),
+      () => saveUnhashed(plain, tensors),
       () => save(summed, tensors, true),
-    );
-    const [loadOff, loadOn] = await pair(
-      () => load(summed, false),
-      () => load(summed, true),
-    );
+    ]);
+    const [loadOff, loadOn] = await turns([() => load(summed, false), () => load(summed, true)]);
     const bytes = readRegularFile(summed);
     const hashJs = alone(() => xxh32Js(bytes));
     const hashSimd = alone(() => xxh32(bytes));
     const first = fresh(dir, ['without', 'with']);
     const firstHash = fresh(dir, ['js', 'simd']);
+    const firstRow = (key) => {
+      const [off, on] = [first('without', key), first('with', key)];
+      return [`first ${key}, ${FRESH} processes`, fmt(off), '', fmt(on), (on / off).toFixed(3)];
+    };
     const gbs = (ms) => `${fmt(bytes.length / ms / 1e6)} GB/s`;
-    console.log(`${(bytes.length / 1e6).toFixed(2)} MB params file (ms)\n`);
+    console.log(
+      `${(bytes.length / 1e6).toFixed(2)} MB params file (ms); ratio: with / without, then paired by round\n`,
+    );
     console.log(
       formatTable(
-        ['', 'without checksum', 'with checksum', 'ratio'],
+        ['', 'without checksum', 'hash skipped', 'with checksum', 'ratio', 'paired', 'to hash skipped', 'paired'],
         [
-          row(`save, median of ${RUNS}`, saveOff, saveOn),
-          row(`load, median of ${RUNS}`, loadOff, loadOn),
-          row(`first save, ${FRESH} processes`, first('without', 'save'), first('with', 'save')),
-          row(`first load, ${FRESH} processes`, first('without', 'load'), first('with', 'load')),
+          [
+            `save, median of ${RUNS}`,
+            fmt(median(saveOff)),
+            fmt(median(saveSkip)),
+            fmt(median(saveOn)),
+            ...ratios(saveOff, saveOn),
+            ...ratios(saveSkip, saveOn),
+          ],
+          [`load, median of ${RUNS}`, fmt(median(loadOff)), '', fmt(median(loadOn)), ...ratios(loadOff, loadOn)],
+          firstRow('save'),
+          firstRow('load'),
         ],
       ),
     );
@@ -148,3 +171,6 @@ if (CHILD) {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+if (CHILD) child(process.env.KILN_BENCH_DIR, process.argv[3]);
+else await main();

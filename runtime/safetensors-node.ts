@@ -71,12 +71,8 @@ function startFlush(path: string): void {
 }
 
 /**
- * Writes a safetensors file atomically, its checksum in the metadata: the bytes go to a temporary file in the
- * same directory, are synced, then renamed over the target, so readers never see a half-written file.
- * The checksum costs little: the file is written with the digest's placeholder and starts flushing to the disk
- * while the digest is computed; then the digest's 16 bytes are written over the placeholder and the file is
- * synced (fdatasync: its bytes and size are what a reader needs, and the flush already started is not
- * repeated for its times). `checksum: false` writes none (to measure its cost: bench/checksum.mjs).
+ * Writes a safetensors file atomically, its checksum in the metadata (`checksum: false`: none).
+ * The digest is computed while the file flushes (writeFileAtomic's `seal`).
  */
 export function writeSafetensorsFile(
   path: string,
@@ -86,15 +82,29 @@ export function writeSafetensorsFile(
 ): void {
   const checksum = opts.checksum ?? true;
   const bytes = encodeSafetensors(tensors, metadata, { checksum, unsealed: true });
+  writeFileAtomic(path, bytes, checksum ? sealChecksum : undefined);
+}
+
+/** Fills in part of `bytes` (a digest) and says which: bytes [begin, end). */
+export type Seal = (bytes: Uint8Array) => { begin: number; end: number };
+
+/**
+ * Writes `bytes` atomically: to a temporary file in the same directory, synced, then renamed over `path`, so
+ * readers never see a half-written file. With `seal`, the file first goes out as it is, starts flushing to the
+ * disk, `seal` runs meanwhile (the hash hides behind the disk where a core is free to start the flush), and the
+ * range it filled in is written again; then fdatasync (the bytes and size are what a reader needs; a second
+ * journal commit for the times would cost what the overlap saves).
+ */
+export function writeFileAtomic(path: string, bytes: Uint8Array, seal?: Seal): void {
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   let fd: number | undefined;
   try {
     fd = openSync(tmp, 'wx');
     writeRange(fd, bytes, 0, bytes.length);
-    if (checksum) {
+    if (seal) {
       startFlush(tmp);
-      const { begin, end } = sealChecksum(bytes);
+      const { begin, end } = seal(bytes);
       writeRange(fd, bytes, begin, end);
     }
     fdatasyncSync(fd);
