@@ -58,16 +58,11 @@ function writeRange(fd: number, bytes: Uint8Array, begin: number, end: number): 
 }
 
 /**
- * Starts flushing the file at `path` to the disk on libuv's thread pool, through a descriptor of its own
- * (closed when done), so the disk writes while this thread hashes. Best effort: the caller syncs anyway.
+ * Starts flushing the file to the disk on libuv's thread pool, so the disk writes while this thread hashes; that
+ * fsync's callback closes `fd` (closing it sooner could let the queued fsync meet a closed or reused number).
  */
-function startFlush(path: string): void {
-  try {
-    const fd = openSync(path, 'r+');
-    fsync(fd, () => close(fd, () => {}));
-  } catch {
-    // the caller's own sync still makes the file durable
-  }
+function startFlush(fd: number): void {
+  fsync(fd, () => close(fd, () => {}));
 }
 
 const napCell = new Int32Array(new SharedArrayBuffer(4));
@@ -109,21 +104,25 @@ export function writeFileAtomic(path: string, bytes: Uint8Array, seal?: Seal): v
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
   let fd: number | undefined;
+  /** Whether startFlush's callback, not this function, closes fd. */
+  let flushing = false;
   try {
     fd = openSync(tmp, 'wx');
     writeRange(fd, bytes, 0, bytes.length);
     if (seal) {
-      startFlush(tmp);
+      startFlush(fd);
+      flushing = true;
       yieldCore();
       const { begin, end } = seal(bytes);
       writeRange(fd, bytes, begin, end);
     }
     fdatasyncSync(fd);
-    closeSync(fd);
+    if (!flushing) closeSync(fd);
     fd = undefined;
+    // Renaming a file still open is fine (POSIX; libuv opens files shareable for deletion on Windows).
     renameSync(tmp, path);
   } catch (e) {
-    if (fd !== undefined) {
+    if (fd !== undefined && !flushing) {
       try {
         closeSync(fd);
       } catch {
