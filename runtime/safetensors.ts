@@ -198,6 +198,8 @@ export function encodeSafetensors(
   opts: {
     /** Adds the data section's checksum to the metadata (`kiln.xxh32`), for decodeSafetensors to verify. */
     readonly checksum?: boolean;
+    /** With `checksum`: leaves the digest's placeholder for sealChecksum (a writer hashing while the disk writes). */
+    readonly unsealed?: boolean;
   } = {},
 ): Uint8Array {
   const src = 'encodeSafetensors';
@@ -260,11 +262,7 @@ export function encodeSafetensors(
     out.set(littleEndianBytes(t.data), pos);
     pos += t.data.byteLength;
   }
-  if (opts.checksum) {
-    // Header (with the placeholder) and data: a flipped byte in the metadata is damage too.
-    const digest = checksumOf(out.subarray(8, 8 + headerLen)) + checksumOf(out.subarray(8 + headerLen));
-    out.set(new TextEncoder().encode(digest), 8 + DIGEST_AT);
-  }
+  if (opts.checksum && !opts.unsealed) sealChecksum(out);
   return out;
 }
 
@@ -272,10 +270,33 @@ export function encodeSafetensors(
 const PLACEHOLDER = '0000000000000000';
 /** Where the digest sits in a header that starts with it: `{"__metadata__":{"kiln.xxh32":"`. */
 const DIGEST_AT = JSON.stringify({ __metadata__: { [CHECKSUM_KEY]: PLACEHOLDER } }).indexOf(PLACEHOLDER);
+/** The header's first bytes, placeholder included, in a file encoded unsealed. */
+const HEADER_START = JSON.stringify({ __metadata__: { [CHECKSUM_KEY]: PLACEHOLDER } }).slice(
+  0,
+  DIGEST_AT + PLACEHOLDER.length,
+);
+
+/**
+ * Puts the digest in place of the placeholder of a file encoded with `{ checksum: true, unsealed: true }`;
+ * returns where it went (bytes [begin, end)).
+ */
+export function sealChecksum(bytes: Uint8Array): { begin: number; end: number } {
+  const headerLen = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
+  const begin = 8 + DIGEST_AT;
+  const end = begin + PLACEHOLDER.length;
+  if (new TextDecoder().decode(bytes.subarray(8, end)) !== HEADER_START)
+    throw new SafetensorsError('sealChecksum: the header does not start with the checksum placeholder');
+  // Header (with the placeholder) and data: a flipped byte in the metadata is damage too.
+  const digest = checksumOf(bytes.subarray(8, 8 + headerLen)) + checksumOf(bytes.subarray(8 + headerLen));
+  bytes.set(new TextEncoder().encode(digest), begin);
+  return { begin, end };
+}
 
 /** The digest of a file Kiln wrote (its placeholder where the writer put it), '' where it is not there. */
 function digestOf(bytes: Uint8Array, headerLen: number): string {
-  const header = bytes.slice(8, 8 + headerLen);
+  // A copy (not bytes.slice(): on a Node Buffer that is a view, and the caller's bytes would get the placeholder).
+  const header = new Uint8Array(headerLen);
+  header.set(bytes.subarray(8, 8 + headerLen));
   const at = DIGEST_AT;
   const prefix = new TextDecoder().decode(header.subarray(0, at));
   if (prefix !== JSON.stringify({ __metadata__: { [CHECKSUM_KEY]: PLACEHOLDER } }).slice(0, at)) return '';

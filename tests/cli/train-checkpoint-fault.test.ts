@@ -18,15 +18,16 @@ vi.mock('node:fs', async (importOriginal) => {
   const actual = await importOriginal<typeof import('node:fs')>();
   return {
     ...actual,
-    writeSync: (fd: number, buffer: Uint8Array, offset?: number, length?: number) => {
+    writeSync: (fd: number, buffer: Uint8Array, offset?: number, length?: number, position?: number) => {
       const big = typeof buffer !== 'string' && buffer.length > 1000;
       if (big && offset === 0) fault.bigWrites += 1;
       if (big && fault.bigWrites === fault.failAt) {
         // Half the bytes go out, then the disk is full.
-        if (offset === 0) return actual.writeSync(fd, buffer, 0, Math.floor(buffer.length / 2));
+        if (offset === 0) return actual.writeSync(fd, buffer, 0, Math.floor(buffer.length / 2), position);
         throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
       }
-      return actual.writeSync(fd, buffer, offset, length);
+      // The writer writes at positions (the digest goes over its placeholder once the file is out).
+      return actual.writeSync(fd, buffer, offset, length, position);
     },
   };
 });

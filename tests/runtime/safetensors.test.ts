@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
@@ -7,6 +7,7 @@ import {
   decodeSafetensors,
   encodeSafetensors,
   SafetensorsError,
+  sealChecksum,
   type StDType,
   type StTensor,
 } from '../../runtime/safetensors.js';
@@ -439,6 +440,32 @@ describe('node file helpers', () => {
     // The checksum of the data section (CLI.md v1.1 "Integrity"), and nothing of the first write.
     expect(metadata).toEqual({ 'kiln.xxh32': expect.stringMatching(/^[0-9a-f]{16}$/) });
     expect([...(tensors.get('w')?.data ?? [])]).toEqual([9]);
+  });
+
+  it('writes the bytes encodeSafetensors gives, the digest sealed after the rest; checksum: false writes none', () => {
+    const big = new Float32Array(100_000).map((_, i) => Math.sin(i));
+    const tensors = { w: { dtype: 'F32' as const, shape: [100_000], data: big }, b: f32x6() };
+    const path = join(dir, 'sealed.safetensors');
+    writeSafetensorsFile(path, tensors, { seed: '1' });
+    const want = encodeSafetensors(tensors, { seed: '1' }, { checksum: true });
+    expect(readFileSync(path).equals(want)).toBe(true);
+    const unsealed = encodeSafetensors(tensors, { seed: '1' }, { checksum: true, unsealed: true });
+    const { begin, end } = sealChecksum(unsealed);
+    expect(Buffer.from(unsealed).equals(want)).toBe(true);
+    expect(new TextDecoder().decode(want.subarray(begin, end))).toBe(readSafetensorsFile(path).metadata['kiln.xxh32']);
+    const plain = join(dir, 'plain.safetensors');
+    writeSafetensorsFile(plain, tensors, { seed: '1' }, { checksum: false });
+    expect(readFileSync(plain).equals(encodeSafetensors(tensors, { seed: '1' }))).toBe(true);
+    expect(() => sealChecksum(encodeSafetensors(tensors))).toThrow('does not start with the checksum placeholder');
+    rmSync(path);
+    rmSync(plain);
+  });
+
+  it('verifying leaves the bytes as they were, a Buffer too', () => {
+    const bytes = Buffer.from(encodeSafetensors({ w: f32x6() }, undefined, { checksum: true }));
+    const copy = Buffer.from(bytes);
+    for (let i = 0; i < 2; i++) decodeSafetensors(bytes, 'p.safetensors', { verify: true });
+    expect(bytes.equals(copy)).toBe(true);
   });
 
   it('reports a missing file clearly', () => {
