@@ -20,6 +20,17 @@ export function isUserError(e: unknown): boolean {
   return e instanceof UserError || e instanceof KilnError || e instanceof SafetensorsError || e instanceof InputError;
 }
 
+/**
+ * The engine could not allocate a tensor: a model too large for this process at these shapes (the
+ * reference interpreter's float64 tensors have no fixed limit to check against beforehand), not a bug.
+ */
+function outOfMemory(e: unknown): e is RangeError {
+  return (
+    e instanceof RangeError &&
+    /allocation failed|invalid typed array length|invalid array buffer length|array buffer allocation/i.test(e.message)
+  );
+}
+
 /** Prints an error and returns the exit status for it. */
 export function reportError(e: unknown, stderr: (s: string) => void): number {
   if (e instanceof UsageError) {
@@ -32,6 +43,12 @@ export function reportError(e: unknown, stderr: (s: string) => void): number {
   }
   if (isUserError(e)) {
     stderr(`error: ${(e as Error).message}\n`);
+    return 1;
+  }
+  if (outOfMemory(e)) {
+    stderr(
+      `error: out of memory (${e.message}): the model's tensors at these shapes do not fit in this process; \`kiln check\` estimates them, and a smaller batch needs less\n`,
+    );
     return 1;
   }
   const msg = e instanceof Error ? e.message : String(e);

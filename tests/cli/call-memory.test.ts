@@ -117,6 +117,17 @@ describe('a call over 4 GiB', () => {
     expect(fromArtifact).toEqual(fromSource);
   });
 
+  it('kiln run --target reference: out of memory is a user error, not an internal one', async () => {
+    const out = join(dir, 'ref-out.safetensors');
+    const r = await kiln('run', src, '--target', 'reference', '--inputs', data, '--out', out);
+    expect(r.status, r.stderr).toBe(1);
+    expect(r.stderr).toMatch(
+      /^error: out of memory \(.+\): the model's tensors at these shapes do not fit in this process; .*\n$/,
+    );
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(existsSync(out)).toBe(false);
+  });
+
   it('kiln grad refuses the gradient program', async () => {
     const f = await refused('gradient program', 'grad', src, '--inputs', data, '--of', 'loss');
     expectNear(f.total, await runtimeGB('run', { grad: { of: 'loss', inputs: [] } }));
