@@ -43,6 +43,8 @@ export interface WasmModule {
    * range per thread).
    */
   readonly splits: Map<string, Dim>;
+  /** `${prefix}.${kernel.name}` of kernels whose every call repeats a setup (a matmul's packing): one range per thread. */
+  readonly perThread: Set<string>;
   /** First byte after the module's active data segments (0 without any): the runtime's memory starts above. */
   readonly dataEnd: number;
   /** The module as WAT (for golden tests and dumps). */
@@ -78,6 +80,7 @@ export function buildWasmModule(
     const entries = new Map<string, string>();
     const scratch = new Map<string, string>();
     const splits = new Map<string, Dim>();
+    const perThread = new Set<string>();
     const used = new Set<string>();
     for (const { prefix, program } of programs) {
       for (const k of program.kernels) {
@@ -89,6 +92,7 @@ export function buildWasmModule(
         entries.set(key, name);
         if (e.scratch) scratch.set(key, e.scratch);
         if (e.split !== undefined) splits.set(key, e.split);
+        if (e.perThread) perThread.add(key);
       }
     }
     m.setFeatures(features | m.getFeatures());
@@ -103,6 +107,7 @@ export function buildWasmModule(
       entries,
       scratch,
       splits,
+      perThread,
       dataEnd: dataEnd(m),
       text: () => {
         const r = binaryen.readBinary(binary);
@@ -167,7 +172,7 @@ function emitKernel(
   k: Kernel,
   name: string,
   ctx: EmitCtx,
-): { scratch?: string; split?: Dim } {
+): { scratch?: string; split?: Dim; perThread?: boolean } {
   const mm = planMatmul(k);
   const abi = kernelAbi(k, mm !== undefined);
   const fb = new FnBuilder(m, abi.params);
@@ -207,7 +212,8 @@ function emitKernel(
   const sizeBody = scratchBytes(sem, mm);
   m.addFunction(sname, binaryen.createType(dimParams), binaryen.i32, [...sb.vars], sizeBody);
   m.addFunctionExport(sname, sname);
-  return { scratch: sname, ...(splitsColumns(mm) && { split: mm.n.extent }) };
+  // Without batch axes every call packs a whole operand: one range per thread.
+  return { scratch: sname, perThread: mm.batch.length === 0, ...(splitsColumns(mm) && { split: mm.n.extent }) };
 }
 
 /** binaryen.js's data segment queries (its typings still describe an older API). */

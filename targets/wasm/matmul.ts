@@ -53,11 +53,19 @@ export const COLUMN_SPLIT_MAX_ROWS = 2 * MB;
 /** Matmuls without batch axes with at least this many (constant) columns split them across threads. */
 export const COLUMN_SPLIT_MIN_COLUMNS = 64;
 
-/** Whether a call's [begin, end) ranges over n's columns (else over m's rows, or the outermost batch axis). */
+/**
+ * Whether a call's [begin, end) ranges over n's columns (else over m's rows, or the outermost batch
+ * axis). Each thread's call packs all of the operand it does not split: splitting columns repeats
+ * A's packing (m x k) per thread, splitting rows B's (k x n), so with both sizes known the smaller
+ * one is repeated (the MLP's weight gradient, 784 x 128 @ 128 x 256, splits its rows).
+ */
 export function splitsColumns(p: MatmulPlan): boolean {
   if (p.batch.length !== 0) return false;
-  if (typeof p.m.extent === 'number' && p.m.extent <= COLUMN_SPLIT_MAX_ROWS) return true;
-  return typeof p.n.extent !== 'number' || p.n.extent >= COLUMN_SPLIT_MIN_COLUMNS;
+  const { extent: m } = p.m;
+  const { extent: n } = p.n;
+  if (typeof m === 'number' && m <= COLUMN_SPLIT_MAX_ROWS) return true;
+  if (typeof m === 'number' && typeof n === 'number') return n >= COLUMN_SPLIT_MIN_COLUMNS && m <= n;
+  return typeof n !== 'number' || n >= COLUMN_SPLIT_MIN_COLUMNS;
 }
 
 /** Rows of the packed A block: MB, or all of m (rounded up to whole tiles) when fewer. */

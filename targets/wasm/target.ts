@@ -57,11 +57,13 @@ function wasmCode(programs: readonly NamedProgram[], opts: WasmTargetOptions): T
     ],
     kernel: (prefix, k) => {
       const e = entry(prefix, k);
-      const split = mod.splits.get(`${prefix}.${k.name}`);
+      const key = `${prefix}.${k.name}`;
+      const split = mod.splits.get(key);
       return {
         entry: e,
         ...(scratch.has(e) && { scratch: true }),
-        ...(split !== undefined && { split: dimSpec(split), chunking: 'per-thread' as const }),
+        ...(split !== undefined && { split: dimSpec(split) }),
+        ...((split !== undefined || mod.perThread.has(key)) && { chunking: 'per-thread' as const }),
       };
     },
     listing: mod.text,
