@@ -1,9 +1,12 @@
 // The oracles a generated program must pass: it checks with no diagnostics;
 // compiling, packing and loading it never throws; the wasm runtime (1 thread,
 // and 2 threads when asked) computes the outputs of the float64 reference
-// interpreter within tolerance; one training step on wasm equals
-// referenceTrainStep. A second, cheaper oracle feeds mutated sources and
-// random bytes to the front end and compiler: only clean diagnostics allowed.
+// interpreter within tolerance; the kernel interpreter (the fused kernel
+// program, in float64) computes them too, to rounding: a difference there is
+// the middle end's (fusion, kernel building, memory plan), not f32's; one
+// training step on wasm equals referenceTrainStep. A second, cheaper oracle
+// feeds mutated sources and random bytes to the front end and compiler: only
+// clean diagnostics allowed.
 //
 // Tolerances (f32 kernels against the float64 reference): outputs within
 // FWD_TOL·(1 + max|expected|) + FWD_TOL·|e| elementwise; the training loss
@@ -16,6 +19,7 @@ import { KilnError, formatDiagnostic } from '../dsl/source.js';
 import { bindDims } from '../compiler/bind.js';
 import { compile } from '../compiler/compile.js';
 import { type RefTensor, evaluate } from '../compiler/interpret.js';
+import { runProgram } from '../compiler/kernel/interpret.js';
 import { initialState, referenceTrainStep, stepRefreshes, stepScalars } from '../compiler/train-reference.js';
 import { buildTrainStep } from '../compiler/train-step.js';
 import { evalShape } from '../compiler/types.js';
@@ -25,7 +29,7 @@ import type { Tensor } from '../runtime/executor.js';
 import { KilnRuntimeError, type Model, loadArtifact, stepSeed } from '../runtime/index.js';
 import { mulberry32 } from '../runtime/mulberry32.js';
 
-export type FailureKind = 'check' | 'crash' | 'forward' | 'fwdrev' | 'threads' | 'train';
+export type FailureKind = 'check' | 'crash' | 'forward' | 'kernels' | 'fwdrev' | 'threads' | 'train';
 
 export interface Failure {
   readonly kind: FailureKind;
@@ -52,6 +56,8 @@ export interface Case {
 }
 
 export const FWD_TOL = 2e-3;
+/** The kernel interpreter against the graph interpreter: both float64, apart only by reassociation. */
+export const KERNEL_TOL = 1e-9;
 
 /** Same failure for the shrinker: same kind and stage (and error class for a crash). */
 export function sameFailure(a: Failure, b: Failure): boolean {
@@ -166,6 +172,8 @@ export async function runOracles(c: Case, opts: OracleOptions = {}): Promise<Fai
       return new Map(g.outputs.map((o, i) => [o.name, vals[i]!]));
     });
     if (isFailure(ref)) return ref;
+    const kf = await kernelOracle(model, inputs, params, ref, opts.tolScale ?? 1);
+    if (kf) return kf;
     const fr = fwdrev(ref);
     if (fr) return fr;
     const got = await stage('run', () => m.run(inputs));
@@ -189,6 +197,37 @@ export async function runOracles(c: Case, opts: OracleOptions = {}): Promise<Fai
   } finally {
     m.dispose();
   }
+}
+
+/**
+ * The forward program's kernels (fused, memory-planned) run by the kernel interpreter equal the
+ * graph reference interpreter's outputs: both in float64, so only reassociation separates them.
+ */
+async function kernelOracle(
+  model: CheckedModel,
+  inputs: Record<string, Tensor>,
+  params: Record<string, Tensor>,
+  ref: ReadonlyMap<string, RefTensor>,
+  scale: number,
+): Promise<Failure | undefined> {
+  const got = await stage('kernel interpreter', () => {
+    const program = compile(model, undefined, { target: 'wasm' }).forward.fusion.program;
+    const given = refMap(inputs);
+    const dims = bindDims(
+      model.inputs.map((i) => ({ name: i.name, kind: 'input' as const, type: i.type })),
+      given,
+    );
+    return runProgram(program, { inputs: given, params: refMap(params), dims });
+  });
+  if (isFailure(got)) return got;
+  for (const [name, want] of ref) {
+    const t = got.get(name);
+    if (!t) return { kind: 'kernels', where: 'outputs', detail: `output ${name} missing` };
+    const tol = KERNEL_TOL * scale;
+    const d = compare(t.data, want.data, tol, tol * (1 + maxAbs(want.data)));
+    if (d) return { kind: 'kernels', where: 'values', detail: `${name}${d}` };
+  }
+  return undefined;
 }
 
 /** The reference's jvp of the loss along t equals its gradient dotted with t (float64: tight). */
