@@ -7,14 +7,10 @@
 // The library is transpiled from source on the fly (no build needed).
 // --relaxed turns on V8's relaxed-SIMD flag (Node 20 ships it off).
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import v8 from 'node:v8';
 import binaryen from 'binaryen';
-import ts from 'typescript';
+import { loadSource } from './load-source.mjs';
 
 const { WebAssembly } = globalThis;
 const args = process.argv.slice(2);
@@ -23,19 +19,6 @@ const option = (name, fallback) => {
   const i = args.indexOf(name);
   return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
 };
-
-async function loadSource(rel) {
-  const src = readFileSync(new URL(`../${rel}`, import.meta.url), 'utf8');
-  const { outputText } = ts.transpileModule(src, {
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-  });
-  const file = join(mkdtempSync(join(tmpdir(), 'kiln-math-')), 'module.mjs');
-  writeFileSync(
-    file,
-    outputText.replace(/from '([^'.][^']*)'/g, (_, spec) => `from '${import.meta.resolve(spec)}'`),
-  );
-  return import(pathToFileURL(file).href);
-}
 
 const { addMathLibrary, MATH_ACCURACY } = await loadSource('targets/wasm/math.ts');
 

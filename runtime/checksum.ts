@@ -19,6 +19,16 @@ const P5 = 0x165667b1;
 
 const rotl = (x: number, r: number): number => (x << r) | (x >>> (32 - r));
 
+/** xxh32's final mix of the 32-bit state, as an unsigned digest. */
+function avalanche(h: number): number {
+  h ^= h >>> 15;
+  h = Math.imul(h, P2);
+  h ^= h >>> 13;
+  h = Math.imul(h, P3);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
 /** Little-endian 32-bit words of `bytes` (whole words only), without a copy where aligned. */
 function wordsOf(bytes: Uint8Array): Uint32Array {
   const n = bytes.length >>> 2;
@@ -55,12 +65,7 @@ export function xxh32Js(input: Uint8Array): number {
   h = (h + n) | 0;
   for (; i < w.length; i++) h = Math.imul(rotl((h + Math.imul(w[i]!, P3)) | 0, 17), P4);
   for (let j = 4 * i; j < n; j++) h = Math.imul(rotl((h + Math.imul(bytes[j]!, P5)) | 0, 11), P1);
-  h ^= h >>> 15;
-  h = Math.imul(h, P2);
-  h ^= h >>> 13;
-  h = Math.imul(h, P3);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return avalanche(h);
 }
 
 /** Below this many bytes the plain loop is as fast as a trip through the kernel's memory. */
@@ -99,12 +104,7 @@ export function xxh32(bytes: Uint8Array): number {
   let i = whole;
   for (; i + 4 <= n; i += 4) h = Math.imul(rotl((h + Math.imul(wordAt(bytes, i), P3)) | 0, 17), P4);
   for (; i < n; i++) h = Math.imul(rotl((h + Math.imul(bytes[i]!, P5)) | 0, 11), P1);
-  h ^= h >>> 15;
-  h = Math.imul(h, P2);
-  h ^= h >>> 13;
-  h = Math.imul(h, P3);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return avalanche(h);
 }
 
 /** The checksum as the metadata holds it. */

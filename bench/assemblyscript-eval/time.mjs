@@ -12,13 +12,10 @@
 //           optimised like a kernel module: what adopting it would ship.
 // No extra install: the .wasm files are committed (rebuild them with build.sh).
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { pathToFileURL } from 'node:url';
 import binaryen from 'binaryen';
-import ts from 'typescript';
+import { loadSource } from '../load-source.mjs';
 
 const { WebAssembly } = globalThis;
 const args = process.argv.slice(2);
@@ -29,20 +26,9 @@ const option = (name, fallback) => {
 const ROUNDS = Number(option('--rounds', '101'));
 const FNS = option('--fns', 'exp,tanh').split(',');
 
-async function loadSource(rel) {
-  const src = readFileSync(new URL(`../../${rel}`, import.meta.url), 'utf8');
-  const { outputText } = ts.transpileModule(src, {
-    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
-  });
-  const file = join(mkdtempSync(join(tmpdir(), 'kiln-as-eval-')), 'module.mjs');
-  writeFileSync(
-    file,
-    outputText.replace(/from '([^'.][^']*)'/g, (_, spec) => `from '${import.meta.resolve(spec)}'`),
-  );
-  return import(pathToFileURL(file).href);
-}
-
 const { addMathLibrary } = await loadSource('targets/wasm/math.ts');
+// Optimised exactly as a kernel module is (targets/wasm/optimize.ts).
+const { optimize } = await loadSource('targets/wasm/optimize.ts');
 const wasmFile = (name) => readFileSync(new URL(name, import.meta.url));
 
 const N = 1 << 20;
@@ -52,19 +38,6 @@ const PAGES = (DST + 4 * N) / 65536;
 const I = binaryen.i32;
 
 /** As targets/wasm/codegen.ts optimises a kernel module. */
-function optimize(m) {
-  const saved = [binaryen.getOptimizeLevel(), binaryen.getShrinkLevel(), binaryen.getFlexibleInlineMaxSize()];
-  binaryen.setOptimizeLevel(3);
-  binaryen.setShrinkLevel(0);
-  binaryen.setFlexibleInlineMaxSize(400);
-  try {
-    m.optimize();
-  } finally {
-    binaryen.setOptimizeLevel(saved[0]);
-    binaryen.setShrinkLevel(saved[1]);
-    binaryen.setFlexibleInlineMaxSize(saved[2]);
-  }
-}
 
 /** Adds export `<fn>_v`(src, dst, n): the loop of bench/wasm-math.mjs around `callee` (v128 -> v128). */
 function addLoop(m, fn, callee) {
@@ -87,7 +60,7 @@ function addLoop(m, fn, callee) {
 
 function finish(m, opt) {
   if (!m.validate()) throw new Error('invalid module');
-  if (opt) optimize(m);
+  if (opt) optimize(m, 3);
   const bytes = m.emitBinary();
   m.dispose();
   return bytes;

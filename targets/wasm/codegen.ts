@@ -20,6 +20,7 @@ import { Helpers } from './helpers.js';
 import { StageEmitter } from './kernel.js';
 import { type MathLib, addMathLibrary } from './math.js';
 import { emitMatmul, scratchBytes, splitsColumns } from './matmul.js';
+import { optimize } from './optimize.js';
 import { planVectors } from './simd.js';
 
 export interface WasmBuildOptions {
@@ -132,29 +133,6 @@ export function buildWasmModule(
  * compile time wins over the calls' cost. The largest example has 621 ops.
  */
 export const LARGE_MODULE_OPS = 1500;
-
-/**
- * binaryen -O3 (shrink 0), inlining the math library's straight-line
- * functions into the kernel loops: a call spills every live vector register;
- * or -O2 for large modules, which leaves the math library's calls in place.
- * binaryen's settings are process-wide, so they are restored afterwards.
- */
-function optimize(m: binaryen.Module, level: 2 | 3): void {
-  const saved = [binaryen.getOptimizeLevel(), binaryen.getShrinkLevel(), binaryen.getFlexibleInlineMaxSize()] as const;
-  binaryen.setOptimizeLevel(level);
-  binaryen.setShrinkLevel(0);
-  binaryen.setFlexibleInlineMaxSize(INLINE_MAX_SIZE);
-  try {
-    m.optimize();
-  } finally {
-    binaryen.setOptimizeLevel(saved[0]);
-    binaryen.setShrinkLevel(saved[1]);
-    binaryen.setFlexibleInlineMaxSize(saved[2]);
-  }
-}
-
-/** Largest function (in binaryen's size measure) inlined where it is worth it. */
-const INLINE_MAX_SIZE = 400;
 
 interface EmitCtx {
   readonly helpers: Helpers;

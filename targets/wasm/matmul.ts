@@ -180,6 +180,34 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
     ];
   };
   /**
+   * Packs k in [0, K4) of `count` (4 or 8) consecutive values of `lanes` from `first` by 4 x 4
+   * transposes: per 4 k, `count` loads along k, then k's rows of `count` floats from `dst(kk)` on.
+   */
+  const packTransposed = (
+    part: Part,
+    x: MatmulPart['a'],
+    lanes: string,
+    first: () => Ref,
+    count: 4 | 8,
+    K4: number,
+    dst: (kk: number) => Ref,
+  ) =>
+    forLt(
+      c(0),
+      () => g(K4),
+      4,
+      (kk) => {
+        const vs = Array.from({ length: count }, (_, l) =>
+          loadAlongK(x, { [lanes]: () => m.i32.add(first(), c(l)), [part.k.name]: () => g(kk) }, part.k.name),
+        );
+        const at = local(dst(kk));
+        for (let h = 0; h < count / 4; h++)
+          transpose4(vs.slice(4 * h, 4 * h + 4)).forEach((t, j) =>
+            fb.emit(m.v128.store(4 * count * j + 16 * h, 4, g(at), t)),
+          );
+      },
+    );
+  /**
    * Whether an operand is better packed by transposing 4 x 4 blocks: its index steps by one along k
    * (k runs from 0 in steps of 4, so aligned) but not along the packed lanes, which would otherwise be
    * gathered one scalar at a time (a row-major A, a transposed B).
@@ -217,24 +245,14 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
       (jp) => {
         if (K4 !== undefined)
           // 4 k x 8 columns at a time: eight loads along k, two 4 x 4 transposes, eight stores.
-          forLt(
-            c(0),
-            () => g(K4),
-            4,
-            (kk) => {
-              const cols = Array.from({ length: 8 }, (_, l) =>
-                loadAlongK(
-                  part.b,
-                  { [p.n.name]: () => m.i32.add(m.i32.shl(g(jp), c(3)), c(l)), [part.k.name]: () => g(kk) },
-                  part.k.name,
-                ),
-              );
-              const dst = local(packedRow(part, slotOf(jp), g(kk)));
-              for (let h = 0; h < 2; h++)
-                transpose4(cols.slice(4 * h, 4 * h + 4)).forEach((t, j) =>
-                  fb.emit(m.v128.store(32 * j + 16 * h, 4, g(dst), t)),
-                );
-            },
+          packTransposed(
+            part,
+            part.b,
+            p.n.name,
+            () => m.i32.shl(g(jp), c(3)),
+            8,
+            K4,
+            (kk) => packedRow(part, slotOf(jp), g(kk)),
           );
         forLt(
           K4 !== undefined ? g(K4) : c(0),
@@ -309,21 +327,14 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
             const K4 = transposedA ? fourBelow(part) : undefined;
             if (K4 !== undefined)
               // 4 rows x 4 k at a time: four loads along k, one 4 x 4 transpose, four stores.
-              forLt(
-                c(0),
-                () => g(K4),
+              packTransposed(
+                part,
+                part.a,
+                p.m.name,
+                () => g(row),
                 4,
-                (kk) => {
-                  const rows = Array.from({ length: 4 }, (_, r) =>
-                    loadAlongK(
-                      part.a,
-                      { [p.m.name]: () => m.i32.add(g(row), c(r)), [part.k.name]: () => g(kk) },
-                      part.k.name,
-                    ),
-                  );
-                  const dst = local(m.i32.add(g(base), m.i32.shl(g(kk), c(4))));
-                  transpose4(rows).forEach((t, j) => fb.emit(m.v128.store(16 * j, 4, g(dst), t)));
-                },
+                K4,
+                (kk) => m.i32.add(g(base), m.i32.shl(g(kk), c(4))),
               );
             forLt(
               K4 !== undefined ? g(K4) : c(0),
