@@ -3,7 +3,10 @@
 // and 2 threads when asked) computes the outputs of the float64 reference
 // interpreter within tolerance; the kernel interpreter (the fused kernel
 // program, in float64) computes them too, to rounding: a difference there is
-// the middle end's (fusion, kernel building, memory plan), not f32's; one
+// the middle end's (fusion, kernel building, memory plan), not f32's; the
+// reference gradient of a trained program's loss equals central finite
+// differences on a few param elements (where two step sizes agree: no kink
+// within reach); one
 // training step on wasm equals referenceTrainStep. A second, cheaper oracle
 // feeds mutated sources and random bytes to the front end and compiler: only
 // clean diagnostics allowed.
@@ -29,7 +32,7 @@ import type { Tensor } from '../runtime/executor.js';
 import { KilnRuntimeError, type Model, loadArtifact, stepSeed } from '../runtime/index.js';
 import { mulberry32 } from '../runtime/mulberry32.js';
 
-export type FailureKind = 'check' | 'crash' | 'forward' | 'kernels' | 'fwdrev' | 'threads' | 'train';
+export type FailureKind = 'check' | 'crash' | 'forward' | 'kernels' | 'fwdrev' | 'fdiff' | 'threads' | 'train';
 
 export interface Failure {
   readonly kind: FailureKind;
@@ -192,7 +195,14 @@ export async function runOracles(c: Case, opts: OracleOptions = {}): Promise<Fai
       const f = await threads2(model, train, inputs, got);
       if (f) return f;
     }
-    if (train) return await trainOracle(m, model, train, c, params, opts.tolScale ?? 1);
+    if (train) {
+      // stop_gradient's gradient leaves out a dependence on purpose; random draws differ per evaluation.
+      const fd = /\b(stop_gradient|dropout|rand_like)\b/.test(c.source)
+        ? undefined
+        : await finiteDifferences(model, train.minimize, inputs, params, c, opts.tolScale ?? 1);
+      if (fd) return fd;
+      return await trainOracle(m, model, train, c, params, opts.tolScale ?? 1);
+    }
     return undefined;
   } finally {
     m.dispose();
@@ -226,6 +236,84 @@ async function kernelOracle(
     const tol = KERNEL_TOL * scale;
     const d = compare(t.data, want.data, tol, tol * (1 + maxAbs(want.data)));
     if (d) return { kind: 'kernels', where: 'values', detail: `${name}${d}` };
+  }
+  return undefined;
+}
+
+/** How many param elements the finite-difference oracle compared (not skipped at a kink), for the campaign's report and tests. */
+export const fdStats = { probed: 0 };
+
+/** Param elements the finite-difference oracle probes per program. */
+export const FD_PROBES = 3;
+/** Its agreement: finite differences against the reference gradient, within FD_TOL · (1 + |gradient|). */
+export const FD_TOL = 1e-4;
+
+/**
+ * The reference gradient of `of` (compile's `grad` program, what `kiln grad` computes) against
+ * central differences on FD_PROBES random param elements, in float64. Two step sizes, h and h/10
+ * (relative to the element): where they disagree a kink or jump (relu, floor, a comparison) lies
+ * within reach and the element is skipped; where they agree they must equal the gradient.
+ */
+export async function finiteDifferences(
+  model: CheckedModel,
+  of: string,
+  inputs: Record<string, Tensor>,
+  params: Record<string, Tensor>,
+  c: Case,
+  scale: number,
+): Promise<Failure | undefined> {
+  const probes = await stage('finite differences', () => {
+    const given = refMap(inputs);
+    const base = refMap(params);
+    const dims = bindDims(
+      model.inputs.map((i) => ({ name: i.name, kind: 'input' as const, type: i.type })),
+      given,
+    );
+    const gradOuts = compile(model, undefined, { grad: { of, inputs: [] } }).forward.ir.outputs;
+    const grads = new Map(
+      evaluate(
+        gradOuts.map((o) => o.node),
+        { inputs: given, params: base, dims },
+      ).map((t, i) => [gradOuts[i]!.name, t]),
+    );
+    const lossNode = compile(model, undefined).ir.outputs.find((o) => o.name === of)!.node;
+    const loss = (ps: Map<string, RefTensor>) => evaluate([lossNode], { inputs: given, params: ps, dims })[0]!.data[0]!;
+    const rnd = mulberry32(c.dataSeed ^ 0x5eed);
+    const names = model.params.filter((p) => p.type.dtype === 'f32' && grads.has(`grad.${p.name}`)).map((p) => p.name);
+    const out: { name: string; index: number; grad: number; fd: number }[] = [];
+    for (let k = 0; k < FD_PROBES && names.length > 0; k++) {
+      const name = names[Math.floor(rnd() * names.length)]!;
+      const t = base.get(name)!;
+      if (t.data.length === 0) continue;
+      const index = Math.floor(rnd() * t.data.length);
+      const central = (h: number) => {
+        const at = (x: number) => {
+          const data = Float64Array.from(t.data);
+          data[index] = x;
+          return loss(new Map([...base, [name, { ...t, data }]]));
+        };
+        return (at(t.data[index]! + h) - at(t.data[index]! - h)) / (2 * h);
+      };
+      const h = 1e-3 * (1 + Math.abs(t.data[index]!));
+      const coarse = central(h);
+      const fine = central(h / 10);
+      const grad = grads.get(`grad.${name}`)!.data[index]!;
+      if (!Number.isFinite(coarse) || !Number.isFinite(fine) || !Number.isFinite(grad)) continue;
+      if (Math.abs(coarse - fine) > FD_TOL * (1 + Math.abs(fine))) continue; // a kink within reach
+      out.push({ name, index, grad, fd: fine });
+    }
+    return out;
+  });
+  if (isFailure(probes)) return probes;
+  fdStats.probed += probes.length;
+  for (const p of probes) {
+    const d = compare([p.grad], [p.fd], FD_TOL * scale, FD_TOL * scale);
+    if (d)
+      return {
+        kind: 'fdiff',
+        where: 'gradient',
+        detail: `grad.${p.name}[${p.index}]: gradient ${p.grad}, finite differences ${p.fd}`,
+      };
   }
   return undefined;
 }

@@ -9,7 +9,7 @@ import { compileSource } from '../../dsl/frontend.js';
 import { formatDiagnostic } from '../../dsl/source.js';
 import { fuzzOne, programSeed } from '../../fuzz/campaign.js';
 import { generate } from '../../fuzz/generate.js';
-import { compare, mutate, neverCrash, randomBytes, runOracles } from '../../fuzz/oracles.js';
+import { compare, fdStats, mutate, neverCrash, randomBytes, runOracles } from '../../fuzz/oracles.js';
 import { cost, shrink } from '../../fuzz/shrink.js';
 
 const checks = (src: string) => compileSource('t.kiln', src).result.diagnostics.length === 0;
@@ -40,11 +40,14 @@ describe('the program generator', () => {
 describe('a seeded short campaign', () => {
   it('30 programs pass every oracle (reference vs wasm, training step, never-crash)', async () => {
     const fails: string[] = [];
+    const probed = fdStats.probed;
     for (let i = 0; i < 30; i++) {
       const r = await fuzzOne(19, i);
       if (r.failure) fails.push(`${r.failure.kind} ${r.failure.where}\n${r.failure.detail}\n${r.failed!.source}`);
     }
     expect(fails).toEqual([]);
+    // The finite-difference oracle compared gradients, not only skipped kinks.
+    expect(fdStats.probed - probed).toBeGreaterThan(10);
   }, 60_000);
 
   it('the never-crash oracle accepts diagnostics for mutants and random bytes', async () => {

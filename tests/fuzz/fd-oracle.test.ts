@@ -1,0 +1,45 @@
+// The finite-difference oracle (fuzz/oracles.ts) can fail: a loss that
+// depends on a param through stop_gradient has a reference gradient that
+// leaves that dependence out (by design, which is why runOracles skips such
+// programs), so central differences disagree with it, by name; a smooth loss
+// agrees, and a kink within reach is skipped rather than reported.
+
+import { describe, expect, it } from 'vitest';
+import { compileSource } from '../../dsl/frontend.js';
+import { caseInputs, fdStats, finiteDifferences } from '../../fuzz/oracles.js';
+import type { Tensor } from '../../runtime/executor.js';
+import { mulberry32 } from '../../runtime/mulberry32.js';
+
+const model = (body: string) => `model m(x: f32[B, 4]) {
+  param w: f32[4] = zeros
+  ${body}
+}
+train m {
+  minimize loss
+  optimizer sgd(lr = 0.1)
+}
+`;
+
+async function oracle(source: string) {
+  const { result } = compileSource('fd.kiln', source);
+  expect(result.diagnostics).toEqual([]);
+  const m = result.models[0]!;
+  const c = { source, dataSeed: 3, batch: 5 };
+  const r = mulberry32(9);
+  const params: Record<string, Tensor> = { w: { data: Float32Array.from({ length: 4 }, () => r() - 0.5), shape: [4] } };
+  return finiteDifferences(m, 'loss', caseInputs(m, c), params, c, 1);
+}
+
+describe('the finite-difference oracle', () => {
+  it('agrees with a smooth loss, comparing every probe', async () => {
+    const before = fdStats.probed;
+    expect(await oracle(model('output loss = mean(tanh(x * w) + exp(x * w) / 4)'))).toBeUndefined();
+    expect(fdStats.probed - before).toBe(3);
+  });
+
+  it('fails a gradient that leaves out a dependence', async () => {
+    const f = await oracle(model('output loss = mean(tanh(x * w) + stop_gradient(w * w) * x)'));
+    expect(f).toMatchObject({ kind: 'fdiff', where: 'gradient' });
+    expect(f!.detail).toMatch(/^grad\.w\[\d\]: gradient .*, finite differences /);
+  });
+});
