@@ -286,20 +286,23 @@ export async function finiteDifferences(
       const t = base.get(name)!;
       if (t.data.length === 0) continue;
       const index = Math.floor(rnd() * t.data.length);
-      const central = (h: number) => {
-        const at = (x: number) => {
-          const data = Float64Array.from(t.data);
-          data[index] = x;
-          return loss(new Map([...base, [name, { ...t, data }]]));
-        };
-        return (at(t.data[index]! + h) - at(t.data[index]! - h)) / (2 * h);
+      const x0 = t.data[index]!;
+      const at = (x: number) => {
+        const data = Float64Array.from(t.data);
+        data[index] = x;
+        return loss(new Map([...base, [name, { ...t, data }]]));
       };
-      const h = 1e-3 * (1 + Math.abs(t.data[index]!));
-      const coarse = central(h);
-      const fine = central(h / 10);
+      const h = 1e-3 * (1 + Math.abs(x0));
+      const [l0, lp, lm, lpf, lmf] = [at(x0), at(x0 + h), at(x0 - h), at(x0 + h / 10), at(x0 - h / 10)];
+      const coarse = (lp - lm) / (2 * h);
+      const fine = (lpf - lmf) / (h / 5);
       const grad = grads.get(`grad.${name}`)!.data[index]!;
-      if (!Number.isFinite(coarse) || !Number.isFinite(fine) || !Number.isFinite(grad)) continue;
-      if (Math.abs(coarse - fine) > FD_TOL * (1 + Math.abs(fine))) continue; // a kink within reach
+      if (![coarse, fine, grad].every(Number.isFinite)) continue;
+      const near = (a: number, b: number, tol: number) => Math.abs(a - b) <= tol * (1 + Math.abs(b));
+      // A kink or jump within reach: the step sizes disagree, or the one-sided slopes do by more than
+      // curvature explains (a piecewise-linear kink at the point itself, such as relu(0), gives every
+      // central difference the mean of its two slopes).
+      if (!near(coarse, fine, FD_TOL) || !near((lpf - l0) / (h / 10), (l0 - lmf) / (h / 10), 100 * FD_TOL)) continue;
       out.push({ name, index, grad, fd: fine });
     }
     return out;

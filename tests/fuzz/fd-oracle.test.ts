@@ -20,13 +20,15 @@ train m {
 }
 `;
 
-async function oracle(source: string) {
+async function oracle(source: string, w?: Float32Array) {
   const { result } = compileSource('fd.kiln', source);
   expect(result.diagnostics).toEqual([]);
   const m = result.models[0]!;
   const c = { source, dataSeed: 3, batch: 5 };
   const r = mulberry32(9);
-  const params: Record<string, Tensor> = { w: { data: Float32Array.from({ length: 4 }, () => r() - 0.5), shape: [4] } };
+  const params: Record<string, Tensor> = {
+    w: { data: w ?? Float32Array.from({ length: 4 }, () => r() - 0.5), shape: [4] },
+  };
   return finiteDifferences(m, 'loss', caseInputs(m, c), params, c, 1);
 }
 
@@ -35,6 +37,14 @@ describe('the finite-difference oracle', () => {
     const before = fdStats.probed;
     expect(await oracle(model('output loss = mean(tanh(x * w) + exp(x * w) / 4)'))).toBeUndefined();
     expect(fdStats.probed - before).toBe(3);
+  });
+
+  it('skips a kink at the point itself, where every central difference is the mean of two slopes', async () => {
+    const before = fdStats.probed;
+    expect(
+      await oracle(model('output loss = mean(leaky_relu(w, alpha = 0.01) + 0 * x)'), new Float32Array(4)),
+    ).toBeUndefined();
+    expect(fdStats.probed - before).toBe(0);
   });
 
   it('fails a gradient that leaves out a dependence', async () => {
