@@ -840,8 +840,16 @@ function mergeCycles(drafts: DraftKernel[], buffers: Buffers): DraftKernel[] {
     if (group.length === 1) continue;
     const ordered = drafts.filter((d) => group.includes(d));
     const first = ordered[0]!;
-    if (!ordered.every((d) => sameParallel(first, d)))
-      throw new IRError('in-place updates over different shapes depend on each other');
+    if (!ordered.every((d) => sameParallel(first, d))) {
+      // A member recomputes an old value inline (the forward pass inside a gradient) over another
+      // shape: computing its widest inlined input into a buffer first breaks the cycle, as for hazards.
+      const msg = 'in-place updates over different shapes depend on each other';
+      const culprit =
+        ordered.find((d) => hasInlinedInput(d.root, buffers) && !sameParallel(first, d)) ??
+        ordered.find((d) => hasInlinedInput(d.root, buffers));
+      if (!culprit) throw new IRError(msg);
+      throw new Refine(widestInput(culprit.root, buffers), msg);
+    }
     const combined = ordered.slice(1).reduce((acc, d) => combine(acc, d, false), first);
     // Every member must read the old values before any member stores: reductions
     // first, then the loop-free stores as one map stage (which reads before it writes).

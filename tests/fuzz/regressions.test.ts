@@ -203,6 +203,23 @@ train m {
 }
 `,
     ],
+    [
+      // The update group of madgrad's in-place states over a log_softmax's gradient spans two
+      // shapes (IRError "in-place updates over different shapes depend on each other"): the
+      // planner now gives the member's widest inlined input a buffer first, as for hazards.
+      'crash-284312897: madgrad step over log_softmax of a 4-D param',
+      `model m() {
+  param w12: f32[2, 2, 2, 2] = he_uniform
+  v14 = log_softmax(w12, axis = 3)
+  output loss = mean(tanh(v14))
+}
+
+train m {
+  minimize loss
+  optimizer madgrad(lr = 0.01)
+}
+`,
+    ],
   ] as const)('%s matches the reference', async (_name, src) => {
     await expectTrainsAsReference(src);
   });
