@@ -61,7 +61,7 @@ function cmpLe(a: IExpr, b: IExpr): VExpr {
 }
 
 /** An IBool as a bool value expression (for where-selects of pad and concat). */
-function boolValue(c: IBool): VExpr {
+export function boolValue(c: IBool): VExpr {
   switch (c.k) {
     case 'true':
       return { k: 'const', v: 1, dtype: 'bool' };

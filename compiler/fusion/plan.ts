@@ -14,7 +14,14 @@ import { dimExpr, iadd, ic, imul, ivar, printIndex } from '../kernel/index-expr.
 import { VExprRewriter, collectDims, collectLoads } from '../kernel/walk.js';
 import { refineLoops } from '../kernel/refine-loops.js';
 import { NONFINITE_OUTPUT } from '../../runtime/nonfinite.js';
-import { type DraftKernel, KernelBuilder, Refine, type BufferMap, type StoreCheckBuf } from './kernel-builder.js';
+import {
+  type DraftKernel,
+  KernelBuilder,
+  Refine,
+  type BufferMap,
+  type StoreCheckBuf,
+  boolValue,
+} from './kernel-builder.js';
 import { MAX_KERNEL_OPS, decide, describeNode } from './decide.js';
 import { KernelDependencies } from './dependencies.js';
 import { DraftCache, type NamedBuffers, type RootBuffers } from './draft-cache.js';
@@ -524,8 +531,13 @@ function combine(a: DraftKernel, b: DraftKernel, forward: boolean): DraftKernel 
   const rw = new VExprRewriter((v) => {
     if (v.k !== 'load') return v;
     const buf = b.slots[v.buf]!;
-    const fwd = v.valid.k === 'true' ? stored.get(`${buf}@${printIndex(v.index)}`) : undefined;
-    return fwd ?? { ...v, buf: slotOf(buf) };
+    const fwd = stored.get(`${buf}@${printIndex(v.index)}`);
+    if (!fwd) return { ...v, buf: slotOf(buf) };
+    // A masked load (a concat's or a pad's piece) is forwarded as a select: left a load, it would
+    // share a's map stage, which evaluates all its values before it stores any, and read the
+    // buffer's contents from before a's store.
+    if (v.valid.k === 'true') return fwd;
+    return { k: 'where', c: boolValue(v.valid), a: fwd, b: { k: 'const', v: v.fill, dtype: v.dtype }, dtype: v.dtype };
   });
   const bStages = b.stages
     .filter((s, i) => !(s.kind === 'reduce' && a.stageNodes.includes(b.stageNodes[reduceOrdinal(b, i)]!)))

@@ -223,4 +223,39 @@ train m {
   ] as const)('%s matches the reference', async (_name, src) => {
     await expectTrainsAsReference(src);
   });
+
+  // kernels-3722328007, kernels-2521184576: the kernel-interpreter oracle's first finds. A concat's
+  // (or a pad's) masked read of a value merged into its producer's kernel stayed a load, in the map
+  // stage that stores it: it read the buffer before the store (silu's gradient through a concat,
+  // a padded max pool's). Merging now forwards it as a select.
+  it.each([
+    [
+      'kernels-3722328007',
+      3722328007,
+      4,
+      `model m(x4: f32[2, 1, 1, 1]) {
+  v5 = silu(x4)
+  v7 = concat([v5, x4], 0)
+  v8 = grad(mean(tanh(v7)), x4)
+  output out0 = v8
+}
+`,
+    ],
+    [
+      'kernels-2521184576',
+      2521184576,
+      1,
+      `model m(x1: f32[B, 2, 2, 2], x5: f32[B, 2, 1, 1]) {
+  v2 = max_pool2d(x1, 2, padding = 1)
+  v6 = cast(v2 <= 0.0, f32) * v2
+  v7 = x5 > 0.0 ? v2 : v6
+  v8 = pad(v7, [[0, 0], [0, 0], [1, 1], [0, 2]])
+  v9 = grad(sum(sin(v8)), x1)
+  output out0 = v9
+}
+`,
+    ],
+  ] as const)('%s: a masked read of a merged producer sees its value', async (_name, seed, batch, src) => {
+    expect(await runOracles({ source: src, dataSeed: seed, batch })).toBeUndefined();
+  });
 });
