@@ -2,9 +2,10 @@
 // (exit status and stderr exactly as a user sees them).
 
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'vitest';
 import { main } from '../../cli/main.js';
 
 export interface CliResult {
@@ -28,4 +29,16 @@ export function kilnProcess(...args: string[]): CliResult {
 
 export function tempDir(): string {
   return mkdtempSync(join(tmpdir(), 'kiln-test-'));
+}
+
+/**
+ * `kiln train ARGS --params-out DIR/params.safetensors`, which must stop with exit 1 and write no
+ * params file: its stderr.
+ */
+export async function trainRefused(dir: string, ...args: string[]): Promise<string> {
+  const out = join(dir, 'params.safetensors');
+  const r = await kiln('train', ...args, '--params-out', out);
+  expect(r.status, r.stderr).toBe(1);
+  expect(existsSync(out)).toBe(false);
+  return r.stderr;
 }
