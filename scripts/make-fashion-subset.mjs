@@ -5,7 +5,7 @@
 // 600 training and 100 test images per class (6000 and 1000 in all), kept in
 // their original order, as gzipped IDX files like the originals.
 //
-//   node scripts/make-fashion-subset.mjs [SOURCE_DIR] [OUT_DIR]
+//   npm run build && node scripts/make-fashion-subset.mjs [SOURCE_DIR] [OUT_DIR]
 //
 // SOURCE_DIR defaults to /usr/share/datasets/fashion-mnist (apt install
 // dataset-fashion-mnist). The output is byte-for-byte reproducible.
@@ -13,6 +13,8 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gunzipSync, gzipSync } from 'node:zlib';
+// Kiln's seeded generator; only the choice of examples depends on it.
+import { mulberry32 as rng } from '../dist/runtime/mulberry32.js';
 
 const SOURCE = process.argv[2] ?? '/usr/share/datasets/fashion-mnist';
 const OUT = process.argv[3] ?? 'data/fashion-mnist-subset';
@@ -21,18 +23,6 @@ const SETS = [
   { prefix: 'train', perClass: 600 },
   { prefix: 't10k', perClass: 100 },
 ];
-
-/** mulberry32: a small seeded generator; only the choice of examples depends on it. */
-function rng(seed) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function readIdx(path) {
   const bytes = gunzipSync(readFileSync(path));
