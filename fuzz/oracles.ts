@@ -20,7 +20,7 @@ import type { CheckedModel, CheckedTrain } from '../dsl/check.js';
 import { compileSource } from '../dsl/frontend.js';
 import { KilnError, formatDiagnostic } from '../dsl/source.js';
 import { bindDims } from '../compiler/bind.js';
-import { compile } from '../compiler/compile.js';
+import { type Compilation, compile } from '../compiler/compile.js';
 import { type RefTensor, evaluate } from '../compiler/interpret.js';
 import { runProgram } from '../compiler/kernel/interpret.js';
 import { initialState, referenceTrainStep, stepRefreshes, stepScalars } from '../compiler/train-reference.js';
@@ -106,6 +106,19 @@ function toRef(t: Tensor): RefTensor {
 
 const refMap = (ts: Readonly<Record<string, Tensor>>) => new Map(Object.entries(ts).map(([k, t]) => [k, toRef(t)]));
 
+/**
+ * The interpreters' environment for a case: inputs and params as float64 tensors, and the symbolic
+ * dims bound from every input, as `kiln run --target reference` binds them (B may be read only by a shape).
+ */
+function referenceEnv(model: CheckedModel, inputs: Record<string, Tensor>, params: Record<string, Tensor>) {
+  const given = refMap(inputs);
+  const dims = bindDims(
+    model.inputs.map((i) => ({ name: i.name, kind: 'input' as const, type: i.type })),
+    given,
+  );
+  return { inputs: given, params: refMap(params), dims };
+}
+
 /** Undefined when `got` matches `want`; else where and by how much it differs. */
 export function compare(
   got: ArrayLike<number>,
@@ -160,22 +173,20 @@ export async function runOracles(c: Case, opts: OracleOptions = {}): Promise<Fai
     const inputs = caseInputs(model, c);
     const params = await stage('params', () => m.getParams({ state: false }));
     if (isFailure(params)) return params;
+    // One lowering and one environment for the reference interpreter and the kernel interpreter.
+    const forward = compile(model, undefined);
+    const env = await stage('reference', () => referenceEnv(model, inputs, params));
+    if (isFailure(env)) return env;
     const ref = await stage('reference', () => {
-      const g = compile(model, undefined).ir;
-      const given = refMap(inputs);
-      // As `kiln run --target reference` does: B may be read only by a shape.
-      const dims = bindDims(
-        model.inputs.map((i) => ({ name: i.name, kind: 'input' as const, type: i.type })),
-        given,
-      );
+      const g = forward.ir;
       const vals = evaluate(
         g.outputs.map((o) => o.node),
-        { inputs: given, params: refMap(params), dims },
+        env,
       );
       return new Map(g.outputs.map((o, i) => [o.name, vals[i]!]));
     });
     if (isFailure(ref)) return ref;
-    const kf = await kernelOracle(model, inputs, params, ref, opts.tolScale ?? 1);
+    const kf = await kernelOracle(forward, env, ref, opts.tolScale ?? 1);
     if (kf) return kf;
     const fr = fwdrev(ref);
     if (fr) return fr;
@@ -214,21 +225,12 @@ export async function runOracles(c: Case, opts: OracleOptions = {}): Promise<Fai
  * graph reference interpreter's outputs: both in float64, so only reassociation separates them.
  */
 async function kernelOracle(
-  model: CheckedModel,
-  inputs: Record<string, Tensor>,
-  params: Record<string, Tensor>,
+  forward: Compilation,
+  env: ReturnType<typeof referenceEnv>,
   ref: ReadonlyMap<string, RefTensor>,
   scale: number,
 ): Promise<Failure | undefined> {
-  const got = await stage('kernel interpreter', () => {
-    const program = compile(model, undefined, { target: 'wasm' }).forward.fusion.program;
-    const given = refMap(inputs);
-    const dims = bindDims(
-      model.inputs.map((i) => ({ name: i.name, kind: 'input' as const, type: i.type })),
-      given,
-    );
-    return runProgram(program, { inputs: given, params: refMap(params), dims });
-  });
+  const got = await stage('kernel interpreter', () => runProgram(forward.forward.fusion.program, env));
   if (isFailure(got)) return got;
   for (const [name, want] of ref) {
     const t = got.get(name);
@@ -263,12 +265,8 @@ export async function finiteDifferences(
   scale: number,
 ): Promise<Failure | undefined> {
   const probes = await stage('finite differences', () => {
-    const given = refMap(inputs);
-    const base = refMap(params);
-    const dims = bindDims(
-      model.inputs.map((i) => ({ name: i.name, kind: 'input' as const, type: i.type })),
-      given,
-    );
+    const { inputs: given, params: base, dims } = referenceEnv(model, inputs, params);
+    // The gradient program's outputs: `of` itself, then its gradients.
     const gradOuts = compile(model, undefined, { grad: { of, inputs: [] } }).forward.ir.outputs;
     const grads = new Map(
       evaluate(
@@ -276,7 +274,7 @@ export async function finiteDifferences(
         { inputs: given, params: base, dims },
       ).map((t, i) => [gradOuts[i]!.name, t]),
     );
-    const lossNode = compile(model, undefined).ir.outputs.find((o) => o.name === of)!.node;
+    const lossNode = gradOuts.find((o) => o.name === of)!.node;
     const loss = (ps: Map<string, RefTensor>) => evaluate([lossNode], { inputs: given, params: ps, dims })[0]!.data[0]!;
     const rnd = mulberry32(c.dataSeed ^ 0x5eed);
     const names = model.params.filter((p) => p.type.dtype === 'f32' && grads.has(`grad.${p.name}`)).map((p) => p.name);
