@@ -168,23 +168,25 @@ export function constCoef(e: IExpr, v: string): number | undefined {
 }
 
 /**
- * The constant c with e(v0 + l) = e(v0) + c*l for every lane l < width, given only that v0 is a
- * multiple of `width` (a lane group's first value), or undefined when the analysis cannot show one.
- * Unlike constCoef it sees through floor div/mod by constants: `(n / 196) * 28224 + n % 196` steps
- * by 1 across four aligned lanes, as 196 is a multiple of 4 (a convolution's im2col read), so a
- * vector load of it is one contiguous load instead of four gathers.
+ * Each of `width` lanes' element offset from lane 0's in `e` along `v`: c * l for a constant
+ * coefficient c, and where the lanes are `aligned` (v's first value a multiple of `width`) also
+ * through floor div/mod by constants (alignedLaneOffsets); undefined where the analysis cannot
+ * show them constant.
  */
-export function alignedLaneCoef(e: IExpr, v: string, width: number): number | undefined {
-  const o = alignedLaneOffsets(e, v, width);
-  if (o === undefined) return undefined;
-  const c = o[1] ?? 0;
-  return o.every((x, l) => x === c * l) ? c : undefined;
+export function laneOffsets(e: IExpr, v: string, width: number, aligned: boolean): readonly number[] | undefined {
+  const c = constCoef(e, v);
+  if (c !== undefined) return Array.from({ length: width }, (_, l) => c * l);
+  return aligned ? alignedLaneOffsets(e, v, width) : undefined;
 }
+
+/** Whether lane offsets step by one element: one contiguous vector access. */
+export const isUnitStep = (o: readonly number[] | undefined): boolean => o !== undefined && o.every((x, l) => x === l);
 
 /**
  * The offsets e(v0 + l) - e(v0) for the lanes l < width, the same for every v0 that is a multiple of
  * `width` and every value of the other variables, or undefined when the analysis cannot show that:
- * `f / 2` gives [0, 0, 1, 1] and `(f / 2) * 4 + f % 2` gives [0, 1, 4, 5] (a 2 x 2 pool's gradient
+ * `(n / 196) * 28224 + n % 196` gives [0, 1, 2, 3] (a convolution's im2col read, one vector load,
+ * as 196 is a multiple of 4), `f / 2` gives [0, 0, 1, 1] and `(f / 2) * 4 + f % 2` gives [0, 1, 4, 5] (a 2 x 2 pool's gradient
  * with its two innermost loops coalesced), which a few loads and a shuffle read.
  */
 export function alignedLaneOffsets(e: IExpr, v: string, width: number): readonly number[] | undefined {

@@ -39,7 +39,7 @@ export class Level {
     readonly stmts: Ref[],
     /** The vector lane variable from here inward (undefined: scalar code). */
     readonly lane: string | undefined,
-    /** The lane variable's value in lane 0 is a multiple of 4 (affine.ts alignedLaneCoef). */
+    /** The lane variable's value in lane 0 is a multiple of 4 (affine.ts laneOffsets). */
     readonly aligned = false,
   ) {}
 }
@@ -157,4 +157,9 @@ export class FnBuilder {
     if (this.levels.length !== 1) throw new Error(`${this.levels.length - 1} levels still open`);
     return this.m.block(null, [...this.levels[0]!.stmts], binaryen.none);
   }
+}
+
+/** The i8x16.shuffle mask that picks 32-bit lanes: 0-3 of the first operand, 4-7 of the second. */
+export function laneBytes(lanes: readonly number[]): number[] {
+  return lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
 }

@@ -28,14 +28,15 @@ import {
   type Deps,
   type NodeInfo,
   type Term,
-  alignedLaneOffsets,
   bvars,
   constCoef,
+  isUnitStep,
+  laneOffsets,
   polyOf,
 } from '../../compiler/kernel/affine.js';
 import { type IndexCtx, indexKey, printBool, range } from '../../compiler/kernel/index-expr.js';
 import type { IBool, IExpr, StoreCheck, VExpr } from '../../compiler/kernel/kir.js';
-import type { FnBuilder, Ref, Val } from './builder.js';
+import { type FnBuilder, type Ref, type Val, laneBytes } from './builder.js';
 import { type Helpers, RAND_SALT_MUL } from './helpers.js';
 import type { MathFn, MathLib } from './math.js';
 
@@ -658,20 +659,9 @@ export class ExprEmitter {
     return m.if(this.cond(x.valid, lane), r, this.konst(x.fill, x.dtype).get());
   }
 
-  /**
-   * Each lane's element offset from lane 0's, where the analysis shows them constant: c * l for a
-   * constant coefficient c, and on aligned lanes through div/mod by constants (affine.ts).
-   */
+  /** Each lane's element offset from lane 0's, where constant (affine.ts laneOffsets). */
   private laneOffsets(index: IExpr, lane: string): readonly number[] | undefined {
-    const c = constCoef(index, lane);
-    if (c !== undefined) return [0, c, 2 * c, 3 * c];
-    return this.fb.top.aligned ? alignedLaneOffsets(index, lane, 4) : undefined;
-  }
-
-  /** Whether `index` steps by one element across the lanes: one v128 access instead of four. */
-  private contiguous(index: IExpr, lane: string): boolean {
-    const o = this.laneOffsets(index, lane);
-    return o !== undefined && o.every((x, l) => x === l);
+    return laneOffsets(index, lane, 4, this.fb.top.aligned);
   }
 
   /**
@@ -698,11 +688,7 @@ export class ExprEmitter {
     const a = load(a0, m.local.tee(p, base, binaryen.i32));
     const b = load(b0, this.fb.get(p));
     const lanes = o.map((v) => (v - a0 <= (wide ? 3 : 1) ? v - a0 : 4 + (v - b0)));
-    return m.i8x16.shuffle(
-      a,
-      b,
-      lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]),
-    );
+    return m.i8x16.shuffle(a, b, laneBytes(lanes));
   }
 
   private loadVector(x: LoadExpr): Ref {
@@ -748,7 +734,7 @@ export class ExprEmitter {
       return checked(conv(value.dtype, value.get()), false, (r) => put(ptr, offset, r));
     }
     const lane = this.lane!;
-    if (this.contiguous(index, lane)) {
+    if (isUnitStep(this.laneOffsets(index, lane))) {
       const { ptr, offset } = this.addr(buf, index);
       let r = this.vec(value);
       if (value.dtype !== dtype) r = this.castVectorRef(value.dtype, dtype, r);

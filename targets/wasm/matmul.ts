@@ -27,10 +27,10 @@
 // 4)*K*4 + 128 bytes.
 
 import binaryen from 'binaryen';
-import { alignedLaneCoef, constCoef, ivars } from '../../compiler/kernel/affine.js';
+import { isUnitStep, ivars, laneOffsets } from '../../compiler/kernel/affine.js';
 import type { MatmulPart, MatmulPlan } from '../../compiler/kernel/matmul-plan.js';
 import type { KernelAbi } from './abi.js';
-import type { Ref } from './builder.js';
+import { type Ref, laneBytes } from './builder.js';
 import type { ExprEmitter } from './expr.js';
 import { type StageEmitter, extentRef } from './kernel.js';
 
@@ -155,12 +155,7 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
   };
 
   /** i8x16.shuffle picking 32-bit lanes: 0-3 of `a`, 4-7 of `b` (V8 makes these unpck/movlh/movhl). */
-  const shuffle32 = (a: Ref, b: Ref, lanes: readonly number[]) =>
-    m.i8x16.shuffle(
-      a,
-      b,
-      lanes.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]),
-    );
+  const shuffle32 = (a: Ref, b: Ref, lanes: readonly number[]) => m.i8x16.shuffle(a, b, laneBytes(lanes));
   /** The 4 x 4 transpose of rows r0..r3 (v128 locals): column j of the rows as one vector each. */
   const transpose4 = (r: readonly number[]): Ref[] => {
     const v128 = binaryen.v128;
@@ -213,8 +208,7 @@ export function emitMatmul(se: StageEmitter, p: MatmulPlan, abi: KernelAbi): voi
    * gathered one scalar at a time (a row-major A, a transposed B).
    */
   const transposable = (x: MatmulPart['a'], k: string, lanes: string, lanesAligned: boolean) =>
-    alignedLaneCoef(x.index, k, 4) === 1 &&
-    (lanesAligned ? alignedLaneCoef(x.index, lanes, 4) : constCoef(x.index, lanes)) !== 1;
+    isUnitStep(laneOffsets(x.index, k, 4, true)) && !isUnitStep(laneOffsets(x.index, lanes, 4, lanesAligned));
   /** Loads `x` at the bound point as four lanes along k (kk, kk+1, kk+2, kk+3) into a fresh v128 local. */
   const loadAlongK = (x: MatmulPart['a'], vars: Record<string, () => Ref>, k: string): number => {
     const r = fb.local(binaryen.v128);

@@ -19,8 +19,8 @@ import {
   aliasSafe,
   bvars,
   collect,
-  alignedLaneOffsets,
-  constCoef,
+  isUnitStep,
+  laneOffsets,
   distinctSlots,
   ivars,
   stageRoots,
@@ -31,29 +31,20 @@ type LoadExpr = Extract<VExpr, { k: 'load' }>;
 /** 'window': lanes within 8 elements of each other (two loads and a shuffle; expr.ts loadWindow). */
 export type Access = 'invariant' | 'contiguous' | 'masked' | 'window' | 'lanewise';
 
-/** Each lane's element offset from lane 0's, where constant (aligned: lanes start at multiples of 4). */
-function offsetsOf(index: IExpr, v: string, aligned: boolean): readonly number[] | undefined {
-  const c = constCoef(index, v);
-  if (c !== undefined) return [0, c, 2 * c, 3 * c];
-  return aligned ? alignedLaneOffsets(index, v, 4) : undefined;
-}
-
-const isContiguous = (o: readonly number[] | undefined) => o !== undefined && o.every((x, l) => x === l);
-
 /** How a load behaves across four consecutive values of `v`. */
 export function classifyLoad(x: LoadExpr, v: string, aligned = false): Access {
   const inIndex = ivars(x.index).has(v);
   const inMask = bvars(x.valid).has(v);
   if (!inIndex && !inMask) return 'invariant';
-  const o = offsetsOf(x.index, v, aligned);
+  const o = laneOffsets(x.index, v, 4, aligned);
   if (o === undefined || Math.max(...o) - Math.min(...o) > 7) return 'lanewise';
-  if (!isContiguous(o)) return 'window';
+  if (!isUnitStep(o)) return 'window';
   return inMask ? 'masked' : 'contiguous';
 }
 
 export function classifyStore(index: IExpr, v: string, aligned = false): Access {
   if (!ivars(index).has(v)) return 'invariant';
-  return isContiguous(offsetsOf(index, v, aligned)) ? 'contiguous' : 'lanewise';
+  return isUnitStep(laneOffsets(index, v, 4, aligned)) ? 'contiguous' : 'lanewise';
 }
 
 export interface VectorPlan {

@@ -1,12 +1,13 @@
-// alignedLaneCoef and alignedLaneOffsets (compiler/kernel/affine.ts): the step
-// (or the offsets) of an index across four lanes whose first value is a
-// multiple of 4, through floor div/mod. Checked against evaluation on random
-// expressions: whenever they claim a step c (offsets o), e(v0 + l) - e(v0) =
-// c * l (o[l]) for every aligned v0 and every other variable.
+// alignedLaneOffsets and laneOffsets (compiler/kernel/affine.ts): the offsets
+// of an index across four lanes whose first value is a multiple of 4, through
+// floor div/mod; without alignment, c * l for a constant coefficient c.
+// Checked against evaluation on random expressions: whenever they claim
+// offsets o, e(v0 + l) - e(v0) = o[l] for every aligned v0 (any v0 without
+// alignment) and every other variable.
 
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { alignedLaneCoef, alignedLaneOffsets } from '../../compiler/kernel/affine.js';
+import { alignedLaneOffsets, laneOffsets } from '../../compiler/kernel/affine.js';
 import { evalIndex } from '../../compiler/kernel/index-expr.js';
 import type { IExpr } from '../../compiler/kernel/kir.js';
 
@@ -40,15 +41,16 @@ const expr: fc.Arbitrary<IExpr> = fc.letrec<{ e: IExpr }>((tie) => ({
   ),
 })).e;
 
-describe('alignedLaneCoef', () => {
-  it('sees a convolution read step by one across aligned lanes', () => {
+describe('lane offsets', () => {
+  it('sees a convolution read step by one across aligned lanes, and only there', () => {
     // b30[k*196 + (n / 196)*28224 + n % 196] along n
     const im2col = add(add(mul(w, c(196)), mul(div(v, 196), c(28224))), mod(v, 196));
-    expect(alignedLaneCoef(im2col, 'v', 4)).toBe(1);
-    expect(alignedLaneCoef(mod(v, 14), 'v', 4)).toBeUndefined(); // 14 is not a multiple of 4
-    expect(alignedLaneCoef(mod(add(v, c(2)), 196), 'v', 4)).toBeUndefined(); // starts mid-group
-    expect(alignedLaneCoef(mul(v, c(2)), 'v', 4)).toBe(2);
-    expect(alignedLaneCoef(div(v, 8), 'v', 4)).toBe(0);
+    expect(alignedLaneOffsets(im2col, 'v', 4)).toEqual([0, 1, 2, 3]);
+    expect(laneOffsets(im2col, 'v', 4, false)).toBeUndefined();
+    expect(alignedLaneOffsets(mod(v, 14), 'v', 4)).toBeUndefined(); // 14 is not a multiple of 4
+    expect(alignedLaneOffsets(mod(add(v, c(2)), 196), 'v', 4)).toBeUndefined(); // starts mid-group
+    expect(alignedLaneOffsets(mul(v, c(2)), 'v', 4)).toEqual([0, 2, 4, 6]);
+    expect(alignedLaneOffsets(div(v, 8), 'v', 4)).toEqual([0, 0, 0, 0]);
   });
 
   it('gives the lane offsets of a coalesced 2 x 2 pool gradient', () => {
@@ -58,20 +60,25 @@ describe('alignedLaneCoef', () => {
     expect(alignedLaneOffsets(div(v, 3), 'v', 4)).toBeUndefined(); // depends on v0 mod 3
   });
 
-  it('agrees with evaluation wherever it claims offsets or a step', () => {
+  it('agrees with evaluation wherever it claims offsets', () => {
     fc.assert(
-      fc.property(expr, fc.integer({ min: 0, max: 500 }), fc.integer({ min: 0, max: 50 }), (e, q, ww) => {
-        const o = alignedLaneOffsets(e, 'v', 4);
-        const step = alignedLaneCoef(e, 'v', 4);
-        if (step !== undefined) expect(o).toBeDefined();
-        if (o === undefined) return;
-        const v0 = 4 * q;
-        for (let l = 0; l < 4; l++) {
-          const d = at(e, v0 + l, ww) - at(e, v0, ww) + 0; // + 0: -0 and 0 are the same offset
-          expect(d).toBe(o[l]! + 0);
-          if (step !== undefined) expect(d).toBe(step * l + 0);
-        }
-      }),
+      fc.property(
+        expr,
+        fc.integer({ min: 0, max: 500 }),
+        fc.integer({ min: 0, max: 3 }),
+        fc.integer({ min: 0, max: 50 }),
+        (e, q, shift, ww) => {
+          const check = (o: readonly number[] | undefined, v0: number) => {
+            if (o === undefined) return;
+            for (let l = 0; l < 4; l++) expect(at(e, v0 + l, ww) - at(e, v0, ww) + 0).toBe(o[l]! + 0); // + 0: -0 is 0
+          };
+          const aligned = alignedLaneOffsets(e, 'v', 4);
+          expect(laneOffsets(e, 'v', 4, true)).toEqual(laneOffsets(e, 'v', 4, false) ?? aligned);
+          check(aligned, 4 * q);
+          check(laneOffsets(e, 'v', 4, true), 4 * q);
+          check(laneOffsets(e, 'v', 4, false), 4 * q + shift); // a constant coefficient needs no alignment
+        },
+      ),
       { numRuns: 4000 },
     );
   });
