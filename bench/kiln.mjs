@@ -174,15 +174,7 @@ export async function createKiln({ threads }) {
     async matmul(n, a, b) {
       const m = await loadArtifact(await compileKiln(`mm${n}.kiln`, SOURCES.matmul(n)), { threads });
       const inputs = { a: { data: a, shape: [n, n] }, b: { data: b, shape: [n, n] } };
-      return {
-        async run() {
-          await m.run(inputs);
-        },
-        async result() {
-          return (await m.run(inputs)).c.data;
-        },
-        dispose: () => m.dispose(),
-      };
+      return runner(m, inputs, 'c');
     },
 
     /**
@@ -201,15 +193,7 @@ export async function createKiln({ threads }) {
         b: { data: views.b, shape: [n] },
         c: { data: views.c, shape: [n] },
       };
-      return {
-        async run() {
-          await m.run(inputs);
-        },
-        async result() {
-          return (await m.run(inputs)).o.data;
-        },
-        dispose: () => m.dispose(),
-      };
+      return runner(m, inputs, 'o');
     },
 
     /** From host arrays to a host array: `run` copies the inputs into its memory and the output out. */
@@ -217,15 +201,7 @@ export async function createKiln({ threads }) {
       const n = a.length;
       const m = await loadArtifact(await compileKiln('ew.kiln', SOURCES.elementwise(n)), { threads });
       const inputs = { a: { data: a, shape: [n] }, b: { data: b, shape: [n] }, c: { data: c, shape: [n] } };
-      return {
-        async run() {
-          await m.run(inputs);
-        },
-        async result() {
-          return (await m.run(inputs)).o.data;
-        },
-        dispose: () => m.dispose(),
-      };
+      return runner(m, inputs, 'o');
     },
 
     mlp: (params0, x, y, dims, hyper) => trainer('mlp', params0, x, y, dims, hyper),
@@ -233,6 +209,19 @@ export async function createKiln({ threads }) {
     attention: (params0, x, y, dims, hyper) => trainer('attention', params0, x, y, dims, hyper),
   };
   return kiln;
+
+  /** A timed forward pass of `m` on `inputs` (the public run()), and its `output` for the check. */
+  function runner(m, inputs, output) {
+    return {
+      async run() {
+        await m.run(inputs);
+      },
+      async result() {
+        return (await m.run(inputs))[output].data;
+      },
+      dispose: () => m.dispose(),
+    };
+  }
 
   /** Workload `kind`'s training step, loaded with the params `params0`, on the batch (x, y). */
   async function trainer(kind, params0, x, y, dims, hyper) {
