@@ -8,7 +8,9 @@ import { join } from 'node:path';
 import { compileSource } from '../dsl/frontend.js';
 import type { Tensor } from '../runtime/executor.js';
 import { type StTensor, encodeSafetensors } from '../runtime/safetensors.js';
-import { type GenerateOptions, MAX_B, generate } from './generate.js';
+import type { KernelProgram } from '../compiler/kernel/kir.js';
+import { type KernelCoverage, kernelCoverage } from './coverage.js';
+import { type GenerateOptions, type Generated, MAX_B, generate } from './generate.js';
 import {
   type Case,
   type Failure,
@@ -21,38 +23,46 @@ import {
   sameFailure,
 } from './oracles.js';
 import { shrink } from './shrink.js';
+import { candidateSeed } from './steer.js';
 
 export interface ProgramResult {
   readonly index: number;
   readonly seed: number;
   readonly builtins: readonly string[];
+  /** Fused op pairs and kernel templates its compiled programs reached (none when it failed before compiling). */
+  readonly kernels: KernelCoverage;
   readonly failure?: Failure;
   /** The case that failed (the generated program, or the malformed text for a never-crash failure). */
   readonly failed?: Case;
 }
 
-/** The seed of program `index` of a campaign seeded `seed`. */
+/** The seed of program `index` of a campaign seeded `seed`, unsteered. */
 export function programSeed(seed: number, index: number): number {
-  let h = Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ Math.imul(index + 1, 0xc2b2ae35);
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x7feb352d);
-  return (h ^ (h >>> 15)) >>> 0;
+  return candidateSeed(seed, index);
 }
 
+/**
+ * Program `index` of a campaign seeded `seed` through every oracle: `program` when given (a steered
+ * choice, see steer.ts), else the unsteered program of that index.
+ */
 export async function fuzzOne(
   seed: number,
   index: number,
   opts: OracleOptions & GenerateOptions = {},
+  program?: Generated,
 ): Promise<ProgramResult> {
-  const s = programSeed(seed, index);
-  const g = generate(s, opts);
+  const g = program ?? generate(programSeed(seed, index), opts);
+  const s = g.seed;
   const c: Case = { source: g.source, dataSeed: s, batch: 1 + (s % MAX_B) };
-  const failure = await runOracles(c, opts);
-  if (failure) return { index, seed: s, builtins: g.builtins, failure, failed: c };
+  let kernels: KernelCoverage = { pairs: [], templates: [] };
+  const onKernels = (ps: readonly KernelProgram[]) => (kernels = kernelCoverage(ps));
+  const failure = await runOracles(c, { ...opts, onKernels });
+  const result = { index, seed: s, builtins: g.builtins, kernels };
+  if (failure) return { ...result, failure, failed: c };
   const text = index % 4 === 3 ? randomBytes(s, 1 + (s % 200)) : mutate(g.source, s);
   const crash = await neverCrash(text);
-  if (crash) return { index, seed: s, builtins: g.builtins, failure: crash, failed: { ...c, source: text } };
-  return { index, seed: s, builtins: g.builtins };
+  if (crash) return { ...result, failure: crash, failed: { ...c, source: text } };
+  return result;
 }
 
 /** Shrinks a failing generated program to a smaller one that fails the same way. */

@@ -1,8 +1,11 @@
-// `npm run fuzz -- --minutes N --seed S [--target wasm] [--jobs J] [--programs P] [--out DIR] [--threads2] [--timeout SEC]`:
-// a campaign on J worker threads (default: every core). Worker w runs the
-// programs w, w + J, w + 2J, ... until the time or program budget is spent,
-// shrinks each failure and writes it to DIR (default fuzz-out/); the main
-// thread prints a progress line and, at the end, the coverage.
+// `npm run fuzz -- --minutes N --seed S [--target wasm] [--jobs J] [--programs P] [--first F] [--out DIR]
+// [--threads2] [--no-steer] [--timeout SEC]`: a campaign on J worker threads
+// (default: every core). Worker w runs the programs F + w, F + w + J, ... until
+// the time or program budget is spent (P counts from index 0, so `--first`
+// continues a campaign where an earlier run of the same seed stopped), each
+// program steered toward rarely reached builtins (steer.ts), shrinks each
+// failure and writes it to DIR (default fuzz-out/); the main thread prints a
+// progress line and, at the end, the coverage (also DIR/coverage.json).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -11,7 +14,9 @@ import { Worker, isMainThread, parentPort, workerData } from 'node:worker_thread
 import { fileURLToPath } from 'node:url';
 import { BUILTINS } from '../compiler/decompose.js';
 import { fuzzOne, programSeed, shrinkFailure, writeFailure } from './campaign.js';
+import { type KernelCoverage, Tally } from './coverage.js';
 import { generate } from './generate.js';
+import { Steering } from './steer.js';
 
 interface Options {
   readonly minutes: number;
@@ -22,6 +27,10 @@ interface Options {
   readonly threads2: boolean;
   /** Seconds one program may take before it is reported as a hang. */
   readonly timeout: number;
+  /** The first program index (continuing a campaign). */
+  readonly first: number;
+  /** Steer generation toward rarely reached builtins (default true). */
+  readonly steer: boolean;
 }
 
 interface Job extends Options {
@@ -31,16 +40,20 @@ interface Job extends Options {
   readonly until: number;
 }
 
+interface Reached {
+  readonly builtins: readonly string[];
+  readonly kernels: KernelCoverage;
+}
+
 type Message =
-  | { readonly type: 'start'; readonly index: number }
-  | { readonly type: 'done'; readonly builtins: readonly string[] }
-  | {
+  | { readonly type: 'start'; readonly index: number; readonly seed: number; readonly source: string }
+  | ({ readonly type: 'done' } & Reached)
+  | ({
       readonly type: 'failure';
-      readonly builtins: readonly string[];
       readonly kind: string;
       readonly where: string;
       readonly file: string;
-    };
+    } & Reached);
 
 function parseArgs(argv: readonly string[]): Options {
   const get = (flag: string): string | undefined => {
@@ -64,15 +77,19 @@ function parseArgs(argv: readonly string[]): Options {
     out: get('--out') ?? 'fuzz-out',
     threads2: argv.includes('--threads2'),
     timeout: num('--timeout', 120),
+    first: num('--first', 0),
+    steer: !argv.includes('--no-steer'),
   };
 }
 
 async function work(job: Job): Promise<void> {
+  const steering = new Steering(job.seed);
   for (let i = job.start; i < job.programs && Date.now() < job.until; i += job.jobs) {
-    parentPort!.postMessage({ type: 'start', index: i } satisfies Message);
-    const r = await fuzzOne(job.seed, i, { threads2: job.threads2 });
+    const g = job.steer ? steering.program(i) : generate(programSeed(job.seed, i));
+    parentPort!.postMessage({ type: 'start', index: i, seed: g.seed, source: g.source } satisfies Message);
+    const r = await fuzzOne(job.seed, i, { threads2: job.threads2 }, g);
     if (!r.failure) {
-      parentPort!.postMessage({ type: 'done', builtins: r.builtins } satisfies Message);
+      parentPort!.postMessage({ type: 'done', builtins: r.builtins, kernels: r.kernels } satisfies Message);
       continue;
     }
     const shrunk = await shrinkFailure(r.failed!, r.failure);
@@ -80,6 +97,7 @@ async function work(job: Job): Promise<void> {
     parentPort!.postMessage({
       type: 'failure',
       builtins: r.builtins,
+      kernels: r.kernels,
       kind: r.failure.kind,
       where: r.failure.where,
       file,
@@ -88,26 +106,31 @@ async function work(job: Job): Promise<void> {
 }
 
 /** Writes the program that hung (unshrunk: each try could hang again); returns its path. */
-function writeHang(opts: Options, index: number): string {
-  const seed = programSeed(opts.seed, index);
+function writeHang(opts: Options, index: number, seed: number, source: string): string {
   mkdirSync(opts.out, { recursive: true });
   const base = join(opts.out, `hang-${seed}`);
-  writeFileSync(`${base}.kiln`, generate(seed).source);
+  writeFileSync(`${base}.kiln`, source);
   writeFileSync(`${base}.txt`, `kind: hang\nprogram: index ${index}, seed ${seed}; over ${opts.timeout} s\n`);
   return `${base}.kiln`;
 }
 
 async function main(opts: Options): Promise<number> {
   const start = Date.now();
-  const covered = new Map<string, number>();
+  const builtins = new Tally();
+  const pairs = new Tally();
+  const templates = new Tally();
   const failures: string[] = [];
   let programs = 0;
   let generatorBugs = 0;
   const line = () => {
     const s = (Date.now() - start) / 1000;
     const all = [...BUILTINS.keys()];
-    const hit = all.filter((b) => covered.has(b)).length;
-    return `[${s.toFixed(0)}s] ${programs} programs (${(programs / s).toFixed(2)}/s), builtins ${hit}/${all.length}, failures ${failures.length} (generator bugs ${generatorBugs})`;
+    const hit = all.filter((b) => builtins.counts.has(b)).length;
+    return (
+      `[${s.toFixed(0)}s] ${programs} programs (${(programs / s).toFixed(2)}/s), builtins ${hit}/${all.length}, ` +
+      `fused pairs ${pairs.counts.size}, kernel templates ${templates.counts.size}, ` +
+      `failures ${failures.length} (generator bugs ${generatorBugs})`
+    );
   };
   const timer = setInterval(() => process.stdout.write(`${line()}\n`), 10_000);
   const self = fileURLToPath(import.meta.url);
@@ -123,7 +146,7 @@ async function main(opts: Options): Promise<number> {
         clearTimeout(watchdog);
         if (m.type === 'start') {
           watchdog = setTimeout(() => {
-            const file = writeHang(opts, m.index);
+            const file = writeHang(opts, m.index, m.seed, m.source);
             failures.push(`hang (over ${opts.timeout} s): ${file}`);
             process.stdout.write(`failure: hang (over ${opts.timeout} s) -> ${file}\n`);
             programs++;
@@ -133,7 +156,9 @@ async function main(opts: Options): Promise<number> {
           return;
         }
         programs++;
-        for (const b of m.builtins) covered.set(b, (covered.get(b) ?? 0) + 1);
+        builtins.add(m.builtins);
+        pairs.add(m.kernels.pairs);
+        templates.add(m.kernels.templates);
         if (m.type === 'failure') {
           failures.push(`${m.kind} (${m.where}): ${m.file}`);
           if (m.kind === 'check') generatorBugs++;
@@ -146,13 +171,35 @@ async function main(opts: Options): Promise<number> {
         (next ?? Promise.resolve()).then(resolve, reject);
       });
     });
-  await Promise.all(Array.from({ length: opts.jobs }, (_, worker) => run(worker)));
+  await Promise.all(Array.from({ length: opts.jobs }, (_, worker) => run(opts.first + worker)));
   clearInterval(timer);
   process.stdout.write(`${line()}\n`);
-  const missed = [...BUILTINS.keys()].filter((b) => !covered.has(b));
-  const counts = [...covered].sort((a, b) => a[1] - b[1]).map(([b, n]) => `${b} ${n}`);
-  process.stdout.write(`coverage (rarest first): ${counts.join(', ')}\n`);
+  const missed = [...BUILTINS.keys()].filter((b) => !builtins.counts.has(b));
+  const show = (t: Tally, n = Infinity) =>
+    t
+      .rarest()
+      .slice(0, n)
+      .map(([k, c]) => `${k} ${c}`)
+      .join(', ');
+  process.stdout.write(`coverage (rarest first): ${show(builtins)}\n`);
   process.stdout.write(`builtins never reached: ${missed.length > 0 ? missed.join(', ') : 'none'}\n`);
+  process.stdout.write(`kernel templates (rarest first): ${show(templates)}\n`);
+  process.stdout.write(`fused pairs: ${pairs.counts.size}, the 40 rarest: ${show(pairs, 40)}\n`);
+  mkdirSync(opts.out, { recursive: true });
+  const elapsed = (Date.now() - start) / 1000;
+  const report = {
+    seed: opts.seed,
+    first: opts.first,
+    programs,
+    seconds: Math.round(elapsed),
+    steer: opts.steer,
+    failures,
+    builtins: Object.fromEntries(builtins.rarest()),
+    missed,
+    templates: Object.fromEntries(templates.rarest()),
+    pairs: Object.fromEntries(pairs.rarest()),
+  };
+  writeFileSync(join(opts.out, 'coverage.json'), `${JSON.stringify(report, null, 1)}\n`);
   for (const f of failures) process.stdout.write(`  ${f}\n`);
   return failures.length > 0 ? 1 : 0;
 }

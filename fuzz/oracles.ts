@@ -23,6 +23,7 @@ import { bindDims } from '../compiler/bind.js';
 import { type Compilation, compile } from '../compiler/compile.js';
 import { type RefTensor, evaluate } from '../compiler/interpret.js';
 import { runProgram } from '../compiler/kernel/interpret.js';
+import type { KernelProgram } from '../compiler/kernel/kir.js';
 import { initialState, referenceTrainStep, stepRefreshes, stepScalars } from '../compiler/train-reference.js';
 import { buildTrainStep } from '../compiler/train-step.js';
 import { evalShape } from '../compiler/types.js';
@@ -48,6 +49,8 @@ export interface OracleOptions {
   readonly train?: boolean;
   /** Scales every tolerance (default 1; 0 asks for exact agreement, which shows the oracles can fail). */
   readonly tolScale?: number;
+  /** Told the kernel programs the program compiled to (forward, training step), for the campaign's coverage. */
+  readonly onKernels?: (programs: readonly KernelProgram[]) => void;
 }
 
 export interface Case {
@@ -144,8 +147,15 @@ function maxAbs(xs: ArrayLike<number>): number {
   return m;
 }
 
-async function load(model: CheckedModel, train: CheckedTrain | undefined, threads: number): Promise<Model> {
+async function load(
+  model: CheckedModel,
+  train: CheckedTrain | undefined,
+  threads: number,
+  onKernels?: OracleOptions['onKernels'],
+): Promise<Model> {
   const c = compile(model, train, { target: 'wasm' });
+  const step = c.step?.kind === 'built' ? [c.step.stages, ...(c.step.plain ? [c.step.plain] : [])] : [];
+  onKernels?.([c.forward, ...step].map((p) => p.fusion.program));
   const artifact = buildArtifact(c, wasmTarget({ relaxedSimd: false, threads: threads > 1 }), { seed: 1 });
   return loadArtifact(artifact, { threads });
 }
@@ -167,7 +177,7 @@ export async function runOracles(c: Case, opts: OracleOptions = {}): Promise<Fai
     return { kind: 'check', where: 'check', detail: result.diagnostics.map(formatDiagnostic).join('\n') };
   const model = result.models[0]!;
   const train = opts.train === false ? undefined : result.trains.find((t) => t.model === model.name);
-  const m = await stage('compile', () => load(model, train, 1));
+  const m = await stage('compile', () => load(model, train, 1, opts.onKernels));
   if (isFailure(m)) return m;
   try {
     const inputs = caseInputs(model, c);

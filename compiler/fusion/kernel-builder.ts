@@ -50,6 +50,8 @@ export interface DraftKernel {
   writes: Set<number>;
   scalars: Set<string>;
   ops: string[];
+  /** Producer>consumer op pairs inlined into one another here, and a+b for kernels merged (fuzz coverage). */
+  fused: string[];
   /** IR node ids computed by this kernel's reduce stages (for deduplication when merging). */
   stageNodes: number[];
 }
@@ -98,6 +100,7 @@ export class KernelBuilder {
       writes: new Set(),
       scalars: new Set(),
       ops: [],
+      fused: [],
       stageNodes: [],
     };
     for (const l of parallel) this.ranges.set(l.name, l.extent);
@@ -172,12 +175,20 @@ export class KernelBuilder {
     }
   }
 
+  /** The op whose definition is being inlined (views looked through); the kernel's root at the top. */
+  private consumer(): Node {
+    for (let i = this.stack.length - 2; i >= 0; i--) if (!isView(this.stack[i]!)) return this.stack[i]!;
+    return this.draft.root;
+  }
+
   /** The definition of `n` (even when `n` itself is materialised: used for the kernel's root). */
   compute(n: Node, idx: readonly IExpr[], valid: IBool): VExpr {
     if (n !== this.draft.root && this.buffers.isMaterialized(n)) return this.load(n, idx, valid);
     const x = n.inputs[0]!;
-    if (!isView(n) && n.op !== 'input' && n.op !== 'param' && n.op !== 'const' && n.op !== 'dim')
+    if (!isView(n) && n.op !== 'input' && n.op !== 'param' && n.op !== 'const' && n.op !== 'dim') {
       this.draft.ops.push(opLabel(n));
+      if (n !== this.draft.root) this.draft.fused.push(`${opLabel(n)}>${opLabel(this.consumer())}`);
+    }
     switch (n.op) {
       case 'input':
         if (isScalarArg(n)) {

@@ -8,7 +8,7 @@
 
 import { type Shape, dimEq, formatShape, numel } from '../types.js';
 import { type Graph, IRError, type Node } from '../ir.js';
-import { printIds } from '../print.js';
+import { opLabel, printIds } from '../print.js';
 import type { IExpr, Kernel, KernelProgram, Loop, ProgramBuffer, Stage, Store, VExpr } from '../kernel/kir.js';
 import { dimExpr, iadd, ic, imul, ivar, printIndex } from '../kernel/index-expr.js';
 import { VExprRewriter, collectDims, collectLoads } from '../kernel/walk.js';
@@ -559,6 +559,7 @@ function combine(a: DraftKernel, b: DraftKernel, forward: boolean): DraftKernel 
     writes: new Set([...a.writes, ...b.writes]),
     scalars: new Set([...a.scalars, ...b.scalars]),
     ops: [...a.ops, ...b.ops],
+    fused: [...a.fused, ...b.fused, `${opLabel(a.root)}+${opLabel(b.root)}`],
     stageNodes: [...a.stageNodes, ...b.stageNodes.filter((n) => !a.stageNodes.includes(n))],
   };
 }
@@ -974,6 +975,7 @@ function assemble(drafts: DraftKernel[], buffers: Buffers, g: Graph, refine: boo
       parallel: d.parallel,
       stages: finalStages,
       ops: d.ops,
+      fused: d.fused,
     };
     kernels.push(refine ? refineLoops(kernel) : kernel);
   }

@@ -128,6 +128,8 @@ export interface Kernel {
   readonly stages: readonly Stage[];
   /** The IR ops fused into this kernel, for `kiln dump --stage kernels`. */
   readonly ops: readonly string[];
+  /** Which ops were fused together here: `producer>consumer` inlined, `a+b` kernels merged (the fuzzer's coverage). */
+  readonly fused?: readonly string[];
 }
 
 /** A program-level buffer: a model input/param/state, or an intermediate. */

@@ -190,6 +190,7 @@ describe('draft cache', () => {
       writes: new Set(slots.slice(0, 1)),
       scalars: new Set(),
       ops: [],
+      fused: [],
       stageNodes: [],
     };
   };
