@@ -5,9 +5,11 @@
 // continues a campaign where an earlier run of the same seed stopped), each
 // program steered toward rarely reached builtins (steer.ts), shrinks each
 // failure and writes it to DIR (default fuzz-out/); the main thread prints a
-// progress line and, at the end, the coverage (also DIR/coverage.json).
+// progress line and, at the end, the coverage (DIR/coverage.json, rewritten
+// with every progress line). One program in 8 also runs on 2 threads against
+// 1 (`--threads2`: every program).
 
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
@@ -24,7 +26,8 @@ interface Options {
   readonly jobs: number;
   readonly programs: number;
   readonly out: string;
-  readonly threads2: boolean;
+  /** Every how many programs the 2-thread oracle runs (1: all; it costs a worker start). */
+  readonly threads2Every: number;
   /** Seconds one program may take before it is reported as a hang. */
   readonly timeout: number;
   /** The first program index (continuing a campaign). */
@@ -75,7 +78,7 @@ function parseArgs(argv: readonly string[]): Options {
     jobs: Math.max(1, num('--jobs', availableParallelism())),
     programs: num('--programs', Infinity),
     out: get('--out') ?? 'fuzz-out',
-    threads2: argv.includes('--threads2'),
+    threads2Every: argv.includes('--threads2') ? 1 : 8,
     timeout: num('--timeout', 120),
     first: num('--first', 0),
     steer: !argv.includes('--no-steer'),
@@ -87,7 +90,7 @@ async function work(job: Job): Promise<void> {
   for (let i = job.start; i < job.programs && Date.now() < job.until; i += job.jobs) {
     const g = job.steer ? steering.program(i) : generate(programSeed(job.seed, i));
     parentPort!.postMessage({ type: 'start', index: i, seed: g.seed, source: g.source } satisfies Message);
-    const r = await fuzzOne(job.seed, i, { threads2: job.threads2 }, g);
+    const r = await fuzzOne(job.seed, i, { threads2: i % job.threads2Every === 0 }, g);
     if (!r.failure) {
       parentPort!.postMessage({ type: 'done', builtins: r.builtins, kernels: r.kernels } satisfies Message);
       continue;
@@ -132,7 +135,30 @@ async function main(opts: Options): Promise<number> {
       `failures ${failures.length} (generator bugs ${generatorBugs})`
     );
   };
-  const timer = setInterval(() => process.stdout.write(`${line()}\n`), 10_000);
+  const missed = () => [...BUILTINS.keys()].filter((b) => !builtins.counts.has(b));
+  const report = () => ({
+    seed: opts.seed,
+    first: opts.first,
+    programs,
+    seconds: Math.round((Date.now() - start) / 1000),
+    steer: opts.steer,
+    threads2Every: opts.threads2Every,
+    failures,
+    builtins: Object.fromEntries(builtins.rarest()),
+    missed: missed(),
+    templates: Object.fromEntries(templates.rarest()),
+    pairs: Object.fromEntries(pairs.rarest()),
+  });
+  mkdirSync(opts.out, { recursive: true });
+  const coverageFile = join(opts.out, 'coverage.json');
+  const writeReport = () => {
+    writeFileSync(`${coverageFile}.tmp`, `${JSON.stringify(report(), null, 1)}\n`);
+    renameSync(`${coverageFile}.tmp`, coverageFile);
+  };
+  const timer = setInterval(() => {
+    process.stdout.write(`${line()}\n`);
+    writeReport();
+  }, 10_000);
   const self = fileURLToPath(import.meta.url);
   const until = start + opts.minutes * 60_000;
   // A worker whose program runs past the timeout is terminated, the program
@@ -174,7 +200,6 @@ async function main(opts: Options): Promise<number> {
   await Promise.all(Array.from({ length: opts.jobs }, (_, worker) => run(opts.first + worker)));
   clearInterval(timer);
   process.stdout.write(`${line()}\n`);
-  const missed = [...BUILTINS.keys()].filter((b) => !builtins.counts.has(b));
   const show = (t: Tally, n = Infinity) =>
     t
       .rarest()
@@ -182,24 +207,10 @@ async function main(opts: Options): Promise<number> {
       .map(([k, c]) => `${k} ${c}`)
       .join(', ');
   process.stdout.write(`coverage (rarest first): ${show(builtins)}\n`);
-  process.stdout.write(`builtins never reached: ${missed.length > 0 ? missed.join(', ') : 'none'}\n`);
+  process.stdout.write(`builtins never reached: ${missed().length > 0 ? missed().join(', ') : 'none'}\n`);
   process.stdout.write(`kernel templates (rarest first): ${show(templates)}\n`);
   process.stdout.write(`fused pairs: ${pairs.counts.size}, the 40 rarest: ${show(pairs, 40)}\n`);
-  mkdirSync(opts.out, { recursive: true });
-  const elapsed = (Date.now() - start) / 1000;
-  const report = {
-    seed: opts.seed,
-    first: opts.first,
-    programs,
-    seconds: Math.round(elapsed),
-    steer: opts.steer,
-    failures,
-    builtins: Object.fromEntries(builtins.rarest()),
-    missed,
-    templates: Object.fromEntries(templates.rarest()),
-    pairs: Object.fromEntries(pairs.rarest()),
-  };
-  writeFileSync(join(opts.out, 'coverage.json'), `${JSON.stringify(report, null, 1)}\n`);
+  writeReport();
   for (const f of failures) process.stdout.write(`  ${f}\n`);
   return failures.length > 0 ? 1 : 0;
 }
