@@ -23,6 +23,8 @@ const neg = (b: IRBuilder, x: Node) => b.unary('neg', x);
 /** where(c, g, 0) and where(c, 0, g): route g by a mask. */
 const keep = (b: IRBuilder, c: Node, g: Node) => b.where(c, g, zeros(b, g.shape));
 const drop = (b: IRBuilder, c: Node, g: Node) => b.where(c, zeros(b, g.shape), g);
+/** x = y = 0: where pow's derivative in x, y x^(y-1), is 0 * 0^-1 (forward.ts guards the same). */
+export const zeroToZero = (b: IRBuilder, x: Node, y: Node) => b.binary('and', b.bin('eq', x, 0), b.bin('eq', y, 0));
 const swapLast = (b: IRBuilder, x: Node) => {
   const r = x.shape.length;
   return b.permute(x, [...Array(r - 2).keys(), r - 1, r - 2]);
@@ -61,12 +63,13 @@ const BINARY: { [F in BinaryFn]: (b: IRBuilder, x: Node, y: Node, out: Node, g: 
   // Ties go to the first argument: max routes where(x >= y) to x, min where(x <= y).
   max: (b, x, y, _o, g) => [keep(b, b.binary('le', y, x), g), drop(b, b.binary('le', y, x), g)],
   min: (b, x, y, _o, g) => [keep(b, b.binary('le', x, y), g), drop(b, b.binary('le', x, y), g)],
-  // d/dx = y x^(y-1), with the power's exponent made 1 where y = 0 (so 0 * 0^-1 is 0, not NaN);
+  // d/dx = y x^(y-1), with the power's exponent made 1 where x = y = 0 (so 0 * 0^-1 is 0, not NaN;
+  // only there, or its derivative in y at y = 0 would be x^0 and not x^-1: a fuzz finding);
   // d/dy = x^y log x where x > 0, else 0 (log of a safe x, so grad-of-grad has no 0/0 either).
   pow: (b, x, y, o, g) => {
     const pos = b.bin('lt', 0, x);
     const logx = b.unary('log', b.where(pos, x, b.full(1, 'f32', x.shape)));
-    const y1 = b.bin('sub', b.where(b.bin('eq', y, 0), b.full(1, 'f32', y.shape), y), 1);
+    const y1 = b.bin('sub', b.where(zeroToZero(b, x, y), b.full(1, 'f32', y.shape), y), 1);
     return [mul(b, g, mul(b, y, b.binary('pow', x, y1))), keep(b, pos, mul(b, g, mul(b, o, logx)))];
   },
   mod: (b, x, y, _o, g) => [g, neg(b, mul(b, g, b.unary('floor', div(b, x, y))))],

@@ -16,7 +16,7 @@
 
 import { type Shape, formatType, shapeEq } from './types.js';
 import { type BinaryFn, type IRBuilder, type Node, type NodeOf, IRError, topoSort } from './ir.js';
-import { UNARY, firstOf } from './autodiff.js';
+import { UNARY, firstOf, zeroToZero } from './autodiff.js';
 
 /** A tangent, or undefined for zero. */
 type Tangent = Node | undefined;
@@ -40,14 +40,14 @@ const BINARY: { [F in BinaryFn]: (b: IRBuilder, x: Node, y: Node, o: Node, tx: T
   div: (b, _x, y, o, tx, ty) => div(b, ty ? b.binary('sub', or0(b, tx, o), mul(b, o, ty)) : tx!, y),
   max: (b, x, y, o, tx, ty) => b.where(b.binary('le', y, x), or0(b, tx, o), or0(b, ty, o)),
   min: (b, x, y, o, tx, ty) => b.where(b.binary('le', x, y), or0(b, tx, o), or0(b, ty, o)),
-  // As the reverse rule: y x^(y-1) with the exponent made 1 where y = 0, and x^y log x only where x > 0.
+  // As the reverse rule: y x^(y-1) with the exponent made 1 where x = y = 0, and x^y log x only where x > 0.
   pow: (b, x, y, o, tx, ty) => {
     const dx =
       tx &&
       mul(
         b,
         tx,
-        mul(b, y, b.binary('pow', x, b.bin('sub', b.where(b.bin('eq', y, 0), b.full(1, 'f32', y.shape), y), 1))),
+        mul(b, y, b.binary('pow', x, b.bin('sub', b.where(zeroToZero(b, x, y), b.full(1, 'f32', y.shape), y), 1))),
       );
     if (!ty) return dx;
     const pos = b.bin('lt', 0, x);

@@ -4,6 +4,8 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { compile } from '../../compiler/compile.js';
+import { evaluate } from '../../compiler/interpret.js';
 import { buildTrainStep } from '../../compiler/train-step.js';
 import { compileSource } from '../../dsl/frontend.js';
 import { initialState, referenceTrainStep, stepRefreshes, stepScalars } from '../../compiler/train-reference.js';
@@ -257,5 +259,48 @@ train m {
     ],
   ] as const)('%s: a masked read of a merged producer sees its value', async (_name, seed, batch, src) => {
     expect(await runOracles({ source: src, dataSeed: seed, batch })).toBeUndefined();
+  });
+
+  // fdiff-4117730574, the finite-difference oracle's first find: pow's derivative in x, y x^(y-1),
+  // had its exponent made 1 wherever y = 0 (so 0 * 0^-1 is not NaN), so that derivative's own
+  // derivative in y at y = 0 was x^0 = 1 instead of x^-1: a gradient of a gradient through pow with
+  // a zero exponent came out x times too large, in reverse and forward mode alike (so the
+  // forward-vs-reverse oracle agreed with it). The exponent is now made 1 only where x = y = 0.
+  it('fdiff-4117730574: the second derivative of pow(x, y) in x then y at y = 0 is 1/x', () => {
+    const { model } = checked(`model m() {
+  param w: f32[3] = ones
+  param e: f32[3] = zeros
+  param z: f32[3] = zeros
+  d = grad(sum(pow(w * w + 1.0, e)), w)
+  output loss = sum(d)
+  output via_jvp = sum(jvp(d, e, e * 0.0 + 1.0))
+  output at_zero = grad(sum(pow(z, e)), z)
+}
+`);
+    const outs = compile(model, undefined, { grad: { of: 'loss', inputs: [] } }).forward.ir.outputs;
+    const three = (v: number) => ({ dtype: 'f32' as const, shape: [3], data: new Float64Array(3).fill(v) });
+    const env = {
+      inputs: new Map(),
+      params: new Map([
+        ['w', three(1)],
+        ['e', three(0)],
+        ['z', three(0)],
+      ]),
+      dims: new Map(),
+    };
+    const got = new Map(
+      evaluate(
+        outs.map((o) => o.node),
+        env,
+      ).map((t, i) => [outs[i]!.name, [...t.data]]),
+    );
+    // d/de of e (w^2+1)^(e-1) 2w at e = 0, w = 1: 2w / (w^2 + 1) = 1.
+    expect(got.get('grad.e')).toEqual([1, 1, 1]);
+    expect(got.get('loss')).toEqual([0]);
+    const fwd = compile(model, undefined).ir;
+    const forward = (name: string) => [...evaluate([fwd.outputs.find((o) => o.name === name)!.node], env)[0]!.data];
+    expect(forward('via_jvp')).toEqual([3]);
+    // The guard still holds where x = y = 0: 0 * 0^-1 is 0, not NaN.
+    expect(forward('at_zero')).toEqual([0, 0, 0]);
   });
 });
