@@ -29,6 +29,8 @@ export interface ProgramResult {
   readonly failure?: Failure;
   /** The case that failed (the generated program, or the malformed text for a never-crash failure). */
   readonly failed?: Case;
+  /** Why the target under test cleanly refused the program (webgpu: a device limit, say), which was then skipped. */
+  readonly refused?: string;
 }
 
 /** The seed of program `index` of a campaign seeded `seed`. */
@@ -47,16 +49,26 @@ export async function fuzzOne(
   const s = programSeed(seed, index);
   const g = generate(s, opts);
   const c: Case = { source: g.source, dataSeed: s, batch: 1 + (s % MAX_B) };
-  const failure = await runOracles(c, opts);
+  let refused: string | undefined;
+  const failure = await runOracles(c, { ...opts, onRefusal: (why) => (refused = why) });
   if (failure) return { index, seed: s, builtins: g.builtins, failure, failed: c };
   const text = index % 4 === 3 ? randomBytes(s, 1 + (s % 200)) : mutate(g.source, s);
   const crash = await neverCrash(text);
-  if (crash) return { index, seed: s, builtins: g.builtins, failure: crash, failed: { ...c, source: text } };
-  return { index, seed: s, builtins: g.builtins };
+  const base = { index, seed: s, builtins: g.builtins, ...(refused !== undefined && { refused }) };
+  if (crash) return { ...base, failure: crash, failed: { ...c, source: text } };
+  return base;
 }
 
-/** Shrinks a failing generated program to a smaller one that fails the same way. */
-export async function shrinkFailure(c: Case, failure: Failure, maxTries = 300): Promise<string> {
+/**
+ * Shrinks a failing generated program to a smaller one that fails the same way, under the
+ * options it failed under (a webgpu failure shrinks against webgpu).
+ */
+export async function shrinkFailure(
+  c: Case,
+  failure: Failure,
+  opts: OracleOptions = {},
+  maxTries = 300,
+): Promise<string> {
   // A program that does not check cannot be told apart from its broken shrinks;
   // a malformed text is kept as it is.
   if (failure.kind === 'check' || failure.where.startsWith('front end') || failure.where.startsWith('compile mutant'))
@@ -64,7 +76,7 @@ export async function shrinkFailure(c: Case, failure: Failure, maxTries = 300): 
   const r = await shrink(
     c.source,
     async (cand) => {
-      const f = await runOracles({ ...c, source: cand });
+      const f = await runOracles({ ...c, source: cand }, opts);
       return f !== undefined && sameFailure(f, failure);
     },
     maxTries,

@@ -1,8 +1,10 @@
-// `npm run fuzz -- --minutes N --seed S [--target wasm] [--jobs J] [--programs P] [--out DIR] [--threads2] [--timeout SEC]`:
+// `npm run fuzz -- --minutes N --seed S [--target wasm|webgpu] [--jobs J] [--programs P] [--out DIR] [--threads2] [--timeout SEC]`:
 // a campaign on J worker threads (default: every core). Worker w runs the
 // programs w, w + J, w + 2J, ... until the time or program budget is spent,
 // shrinks each failure and writes it to DIR (default fuzz-out/); the main
-// thread prints a progress line and, at the end, the coverage.
+// thread prints a progress line and, at the end, the coverage. `--target
+// webgpu` tests the WebGPU runtime instead of wasm (each worker holds its own
+// Dawn device); programs it cleanly refuses are counted, with their reasons.
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -10,10 +12,15 @@ import { join } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { BUILTINS } from '../compiler/decompose.js';
+import { requestGpuDevice } from '../runtime/webgpu/device.js';
 import { fuzzOne, programSeed, shrinkFailure, writeFailure } from './campaign.js';
 import { generate } from './generate.js';
 
+const TARGETS = ['wasm', 'webgpu'] as const;
+type TargetName = (typeof TARGETS)[number];
+
 interface Options {
+  readonly target: TargetName;
   readonly minutes: number;
   readonly seed: number;
   readonly jobs: number;
@@ -33,7 +40,7 @@ interface Job extends Options {
 
 type Message =
   | { readonly type: 'start'; readonly index: number }
-  | { readonly type: 'done'; readonly builtins: readonly string[] }
+  | { readonly type: 'done'; readonly builtins: readonly string[]; readonly refused?: string }
   | {
       readonly type: 'failure';
       readonly builtins: readonly string[];
@@ -48,7 +55,10 @@ function parseArgs(argv: readonly string[]): Options {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   const target = get('--target') ?? 'wasm';
-  if (target !== 'wasm') throw new Error(`--target ${target}: only the wasm oracle exists so far`);
+  if (!(TARGETS as readonly string[]).includes(target))
+    throw new Error(`--target ${target}: expected one of ${TARGETS.join(', ')}`);
+  if (target !== 'wasm' && argv.includes('--threads2'))
+    throw new Error('--threads2 compares wasm on 2 threads with 1: it needs --target wasm');
   const num = (flag: string, dflt: number): number => {
     const v = get(flag);
     if (v === undefined) return dflt;
@@ -57,6 +67,7 @@ function parseArgs(argv: readonly string[]): Options {
     return n;
   };
   return {
+    target: target as TargetName,
     minutes: num('--minutes', 1),
     seed: num('--seed', 1),
     jobs: Math.max(1, num('--jobs', availableParallelism())),
@@ -70,12 +81,14 @@ function parseArgs(argv: readonly string[]): Options {
 async function work(job: Job): Promise<void> {
   for (let i = job.start; i < job.programs && Date.now() < job.until; i += job.jobs) {
     parentPort!.postMessage({ type: 'start', index: i } satisfies Message);
-    const r = await fuzzOne(job.seed, i, { threads2: job.threads2 });
+    const opts = { threads2: job.threads2, target: job.target };
+    const r = await fuzzOne(job.seed, i, opts);
     if (!r.failure) {
-      parentPort!.postMessage({ type: 'done', builtins: r.builtins } satisfies Message);
+      const refused = r.refused !== undefined ? { refused: r.refused } : {};
+      parentPort!.postMessage({ type: 'done', builtins: r.builtins, ...refused } satisfies Message);
       continue;
     }
-    const shrunk = await shrinkFailure(r.failed!, r.failure);
+    const shrunk = await shrinkFailure(r.failed!, r.failure, opts);
     const file = await writeFailure(job.out, r, shrunk);
     parentPort!.postMessage({
       type: 'failure',
@@ -103,11 +116,15 @@ async function main(opts: Options): Promise<number> {
   const failures: string[] = [];
   let programs = 0;
   let generatorBugs = 0;
+  /** Programs the target refused, by reason (numbers blanked, so reasons that differ only in sizes group). */
+  const refusals = new Map<string, number>();
+  let refused = 0;
   const line = () => {
     const s = (Date.now() - start) / 1000;
     const all = [...BUILTINS.keys()];
     const hit = all.filter((b) => covered.has(b)).length;
-    return `[${s.toFixed(0)}s] ${programs} programs (${(programs / s).toFixed(2)}/s), builtins ${hit}/${all.length}, failures ${failures.length} (generator bugs ${generatorBugs})`;
+    const skipped = opts.target === 'wasm' ? '' : `, refused ${refused}`;
+    return `[${s.toFixed(0)}s] ${opts.target}: ${programs} programs (${(programs / s).toFixed(2)}/s), builtins ${hit}/${all.length}, failures ${failures.length} (generator bugs ${generatorBugs})${skipped}`;
   };
   const timer = setInterval(() => process.stdout.write(`${line()}\n`), 10_000);
   const self = fileURLToPath(import.meta.url);
@@ -134,6 +151,11 @@ async function main(opts: Options): Promise<number> {
         }
         programs++;
         for (const b of m.builtins) covered.set(b, (covered.get(b) ?? 0) + 1);
+        if (m.type === 'done' && m.refused !== undefined) {
+          refused++;
+          const why = m.refused.replace(/\d+/g, 'N');
+          refusals.set(why, (refusals.get(why) ?? 0) + 1);
+        }
         if (m.type === 'failure') {
           failures.push(`${m.kind} (${m.where}): ${m.file}`);
           if (m.kind === 'check') generatorBugs++;
@@ -153,6 +175,7 @@ async function main(opts: Options): Promise<number> {
   const counts = [...covered].sort((a, b) => a[1] - b[1]).map(([b, n]) => `${b} ${n}`);
   process.stdout.write(`coverage (rarest first): ${counts.join(', ')}\n`);
   process.stdout.write(`builtins never reached: ${missed.length > 0 ? missed.join(', ') : 'none'}\n`);
+  for (const [why, n] of [...refusals].sort((a, b) => b[1] - a[1])) process.stdout.write(`  refused ${n}: ${why}\n`);
   for (const f of failures) process.stdout.write(`  ${f}\n`);
   return failures.length > 0 ? 1 : 0;
 }
@@ -164,6 +187,17 @@ if (isMainThread) {
   } catch (e) {
     process.stderr.write(`fuzz: ${(e as Error).message}\n`);
     process.exit(2);
+  }
+  if (opts.target === 'webgpu') {
+    // Without a device every program would fail at the same stage: say why once, up front.
+    try {
+      const { device, adapterInfo } = await requestGpuDevice();
+      process.stdout.write(`webgpu: ${adapterInfo}, one device per worker\n`);
+      device.destroy();
+    } catch (e) {
+      process.stderr.write(`fuzz: --target webgpu: ${(e as Error).message}\n`);
+      process.exit(2);
+    }
   }
   process.exitCode = await main(opts);
 } else {
