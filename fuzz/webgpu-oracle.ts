@@ -50,15 +50,34 @@ export const WEBGPU_SIDE: ModelSide = {
 };
 
 let held: Promise<GpuLease> | undefined;
+let served = 0;
 
 /**
- * The process's shared WebGPU device, leased once and held for the process (worker): every
- * model leases it too, so it is not destroyed and made again per program, and its compiled
- * pipelines stay cached. A lost device is leased anew on the next call. Rejects (with the
- * runtime's reason) where there is no WebGPU: that is no refusal.
+ * Programs one device serves before it is made anew: the runtime keeps every compiled pipeline
+ * as long as its device lives, and a campaign's programs rarely share a shader, so one device
+ * for the whole campaign grows without bound.
+ */
+export const RENEW_DEVICE_AFTER = 100;
+
+/**
+ * The process's shared WebGPU device, leased and held for RENEW_DEVICE_AFTER calls (a program
+ * each): every model leases it too, so it is not destroyed and made again per program. A lost
+ * device is leased anew on the next call. Rejects (with the runtime's reason) where there is
+ * no WebGPU: that is no refusal.
  */
 export async function webgpuDevice(): Promise<GpuHandle> {
+  if (held && ++served > RENEW_DEVICE_AFTER) {
+    // Released before the next lease, so that one makes a new device (once the models still
+    // using this one are disposed: none, between programs).
+    const old = held;
+    held = undefined;
+    await old.then(
+      (l) => l.release(),
+      () => undefined,
+    );
+  }
   if (!held) {
+    served = 0;
     const p = leaseGpuDevice();
     held = p;
     p.then(
