@@ -34,6 +34,8 @@ export interface ProgramResult {
   readonly failure?: Failure;
   /** The case that failed (the generated program, or the malformed text for a never-crash failure). */
   readonly failed?: Case;
+  /** Why the target under test cleanly refused the program (webgpu: a device limit, say), which was then skipped. */
+  readonly refused?: string;
 }
 
 /** The seed of program `index` of a campaign seeded `seed`, unsteered. */
@@ -55,9 +57,13 @@ export async function fuzzOne(
   const s = g.seed;
   const c: Case = { source: g.source, dataSeed: s, batch: 1 + (s % MAX_B) };
   let kernels: KernelCoverage = { pairs: [], templates: [] };
-  const onKernels = (ps: readonly KernelProgram[]) => (kernels = kernelCoverage(ps));
-  const failure = await runOracles(c, { ...opts, onKernels });
-  const result = { index, seed: s, builtins: g.builtins, kernels };
+  let refused: string | undefined;
+  const failure = await runOracles(c, {
+    ...opts,
+    onKernels: (ps: readonly KernelProgram[]) => (kernels = kernelCoverage(ps)),
+    onRefusal: (why) => (refused = why),
+  });
+  const result = { index, seed: s, builtins: g.builtins, kernels, ...(refused !== undefined && { refused }) };
   if (failure) return { ...result, failure, failed: c };
   const text = index % 4 === 3 ? randomBytes(s, 1 + (s % 200)) : mutate(g.source, s);
   const crash = await neverCrash(text);
@@ -65,8 +71,16 @@ export async function fuzzOne(
   return result;
 }
 
-/** Shrinks a failing generated program to a smaller one that fails the same way. */
-export async function shrinkFailure(c: Case, failure: Failure, maxTries = 300): Promise<string> {
+/**
+ * Shrinks a failing generated program to a smaller one that fails the same way, under the
+ * options it failed under (a webgpu failure shrinks against webgpu).
+ */
+export async function shrinkFailure(
+  c: Case,
+  failure: Failure,
+  opts: OracleOptions = {},
+  maxTries = 300,
+): Promise<string> {
   // A program that does not check cannot be told apart from its broken shrinks;
   // a malformed text is kept as it is.
   if (failure.kind === 'check' || failure.where.startsWith('front end') || failure.where.startsWith('compile mutant'))
@@ -74,7 +88,7 @@ export async function shrinkFailure(c: Case, failure: Failure, maxTries = 300): 
   const r = await shrink(
     c.source,
     async (cand) => {
-      const f = await runOracles({ ...c, source: cand });
+      const f = await runOracles({ ...c, source: cand }, opts);
       return f !== undefined && sameFailure(f, failure);
     },
     maxTries,

@@ -1,4 +1,4 @@
-// `npm run fuzz -- --minutes N --seed S [--target wasm] [--jobs J] [--programs P] [--first F] [--out DIR]
+// `npm run fuzz -- --minutes N --seed S [--target wasm|webgpu] [--jobs J] [--programs P] [--first F] [--out DIR]
 // [--threads2] [--no-steer] [--timeout SEC]`: a campaign on J worker threads
 // (default: every core). Worker w runs the programs F + w, F + w + J, ... until
 // the time or program budget is spent (P counts from index 0, so `--first`
@@ -7,7 +7,9 @@
 // failure and writes it to DIR (default fuzz-out/); the main thread prints a
 // progress line and, at the end, the coverage (DIR/coverage.json, rewritten
 // with every progress line). One program in 8 also runs on 2 threads against
-// 1 (`--threads2`: every program).
+// 1 (`--threads2`: every program). `--target webgpu` tests the WebGPU runtime
+// instead of wasm (each worker holds its own Dawn device); programs it cleanly
+// refuses are counted, with their reasons.
 
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -15,12 +17,17 @@ import { join } from 'node:path';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import { BUILTINS } from '../compiler/decompose.js';
+import { requestGpuDevice } from '../runtime/webgpu/device.js';
 import { fuzzOne, programSeed, shrinkFailure, writeFailure } from './campaign.js';
 import { type KernelCoverage, Tally } from './coverage.js';
 import { generate } from './generate.js';
 import { Steering } from './steer.js';
 
+const TARGETS = ['wasm', 'webgpu'] as const;
+type TargetName = (typeof TARGETS)[number];
+
 interface Options {
+  readonly target: TargetName;
   readonly minutes: number;
   readonly seed: number;
   readonly jobs: number;
@@ -50,7 +57,7 @@ interface Reached {
 
 type Message =
   | { readonly type: 'start'; readonly index: number; readonly seed: number; readonly source: string }
-  | ({ readonly type: 'done' } & Reached)
+  | ({ readonly type: 'done'; readonly refused?: string } & Reached)
   | ({
       readonly type: 'failure';
       readonly kind: string;
@@ -64,7 +71,10 @@ function parseArgs(argv: readonly string[]): Options {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   const target = get('--target') ?? 'wasm';
-  if (target !== 'wasm') throw new Error(`--target ${target}: only the wasm oracle exists so far`);
+  if (!(TARGETS as readonly string[]).includes(target))
+    throw new Error(`--target ${target}: expected one of ${TARGETS.join(', ')}`);
+  if (target !== 'wasm' && argv.includes('--threads2'))
+    throw new Error('--threads2 compares wasm on 2 threads with 1: it needs --target wasm');
   const num = (flag: string, dflt: number): number => {
     const v = get(flag);
     if (v === undefined) return dflt;
@@ -73,6 +83,7 @@ function parseArgs(argv: readonly string[]): Options {
     return n;
   };
   return {
+    target: target as TargetName,
     minutes: num('--minutes', 1),
     seed: num('--seed', 1),
     jobs: Math.max(1, num('--jobs', availableParallelism())),
@@ -90,12 +101,14 @@ async function work(job: Job): Promise<void> {
   for (let i = job.start; i < job.programs && Date.now() < job.until; i += job.jobs) {
     const g = job.steer ? steering.program(i) : generate(programSeed(job.seed, i));
     parentPort!.postMessage({ type: 'start', index: i, seed: g.seed, source: g.source } satisfies Message);
-    const r = await fuzzOne(job.seed, i, { threads2: i % job.threads2Every === 0 }, g);
+    const opts = { threads2: job.target === 'wasm' && i % job.threads2Every === 0, target: job.target };
+    const r = await fuzzOne(job.seed, i, opts, g);
     if (!r.failure) {
-      parentPort!.postMessage({ type: 'done', builtins: r.builtins, kernels: r.kernels } satisfies Message);
+      const refused = r.refused !== undefined ? { refused: r.refused } : {};
+      parentPort!.postMessage({ type: 'done', builtins: r.builtins, kernels: r.kernels, ...refused } satisfies Message);
       continue;
     }
-    const shrunk = await shrinkFailure(r.failed!, r.failure);
+    const shrunk = await shrinkFailure(r.failed!, r.failure, opts);
     const file = await writeFailure(job.out, r, shrunk);
     parentPort!.postMessage({
       type: 'failure',
@@ -125,14 +138,18 @@ async function main(opts: Options): Promise<number> {
   const failures: string[] = [];
   let programs = 0;
   let generatorBugs = 0;
+  /** Programs the target refused, by reason (numbers blanked, so reasons that differ only in sizes group). */
+  const refusals = new Map<string, number>();
+  let refused = 0;
   const line = () => {
     const s = (Date.now() - start) / 1000;
     const all = [...BUILTINS.keys()];
     const hit = all.filter((b) => builtins.counts.has(b)).length;
+    const skipped = opts.target === 'wasm' ? '' : `, refused ${refused}`;
     return (
-      `[${s.toFixed(0)}s] ${programs} programs (${(programs / s).toFixed(2)}/s), builtins ${hit}/${all.length}, ` +
+      `[${s.toFixed(0)}s] ${opts.target}: ${programs} programs (${(programs / s).toFixed(2)}/s), builtins ${hit}/${all.length}, ` +
       `fused pairs ${pairs.counts.size}, kernel templates ${templates.counts.size}, ` +
-      `failures ${failures.length} (generator bugs ${generatorBugs})`
+      `failures ${failures.length} (generator bugs ${generatorBugs})${skipped}`
     );
   };
   const missed = () => [...BUILTINS.keys()].filter((b) => !builtins.counts.has(b));
@@ -185,6 +202,11 @@ async function main(opts: Options): Promise<number> {
         builtins.add(m.builtins);
         pairs.add(m.kernels.pairs);
         templates.add(m.kernels.templates);
+        if (m.type === 'done' && m.refused !== undefined) {
+          refused++;
+          const why = m.refused.replace(/\d+/g, 'N');
+          refusals.set(why, (refusals.get(why) ?? 0) + 1);
+        }
         if (m.type === 'failure') {
           failures.push(`${m.kind} (${m.where}): ${m.file}`);
           if (m.kind === 'check') generatorBugs++;
@@ -210,6 +232,7 @@ async function main(opts: Options): Promise<number> {
   process.stdout.write(`builtins never reached: ${missed().length > 0 ? missed().join(', ') : 'none'}\n`);
   process.stdout.write(`kernel templates (rarest first): ${show(templates)}\n`);
   process.stdout.write(`fused pairs: ${pairs.counts.size}, the 40 rarest: ${show(pairs, 40)}\n`);
+  for (const [why, n] of [...refusals].sort((a, b) => b[1] - a[1])) process.stdout.write(`  refused ${n}: ${why}\n`);
   writeReport();
   for (const f of failures) process.stdout.write(`  ${f}\n`);
   return failures.length > 0 ? 1 : 0;
@@ -222,6 +245,17 @@ if (isMainThread) {
   } catch (e) {
     process.stderr.write(`fuzz: ${(e as Error).message}\n`);
     process.exit(2);
+  }
+  if (opts.target === 'webgpu') {
+    // Without a device every program would fail at the same stage: say why once, up front.
+    try {
+      const { device, adapterInfo } = await requestGpuDevice();
+      process.stdout.write(`webgpu: ${adapterInfo}, one device per worker\n`);
+      device.destroy();
+    } catch (e) {
+      process.stderr.write(`fuzz: --target webgpu: ${(e as Error).message}\n`);
+      process.exit(2);
+    }
   }
   process.exitCode = await main(opts);
 } else {

@@ -1,49 +1,61 @@
 // The oracles a generated program must pass: it checks with no diagnostics;
-// compiling, packing and loading it never throws; the wasm runtime (1 thread,
-// and 2 threads when asked) computes the outputs of the float64 reference
-// interpreter within tolerance; the kernel interpreter (the fused kernel
-// program, in float64) computes them too, to rounding: a difference there is
-// the middle end's (fusion, kernel building, memory plan), not f32's; the
-// reference gradient of a trained program's loss equals central finite
-// differences on a few param elements (where two step sizes agree: no kink
-// within reach); one
-// training step on wasm equals referenceTrainStep. A second, cheaper oracle
-// feeds mutated sources and random bytes to the front end and compiler: only
-// clean diagnostics allowed.
-//
-// Tolerances (f32 kernels against the float64 reference): outputs within
-// FWD_TOL·(1 + max|expected|) + FWD_TOL·|e| elementwise; the training loss
-// likewise; params after one step within 5·lr + 1e-4 absolute (Adam-like
-// updates are ±lr wherever a gradient is near zero, so its f32 sign is noise).
+// compiling, packing and loading it never throws; the runtime under test
+// (wasm on 1 thread, and 2 threads when asked; or webgpu: webgpu-oracle.ts)
+// computes the outputs of the float64 reference interpreter within tolerance;
+// the kernel interpreter (the fused kernel program, in float64) computes them
+// too, to rounding: a difference there is the middle end's (fusion, kernel
+// building, memory plan), not f32's; the reference gradient of a trained
+// program's loss equals central finite differences on a few param elements
+// (where two step sizes agree: no kink within reach); one training step on
+// the runtime equals referenceTrainStep (the comparisons and tolerances:
+// compare.ts). A second, cheaper oracle feeds mutated sources and random
+// bytes to the front end and compiler: only clean diagnostics allowed.
 
 import type { CheckedModel, CheckedTrain } from '../dsl/check.js';
 import { compileSource } from '../dsl/frontend.js';
-import { KilnError, formatDiagnostic } from '../dsl/source.js';
+import { formatDiagnostic } from '../dsl/source.js';
 import { bindDims } from '../compiler/bind.js';
 import { type Compilation, compile } from '../compiler/compile.js';
 import { type RefTensor, evaluate } from '../compiler/interpret.js';
 import { runProgram } from '../compiler/kernel/interpret.js';
 import type { KernelProgram } from '../compiler/kernel/kir.js';
-import { initialState, referenceTrainStep, stepRefreshes, stepScalars } from '../compiler/train-reference.js';
-import { buildTrainStep } from '../compiler/train-step.js';
-import { evalShape } from '../compiler/types.js';
 import { buildArtifact } from '../targets/artifact.js';
 import { wasmTarget } from '../targets/wasm/target.js';
 import type { Tensor } from '../runtime/executor.js';
-import { KilnRuntimeError, type Model, loadArtifact, stepSeed } from '../runtime/index.js';
+import { type Model, loadArtifact } from '../runtime/index.js';
 import { mulberry32 } from '../runtime/mulberry32.js';
+import {
+  type Case,
+  type Failure,
+  WASM_SIDE,
+  caseInputs,
+  compare,
+  crash,
+  forwardOracle,
+  isCleanError,
+  isFailure,
+  maxAbs,
+  refMap,
+  stage,
+  trainOracle,
+} from './compare.js';
+import { Refusal, WEBGPU_SIDE, loadWebGpu, webgpuDevice } from './webgpu-oracle.js';
 
-export type FailureKind = 'check' | 'crash' | 'forward' | 'kernels' | 'fwdrev' | 'fdiff' | 'threads' | 'train';
-
-export interface Failure {
-  readonly kind: FailureKind;
-  /** Which stage failed (compile, load, reference, run, step, ...) and, for a crash, the error's class. */
-  readonly where: string;
-  readonly detail: string;
-}
+export {
+  type Case,
+  type Failure,
+  type FailureKind,
+  FWD_TOL,
+  caseInputs,
+  compare,
+  isCleanError,
+  sameFailure,
+} from './compare.js';
 
 export interface OracleOptions {
-  /** Also run the program on 2 threads and compare with 1 (default false: workers are slow to start). */
+  /** The runtime under test (default wasm; webgpu: the WebGPU backend, see webgpu-oracle.ts). */
+  readonly target?: 'wasm' | 'webgpu';
+  /** Also run the program on 2 threads and compare with 1 (wasm only; default false: workers are slow to start). */
   readonly threads2?: boolean;
   /** Check a training step when the program has a train block (default true). */
   readonly train?: boolean;
@@ -51,63 +63,12 @@ export interface OracleOptions {
   readonly tolScale?: number;
   /** Told the kernel programs the program compiled to (forward, training step), for the campaign's coverage. */
   readonly onKernels?: (programs: readonly KernelProgram[]) => void;
+  /** Told why when the webgpu target cleanly refuses the program (then skipped: not a failure). */
+  readonly onRefusal?: (reason: string) => void;
 }
 
-export interface Case {
-  readonly source: string;
-  /** Seeds the inputs. */
-  readonly dataSeed: number;
-  /** The size B is bound to. */
-  readonly batch: number;
-}
-
-export const FWD_TOL = 2e-3;
 /** The kernel interpreter against the graph interpreter: both float64, apart only by reassociation. */
 export const KERNEL_TOL = 1e-9;
-
-/** Same failure for the shrinker: same kind and stage (and error class for a crash). */
-export function sameFailure(a: Failure, b: Failure): boolean {
-  return a.kind === b.kind && a.where === b.where;
-}
-
-/** Errors that report a problem with the user's input, not a compiler bug. */
-export function isCleanError(e: unknown): boolean {
-  return e instanceof KilnError || e instanceof KilnRuntimeError;
-}
-
-function crash(where: string, e: unknown): Failure {
-  const name = e instanceof Error ? e.name : typeof e;
-  const msg = e instanceof Error ? (e.stack ?? e.message) : String(e);
-  return { kind: 'crash', where: `${where}: ${name}`, detail: msg.split('\n').slice(0, 8).join('\n') };
-}
-
-/** The model's inputs: f32 uniform in (-2, 2) (f32-exact), i32 in {0, 1}, bool; B bound to `batch`. */
-export function caseInputs(model: CheckedModel, c: Pick<Case, 'dataSeed' | 'batch'>): Record<string, Tensor> {
-  const rnd = mulberry32(c.dataSeed);
-  const dims = new Map<string, number>();
-  for (const i of model.inputs)
-    for (const d of i.type.shape) if (typeof d !== 'number') for (const s of d.syms) dims.set(s, c.batch);
-  const out: Record<string, Tensor> = {};
-  for (const i of model.inputs) {
-    const shape = evalShape(i.type.shape, dims);
-    const n = shape.reduce((a, b) => a * b, 1);
-    const data =
-      i.type.dtype === 'f32'
-        ? Float32Array.from({ length: n }, () => rnd() * 4 - 2)
-        : i.type.dtype === 'i32'
-          ? Int32Array.from({ length: n }, () => (rnd() < 0.5 ? 0 : 1))
-          : Uint8Array.from({ length: n }, () => (rnd() < 0.5 ? 0 : 1));
-    out[i.name] = { data, shape };
-  }
-  return out;
-}
-
-function toRef(t: Tensor): RefTensor {
-  const dtype = t.data instanceof Float32Array ? 'f32' : t.data instanceof Int32Array ? 'i32' : 'bool';
-  return { dtype, shape: [...t.shape], data: Float64Array.from(t.data) };
-}
-
-const refMap = (ts: Readonly<Record<string, Tensor>>) => new Map(Object.entries(ts).map(([k, t]) => [k, toRef(t)]));
 
 /**
  * The interpreters' environment for a case: inputs and params as float64 tensors, and the symbolic
@@ -122,31 +83,7 @@ function referenceEnv(model: CheckedModel, inputs: Record<string, Tensor>, param
   return { inputs: given, params: refMap(params), dims };
 }
 
-/** Undefined when `got` matches `want`; else where and by how much it differs. */
-export function compare(
-  got: ArrayLike<number>,
-  want: ArrayLike<number>,
-  rtol: number,
-  atol: number,
-): string | undefined {
-  if (got.length !== want.length) return `${got.length} elements, expected ${want.length}`;
-  for (let i = 0; i < want.length; i++) {
-    const a = got[i]!;
-    const e = want[i]!;
-    if (Number.isNaN(a) && Number.isNaN(e)) continue;
-    if (a === e) continue;
-    if (!(Math.abs(a - e) <= atol + rtol * Math.abs(e)))
-      return `[${i}]: got ${a}, expected ${e} (atol ${atol.toPrecision(3)}, rtol ${rtol})`;
-  }
-  return undefined;
-}
-
-function maxAbs(xs: ArrayLike<number>): number {
-  let m = 0;
-  for (let i = 0; i < xs.length; i++) if (Number.isFinite(xs[i]!)) m = Math.max(m, Math.abs(xs[i]!));
-  return m;
-}
-
+/** The program as a wasm artifact (params seeded 1), loaded on `threads` threads; its kernel programs told to `onKernels`. */
 async function load(
   model: CheckedModel,
   train: CheckedTrain | undefined,
@@ -160,74 +97,84 @@ async function load(
   return loadArtifact(artifact, { threads });
 }
 
-async function stage<T>(where: string, f: () => T | Promise<T>): Promise<T | Failure> {
-  try {
-    return await f();
-  } catch (e) {
-    return crash(where, e);
-  }
-}
-
-const isFailure = (x: unknown): x is Failure => typeof x === 'object' && x !== null && 'kind' in x && 'where' in x;
-
-/** Runs every oracle on one program; the first failure, or undefined. */
+/** Runs every oracle on one program; the first failure, or undefined (also when the target refuses it). */
 export async function runOracles(c: Case, opts: OracleOptions = {}): Promise<Failure | undefined> {
   const { result } = compileSource('fuzz.kiln', c.source);
   if (result.diagnostics.length > 0)
     return { kind: 'check', where: 'check', detail: result.diagnostics.map(formatDiagnostic).join('\n') };
   const model = result.models[0]!;
   const train = opts.train === false ? undefined : result.trains.find((t) => t.model === model.name);
-  const m = await stage('compile', () => load(model, train, 1, opts.onKernels));
-  if (isFailure(m)) return m;
-  try {
-    const inputs = caseInputs(model, c);
-    const params = await stage('params', () => m.getParams({ state: false }));
-    if (isFailure(params)) return params;
-    // One lowering and one environment for the reference interpreter and the kernel interpreter.
-    const forward = compile(model, undefined);
-    const env = await stage('reference', () => referenceEnv(model, inputs, params));
-    if (isFailure(env)) return env;
-    const ref = await stage('reference', () => {
-      const g = forward.ir;
-      const vals = evaluate(
-        g.outputs.map((o) => o.node),
-        env,
-      );
-      return new Map(g.outputs.map((o, i) => [o.name, vals[i]!]));
-    });
-    if (isFailure(ref)) return ref;
-    const kf = await kernelOracle(forward, env, ref, opts.tolScale ?? 1);
-    if (kf) return kf;
-    const fr = fwdrev(ref);
-    if (fr) return fr;
-    const got = await stage('run', () => m.run(inputs));
-    if (isFailure(got)) return got;
-    for (const [name, want] of ref) {
-      const t = got[name];
-      if (!t) return { kind: 'forward', where: 'run', detail: `output ${name} missing` };
-      if (t.shape.join() !== want.shape.join())
-        return { kind: 'forward', where: 'shape', detail: `${name}: shape [${t.shape}], expected [${want.shape}]` };
-      const tol = FWD_TOL * (opts.tolScale ?? 1);
-      const atol = tol * (1 + maxAbs(want.data));
-      const d = compare(t.data, want.data, tol, want.dtype === 'f32' ? atol : 0);
-      if (d) return { kind: 'forward', where: 'values', detail: `${name}${d}` };
-    }
-    if (opts.threads2) {
-      const f = await threads2(model, train, inputs, got);
-      if (f) return f;
-    }
-    if (train) {
-      // stop_gradient's gradient leaves out a dependence on purpose; random draws differ per evaluation.
-      const fd = /\b(stop_gradient|dropout|rand_like)\b/.test(c.source)
-        ? undefined
-        : await finiteDifferences(model, train.minimize, inputs, params, c, opts.tolScale ?? 1);
-      if (fd) return fd;
-      return await trainOracle(m, model, train, c, params, opts.tolScale ?? 1);
-    }
-    return undefined;
-  } finally {
-    m.dispose();
+  const gpu = opts.target === 'webgpu';
+  if (gpu) {
+    // No device is no refusal: every program would be skipped.
+    const device = await stage('webgpu device', webgpuDevice);
+    if (isFailure(device)) return device;
   }
+  const side = gpu ? WEBGPU_SIDE : WASM_SIDE;
+  try {
+    const m = await side.stage('compile', () =>
+      gpu ? loadWebGpu(model, train) : load(model, train, 1, opts.onKernels),
+    );
+    if (isFailure(m)) return m;
+    try {
+      return await modelOracles(m, model, train, c, opts);
+    } finally {
+      m.dispose();
+    }
+  } catch (e) {
+    if (!(e instanceof Refusal)) throw e;
+    opts.onRefusal?.(e.message);
+    return undefined;
+  }
+}
+
+/** The oracles on a loaded model `m` of the runtime under test. */
+async function modelOracles(
+  m: Model,
+  model: CheckedModel,
+  train: CheckedTrain | undefined,
+  c: Case,
+  opts: OracleOptions,
+): Promise<Failure | undefined> {
+  const side = opts.target === 'webgpu' ? WEBGPU_SIDE : WASM_SIDE;
+  const scale = opts.tolScale ?? 1;
+  const inputs = caseInputs(model, c);
+  const params = await side.stage('params', () => m.getParams({ state: false }));
+  if (isFailure(params)) return params;
+  // One lowering and one environment for the reference interpreter and the kernel interpreter.
+  const forward = compile(model, undefined);
+  const env = await stage('reference', () => referenceEnv(model, inputs, params));
+  if (isFailure(env)) return env;
+  const ref = await stage('reference', () => {
+    const g = forward.ir;
+    const vals = evaluate(
+      g.outputs.map((o) => o.node),
+      env,
+    );
+    return new Map(g.outputs.map((o, i) => [o.name, vals[i]!]));
+  });
+  if (isFailure(ref)) return ref;
+  const kf = await kernelOracle(forward, env, ref, scale);
+  if (kf) return kf;
+  const fr = fwdrev(ref);
+  if (fr) return fr;
+  const got = await side.stage('run', () => m.run(inputs));
+  if (isFailure(got)) return got;
+  const ff = forwardOracle(got, ref, scale, side);
+  if (ff) return ff;
+  if (opts.threads2 && opts.target !== 'webgpu') {
+    const f = await threads2(model, train, inputs, got);
+    if (f) return f;
+  }
+  if (train) {
+    // stop_gradient's gradient leaves out a dependence on purpose; random draws differ per evaluation.
+    const fd = /\b(stop_gradient|dropout|rand_like)\b/.test(c.source)
+      ? undefined
+      : await finiteDifferences(model, train.minimize, inputs, params, c, scale);
+    if (fd) return fd;
+    return await trainOracle(m, model, train, c, params, scale, side);
+  }
+  return undefined;
 }
 
 /**
@@ -357,45 +304,6 @@ async function threads2(
   } finally {
     m2.dispose();
   }
-}
-
-async function trainOracle(
-  m: Model,
-  model: CheckedModel,
-  train: CheckedTrain,
-  c: Case,
-  params: Record<string, Tensor>,
-  scale: number,
-): Promise<Failure | undefined> {
-  const step = await stage('train step', () => buildTrainStep(model, train));
-  if (isFailure(step)) return step;
-  const batch = caseInputs(model, { dataSeed: c.dataSeed + 1, batch: c.batch });
-  const ref = await stage('reference step', () =>
-    referenceTrainStep(step, {
-      params: new Map([...refMap(params), ...initialState(step)]),
-      batch: refMap(batch),
-      scalars: stepScalars(step, 1),
-      seed: stepSeed(0, 1),
-      ...(step.plain && { refresh: stepRefreshes(step, 1) }),
-    }),
-  );
-  if (isFailure(ref)) return ref;
-  const loss = await stage('step', () => m.step(batch));
-  if (isFailure(loss)) return loss;
-  const tol = FWD_TOL * scale;
-  const dl = compare([loss], [ref.loss], tol, tol * (1 + Math.abs(ref.loss)));
-  if (dl) return { kind: 'train', where: 'loss', detail: `loss${dl}` };
-  const after = await stage('params after step', () => m.getParams({ state: false }));
-  if (isFailure(after)) return after;
-  const lr = Number(/\blr = ([0-9.e-]+)/.exec(c.source)?.[1] ?? '0.01');
-  for (const name of step.trainable) {
-    const want = ref.params.get(name);
-    const got = after[name];
-    if (!want || !got) return { kind: 'train', where: 'params', detail: `param ${name} missing` };
-    const d = compare(got.data, want.data, 1e-3 * scale, (5 * lr + 1e-4) * scale);
-    if (d) return { kind: 'train', where: 'params', detail: `${name}${d}` };
-  }
-  return undefined;
 }
 
 // ---------------------------------------------------------------- never crash
