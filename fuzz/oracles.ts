@@ -26,7 +26,7 @@ import { runProgram } from '../compiler/kernel/interpret.js';
 import { initialState, referenceTrainStep, stepRefreshes, stepScalars } from '../compiler/train-reference.js';
 import { buildTrainStep } from '../compiler/train-step.js';
 import { evalShape } from '../compiler/types.js';
-import { buildArtifact } from '../targets/artifact.js';
+import { type Artifact, buildArtifact } from '../targets/artifact.js';
 import { wasmTarget } from '../targets/wasm/target.js';
 import type { Tensor } from '../runtime/executor.js';
 import { KilnRuntimeError, type Model, loadArtifact, stepSeed } from '../runtime/index.js';
@@ -48,6 +48,8 @@ export interface OracleOptions {
   readonly train?: boolean;
   /** Scales every tolerance (default 1; 0 asks for exact agreement, which shows the oracles can fail). */
   readonly tolScale?: number;
+  /** Given the 1-thread artifact the oracles built and the case's inputs, so the file-mutant oracle (mutate-files.ts) need not compile again. */
+  readonly onArtifact?: (artifact: Artifact, inputs: Record<string, Tensor>) => void;
 }
 
 export interface Case {
@@ -144,9 +146,15 @@ function maxAbs(xs: ArrayLike<number>): number {
   return m;
 }
 
-async function load(model: CheckedModel, train: CheckedTrain | undefined, threads: number): Promise<Model> {
+async function load(
+  model: CheckedModel,
+  train: CheckedTrain | undefined,
+  threads: number,
+  onArtifact?: (a: Artifact) => void,
+): Promise<Model> {
   const c = compile(model, train, { target: 'wasm' });
   const artifact = buildArtifact(c, wasmTarget({ relaxedSimd: false, threads: threads > 1 }), { seed: 1 });
+  onArtifact?.(artifact);
   return loadArtifact(artifact, { threads });
 }
 
@@ -167,7 +175,8 @@ export async function runOracles(c: Case, opts: OracleOptions = {}): Promise<Fai
     return { kind: 'check', where: 'check', detail: result.diagnostics.map(formatDiagnostic).join('\n') };
   const model = result.models[0]!;
   const train = opts.train === false ? undefined : result.trains.find((t) => t.model === model.name);
-  const m = await stage('compile', () => load(model, train, 1));
+  const onArtifact = opts.onArtifact && ((a: Artifact) => opts.onArtifact!(a, caseInputs(model, c)));
+  const m = await stage('compile', () => load(model, train, 1, onArtifact));
   if (isFailure(m)) return m;
   try {
     const inputs = caseInputs(model, c);
