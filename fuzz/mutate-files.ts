@@ -526,16 +526,8 @@ function buildCase(c: Case): FileMutantOptions['built'] {
   return { artifact, inputs: caseInputs(model, c) };
 }
 
-/** Where mutants are written: memory-backed where there is /dev/shm (a disk costs ms per file), one directory per thread. */
-let scratch: string | undefined;
-function scratchDir(): string {
-  if (scratch === undefined || !existsSync(scratch)) {
-    scratch = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'kiln-fuzz-'));
-    const dir = scratch;
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-  }
-  return scratch;
-}
+/** Where mutants are written: memory-backed where there is /dev/shm (a disk costs ms per file). */
+const SCRATCH = existsSync('/dev/shm') ? '/dev/shm' : tmpdir();
 
 function writeAll(dir: string, files: ReadonlyMap<string, Uint8Array>): void {
   for (const [name, bytes] of files) {
@@ -591,7 +583,8 @@ export async function fileMutantOracle(
     data.files.set(file, bytes);
     mutant = { part, format, file, mutation, bytes };
   }
-  const dir = join(scratchDir(), 'case');
+  // A directory per call, removed after it: a worker terminated mid-call leaves at most one.
+  const dir = mkdtempSync(join(SCRATCH, 'kiln-fuzz-'));
   const where = part === 'artifact' ? 'artifact mutant' : `data mutant: ${mutant.format}`;
   const start = Date.now();
   try {
