@@ -1,7 +1,9 @@
 // One fuzzing step and what a campaign does with a failure. A program's seed
 // is a hash of the campaign seed and its index, so any program of a campaign
 // can be regenerated alone; every program also feeds one malformed text
-// (a mutant of its source, or random bytes) to the never-crash oracle.
+// (a mutant of its source, or random bytes) to the never-crash oracle, and
+// one damaged file (its artifact or its inputs as a data file, alternately)
+// to the file-mutant oracle (mutate-files.ts).
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -22,6 +24,7 @@ import {
   runOracles,
   sameFailure,
 } from './oracles.js';
+import { type FileMutant, type FileMutantOptions, fileMutantOracle } from './mutate-files.js';
 import { shrink } from './shrink.js';
 import { candidateSeed } from './steer.js';
 
@@ -36,6 +39,8 @@ export interface ProgramResult {
   readonly failed?: Case;
   /** Why the target under test cleanly refused the program (webgpu: a device limit, say), which was then skipped. */
   readonly refused?: string;
+  /** The damaged file of a file-mutant failure. */
+  readonly mutant?: FileMutant;
 }
 
 /** The seed of program `index` of a campaign seeded `seed`, unsteered. */
@@ -58,16 +63,24 @@ export async function fuzzOne(
   const c: Case = { source: g.source, dataSeed: s, batch: 1 + (s % MAX_B) };
   let kernels: KernelCoverage = { pairs: [], templates: [] };
   let refused: string | undefined;
+  let built: FileMutantOptions['built'];
   const failure = await runOracles(c, {
     ...opts,
     onKernels: (ps: readonly KernelProgram[]) => (kernels = kernelCoverage(ps)),
     onRefusal: (why) => (refused = why),
+    onArtifact: (artifact, inputs) => (built = { artifact, inputs }),
   });
   const result = { index, seed: s, builtins: g.builtins, kernels, ...(refused !== undefined && { refused }) };
   if (failure) return { ...result, failure, failed: c };
   const text = index % 4 === 3 ? randomBytes(s, 1 + (s % 200)) : mutate(g.source, s);
   const crash = await neverCrash(text);
   if (crash) return { ...result, failure: crash, failed: { ...c, source: text } };
+  const part = index % 2 === 0 ? 'artifact' : 'data';
+  const damaged = await fileMutantOracle(c, s, { part, ...(built && { built }) });
+  if (damaged) {
+    const { mutant, ...failure } = damaged;
+    return { ...result, failure, failed: c, mutant };
+  }
   return result;
 }
 
@@ -82,8 +95,8 @@ export async function shrinkFailure(
   maxTries = 300,
 ): Promise<string> {
   // A program that does not check cannot be told apart from its broken shrinks;
-  // a malformed text is kept as it is.
-  if (failure.kind === 'check' || failure.where.startsWith('front end') || failure.where.startsWith('compile mutant'))
+  // a malformed text is kept as it is, and so is the program of a damaged file.
+  if (failure.kind === 'check' || /^(front end|compile mutant|artifact mutant|data mutant)/.test(failure.where))
     return c.source;
   const r = await shrink(
     c.source,
@@ -103,8 +116,9 @@ function stTensor(t: Tensor): StTensor {
 
 /**
  * Writes `<dir>/<kind>-<seed>.kiln` (shrunk), `.orig.kiln`, `.safetensors`
- * (the inputs, when the program checks) and `.txt` (the failure); returns the
- * `.kiln` path.
+ * (the inputs, when the program checks), `.mutant.<file>` (the damaged file
+ * of a file-mutant failure, e.g. `.mutant.manifest.json`) and `.txt` (the
+ * failure); returns the `.kiln` path.
  */
 export async function writeFailure(dir: string, r: ProgramResult, shrunk: string): Promise<string> {
   mkdirSync(dir, { recursive: true });
@@ -122,12 +136,19 @@ export async function writeFailure(dir: string, r: ProgramResult, shrunk: string
       encodeSafetensors(new Map(Object.entries(inputs).map(([k, t]) => [k, stTensor(t)]))),
     );
   }
+  const m = r.mutant;
+  if (m) writeFileSync(`${base}.mutant.${m.file.replace(/^.*\//, '')}`, m.bytes);
   writeFileSync(
     `${base}.txt`,
     [
       `kind: ${f.kind}`,
       `where: ${f.where}`,
       `program: index ${r.index}, seed ${r.seed}; B = ${c.batch}, data seed ${c.dataSeed}`,
+      ...(m
+        ? [
+            `damaged: ${m.part === 'artifact' ? 'artifact' : `${m.format} data`} file ${m.file} (${m.mutation}); the program compiled with \`kiln compile --seed 1 --no-threads\`, the rest of the files undamaged (fuzzOne ${r.index} regenerates them)`,
+          ]
+        : []),
       '',
       f.detail,
       '',

@@ -19,7 +19,7 @@ import { type Compilation, compile } from '../compiler/compile.js';
 import { type RefTensor, evaluate } from '../compiler/interpret.js';
 import { runProgram } from '../compiler/kernel/interpret.js';
 import type { KernelProgram } from '../compiler/kernel/kir.js';
-import { buildArtifact } from '../targets/artifact.js';
+import { type Artifact, buildArtifact } from '../targets/artifact.js';
 import { wasmTarget } from '../targets/wasm/target.js';
 import type { Tensor } from '../runtime/executor.js';
 import { type Model, loadArtifact } from '../runtime/index.js';
@@ -65,6 +65,8 @@ export interface OracleOptions {
   readonly onKernels?: (programs: readonly KernelProgram[]) => void;
   /** Told why when the webgpu target cleanly refuses the program (then skipped: not a failure). */
   readonly onRefusal?: (reason: string) => void;
+  /** Given the 1-thread artifact the oracles built and the case's inputs, so the file-mutant oracle (mutate-files.ts) need not compile again. */
+  readonly onArtifact?: (artifact: Artifact, inputs: Record<string, Tensor>) => void;
 }
 
 /** The kernel interpreter against the graph interpreter: both float64, apart only by reassociation. */
@@ -83,17 +85,21 @@ function referenceEnv(model: CheckedModel, inputs: Record<string, Tensor>, param
   return { inputs: given, params: refMap(params), dims };
 }
 
-/** The program as a wasm artifact (params seeded 1), loaded on `threads` threads; its kernel programs told to `onKernels`. */
+/** The program as a wasm artifact (params seeded 1), loaded on `threads` threads; its kernel programs and artifact told to the hooks. */
 async function load(
   model: CheckedModel,
   train: CheckedTrain | undefined,
   threads: number,
-  onKernels?: OracleOptions['onKernels'],
+  hooks: {
+    readonly onKernels?: OracleOptions['onKernels'];
+    readonly onArtifact?: (a: Artifact) => void;
+  } = {},
 ): Promise<Model> {
   const c = compile(model, train, { target: 'wasm' });
   const step = c.step?.kind === 'built' ? [c.step.stages, ...(c.step.plain ? [c.step.plain] : [])] : [];
-  onKernels?.([c.forward, ...step].map((p) => p.fusion.program));
+  hooks.onKernels?.([c.forward, ...step].map((p) => p.fusion.program));
   const artifact = buildArtifact(c, wasmTarget({ relaxedSimd: false, threads: threads > 1 }), { seed: 1 });
+  hooks.onArtifact?.(artifact);
   return loadArtifact(artifact, { threads });
 }
 
@@ -111,9 +117,10 @@ export async function runOracles(c: Case, opts: OracleOptions = {}): Promise<Fai
     if (isFailure(device)) return device;
   }
   const side = gpu ? WEBGPU_SIDE : WASM_SIDE;
+  const onArtifact = opts.onArtifact && ((a: Artifact) => opts.onArtifact!(a, caseInputs(model, c)));
   try {
     const m = await side.stage('compile', () =>
-      gpu ? loadWebGpu(model, train) : load(model, train, 1, opts.onKernels),
+      gpu ? loadWebGpu(model, train) : load(model, train, 1, { onKernels: opts.onKernels, onArtifact }),
     );
     if (isFailure(m)) return m;
     try {

@@ -22,6 +22,8 @@ export interface WasmApi {
   readonly Memory: new (d: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
   compile(bytes: Uint8Array): Promise<WasmModule>;
   instantiate(module: WasmModule, imports: object): Promise<{ readonly exports: Record<string, unknown> }>;
+  /** What a trap throws (unreachable, an out-of-bounds access, ...). */
+  readonly RuntimeError: abstract new (...args: never[]) => Error;
 }
 export const wasmApi = (): WasmApi => {
   const api = (globalThis as unknown as { WebAssembly?: WasmApi }).WebAssembly;

@@ -83,11 +83,17 @@ export async function createWasmBackend(
     ...(mem.max !== undefined && { maximum: mem.max }),
     ...(threaded && { shared: true }),
   });
-  const instance = await WA.instantiate(module, { env: { memory } });
-  const exports = instance.exports as Record<string, unknown>;
+  let instance: { readonly exports: Record<string, unknown> };
+  try {
+    instance = await WA.instantiate(module, { env: { memory } });
+  } catch (e) {
+    // A start function that traps, a data segment out of bounds: the module is not one Kiln wrote.
+    throw new ArtifactError(`${codeSource}: cannot instantiate the module (${(e as Error).message})`);
+  }
+  const exports = instance.exports;
   checkExports(manifest, exports, codeSource);
 
-  const backend = new WasmBackend(manifest, module, memory, exports, layout, threads);
+  const backend = new WasmBackend(manifest, module, memory, exports, layout, threads, codeSource);
   backend.writeParams(params);
   return backend;
 }
@@ -126,6 +132,7 @@ class WasmBackend implements Backend {
     exports: Record<string, unknown>,
     private readonly params: ParamLayout,
     readonly threads: number,
+    private readonly codeSource: string,
   ) {
     const programs = manifestPrograms(manifest);
     const entries = [...new Set(programs.flatMap((p) => p.spec.kernels.map((k) => k.entry)))];
@@ -153,7 +160,17 @@ class WasmBackend implements Backend {
   ): Promise<Record<string, Tensor>> {
     const p = this.programs.get(program);
     if (!p) throw new KilnRuntimeError(`the artifact has no ${program} program`);
-    return p.call(given, scalars, want);
+    try {
+      return await p.call(given, scalars, want);
+    } catch (e) {
+      // Kiln's kernels never trap (their memory is planned, their ids clamped): a trap means a module
+      // that is not the one compiled for this manifest, e.g. a damaged model.wasm (it has no checksum).
+      if (e instanceof wasmApi().RuntimeError)
+        throw new ArtifactError(
+          `${this.codeSource}: the ${program} program trapped (${e.message}); the module is damaged or was not compiled with this manifest`,
+        );
+      throw e;
+    }
   }
 
   inputViews(program: ProgramName, shapes: Readonly<Record<string, readonly number[]>>): Record<string, TensorData> {

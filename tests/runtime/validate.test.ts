@@ -233,6 +233,25 @@ describe('loading a bad artifact', () => {
     await loadRejects({ ...a, manifest: m }, "model.wasm: no exported function 'nope' for forward.kernels[0]");
   });
 
+  // Found by the file-mutant fuzzer (fuzz/mutate-files.ts): model.wasm with a run of bytes zeroed
+  // inside a function body still validates (0x00 is `unreachable`), and the first call trapped with a
+  // bare WebAssembly RuntimeError, which `kiln run` reported as an internal error.
+  it('names the module when a damaged one traps', async () => {
+    const a = good();
+    const m = await loadArtifact({ ...a, code: unreachableBodies(a.code) }, { threads: 1 });
+    try {
+      const x = { data: new Float32Array(2 * 784), shape: [2, 784] };
+      const y = { data: new Int32Array(2), shape: [2] };
+      const run = m.run({ x, y });
+      await expect(run).rejects.toThrow(ArtifactError);
+      await expect(run).rejects.toThrow(
+        'model.wasm: the forward program trapped (unreachable); the module is damaged or was not compiled with this manifest',
+      );
+    } finally {
+      m.dispose();
+    }
+  });
+
   it('rejects params whose shape does not match the manifest', async () => {
     const a = good();
     const { tensors } = decodeSafetensors(a.params);
@@ -286,3 +305,31 @@ describe('loading a bad artifact', () => {
     );
   });
 });
+
+/** `code` with every function body's instructions zeroed (the final `end` kept): `unreachable`s, a valid module that traps. */
+function unreachableBodies(code: Uint8Array): Uint8Array {
+  const out = code.slice();
+  let pos = 8;
+  const u32 = () => {
+    let v = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = out[pos++]!;
+      v += (b & 0x7f) * 2 ** shift;
+      if ((b & 0x80) === 0) return v;
+    }
+  };
+  while (pos < out.length) {
+    const id = out[pos++]!;
+    const size = u32();
+    const end = pos + size;
+    if (id === 10)
+      for (let n = u32(); n > 0; n--) {
+        const body = u32();
+        // Locals declaration count 0, then unreachable... up to the body's `end`.
+        out.fill(0, pos, pos + body - 1);
+        pos += body;
+      }
+    pos = end;
+  }
+  return out;
+}
