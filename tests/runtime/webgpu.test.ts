@@ -15,6 +15,8 @@ import { buildTrainStep } from '../../compiler/train-step.js';
 import type { Tensor } from '../../runtime/executor.js';
 import { ArtifactError, type Model, loadArtifact, loadModel } from '../../runtime/index.js';
 import { writeArtifact } from '../../targets/artifact.js';
+import { cachedPipelines, webgpuTesting } from '../../runtime/webgpu/backend.js';
+import { leaseGpuDevice } from '../../runtime/webgpu/device.js';
 import { webgpuSuite } from '../helpers/webgpu.js';
 import { artifactOf, expectAllClose, expectStepsMatchReference, example, randomInputs, refMap } from './helpers.js';
 
@@ -68,6 +70,36 @@ webgpuSuite('the runtime on webgpu', () => {
       await expectStepsMatchReference(m, step, (t) => randomInputs(ex.model, 5, t, 10), 3, `${file} `);
     },
   );
+
+  it("a device's pipeline cache keeps the most recently used; a model keeps its own", async () => {
+    const lease = await leaseGpuDevice();
+    webgpuTesting.pipelineCacheSize = 2;
+    try {
+      const file = 'examples/linear_regression.kiln';
+      const m = await loadArtifact(artifactOf(file, { target: 'webgpu' }));
+      try {
+        expect(cachedPipelines(lease.handle.device)).toBeLessThanOrEqual(2);
+        const inputs = randomInputs(example(file).model, 3, 5);
+        const want = await referenceRun(file, m, inputs);
+        // Both models run their own pipelines, whichever the cache dropped.
+        const again = await loadArtifact(artifactOf(file, { target: 'webgpu' }));
+        try {
+          for (const model of [m, again]) {
+            const got = await model.run(inputs);
+            for (const [name, w] of want) expectAllClose(`${name}`, got[name]!.data, w.data, 1e-4, 1e-5);
+          }
+        } finally {
+          again.dispose();
+        }
+        expect(cachedPipelines(lease.handle.device)).toBeLessThanOrEqual(2);
+      } finally {
+        m.dispose();
+      }
+    } finally {
+      delete webgpuTesting.pipelineCacheSize;
+      lease.release();
+    }
+  });
 
   it('getParams/setParams round trip through GPU buffers; a written artifact loads from disk', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'kiln-gpu-'));
