@@ -209,8 +209,13 @@ export interface Manifest {
   readonly version: 1;
   readonly model: string;
   readonly target: 'wasm' | 'webgpu';
-  /** File names relative to the artifact directory. */
-  readonly files: { readonly code: string; readonly params: string };
+  /**
+   * File names relative to the artifact directory; `codeXxh32`, the code file's xxHash32
+   * (runtime/checksum.ts), which the runtime checks before compiling it: a damaged module can
+   * still validate and then loop forever or compute wrongly. Artifacts of earlier Kiln versions
+   * have none and load as before.
+   */
+  readonly files: { readonly code: string; readonly params: string; readonly codeXxh32?: string };
   /** Linear memory (wasm): the runtime's first usable byte (16-aligned; the code's own data lies below); 0 for webgpu. */
   readonly memory: { readonly base: number };
   readonly inputs: readonly TensorSpec[];

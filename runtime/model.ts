@@ -43,6 +43,7 @@ import {
 import { hostScalars, refreshesAt } from './optimizers/host-scalars.js';
 import { resolveHyperparameters } from './optimizers/resolve.js';
 import type { HyperValue } from './optimizers/spec.js';
+import { checksumOf } from './checksum.js';
 import { SafetensorsError, type StTensor, decodeSafetensors } from './safetensors.js';
 import { isNode } from './threads.js';
 import {
@@ -217,6 +218,10 @@ async function instantiate<T extends ModelTypes>(
   opts: LoadOptions,
   src: ArtifactSources,
 ): Promise<Model<T>> {
+  // Before anything compiles it: a damaged module may still validate, then loop or trap.
+  const digest = manifest.files.codeXxh32;
+  if (digest !== undefined && checksumOf(code) !== digest)
+    throw new ArtifactError(`${src.code} is damaged (checksum mismatch)`);
   let tensors: Map<string, StTensor>;
   try {
     tensors = decodeSafetensors(paramBytes, src.params, { verify: true }).tensors;

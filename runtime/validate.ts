@@ -222,14 +222,17 @@ export function validateManifest(json: unknown, source: string): Manifest {
   );
   const model = c.str(top['model'], 'model');
   const target = c.oneOf(top['target'], 'target', ['wasm', 'webgpu'] as const);
-  const f = c.obj(top['files'], 'files', ['code', 'params']);
+  const f = c.obj(top['files'], 'files', ['code', 'params'], ['codeXxh32']);
   const file = (k: string) => {
     const name = c.str(f[k], `files.${k}`);
     if (!FILE_NAME.test(name) || name === '.' || name === '..')
       c.fail(`files.${k}`, `'${name}' must be a plain file name inside the artifact directory`);
     return name;
   };
-  const files = { code: file('code'), params: file('params') };
+  const digest = f['codeXxh32'] === undefined ? undefined : c.str(f['codeXxh32'], 'files.codeXxh32');
+  if (digest !== undefined && !/^[0-9a-f]{8}$/.test(digest))
+    c.fail('files.codeXxh32', `expected 8 lowercase hex digits, got ${show(digest)}`);
+  const files = { code: file('code'), params: file('params'), ...(digest !== undefined && { codeXxh32: digest }) };
   const mem = c.obj(top['memory'], 'memory', ['base']);
   const base = c.int(mem['base'], 'memory.base', 0, MAX_ADDRESS - 1);
   if (base % 16 !== 0) c.fail('memory.base', `${base} is not a multiple of 16`);

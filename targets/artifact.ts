@@ -39,6 +39,7 @@ import type {
   TensorSpec,
   TrainSpec,
 } from '../runtime/manifest.js';
+import { checksumOf } from '../runtime/checksum.js';
 import { encodeSafetensors, type StTensor } from '../runtime/safetensors.js';
 import { MANIFEST_FORMAT, MANIFEST_VERSION } from '../runtime/validate.js';
 import { loadTarget } from './index.js';
@@ -151,7 +152,7 @@ export function buildArtifact(c: Compilation, target: Target, opts: ArtifactOpti
     version: MANIFEST_VERSION,
     model: model.name,
     target: c.target,
-    files: { code: code.file, params: PARAMS_FILE },
+    files: { code: code.file, params: PARAMS_FILE, codeXxh32: checksumOf(code.bytes) },
     memory: { base: code.base },
     inputs,
     outputs,

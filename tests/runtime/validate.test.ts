@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type ArtifactFiles, loadArtifact, loadModel } from '../../runtime/model.js';
 import { decodeSafetensors, encodeSafetensors } from '../../runtime/safetensors.js';
+import type { Manifest } from '../../runtime/manifest.js';
 import { ArtifactError, validateManifest } from '../../runtime/validate.js';
 import { writeArtifact } from '../../targets/artifact.js';
 import { artifactFor, artifactOf } from './helpers.js';
@@ -214,8 +215,10 @@ describe('loading a bad artifact', () => {
     return { manifest: a.manifest, code: a.code, params: a.params };
   };
 
-  it('rejects a truncated module', async () => {
-    const a = good();
+  it('rejects a truncated module (by its checksum; without one, as not a module)', async () => {
+    const checked = good();
+    await loadRejects({ ...checked, code: checked.code.slice(0, 100) }, 'model.wasm is damaged (checksum mismatch)');
+    const a = unchecked(checked);
     await loadRejects(
       { ...a, code: a.code.slice(0, Math.floor(a.code.length / 2)) },
       /^model\.wasm: not a valid WebAssembly module/,
@@ -236,8 +239,23 @@ describe('loading a bad artifact', () => {
   // Found by the file-mutant fuzzer (fuzz/mutate-files.ts): model.wasm with a run of bytes zeroed
   // inside a function body still validates (0x00 is `unreachable`), and the first call trapped with a
   // bare WebAssembly RuntimeError, which `kiln run` reported as an internal error.
-  it('names the module when a damaged one traps', async () => {
+  // Found by the wasm campaign's file mutants: one flipped bit in model.wasm made `kiln run` loop
+  // forever (the module validated). The manifest now carries the module's xxHash32, checked first.
+  it('refuses a damaged module by its checksum before compiling it; a malformed checksum is refused', async () => {
     const a = good();
+    expect(a.manifest.files.codeXxh32).toMatch(/^[0-9a-f]{8}$/);
+    const flipped = a.code.slice();
+    flipped[flipped.length - 5]! ^= 0x10;
+    await loadRejects({ ...a, code: flipped }, 'model.wasm is damaged (checksum mismatch)');
+    await loadRejects({ ...a, code: unreachableBodies(a.code) }, 'model.wasm is damaged (checksum mismatch)');
+    await loadRejects(
+      { ...a, manifest: { ...a.manifest, files: { ...a.manifest.files, codeXxh32: 'XYZ' } } },
+      'files.codeXxh32: expected 8 lowercase hex digits, got "XYZ"',
+    );
+  });
+
+  it('names the module when a damaged one traps (an artifact without the checksum, as earlier versions wrote)', async () => {
+    const a = unchecked(good());
     const m = await loadArtifact({ ...a, code: unreachableBodies(a.code) }, { threads: 1 });
     try {
       const x = { data: new Float32Array(2 * 784), shape: [2, 784] };
@@ -301,10 +319,24 @@ describe('loading a bad artifact', () => {
     writeFileSync(path, text);
     writeFileSync(join(dir, 'model.wasm'), Buffer.from([0, 0x61, 0x73, 0x6d, 1, 0, 0, 0, 1, 200]));
     await expect(loadModel(dir, { threads: 1 })).rejects.toThrow(
+      `${join(dir, 'model.wasm')} is damaged (checksum mismatch)`,
+    );
+    const json = JSON.parse(text) as Manifest;
+    writeFileSync(
+      path,
+      JSON.stringify(unchecked({ manifest: json, code: new Uint8Array(), params: new Uint8Array() }).manifest),
+    );
+    await expect(loadModel(dir, { threads: 1 })).rejects.toThrow(
       `${join(dir, 'model.wasm')}: not a valid WebAssembly module`,
     );
   });
 });
+
+/** The artifact as earlier Kiln versions wrote it: no checksum of its code in the manifest. */
+function unchecked<A extends ArtifactFiles & { readonly manifest: Manifest }>(a: A): A {
+  const { codeXxh32: _, ...files } = a.manifest.files;
+  return { ...a, manifest: { ...a.manifest, files } };
+}
 
 /** `code` with every function body's instructions zeroed (the final `end` kept): `unreachable`s, a valid module that traps. */
 function unreachableBodies(code: Uint8Array): Uint8Array {
