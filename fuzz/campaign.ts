@@ -19,6 +19,7 @@ import {
   type OracleOptions,
   caseInputs,
   mutate,
+  fwdrevStats,
   neverCrash,
   randomBytes,
   runOracles,
@@ -37,6 +38,8 @@ export interface ProgramResult {
   readonly failure?: Failure;
   /** The case that failed (the generated program, or the malformed text for a never-crash failure). */
   readonly failed?: Case;
+  /** Forward and reverse mode met a singular point (one NaN, one finite): not compared (oracles.ts fwdrev). */
+  readonly singular?: boolean;
   /** Why the target under test cleanly refused the program (webgpu: a device limit, say), which was then skipped. */
   readonly refused?: string;
   /** The damaged file of a file-mutant failure. */
@@ -64,13 +67,21 @@ export async function fuzzOne(
   let kernels: KernelCoverage = { pairs: [], templates: [] };
   let refused: string | undefined;
   let built: FileMutantOptions['built'];
+  const singularBefore = fwdrevStats.singular;
   const failure = await runOracles(c, {
     ...opts,
     onKernels: (ps: readonly KernelProgram[]) => (kernels = kernelCoverage(ps)),
     onRefusal: (why) => (refused = why),
     onArtifact: (artifact, inputs) => (built = { artifact, inputs }),
   });
-  const result = { index, seed: s, builtins: g.builtins, kernels, ...(refused !== undefined && { refused }) };
+  const result = {
+    index,
+    seed: s,
+    builtins: g.builtins,
+    kernels,
+    ...(refused !== undefined && { refused }),
+    ...(fwdrevStats.singular > singularBefore && { singular: true }),
+  };
   if (failure) return { ...result, failure, failed: c };
   const text = index % 4 === 3 ? randomBytes(s, 1 + (s % 200)) : mutate(g.source, s);
   const crash = await neverCrash(text);

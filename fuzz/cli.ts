@@ -57,7 +57,7 @@ interface Reached {
 
 type Message =
   | { readonly type: 'start'; readonly index: number; readonly seed: number; readonly source: string }
-  | ({ readonly type: 'done'; readonly refused?: string } & Reached)
+  | ({ readonly type: 'done'; readonly refused?: string; readonly singular?: boolean } & Reached)
   | ({
       readonly type: 'failure';
       readonly kind: string;
@@ -105,7 +105,13 @@ async function work(job: Job): Promise<void> {
     const r = await fuzzOne(job.seed, i, opts, g);
     if (!r.failure) {
       const refused = r.refused !== undefined ? { refused: r.refused } : {};
-      parentPort!.postMessage({ type: 'done', builtins: r.builtins, kernels: r.kernels, ...refused } satisfies Message);
+      parentPort!.postMessage({
+        type: 'done',
+        builtins: r.builtins,
+        kernels: r.kernels,
+        ...refused,
+        ...(r.singular && { singular: true }),
+      } satisfies Message);
       continue;
     }
     const shrunk = await shrinkFailure(r.failed!, r.failure, opts);
@@ -141,6 +147,8 @@ async function main(opts: Options): Promise<number> {
   /** Programs the target refused, by reason (numbers blanked, so reasons that differ only in sizes group). */
   const refusals = new Map<string, number>();
   let refused = 0;
+  /** Programs whose forward-vs-reverse comparison met a singular point (oracles.ts fwdrev). */
+  let singular = 0;
   const line = () => {
     const s = (Date.now() - start) / 1000;
     const all = [...BUILTINS.keys()];
@@ -160,6 +168,7 @@ async function main(opts: Options): Promise<number> {
     seconds: Math.round((Date.now() - start) / 1000),
     steer: opts.steer,
     threads2Every: opts.threads2Every,
+    fwdrevSingular: singular,
     failures,
     builtins: Object.fromEntries(builtins.rarest()),
     missed: missed(),
@@ -202,6 +211,7 @@ async function main(opts: Options): Promise<number> {
         builtins.add(m.builtins);
         pairs.add(m.kernels.pairs);
         templates.add(m.kernels.templates);
+        if (m.type === 'done' && m.singular) singular++;
         if (m.type === 'done' && m.refused !== undefined) {
           refused++;
           const why = m.refused.replace(/\d+/g, 'N');
@@ -233,6 +243,7 @@ async function main(opts: Options): Promise<number> {
   process.stdout.write(`kernel templates (rarest first): ${show(templates)}\n`);
   process.stdout.write(`fused pairs: ${pairs.counts.size}, the 40 rarest: ${show(pairs, 40)}\n`);
   for (const [why, n] of [...refusals].sort((a, b) => b[1] - a[1])) process.stdout.write(`  refused ${n}: ${why}\n`);
+  process.stdout.write(`forward vs reverse skipped at a singular point (one side NaN): ${singular} programs\n`);
   writeReport();
   for (const f of failures) process.stdout.write(`  ${f}\n`);
   return failures.length > 0 ? 1 : 0;

@@ -289,11 +289,25 @@ export async function finiteDifferences(
   return undefined;
 }
 
-/** The reference's jvp of the loss along t equals its gradient dotted with t (float64: tight). */
+/** Forward-vs-reverse comparisons skipped at a singular point (one side NaN or infinite), for the campaign's report. */
+export const fwdrevStats = { compared: 0, singular: 0 };
+
+/**
+ * The reference's jvp of the loss along t equals its gradient dotted with t (float64: tight).
+ * Where one is finite and the other not, the point is singular, not the rules wrong: std of
+ * values a clip saturated is 0, its derivative 0/0; reverse mode meets that NaN before the clip's
+ * mask, which selects it away, forward mode after, and keeps it (JAX and PyTorch alike). The
+ * campaign's fwdrev-2180989259. Such a program is counted and skipped.
+ */
 function fwdrev(ref: ReadonlyMap<string, RefTensor>): Failure | undefined {
   const j = ref.get('fwdrev_jvp');
   const g = ref.get('fwdrev_grad');
   if (!j || !g) return undefined;
+  if (j.data.some((v, i) => Number.isFinite(v) !== Number.isFinite(g.data[i]!))) {
+    fwdrevStats.singular++;
+    return undefined;
+  }
+  fwdrevStats.compared++;
   const d = compare(j.data, g.data, 1e-6, 1e-6 * (1 + maxAbs(g.data)));
   return d ? { kind: 'fwdrev', where: 'reference', detail: `jvp vs grad . t${d}` } : undefined;
 }

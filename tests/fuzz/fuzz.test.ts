@@ -9,7 +9,7 @@ import { compileSource } from '../../dsl/frontend.js';
 import { formatDiagnostic } from '../../dsl/source.js';
 import { fuzzOne, programSeed } from '../../fuzz/campaign.js';
 import { generate } from '../../fuzz/generate.js';
-import { compare, fdStats, mutate, neverCrash, randomBytes, runOracles } from '../../fuzz/oracles.js';
+import { compare, fdStats, fwdrevStats, mutate, neverCrash, randomBytes, runOracles } from '../../fuzz/oracles.js';
 import { cost, shrink } from '../../fuzz/shrink.js';
 
 const checks = (src: string) => compileSource('t.kiln', src).result.diagnostics.length === 0;
@@ -85,6 +85,24 @@ describe('a seeded short campaign', () => {
 `;
     expect(await runOracles({ source: src('cos(w)'), dataSeed: 1, batch: 3 })).toBeUndefined();
     expect((await runOracles({ source: src('sin(w)'), dataSeed: 1, batch: 3 }))?.kind).toBe('fwdrev');
+  });
+
+  // fwdrev-2180989259 (the 100k campaign): std of values a clip saturated; its derivative is 0/0,
+  // NaN in forward mode, selected away by the clip's mask in reverse mode. Counted, not failed.
+  it('the forward-vs-reverse oracle skips a singular point (std of a saturated clip), counting it', async () => {
+    const src = `model m(x: f32[B, 4]) {
+  param w: f32[4] = zeros
+  v = std(clip(x * 0.0 + w + 10.0, -3.0, 3.0), axis = 1)
+  lossv = mean(tanh(v)) + mean(w * w) * 0.1
+  output loss = lossv
+  output fwdrev_jvp = jvp(lossv, w, w * 0.5 + 1.0)
+  output fwdrev_grad = sum(grad(lossv, w) * (w * 0.5 + 1.0))
+}
+`;
+    const before = { ...fwdrevStats };
+    expect(await runOracles({ source: src, dataSeed: 1, batch: 2 })).toBeUndefined();
+    expect(fwdrevStats.singular - before.singular).toBe(1);
+    expect(fwdrevStats.compared - before.compared).toBe(0);
   });
 
   it('2 threads compute what 1 thread does', async () => {
