@@ -21,13 +21,7 @@ import { xxh32, xxh32Js } from '../dist/runtime/checksum.js';
 import { mulberry32 } from '../dist/runtime/mulberry32.js';
 import { readRegularFile } from '../dist/runtime/regular-file.js';
 import { decodeSafetensors, encodeSafetensors } from '../dist/runtime/safetensors.js';
-import {
-  readSafetensorsFile,
-  writeFileAtomic,
-  writeFileAtomicAsync,
-  writeSafetensorsFile,
-  writeSafetensorsFileAsync,
-} from '../dist/runtime/safetensors-node.js';
+import { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from '../dist/runtime/safetensors-node.js';
 import { fmt, formatTable, median } from './stats.mjs';
 
 const CHILD = process.argv[2] === '--child';
@@ -50,14 +44,12 @@ function params(mb) {
 }
 
 const save = (path, tensors, checksum) => writeSafetensorsFile(path, tensors, undefined, { checksum });
-/** The async writer: what checkpoints and `--params-out` use. */
-const saveAsync = (path, tensors, checksum) => writeSafetensorsFileAsync(path, tensors, undefined, { checksum });
 
-/** A writer's path with the checksum, the digest's placeholder left in place of the digest. */
-function saveUnhashed(path, tensors, writer = writeFileAtomic) {
+/** writeSafetensorsFile's path with the checksum, the digest's placeholder left in place of the digest. */
+function saveUnhashed(path, tensors) {
   const bytes = encodeSafetensors(tensors, undefined, { checksum: true, unsealed: true });
   const begin = Buffer.from(bytes.buffer, bytes.byteOffset, 100).indexOf('0'.repeat(16));
-  return writer(path, bytes, () => ({ begin, end: begin + 16 }));
+  writeFileAtomic(path, bytes, () => ({ begin, end: begin + 16 }));
 }
 
 const load = (path, verify) => (verify ? readSafetensorsFile(path) : decodeSafetensors(readRegularFile(path), path));
@@ -69,25 +61,18 @@ function time(f) {
   return performance.now() - t0;
 }
 
-/** ms of one call of a sync or async f (awaited). */
-async function timeAsync(f) {
-  const t0 = performance.now();
-  await f();
-  return performance.now() - t0;
-}
-
 /**
  * The fns run in turns (order rotating), after a warm-up: per fn, its ms in each round. The event loop
  * turns between runs, so that the writer's background flush can close its descriptor.
  */
 async function turns(fns) {
   const times = fns.map(() => []);
-  for (let i = 0; i < 20; i++) for (const f of fns) await f();
+  for (let i = 0; i < 20; i++) fns.forEach((f) => f());
   for (let r = 0; r < RUNS; r++) {
     for (let i = 0; i < fns.length; i++) {
       const j = (i + r) % fns.length;
       await setImmediate();
-      times[j].push(await timeAsync(fns[j]));
+      times[j].push(time(fns[j]));
     }
   }
   return times;
@@ -99,11 +84,8 @@ function alone(f) {
   return median(Array.from({ length: RUNS }, () => time(f)));
 }
 
-/**
- * In a fresh process: ms of its first save and load (modes 'without', 'with'; 'async-without',
- * 'async-with': the async writer), or of its first hash of 1 MB.
- */
-async function child(dir, mode) {
+/** In a fresh process: ms of its first save and load (modes 'without', 'with'), or of its first hash of 1 MB. */
+function child(dir, mode) {
   if (mode === 'js' || mode === 'simd') {
     const bytes = new Uint8Array(2 ** 20 + 3).map((_, i) => i * 7);
     console.log(JSON.stringify({ hash: time(() => (mode === 'js' ? xxh32Js : xxh32)(bytes)) }));
@@ -111,10 +93,8 @@ async function child(dir, mode) {
   }
   const tensors = params(MB);
   const path = join(dir, `${mode}.safetensors`);
-  const on = mode.endsWith('-with') || mode === 'with';
-  const write = mode.startsWith('async') ? saveAsync : save;
-  const saved = await timeAsync(() => write(path, tensors, on));
-  console.log(JSON.stringify({ save: saved, load: time(() => load(path, on)) }));
+  const on = mode === 'with';
+  console.log(JSON.stringify({ save: time(() => save(path, tensors, on)), load: time(() => load(path, on)) }));
 }
 
 /** Per mode, the median of what FRESH fresh processes report, the modes taking turns. */
@@ -148,20 +128,15 @@ async function main() {
       () => saveUnhashed(plain, tensors),
       () => save(summed, tensors, true),
     ]);
-    const [asyncOff, asyncSkip, asyncOn] = await turns([
-      () => saveAsync(plain, tensors, false),
-      () => saveUnhashed(plain, tensors, writeFileAtomicAsync),
-      () => saveAsync(summed, tensors, true),
-    ]);
     const [loadOff, loadOn] = await turns([() => load(summed, false), () => load(summed, true)]);
     const bytes = readRegularFile(summed);
     const hashJs = alone(() => xxh32Js(bytes));
     const hashSimd = alone(() => xxh32(bytes));
-    const first = fresh(dir, ['without', 'with', 'async-without', 'async-with']);
+    const first = fresh(dir, ['without', 'with']);
     const firstHash = fresh(dir, ['js', 'simd']);
-    const firstRow = (key, prefix = '') => {
-      const [off, on] = [first(`${prefix}without`, key), first(`${prefix}with`, key)];
-      return [`first ${prefix}${key}, ${FRESH} processes`, fmt(off), '', fmt(on), (on / off).toFixed(3)];
+    const firstRow = (key) => {
+      const [off, on] = [first('without', key), first('with', key)];
+      return [`first ${key}, ${FRESH} processes`, fmt(off), '', fmt(on), (on / off).toFixed(3)];
     };
     const gbs = (ms) => `${fmt(bytes.length / ms / 1e6)} GB/s`;
     console.log(
@@ -179,17 +154,8 @@ async function main() {
             ...ratios(saveOff, saveOn),
             ...ratios(saveSkip, saveOn),
           ],
-          [
-            `async save, median of ${RUNS}`,
-            fmt(median(asyncOff)),
-            fmt(median(asyncSkip)),
-            fmt(median(asyncOn)),
-            ...ratios(asyncOff, asyncOn),
-            ...ratios(asyncSkip, asyncOn),
-          ],
           [`load, median of ${RUNS}`, fmt(median(loadOff)), '', fmt(median(loadOn)), ...ratios(loadOff, loadOn)],
           firstRow('save'),
-          firstRow('save', 'async-'),
           firstRow('load'),
         ],
       ),
@@ -206,5 +172,5 @@ async function main() {
   }
 }
 
-if (CHILD) await child(process.env.KILN_BENCH_DIR, process.argv[3]);
+if (CHILD) child(process.env.KILN_BENCH_DIR, process.argv[3]);
 else await main();

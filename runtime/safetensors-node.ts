@@ -10,7 +10,6 @@ import {
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { type FileHandle, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import { readRegularFile } from './regular-file.js';
 import {
@@ -137,11 +136,7 @@ export function writeFileAtomic(path: string, bytes: Uint8Array, seal?: Seal): v
     }
     throw new SafetensorsError(`cannot write ${path}: ${reason(e)}`);
   }
-  syncDirectory(dir);
-}
-
-/** Persists a rename in `dir`; best effort: not every platform lets a directory be opened and fsynced. */
-function syncDirectory(dir: string): void {
+  // Persist the rename itself; not every platform lets a directory be opened and fsynced.
   try {
     const dfd = openSync(dir, 'r');
     try {
@@ -152,61 +147,4 @@ function syncDirectory(dir: string): void {
   } catch {
     // best effort
   }
-}
-
-/**
- * writeSafetensorsFile for callers that can wait (a checkpoint between epochs, the trained params):
- * writeFileAtomicAsync, so the hash costs next to nothing (README "Damaged files").
- */
-export async function writeSafetensorsFileAsync(
-  path: string,
-  tensors: ReadonlyMap<string, StTensor> | Record<string, StTensor>,
-  metadata?: Record<string, string>,
-  opts: { readonly checksum?: boolean } = {},
-): Promise<void> {
-  const checksum = opts.checksum ?? true;
-  const bytes = encodeSafetensors(tensors, metadata, { checksum, unsealed: true });
-  await writeFileAtomicAsync(path, bytes, checksum ? sealChecksum : undefined);
-}
-
-/** `seal` fills in bytes before this offset (the digest leads the header); the rest goes out while it runs. */
-const SEALED_PREFIX = 4096;
-
-/** Writes bytes [begin, end) of `bytes` at the same offsets of the file. */
-async function writeRangeAsync(fh: FileHandle, bytes: Uint8Array, begin: number, end: number): Promise<void> {
-  for (let at = begin; at < end;) at += (await fh.write(bytes, at, end - at, at)).bytesWritten;
-}
-
-/**
- * writeFileAtomic without blocking: the bytes after the first 4 KiB go to the file on libuv's thread
- * pool while this thread runs `seal`, then the first 4 KiB (the digest in them) follow, and one
- * fdatasync makes both durable. The file is final before its only flush, so nothing is written
- * twice and nothing waits for the hash but the hash's own tail beyond the copy.
- */
-export async function writeFileAtomicAsync(path: string, bytes: Uint8Array, seal?: Seal): Promise<void> {
-  const dir = dirname(path);
-  const tmp = join(dir, `.${basename(path)}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`);
-  let fh: FileHandle | undefined;
-  try {
-    fh = await open(tmp, 'wx');
-    const split = seal ? Math.min(SEALED_PREFIX, bytes.length) : 0;
-    const rest = writeRangeAsync(fh, bytes, split, bytes.length);
-    let head = split;
-    try {
-      if (seal) head = Math.max(split, seal(bytes).end);
-    } finally {
-      // Settled before anything else touches fh, the seal failing or not.
-      await rest;
-    }
-    await writeRangeAsync(fh, bytes, 0, head);
-    await fh.datasync();
-    await fh.close();
-    fh = undefined;
-    await rename(tmp, path);
-  } catch (e) {
-    await fh?.close().catch(() => {});
-    await unlink(tmp).catch(() => {});
-    throw new SafetensorsError(`cannot write ${path}: ${reason(e)}`);
-  }
-  syncDirectory(dir);
 }

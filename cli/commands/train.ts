@@ -12,7 +12,7 @@ import { nonfiniteAllowed } from '../data/finite.js';
 import { checkLabels } from '../data/labels.js';
 import { type LoadedData, loadData } from '../data/load.js';
 import { FASHION_MNIST } from '../data/fashion-mnist.js';
-import { writeSafetensorsFileAsync } from '../../runtime/safetensors-node.js';
+import { writeSafetensorsFile } from '../../runtime/safetensors-node.js';
 import { writeFileAtomic } from '../train/atomic-write.js';
 import {
   type Checkpoint,
@@ -263,7 +263,7 @@ function saver(
 ): (reason: 'epoch' | 'end' | 'interrupt', s: Snapshot) => Promise<void> {
   return async (reason, s) => {
     const tensors = await trainer.state();
-    await saveCheckpoint(dir, {
+    saveCheckpoint(dir, {
       tensors,
       meta: {
         format: 'kiln-checkpoint',
@@ -337,7 +337,7 @@ async function writeParams(r: RunContext): Promise<boolean> {
   if (path === undefined) return false;
   const params = await r.trainer.params({ eval: r.opts.evalParams === true });
   try {
-    await writeSafetensorsFileAsync(path, params);
+    writeSafetensorsFile(path, params);
   } catch (e) {
     throw new UserError((e as Error).message);
   }

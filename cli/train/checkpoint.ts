@@ -8,7 +8,7 @@
 
 import { existsSync, mkdirSync, readdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { readSafetensorsFile, writeSafetensorsFileAsync } from '../../runtime/safetensors-node.js';
+import { readSafetensorsFile, writeSafetensorsFile } from '../../runtime/safetensors-node.js';
 import type { StTensor } from '../../runtime/safetensors.js';
 import { UserError } from '../errors.js';
 import type { HistoryJson } from './history.js';
@@ -58,17 +58,13 @@ export interface Checkpoint {
   readonly meta: CheckpointMeta;
 }
 
-export type TensorWriter = typeof writeSafetensorsFileAsync;
+export type TensorWriter = typeof writeSafetensorsFile;
 
 export function checkpointPath(dir: string): string {
   return join(dir, CHECKPOINT_FILE);
 }
 
-export async function saveCheckpoint(
-  dir: string,
-  ckpt: Checkpoint,
-  write: TensorWriter = writeSafetensorsFileAsync,
-): Promise<void> {
+export function saveCheckpoint(dir: string, ckpt: Checkpoint, write: TensorWriter = writeSafetensorsFile): void {
   try {
     mkdirSync(dir, { recursive: true });
   } catch (e) {
@@ -76,7 +72,7 @@ export async function saveCheckpoint(
   }
   removeStaleTemps(dir);
   try {
-    await write(checkpointPath(dir), ckpt.tensors, { [META_KEY]: JSON.stringify(ckpt.meta) });
+    write(checkpointPath(dir), ckpt.tensors, { [META_KEY]: JSON.stringify(ckpt.meta) });
   } catch (e) {
     throw new UserError(`${(e as Error).message} (the previous checkpoint is kept)`);
   }

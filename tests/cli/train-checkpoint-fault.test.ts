@@ -1,5 +1,5 @@
 // A checkpoint write that fails or is killed midway never damages the
-// previous checkpoint: in-process, a file handle's write fails halfway through
+// previous checkpoint: in-process, node:fs's writeSync fails halfway through
 // the second checkpoint (as on a full disk); as a real process (the built
 // CLI), the run is SIGKILLed while it writes checkpoints back to back. Either
 // way the checkpoint on disk stays complete and --resume goes on from it.
@@ -14,35 +14,22 @@ import { TINY, WIDE, writeLinreg, writeTinySafetensors } from './fixtures/train/
 
 const fault = vi.hoisted(() => ({ bigWrites: 0, failAt: 0, wrote: 0 }));
 
-// Checkpoints go out through fs/promises file handles (writeSafetensorsFileAsync): the handle's
-// first write of a big buffer counts as a file; the failAt-th file gets half its bytes, then ENOSPC.
-vi.mock('node:fs/promises', async (importOriginal) => {
-  const actual = await importOriginal<typeof import('node:fs/promises')>();
-  const open = async (...args: Parameters<typeof actual.open>) => {
-    const fh = await actual.open(...args);
-    let counted = false;
-    let failing = false;
-    const write = async (buffer: Uint8Array, offset: number, length: number, position: number) => {
-      if (buffer.length > 1000 && !counted) {
-        counted = true;
-        fault.bigWrites += 1;
-        if (fault.bigWrites === fault.failAt) {
-          failing = true;
-          return fh.write(buffer, offset, Math.floor(length / 2), position);
-        }
+vi.mock('node:fs', async (importOriginal) => {
+  const actual = await importOriginal<typeof import('node:fs')>();
+  return {
+    ...actual,
+    writeSync: (fd: number, buffer: Uint8Array, offset?: number, length?: number, position?: number) => {
+      const big = typeof buffer !== 'string' && buffer.length > 1000;
+      if (big && offset === 0) fault.bigWrites += 1;
+      if (big && fault.bigWrites === fault.failAt) {
+        // Half the bytes go out, then the disk is full.
+        if (offset === 0) return actual.writeSync(fd, buffer, 0, Math.floor(buffer.length / 2), position);
+        throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
       }
-      if (failing) throw Object.assign(new Error('ENOSPC: no space left on device, write'), { code: 'ENOSPC' });
-      return fh.write(buffer, offset, length, position);
-    };
-    return new Proxy(fh, {
-      get: (target, key) => {
-        if (key === 'write') return write;
-        const v = Reflect.get(target, key) as unknown;
-        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
-      },
-    });
+      // The writer writes at positions (the digest goes over its placeholder once the file is out).
+      return actual.writeSync(fd, buffer, offset, length, position);
+    },
   };
-  return { ...actual, open, default: { ...actual, open } };
 });
 
 const BUILT = fs.existsSync('dist/cli/train/loop.js');

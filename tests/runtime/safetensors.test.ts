@@ -11,12 +11,7 @@ import {
   type StDType,
   type StTensor,
 } from '../../runtime/safetensors.js';
-import {
-  readSafetensorsFile,
-  writeFileAtomicAsync,
-  writeSafetensorsFile,
-  writeSafetensorsFileAsync,
-} from '../../runtime/safetensors-node.js';
+import { readSafetensorsFile, writeSafetensorsFile } from '../../runtime/safetensors-node.js';
 
 const enc = new TextEncoder();
 
@@ -489,41 +484,5 @@ describe('node file helpers', () => {
   it('reports an unwritable location and leaves nothing behind', () => {
     const path = join(dir, 'no-such-dir', 'p.safetensors');
     expect(() => writeSafetensorsFile(path, { w: f32x6() })).toThrow(`cannot write ${path}: no such file`);
-  });
-
-  it('the async writer (checkpoints) writes the same bytes, small files and large, with or without a checksum', async () => {
-    for (const n of [1, 1000, 300_000]) {
-      const tensors = {
-        w: { dtype: 'F32' as const, shape: [n], data: new Float32Array(n).map((_, i) => Math.cos(i)) },
-      };
-      const path = join(dir, `async-${n}.safetensors`);
-      writeSafetensorsFile(path, tensors, { step: '3' });
-      const sync = readFileSync(path);
-      await writeSafetensorsFileAsync(path, tensors, { step: '3' });
-      expect(readFileSync(path).equals(sync)).toBe(true);
-      expect(readSafetensorsFile(path).metadata['step']).toBe('3');
-      await writeSafetensorsFileAsync(path, tensors, undefined, { checksum: false });
-      expect(readFileSync(path).equals(encodeSafetensors(tensors))).toBe(true);
-      rmSync(path);
-    }
-    expect(readdirSync(dir).filter((f) => f.startsWith('.'))).toEqual([]);
-  });
-
-  it('the async writer keeps the old file and leaves no temporary file when it fails', async () => {
-    const path = join(dir, 'kept.safetensors');
-    writeSafetensorsFile(path, { w: f32x6() });
-    const before = readFileSync(path);
-    const failing = () => {
-      throw new Error('planted');
-    };
-    const bytes = encodeSafetensors({ w: t('F32', [1], [9]) }, undefined, { checksum: true, unsealed: true });
-    await expect(writeFileAtomicAsync(path, bytes, failing)).rejects.toThrow(`cannot write ${path}: planted`);
-    expect(readFileSync(path).equals(before)).toBe(true);
-    const missing = join(dir, 'no-such-dir', 'p.safetensors');
-    await expect(writeSafetensorsFileAsync(missing, { w: f32x6() })).rejects.toThrow(
-      `cannot write ${missing}: no such file`,
-    );
-    expect(readdirSync(dir).filter((f) => f.startsWith('.'))).toEqual([]);
-    rmSync(path);
   });
 });
