@@ -124,6 +124,15 @@ webgpuSuite('the runtime on webgpu', () => {
     const first = Object.keys(shaders.shaders)[0]!;
     shaders.shaders[first] = shaders.shaders[first]!.replace('fn main', 'fn main_typo');
     writeFileSync(file, JSON.stringify(shaders));
+    // The manifest's checksum of the code refuses the edit first.
+    const damaged = await loadModel(dir).catch((e: unknown) => e);
+    expect(damaged).toBeInstanceOf(ArtifactError);
+    expect(String(damaged)).toContain('shaders.json is damaged (checksum mismatch)');
+    // Without it (as earlier versions wrote artifacts), the device's compiler refuses the shader.
+    const manifestFile = join(dir, 'manifest.json');
+    const manifest = JSON.parse(readFileSync(manifestFile, 'utf8')) as { files: Record<string, string> };
+    delete manifest.files['codeXxh32'];
+    writeFileSync(manifestFile, JSON.stringify(manifest));
     const err = await loadModel(dir).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ArtifactError);
     expect(String(err)).toContain(`'${first}'`);
