@@ -6,7 +6,9 @@
 // rank 0 and 1 as a vector g of n: H += g·gᵀ, w −= lr · H^(−1/2) · g.
 // The inverse roots are state (`Linv`, `Rinv`, `Hinv`), recomputed by the
 // coupled Newton iteration (matmuls only) in the refreshing step program,
-// every update_interval steps, and read as stored in the plain one.
+// every update_interval steps, and read as stored in the plain one. Kiln's
+// one departure from the sheet: the roots' damping is floored at 1e-6 of the
+// statistic's norm (ROOT_FLOOR), which float32 needs.
 
 import { OPTIMIZER_SCALARS } from '../../runtime/optimizers/spec.js';
 import type { IRBuilder, Node } from '../ir.js';
@@ -20,6 +22,16 @@ import { type OptimizerRule, descend, ops, readers } from './rule.js';
  * eigenvalues: 24). See optimizers.md §41 for the table.
  */
 export const ROOT_STEPS: Readonly<Record<2 | 4, number>> = { 2: 24, 4: 20 };
+
+/**
+ * The damping floor, relative to ‖A‖_F: a root is taken of
+ * A + max(0, ROOT_FLOOR·‖A‖_F − eps)·I, so its condition number stays at
+ * most 1e6, where the step counts above converge. Below that (‖A‖_F ≤ eps/ROOT_FLOOR)
+ * it adds nothing. Past it, float32 cannot resolve A's small eigenvalues
+ * (rounding of the statistics is about 6e-8·‖A‖_F per entry): without the floor
+ * they turn slightly negative and the iteration diverges (fuzz train-580289919).
+ */
+export const ROOT_FLOOR = 1e-6;
 
 /** The matrix view of a param: [rows, cols] for rank ≥ 2, undefined for rank 0 and 1 (a vector). */
 export function matrixView(param: Node): readonly [number, number] | undefined {
@@ -49,18 +61,22 @@ export function identity(b: IRBuilder, n: number): Node {
 }
 
 /**
- * A^(−1/p) of a symmetric positive definite n × n A by the coupled Newton
- * iteration (Guo & Higham 2006, as in distributed Shampoo): z = (1 + p)/(2‖A‖_F)
- * puts the spectrum of M = z·A in (0, (1 + p)/2], inside the iteration's
- * region of convergence (0, p + 1); H = z^(1/p)·I; then `steps` times
- * Mi = ((p + 1)·I − M)/p, M = Mi^p·M, H = H·Mi. M → I and H → A^(−1/p).
+ * (A + r·I)^(−1/p), r = max(0, ROOT_FLOOR·‖A‖_F − eps) (A's damping raised to
+ * the floor), of a symmetric positive semi-definite n × n A by the coupled
+ * Newton iteration (Guo & Higham 2006, as in distributed Shampoo):
+ * z = (1 + p)/(2(‖A‖_F + r)) puts the spectrum of M = z·(A + r·I) in
+ * (0, (1 + p)/2], inside the iteration's region of convergence (0, p + 1);
+ * H = z^(1/p)·I; then `steps` times Mi = ((p + 1)·I − M)/p, M = Mi^p·M,
+ * H = H·Mi. M → I and H → (A + r·I)^(−1/p).
  */
-export function inverseRoot(b: IRBuilder, a: Node, p: 2 | 4, steps: number): Node {
-  const { sub, mul, div, sqrt, sq, sumAll } = ops(b);
+export function inverseRoot(b: IRBuilder, a: Node, eps: Node, p: 2 | 4, steps: number): Node {
+  const { add, sub, mul, max, div, sqrt, sq, sumAll } = ops(b);
   const n = a.shape[0] as number;
   const eye = identity(b, n);
-  const z = div((1 + p) / 2, sqrt(sumAll(sq(a))));
-  let m = mul(z, a);
+  const norm = sqrt(sumAll(sq(a)));
+  const raise = max(0, sub(mul(ROOT_FLOOR, norm), eps));
+  const z = div((1 + p) / 2, add(norm, raise));
+  let m = mul(z, add(a, mul(raise, eye)));
   let h = mul(p === 2 ? sqrt(z) : sqrt(sqrt(z)), eye);
   for (let i = 0; i < steps; i++) {
     const mi = div(sub(mul(p + 1, eye), m), p);
@@ -90,15 +106,16 @@ export const SHAMPOO: OptimizerRule = {
       const g = b.reshape(grad, [m, n]);
       const L = add(add(st('L'), start(m)), b.matmul(g, t(g)));
       const R = add(add(st('R'), start(n)), b.matmul(t(g), g));
-      const Linv = refresh ? inverseRoot(b, L, 4, ROOT_STEPS[4]) : st('Linv');
-      const Rinv = refresh ? inverseRoot(b, R, 4, ROOT_STEPS[4]) : st('Rinv');
+      const root = (a: Node) => inverseRoot(b, a, s('eps'), 4, ROOT_STEPS[4]);
+      const Linv = refresh ? root(L) : st('Linv');
+      const Rinv = refresh ? root(R) : st('Rinv');
       const delta = b.reshape(mul(s('lr'), b.matmul(b.matmul(Linv, g), Rinv)), param.shape);
       return descend(b, param, delta, { L, R, Linv, Rinv });
     }
     const n = size(param);
     const g = b.reshape(grad, [n, 1]);
     const H = add(add(st('H'), start(n)), b.matmul(g, t(g)));
-    const Hinv = refresh ? inverseRoot(b, H, 2, ROOT_STEPS[2]) : st('Hinv');
+    const Hinv = refresh ? inverseRoot(b, H, s('eps'), 2, ROOT_STEPS[2]) : st('Hinv');
     const delta = b.reshape(mul(s('lr'), b.matmul(Hinv, g)), param.shape);
     return descend(b, param, delta, { H, Hinv });
   },

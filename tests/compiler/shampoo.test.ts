@@ -21,6 +21,7 @@ import {
   type ShampooState,
   type Sym,
   exactInverseRoot,
+  floored,
   newtonInverseRoot,
   relativeError,
   shampoo64,
@@ -309,27 +310,49 @@ describe('shampoo: the Newton iteration for inverse roots against the eigendecom
     expect(relativeError(newtonInverseRoot(m, 4, ROOT_STEPS[4]), exactInverseRoot(m, 4))).toBeGreaterThan(1e-3);
   });
 
+  /** One refreshing step of a 4 × 3 probe whose gradient is g, on the reference interpreter: its L, R and roots. */
+  function probe(eps: number, g: readonly number[]) {
+    const step = compileStep(`model probe(g: f32[4, 3]) {
+        param theta: f32[4, 3] = zeros
+        output loss = sum(theta * g)
+      }
+      train probe { minimize loss; optimizer shampoo(lr = 0.1, eps = ${eps}) }`);
+    const r = referenceTrainStep(step, {
+      params: new Map([['theta', f32([4, 3], Array(12).fill(0))], ...initialState(step)]),
+      batch: new Map([['g', f32([4, 3], g)]]),
+      scalars: hostScalars(step.optimizer, undefined, 1),
+      refresh: true,
+    }).params;
+    const get = (name: string) => vals(r.get(`theta.${name}`)!);
+    return { L: { n: 4, a: get('L') }, R: { n: 3, a: get('R') }, Linv: get('Linv'), Rinv: get('Rinv') };
+  }
+  const G = [0.5, -1.0, 0.0, 0.2, 0.1, -0.3, 0.3, 0.2, -0.4, -0.6, 0.5, 0.1];
+
   it('the compiled step (reference interpreter) computes the same roots: L of a 4 × 3 probe, κ up to 1e6', () => {
-    for (const eps of [1e-2, 1e-4, 1e-6]) {
-      const step = compileStep(`model probe(g: f32[4, 3]) {
-          param theta: f32[4, 3] = zeros
-          output loss = sum(theta * g)
-        }
-        train probe { minimize loss; optimizer shampoo(lr = 0.1, eps = ${eps}) }`);
-      const g = [0.5, -1.0, 0.0, 0.2, 0.1, -0.3, 0.3, 0.2, -0.4, -0.6, 0.5, 0.1];
-      const r = referenceTrainStep(step, {
-        params: new Map([['theta', f32([4, 3], Array(12).fill(0))], ...initialState(step)]),
-        batch: new Map([['g', f32([4, 3], g)]]),
-        scalars: hostScalars(step.optimizer, undefined, 1),
-        refresh: true,
-      }).params;
-      const L = vals(r.get('theta.L')!);
-      // L = eps·I + G·Gᵀ (rank 3 in 4 × 4: its smallest eigenvalue is eps).
-      const exact = exactInverseRoot({ n: 4, a: L }, 4);
-      expect(relativeError(vals(r.get('theta.Linv')!), exact), `eps ${eps}`).toBeLessThan(1e-10);
-      expect(
-        relativeError(vals(r.get('theta.Rinv')!), exactInverseRoot({ n: 3, a: vals(r.get('theta.R')!) }, 4)),
-      ).toBeLessThan(1e-10);
+    for (const eps of [1e-2, 1e-4]) {
+      const { L, R, Linv, Rinv } = probe(eps, G);
+      // L = eps·I + G·Gᵀ (rank 3 in 4 × 4: its smallest eigenvalue is eps), under the floor: unchanged.
+      expect(floored(L, eps)).toEqual(L);
+      expect(relativeError(Linv, exactInverseRoot(L, 4)), `eps ${eps}`).toBeLessThan(1e-10);
+      expect(relativeError(Rinv, exactInverseRoot(R, 4))).toBeLessThan(1e-10);
+    }
+  });
+
+  it('past condition number 1e6 the damping is floored at 1e-6·‖L‖_F (eps 1e-6; a gradient 100× larger at eps 1e-4)', () => {
+    for (const [eps, scale] of [
+      [1e-6, 1],
+      [1e-4, 100],
+    ] as const) {
+      const { L, R, Linv, Rinv } = probe(
+        eps,
+        G.map((x) => x * scale),
+      );
+      const norm = Math.sqrt(L.a.reduce((s, x) => s + x * x, 0));
+      expect(norm * 1e-6, 'the floor is above eps').toBeGreaterThan(eps);
+      expect(relativeError(Linv, exactInverseRoot(floored(L, eps), 4)), `eps ${eps}`).toBeLessThan(1e-10);
+      expect(relativeError(Rinv, exactInverseRoot(floored(R, eps), 4))).toBeLessThan(1e-10);
+      // The floor changed the root: L's smallest eigenvalue (eps) is raised to 1e-6·‖L‖_F.
+      expect(relativeError(Linv, exactInverseRoot(L, 4))).toBeGreaterThan(0.1);
     }
   });
 });
@@ -477,6 +500,6 @@ describe('kernel counts of the MLP example step (examples/mlp.kiln)', () => {
   };
   it('refreshing / plain', () => {
     expect(kernels('adam(lr = 1e-3)')).toEqual([9, 0]);
-    expect(kernels('shampoo(lr = 1e-3, update_interval = 10)')).toEqual([353, 21]);
+    expect(kernels('shampoo(lr = 1e-3, update_interval = 10)')).toEqual([359, 21]);
   });
 });

@@ -88,6 +88,15 @@ export function exactInverseRoot(m: Sym, p: number): Vec {
 }
 
 /**
+ * Kiln's damping floor (its one departure from the sheet): A + max(0,
+ * 1e-6·‖A‖_F − eps)·I, written here from the README's statement of it.
+ */
+export function floored(m: Sym, eps: number): Sym {
+  const raise = Math.max(0, 1e-6 * Math.sqrt(m.a.reduce((s, x) => s + x * x, 0)) - eps);
+  return { n: m.n, a: m.a.map((x, k) => (Math.floor(k / m.n) === k % m.n ? x + raise : x)) };
+}
+
+/**
  * The coupled Newton iteration for A^(−1/p) (Guo & Higham 2006) that the IR
  * rule compiles, in float64: z = (1 + p)/(2‖A‖_F), M = z·A, H = z^(1/p)·I,
  * then `steps` times Mi = ((p + 1)·I − M)/p, M = Mi^p·M, H = H·Mi.
@@ -146,7 +155,8 @@ export interface ShampooState {
 
 /**
  * Shampoo in float64 with exact roots: rank ≥ 2 as [m, n] = [first dim, rest]:
- * L += G·Gᵀ, R += Gᵀ·G (from eps·I), roots L^(−1/4), R^(−1/4) refreshed
+ * L += G·Gᵀ, R += Gᵀ·G (from eps·I), roots L^(−1/4), R^(−1/4) (of the
+ * floored statistics) refreshed
  * when (t − 1) % update_interval == 0, W −= lr·L^(−1/4)·G·R^(−1/4); rank 0
  * and 1 as a vector: H += g·gᵀ, w −= lr·H^(−1/2)·g.
  */
@@ -167,8 +177,8 @@ export function shampoo64(states: Record<string, ShampooState> = {}): ModelStep 
         st.L = (st.L ?? eye(m).map((x) => eps * x)).map((x, i) => x + gram(m, n, g)[i]!);
         st.R = (st.R ?? eye(n).map((x) => eps * x)).map((x, i) => x + gram(n, m, transpose(m, n, g))[i]!);
         if (refresh) {
-          st.Linv = exactInverseRoot({ n: m, a: st.L }, 4);
-          st.Rinv = exactInverseRoot({ n, a: st.R }, 4);
+          st.Linv = exactInverseRoot(floored({ n: m, a: st.L }, eps), 4);
+          st.Rinv = exactInverseRoot(floored({ n, a: st.R }, eps), 4);
         }
         // Linv·G·Rinv.
         const lg: Vec = Array(m * n).fill(0);
@@ -182,7 +192,7 @@ export function shampoo64(states: Record<string, ShampooState> = {}): ModelStep 
       } else {
         const n = view.n;
         st.H = (st.H ?? eye(n).map((x) => eps * x)).map((x, i) => x + g[Math.floor(i / n)]! * g[i % n]!);
-        if (refresh) st.Hinv = exactInverseRoot({ n, a: st.H }, 2);
+        if (refresh) st.Hinv = exactInverseRoot(floored({ n, a: st.H }, eps), 2);
         step = Array.from({ length: n }, (_v, i) => g.reduce((s, gj, j) => s + st.Hinv![i * n + j]! * gj, 0));
       }
       out[name] = { shape: p.shape, data: p.data.map((x, i) => x - lr * step[i]!) };
