@@ -149,18 +149,17 @@ async function main(opts: Options): Promise<number> {
   let refused = 0;
   /** Programs whose forward-vs-reverse comparison met a singular point (oracles.ts fwdrev). */
   let singular = 0;
+  const missed = () => [...BUILTINS.keys()].filter((b) => !builtins.counts.has(b));
   const line = () => {
     const s = (Date.now() - start) / 1000;
-    const all = [...BUILTINS.keys()];
-    const hit = all.filter((b) => builtins.counts.has(b)).length;
+    const hit = BUILTINS.size - missed().length;
     const skipped = opts.target === 'wasm' ? '' : `, refused ${refused}`;
     return (
-      `[${s.toFixed(0)}s] ${opts.target}: ${programs} programs (${(programs / s).toFixed(2)}/s), builtins ${hit}/${all.length}, ` +
+      `[${s.toFixed(0)}s] ${opts.target}: ${programs} programs (${(programs / s).toFixed(2)}/s), builtins ${hit}/${BUILTINS.size}, ` +
       `fused pairs ${pairs.counts.size}, kernel templates ${templates.counts.size}, ` +
       `failures ${failures.length} (generator bugs ${generatorBugs})${skipped}`
     );
   };
-  const missed = () => [...BUILTINS.keys()].filter((b) => !builtins.counts.has(b));
   const report = () => ({
     seed: opts.seed,
     first: opts.first,

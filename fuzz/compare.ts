@@ -11,7 +11,9 @@
 
 import type { CheckedModel, CheckedTrain } from '../dsl/check.js';
 import { KilnError } from '../dsl/source.js';
+import type { Compilation } from '../compiler/compile.js';
 import type { RefTensor } from '../compiler/interpret.js';
+import type { KernelProgram } from '../compiler/kernel/kir.js';
 import { initialState, referenceTrainStep, stepRefreshes, stepScalars } from '../compiler/train-reference.js';
 import { buildTrainStep } from '../compiler/train-step.js';
 import { evalShape } from '../compiler/types.js';
@@ -205,4 +207,10 @@ export async function trainOracle(
     if (d) return side.differs('train', 'params', `${name}${d}`);
   }
   return undefined;
+}
+
+/** A compiled program's kernel programs (forward, then the training step's: refreshing, plain), for coverage. */
+export function kernelPrograms(c: Compilation): KernelProgram[] {
+  const step = c.step?.kind === 'built' ? [c.step.stages, ...(c.step.plain ? [c.step.plain] : [])] : [];
+  return [c.forward, ...step].map((p) => p.fusion.program);
 }

@@ -34,6 +34,7 @@ import {
   forwardOracle,
   isCleanError,
   isFailure,
+  kernelPrograms,
   maxAbs,
   refMap,
   stage,
@@ -96,8 +97,7 @@ async function load(
   } = {},
 ): Promise<Model> {
   const c = compile(model, train, { target: 'wasm' });
-  const step = c.step?.kind === 'built' ? [c.step.stages, ...(c.step.plain ? [c.step.plain] : [])] : [];
-  hooks.onKernels?.([c.forward, ...step].map((p) => p.fusion.program));
+  hooks.onKernels?.(kernelPrograms(c));
   const artifact = buildArtifact(c, wasmTarget({ relaxedSimd: false, threads: threads > 1 }), { seed: 1 });
   hooks.onArtifact?.(artifact);
   return loadArtifact(artifact, { threads });
@@ -120,7 +120,7 @@ export async function runOracles(c: Case, opts: OracleOptions = {}): Promise<Fai
   const onArtifact = opts.onArtifact && ((a: Artifact) => opts.onArtifact!(a, caseInputs(model, c)));
   try {
     const m = await side.stage('compile', () =>
-      gpu ? loadWebGpu(model, train) : load(model, train, 1, { onKernels: opts.onKernels, onArtifact }),
+      gpu ? loadWebGpu(model, train, opts.onKernels) : load(model, train, 1, { onKernels: opts.onKernels, onArtifact }),
     );
     if (isFailure(m)) return m;
     try {

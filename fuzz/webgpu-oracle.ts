@@ -14,9 +14,10 @@ import type { CheckedModel, CheckedTrain } from '../dsl/check.js';
 import { compile } from '../compiler/compile.js';
 import { buildArtifact } from '../targets/artifact.js';
 import { wgslTarget } from '../targets/wgsl/target.js';
+import type { KernelProgram } from '../compiler/kernel/kir.js';
 import { type Model, loadArtifact } from '../runtime/index.js';
 import { type GpuHandle, type GpuLease, leaseGpuDevice } from '../runtime/webgpu/device.js';
-import { type ModelSide, type Stage, crash, isCleanError } from './compare.js';
+import { type ModelSide, type Stage, crash, isCleanError, kernelPrograms } from './compare.js';
 
 /** Runtime errors that report bad generated code or a broken device, not a limit of the target. */
 const NOT_A_REFUSAL =
@@ -96,8 +97,14 @@ export async function webgpuDevice(): Promise<GpuHandle> {
 /**
  * The program as a webgpu artifact (params seeded 1, as the wasm oracle's), loaded on the shared
  * device: call webgpuDevice first (a model loaded without it held makes and destroys its own device).
+ * Its kernel programs (webgpu's fusion, not wasm's) are told to `onKernels`, for coverage.
  */
-export async function loadWebGpu(model: CheckedModel, train: CheckedTrain | undefined): Promise<Model> {
-  const artifact = buildArtifact(compile(model, train, { target: 'webgpu' }), wgslTarget, { seed: 1 });
-  return loadArtifact(artifact);
+export async function loadWebGpu(
+  model: CheckedModel,
+  train: CheckedTrain | undefined,
+  onKernels?: (programs: readonly KernelProgram[]) => void,
+): Promise<Model> {
+  const c = compile(model, train, { target: 'webgpu' });
+  onKernels?.(kernelPrograms(c));
+  return loadArtifact(buildArtifact(c, wgslTarget, { seed: 1 }));
 }

@@ -18,17 +18,21 @@ afterEach(() => {
 });
 
 webgpuSuite('the webgpu oracle', () => {
-  it('a seeded short campaign: 16 programs pass on webgpu, training steps included', async () => {
+  it('a seeded short campaign: 16 programs pass on webgpu, training steps included, its kernels covered', async () => {
     const fails: string[] = [];
     let trained = 0;
+    const templates = new Set<string>();
     for (let i = 0; i < 16; i++) {
       const r = await fuzzOne(19, i, { target: 'webgpu' });
+      for (const t of r.kernels.templates) templates.add(t);
       if (r.failure) fails.push(`${r.failure.kind} ${r.failure.where}\n${r.failure.detail}\n${r.failed!.source}`);
       expect(r.refused, `program ${i}`).toBeUndefined();
       if (/^train /m.test(generate(r.seed).source)) trained++;
     }
     expect(fails).toEqual([]);
     expect(trained).toBeGreaterThan(4);
+    // Coverage comes from webgpu's own kernel programs (every program has at least one kernel).
+    expect(templates.size).toBeGreaterThan(2);
   }, 60_000);
 
   it('with every tolerance at 0, the f32 webgpu results differ from the float64 reference; the failure shrinks on webgpu', async () => {
