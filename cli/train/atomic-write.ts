@@ -1,21 +1,16 @@
-// Writes a file (text or bytes) by way of a temporary file and a rename, so readers
-// (and a crash) never see half of it.
+// Writes a file (text or bytes) atomically for the CLI: runtime's writer (a
+// uniquely named temporary file beside it, synced, renamed into place, the
+// directory synced), so readers and a crash never see half of it, with its
+// failure as the user's error ("cannot write PATH: why").
 
-import { renameSync, unlinkSync, writeFileSync } from 'node:fs';
-import { basename, dirname, join } from 'node:path';
+import { writeFileAtomic as writeAtomically } from '../../runtime/safetensors-node.js';
+import { SafetensorsError } from '../../runtime/safetensors.js';
 import { UserError } from '../errors.js';
 
 export function writeFileAtomic(path: string, text: string | Uint8Array): void {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.tmp`);
   try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, path);
+    writeAtomically(path, typeof text === 'string' ? new TextEncoder().encode(text) : text);
   } catch (e) {
-    try {
-      unlinkSync(tmp);
-    } catch {
-      // never created
-    }
-    throw new UserError(`cannot write ${path}: ${(e as Error).message}`);
+    throw e instanceof SafetensorsError ? new UserError(e.message) : e;
   }
 }
