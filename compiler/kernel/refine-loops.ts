@@ -144,8 +144,6 @@ interface LoopNest {
   readonly stages: readonly Stage[];
 }
 
-const allLoops = (n: LoopNest): Loop[] => [...n.parallel, ...n.stages.flatMap((s) => s.loops)];
-
 /** `loop` as (outer over extent/d, inner over d), everything rewritten and simplified. */
 function splitLoop(n: LoopNest, loop: Loop, d: number): LoopNest {
   const outer: Loop = { name: `${loop.name}o`, extent: (loop.extent as number) / d };
@@ -153,9 +151,13 @@ function splitLoop(n: LoopNest, loop: Loop, d: number): LoopNest {
   const replace = (ls: readonly Loop[]) => ls.flatMap((l) => (l === loop ? [outer, inner] : [l]));
   const parallel = replace(n.parallel);
   const loops = n.stages.map((s) => replace(s.loops));
-  const ctx = ctxOf([...parallel, ...loops.flat()]);
-  const sub = new Substituter(new Map([[loop.name, iadd(imul(ivar(outer.name), ic(d)), ivar(inner.name))]]), ctx);
-  return { parallel, stages: n.stages.map((s, i) => ({ ...sub.stage(s), loops: loops[i]! })) };
+  const by = new Map([[loop.name, iadd(imul(ivar(outer.name), ic(d)), ivar(inner.name))]]);
+  // Each stage under its own loops: stages may reuse a loop name with another extent.
+  const base = ctxOf(parallel);
+  return {
+    parallel,
+    stages: n.stages.map((s, i) => ({ ...new Substituter(by, ctxOf(loops[i]!, base)).stage(s), loops: loops[i]! })),
+  };
 }
 
 /** Splits parallel loops while a split removes div/mod (stage loops keep their shape for the row templates). */
@@ -218,7 +220,7 @@ function unrollReduce(s: Stage, ctx: IndexCtx): Stage {
 export function refineLoops(k: Kernel): Kernel {
   if (k.kind === 'matmul') return k;
   const split = splitLoops({ parallel: k.parallel, stages: k.stages });
-  const ctx = ctxOf(allLoops(split));
-  const stages = split.stages.map((s) => unrollReduce(s, ctx));
+  const base = ctxOf(split.parallel);
+  const stages = split.stages.map((s) => unrollReduce(s, ctxOf(s.loops, base)));
   return { ...k, parallel: split.parallel, stages };
 }

@@ -14,7 +14,7 @@
 
 import { vdtype } from '../../compiler/kernel/abi.js';
 import { Deps, type NodeInfo, stageRoots, writtenSlots } from '../../compiler/kernel/affine.js';
-import { type IndexCtx, indexKey, range } from '../../compiler/kernel/index-expr.js';
+import { type IndexCtx, ctxOf, indexKey, range } from '../../compiler/kernel/index-expr.js';
 import type { IBool, IExpr, Kernel, Stage, VExpr } from '../../compiler/kernel/kir.js';
 import { sharedValues } from '../../compiler/kernel/walk.js';
 import type { BinaryFn, UnaryFn } from '../../compiler/ir.js';
@@ -100,14 +100,23 @@ export class Emitter {
   private readonly kernelWrites: ReadonlySet<number>;
   private counter = 0;
 
+  /** The parallel loops' extents, for range analysis outside a stage. */
+  private readonly parallelCtx: IndexCtx;
+  /**
+   * Loop extents for range analysis (which index divisions have non-negative
+   * operands, which bounds tests are decided): the parallel loops and the
+   * current stage's (stages may reuse a loop name with another extent).
+   */
+  private ctx: IndexCtx;
+
   constructor(
     readonly kernel: Kernel,
     readonly layout: Layout,
-    /** Loop extents for range analysis (which index divisions have non-negative operands). */
-    private readonly ctx: IndexCtx,
   ) {
     this.kernelWrites = writtenSlots(kernel);
     this.deps = new Deps(this.kernelWrites, new Set());
+    this.parallelCtx = ctxOf(kernel.parallel);
+    this.ctx = this.parallelCtx;
   }
 
   fresh(prefix = 't'): string {
@@ -147,6 +156,7 @@ export class Emitter {
 
   /** Makes `s` the stage whose expressions are emitted next (its own stores decide what may not be hoisted). */
   enterStage(s: Stage): void {
+    this.ctx = ctxOf(s.loops, this.parallelCtx);
     this.deps = new Deps(this.kernelWrites, writtenSlots(this.kernel, [s]));
     this.shared = sharedValues(stageRoots(s));
   }

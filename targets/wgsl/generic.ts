@@ -3,17 +3,12 @@
 // kernel interpreter does. Correct for every kernel; the other templates
 // are faster for the shapes they recognise.
 
-import { ctxOf } from '../../compiler/kernel/index-expr.js';
 import type { Kernel } from '../../compiler/kernel/kir.js';
 import { Emitter } from './emit.js';
 import { WORKGROUP_INDEX, gridLoops, pointCount, unflatten } from './grid.js';
 import type { Layout } from './layout.js';
 import { accRef, block, declarePartials, emitFold, emitLoops, emitStores } from './stages.js';
 import type { Built, Limits } from './template.js';
-
-export function kernelCtx(k: Kernel) {
-  return ctxOf([...k.parallel, ...k.stages.flatMap((s) => s.loops)]);
-}
 
 /** Emits every stage of `k` sequentially at the current (program) level; the parallel variables must be bound. */
 export function emitSequential(em: Emitter, k: Kernel, stages: readonly number[]): void {
@@ -33,7 +28,7 @@ export function emitSequential(em: Emitter, k: Kernel, stages: readonly number[]
 }
 
 export function buildGeneric(k: Kernel, layout: Layout, limits: Limits): Built {
-  const em = new Emitter(k, layout, kernelCtx(k));
+  const em = new Emitter(k, layout);
   const all = pointCount(k.parallel);
   const size = Math.max(1, Math.min(limits.maxInvocations, 256, typeof all === 'number' ? all : Infinity));
   const loops = gridLoops(k.parallel, layout);

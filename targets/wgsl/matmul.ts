@@ -14,7 +14,6 @@ import type { Kernel, VExpr } from '../../compiler/kernel/kir.js';
 import type { Dim } from '../../compiler/types.js';
 import type { MatmulPart, MatmulPlan } from '../../compiler/kernel/matmul-plan.js';
 import { Emitter, varName } from './emit.js';
-import { kernelCtx } from './generic.js';
 import { WORKGROUP_INDEX, gridLoops, groupsOf, pointCount, unflatten } from './grid.js';
 import type { GridEntry } from './grid.js';
 import type { Layout } from './layout.js';
@@ -133,7 +132,7 @@ export function buildMatmul(k: Kernel, p: MatmulPlan, layout: Layout, limits: Li
   const threads = t.tx * t.ty;
   const TM = t.ty * R;
   const TN = t.tx * R;
-  const em = new Emitter(k, layout, kernelCtx(k));
+  const em = new Emitter(k, layout);
   // A split dispatch (split.ts) covers a piece of p0: a batch loop, or m (rows local to the piece, shifted by u.po).
   const [m, ...batch] = gridLoops([p.m, ...p.batch], layout);
   const mFirst = layout.split?.p0 === p.m.name ? 'u.po' : undefined;

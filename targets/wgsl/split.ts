@@ -13,7 +13,17 @@
 // element at which the runtime's bound range starts).
 
 import { linearIn, type Poly, collect, stageRoots } from '../../compiler/kernel/affine.js';
-import { ctxOf, iadd, ic, ile, imul, isub, dimExpr, simplifyBool } from '../../compiler/kernel/index-expr.js';
+import {
+  type IndexCtx,
+  ctxOf,
+  iadd,
+  ic,
+  ile,
+  imul,
+  isub,
+  dimExpr,
+  simplifyBool,
+} from '../../compiler/kernel/index-expr.js';
 import type { IExpr, Kernel } from '../../compiler/kernel/kir.js';
 import { type Dim, dimEq } from '../../compiler/types.js';
 
@@ -58,17 +68,20 @@ const positive = (d: Dim): boolean => (typeof d === 'number' ? d > 0 : d.coef > 
 export function splitInfo(k: Kernel, slotBinding: readonly number[], bindings: number): SplitInfo | undefined {
   const p0 = k.parallel[0];
   if (!p0 || p0.extent === 1) return undefined;
-  const ctx = ctxOf([...k.parallel, ...k.stages.flatMap((s) => s.loops)]);
-  const accesses: { slot: number; index: IExpr }[] = [];
-  for (const x of collect(k.stages.flatMap(stageRoots)).loads) accesses.push({ slot: x.buf, index: x.index });
-  for (const s of k.stages)
-    if (s.kind === 'map') for (const st of s.stores) accesses.push({ slot: st.buf, index: st.index });
+  // Each access under its own stage's loops: stages may reuse a loop name with another extent.
+  const base = ctxOf(k.parallel);
+  const accesses: { slot: number; index: IExpr; ctx: IndexCtx }[] = [];
+  for (const s of k.stages) {
+    const ctx = ctxOf(s.loops, base);
+    for (const x of collect(stageRoots(s)).loads) accesses.push({ slot: x.buf, index: x.index, ctx });
+    if (s.kind === 'map') for (const st of s.stores) accesses.push({ slot: st.buf, index: st.index, ctx });
+  }
   // undefined: not seen yet; null: bound whole.
   const strides: (Dim | null | undefined)[] = Array.from({ length: bindings }, () => undefined);
   for (const a of accesses) {
     const bi = slotBinding[a.slot]!;
     if (strides[bi] === null) continue;
-    const stride = strideOf(a.index, p0.name, ctx);
+    const stride = strideOf(a.index, p0.name, a.ctx);
     const had = strides[bi];
     strides[bi] = stride === undefined || (had !== undefined && !dimEq(had, stride)) ? null : stride;
   }
@@ -78,7 +91,7 @@ export function splitInfo(k: Kernel, slotBinding: readonly number[], bindings: n
 }
 
 /** S when `index` = p0*S + rest with 0 <= rest < S provably, else undefined. */
-function strideOf(index: IExpr, p0: string, ctx: ReturnType<typeof ctxOf>): Dim | undefined {
+function strideOf(index: IExpr, p0: string, ctx: IndexCtx): Dim | undefined {
   const lin = linearIn(index, p0);
   if (!lin) return undefined;
   const s = polyDim(lin.coef);

@@ -11,7 +11,6 @@
 import { collect, stageRoots } from '../../compiler/kernel/affine.js';
 import type { Kernel, Stage, VExpr } from '../../compiler/kernel/kir.js';
 import { Emitter, castCode } from './emit.js';
-import { kernelCtx } from './generic.js';
 import { WORKGROUP_INDEX, gridLoops, pointCount, unflatten } from './grid.js';
 import type { Layout } from './layout.js';
 import { block, raiseFlag } from './stages.js';
@@ -24,7 +23,7 @@ export function buildVector(k: Kernel, layout: Layout, limits: Limits): Built | 
   const plan = layout.vector;
   const s = k.stages[0] as Extract<Stage, { kind: 'map' }>;
   if (!plan) return undefined;
-  const em = new Emitter(k, layout, kernelCtx(k));
+  const em = new Emitter(k, layout);
   const all = pointCount(k.parallel);
   const size = Math.max(1, Math.min(limits.maxInvocations, 256, typeof all === 'number' ? all / LANES : Infinity));
   const loops = gridLoops(k.parallel, layout);

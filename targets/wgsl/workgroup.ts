@@ -13,7 +13,7 @@ import { indexKey } from '../../compiler/kernel/index-expr.js';
 import type { IExpr, Kernel, Loop, Stage } from '../../compiler/kernel/kir.js';
 import type { Dim } from '../../compiler/types.js';
 import { Emitter } from './emit.js';
-import { emitSequential, kernelCtx } from './generic.js';
+import { emitSequential } from './generic.js';
 import { WORKGROUP_INDEX, gridLoops, pointCount, unflatten } from './grid.js';
 import type { Layout } from './layout.js';
 import { accRef, accTy, block, combine, declarePartials, emitFold, emitStores } from './stages.js';
@@ -130,7 +130,7 @@ export function buildWorkgroup(k: Kernel, layout: Layout, limits: Limits): Built
   const accs = Math.max(0, ...k.stages.map((s) => (s.kind === 'reduce' ? s.accs.length : 0)));
   const size = workgroupSize(k, limits, Math.max(accs, 1));
   if (size === undefined) return undefined;
-  const em = new Emitter(k, layout, kernelCtx(k));
+  const em = new Emitter(k, layout);
   const loops = gridLoops(k.parallel, layout);
   const points = pointCount(loops);
   em.open();

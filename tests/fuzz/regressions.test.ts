@@ -15,6 +15,8 @@ import { encodeSafetensors } from '../../runtime/safetensors.js';
 import { kiln, tempDir } from '../cli/helpers.js';
 import { artifactFor, expectAllClose, refMap } from '../runtime/helpers.js';
 import { relativeError } from '../helpers/shampoo-reference.js';
+import { webgpuSuite } from '../helpers/webgpu.js';
+import { wgslTarget } from '../../targets/wgsl/target.js';
 
 function checked(src: string) {
   const { result } = compileSource('repro.kiln', src);
@@ -337,5 +339,95 @@ train m {
     expect(forward('via_jvp')).toEqual([3]);
     // The guard still holds where x = y = 0: 0 * 0^-1 is 0, not NaN.
     expect(forward('at_zero')).toEqual([0, 0, 0]);
+  });
+});
+
+// webgpu-3481359753 (the second webgpu campaign): WebGPU's 8-buffer limit
+// split the loss into two kernels, the first with four reductions in a row
+// (reduce:rmrmrmrm). The WGSL emitter judged index bounds with one range
+// context for the whole kernel, in which a later stage's r0_1 (0..3) stood for
+// every stage's: so in the first stage (r0_1 in 0..7) the second half of
+// concat([x1, x1], 1), read where 4 <= r0_1, was "never" read, and the loss
+// came out without it. Ranges are now per stage (targets/wgsl/emit.ts
+// enterStage; also split.ts and compiler/kernel/refine-loops.ts).
+const FOUR_REDUCTIONS_IN_ONE_KERNEL = `model m(x1: f32[B, 4]) {
+  param w2: f32[4, 4] = uniform(-1.0, 1.0)
+  param w8: f32[4] = he_uniform
+  param w13: f32[4, 1] = uniform(-1.0, 1.0)
+  v6 = concat([x1, x1], 1)
+  v7 = cos(v6)
+  output out2 = v6
+  output loss = mean(tanh(clip(w13, -20.0, 20.0))) + mean(tanh(v7)) + mean(tanh(v6)) + mean(w2 * w2) * 0.1 + mean(w8 * w8) * 0.1 + mean(w13 * w13) * 0.1
+}
+
+train m {
+  minimize loss
+  optimizer rmsprop(lr = 0.001)
+}
+`;
+
+describe('fixed: webgpu code', () => {
+  it('webgpu-3481359753: a stage reads both halves of a concat though a later stage reuses its loop name over 0..3', () => {
+    // Without out2 the forward pass has the same split: its loss kernel k0 reduces straight from x1.
+    const { model } = checked(FOUR_REDUCTIONS_IN_ONE_KERNEL.replace('  output out2 = v6\n', ''));
+    const c = compile(model, undefined, { target: 'webgpu' });
+    const listing = wgslTarget.generate([{ prefix: 'fwd', program: c.forward.fusion.program }]).listing();
+    const first = listing.slice(0, listing.indexOf('// kernel k1'));
+    // The reductions of tanh(cos(v6)) and tanh(v6) each read x1 at r0_1 (first half) and at r0_1 - 4 (second).
+    expect(first.match(/b0\[\(\(r0_0 \* 4\) \+ r0_1\)\]/g)?.length).toBe(2);
+    expect(first.match(/b0\[\(\(\(r0_0 \* 4\) \+ r0_1\) - 4\)\]/g)?.length).toBe(2);
+  });
+});
+
+// Two more of that campaign, the same bug: a concat along dim 0 and a pad, each
+// read in a stage of a kernel that a later stage's loop of the same name but
+// a smaller extent shared.
+const SAME_BUG = [
+  {
+    seed: 4119663683,
+    batch: 4,
+    source: `model m(x0: f32[3, 3], x6: f32[B]) {
+  v4 = concat([x0, x0], 0)
+  v11 = broadcast_to(x6, [3, B])
+  output out1 = v4
+  output loss = mean(tanh(v11)) + mean(tanh(v4))
+}
+
+train m {
+  minimize loss
+  optimizer adabelief(lr = 0.01)
+}
+`,
+  },
+  {
+    seed: 634583165,
+    batch: 2,
+    source: `model m(x0: f32[B, 1, 5]) {
+  param w4: f32[8, 2] = uniform(-0.5, 0.5)
+  v1 = pad(x0, [[0, 0], [0, 0], [2, 1]])
+  v5 = matmul(v1, w4)
+  output out1 = v1
+  output loss = mean(tanh(clip(v5, -20.0, 20.0))) + mean(tanh(v1))
+}
+
+train m {
+  minimize loss
+  optimizer momentum(lr = 0.001)
+}
+`,
+  },
+];
+
+webgpuSuite('fixed: webgpu runs', () => {
+  it.each(SAME_BUG)("webgpu-$seed: the training step's loss matches the reference (oracles)", async (c) => {
+    expect(
+      await runOracles({ source: c.source, dataSeed: c.seed, batch: c.batch }, { target: 'webgpu' }),
+    ).toBeUndefined();
+  });
+
+  it('webgpu-3481359753: the loss over four reductions in one kernel matches the reference (oracles)', async () => {
+    expect(
+      await runOracles({ source: FOUR_REDUCTIONS_IN_ONE_KERNEL, dataSeed: 3481359753, batch: 2 }, { target: 'webgpu' }),
+    ).toBeUndefined();
   });
 });
