@@ -6,7 +6,11 @@
 // and decode, without and with verifying. The variants take turns, order
 // rotating, each the median of many in one warm process; then the first
 // save and load of fresh processes (a CLI run saves or loads a few times,
-// before the JIT has warmed up); then the hash alone.
+// before the JIT has warmed up); then the hash alone. Last, checkpointing
+// itself: saveCheckpoint of a real `kiln train` checkpoint (examples/
+// fashion_mlp.kiln with its adam state after one epoch of batch 64, its
+// metadata with the epoch's data order and history), without and with, and
+// reading it back to resume (readCheckpoint, verifying where there is a checksum).
 // `node bench/checksum.mjs [MB] [runs]` after `npm run build`.
 
 import { Buffer } from 'node:buffer';
@@ -22,6 +26,7 @@ import { mulberry32 } from '../dist/runtime/mulberry32.js';
 import { readRegularFile } from '../dist/runtime/regular-file.js';
 import { decodeSafetensors, encodeSafetensors } from '../dist/runtime/safetensors.js';
 import { readSafetensorsFile, writeFileAtomic, writeSafetensorsFile } from '../dist/runtime/safetensors-node.js';
+import { readCheckpoint, saveCheckpoint } from '../dist/cli/train/checkpoint.js';
 import { fmt, formatTable, median } from './stats.mjs';
 
 const CHILD = process.argv[2] === '--child';
@@ -114,6 +119,48 @@ function fresh(dir, modes) {
   return (mode, key) => median(runs[mode].map((x) => x[key]));
 }
 
+/**
+ * A real checkpoint (`kiln train examples/fashion_mlp.kiln`, one epoch of batch 64 on the data
+ * `fashion-mnist` names) saved by saveCheckpoint in turns, without and with the checksum: ms per round.
+ */
+async function checkpointTurns(dir) {
+  const made = join(dir, 'made');
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const p = spawnSync(
+    process.execPath,
+    [
+      join(root, 'bin/kiln.js'),
+      'train',
+      join(root, 'examples/fashion_mlp.kiln'),
+      '--data',
+      'fashion-mnist',
+      '--steps',
+      '938',
+      '--batch',
+      '64',
+      '--seed',
+      '0',
+      '--checkpoint',
+      made,
+    ],
+    { encoding: 'utf8' },
+  );
+  if (p.status !== 0) throw new Error(p.stderr);
+  const ckpt = readCheckpoint(made);
+  const unsummed = (path, tensors, meta) => writeSafetensorsFile(path, tensors, meta, { checksum: false });
+  const [off, on] = await turns([
+    () => saveCheckpoint(join(dir, 'ck-off'), ckpt, unsummed),
+    () => saveCheckpoint(join(dir, 'ck-on'), ckpt),
+  ]);
+  // Resuming reads the file written without the checksum (nothing to verify) and the one with it.
+  const [readOff, readOn] = await turns([
+    () => readCheckpoint(join(dir, 'ck-off')),
+    () => readCheckpoint(join(dir, 'ck-on')),
+  ]);
+  const bytes = readRegularFile(join(dir, 'ck-on', 'checkpoint.safetensors')).length;
+  return { off, on, readOff, readOn, mb: (bytes / 1e6).toFixed(2) };
+}
+
 /** b / a, and the median of b / a over the rounds (steadier when the machine's load drifts). */
 const ratios = (a, b) => [(median(b) / median(a)).toFixed(3), median(b.map((t, i) => t / a[i])).toFixed(3)];
 
@@ -138,6 +185,7 @@ async function main() {
       const [off, on] = [first('without', key), first('with', key)];
       return [`first ${key}, ${FRESH} processes`, fmt(off), '', fmt(on), (on / off).toFixed(3)];
     };
+    const ckpt = await checkpointTurns(dir);
     const gbs = (ms) => `${fmt(bytes.length / ms / 1e6)} GB/s`;
     console.log(
       `${(bytes.length / 1e6).toFixed(2)} MB params file (ms); ratio: with / without, then paired by round\n`,
@@ -157,6 +205,20 @@ async function main() {
           [`load, median of ${RUNS}`, fmt(median(loadOff)), '', fmt(median(loadOn)), ...ratios(loadOff, loadOn)],
           firstRow('save'),
           firstRow('load'),
+          [
+            `checkpoint (${ckpt.mb} MB), median of ${RUNS}`,
+            fmt(median(ckpt.off)),
+            '',
+            fmt(median(ckpt.on)),
+            ...ratios(ckpt.off, ckpt.on),
+          ],
+          [
+            `resume from it, median of ${RUNS}`,
+            fmt(median(ckpt.readOff)),
+            '',
+            fmt(median(ckpt.readOn)),
+            ...ratios(ckpt.readOff, ckpt.readOn),
+          ],
         ],
       ),
     );
