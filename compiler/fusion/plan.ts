@@ -887,12 +887,15 @@ function mergeCycles(drafts: DraftKernel[], buffers: Buffers): DraftKernel[] {
       checkHazards(one);
     } catch (e) {
       // A member reads an old value the group's single map stage has already
-      // stored, in a stage of its own (a row reduction, a loop): computing that
-      // member's inlined input into a buffer first leaves it a pointwise read.
+      // stored, in a stage of its own (a row reduction, a loop), or at another
+      // index (sophia's update of w reading w[0] inline, fuzz crash-1365092228):
+      // computing that member's inlined input into a buffer first leaves it a
+      // pointwise read.
       if (!(e instanceof IRError)) throw e;
-      const culprit = ordered.find(
-        (d) => d.stages.some((s) => s.kind === 'reduce' || s.loops.length > 0) && hasInlinedInput(d.root, buffers),
-      );
+      const culprit =
+        ordered.find(
+          (d) => d.stages.some((s) => s.kind === 'reduce' || s.loops.length > 0) && hasInlinedInput(d.root, buffers),
+        ) ?? ordered.find((d) => hasInlinedInput(d.root, buffers));
       if (!culprit) throw e;
       throw new Refine(widestInput(culprit.root, buffers), e.message);
     }

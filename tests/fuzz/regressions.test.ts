@@ -259,6 +259,25 @@ train m {
 }
 `,
     ],
+    [
+      // Found by the second wasm campaign (seed 102): sophia's update of w2 and of its state form a
+      // cycle of two loop-free elementwise kernels, merged into one, where the state's update reads
+      // w2[0] inline for every element while w2's update writes w2[i]. The planner looked for the
+      // member to give a buffer only among those with a reduction or a loop; now any member with an
+      // inlined input will do.
+      'crash-1365092228: sophia step over a slice of the param',
+      `model m() {
+  param w2: f32[1, 2] = ones
+  v6 = w2[..., 0]
+  output loss = mean(tanh(clip(v6, -20.0, 20.0)))
+}
+
+train m {
+  minimize loss
+  optimizer sophia(lr = 0.01)
+}
+`,
+    ],
   ] as const)('%s matches the reference', async (_name, src) => {
     await expectTrainsAsReference(src);
   });
