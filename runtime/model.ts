@@ -201,14 +201,18 @@ export async function openModel(dirOrUrl: string | URL): Promise<OpenedArtifact>
   };
 }
 
-/** Loads an artifact held in memory (e.g. just built by the compiler, or fetched by the caller). */
+/**
+ * Loads an artifact held in memory (e.g. just built by the compiler, or fetched by the caller).
+ * Errors name its files as `sources` says, by default as the manifest names them.
+ */
 export async function loadArtifact<T extends ModelTypes = ModelTypes>(
   artifact: ArtifactFiles,
   opts: LoadOptions = {},
-  sources: ArtifactSources = { manifest: 'manifest.json', code: 'model.wasm', params: 'params.safetensors' },
+  sources?: ArtifactSources,
 ): Promise<Model<T>> {
-  const manifest = validateManifest(artifact.manifest, sources.manifest);
-  return instantiate<T>(manifest, artifact.code, artifact.params, opts, sources);
+  const manifest = validateManifest(artifact.manifest, sources?.manifest ?? MANIFEST_FILE);
+  const src = sources ?? { manifest: MANIFEST_FILE, code: manifest.files.code, params: manifest.files.params };
+  return instantiate<T>(manifest, artifact.code, artifact.params, opts, src);
 }
 
 async function instantiate<T extends ModelTypes>(

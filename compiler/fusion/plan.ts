@@ -69,6 +69,7 @@ export function planKernels(g: Graph, opts: PlanOptions = {}): FusionPlan {
       let drafts = mergeCycles(
         buffers.roots.map((r) => cache.draft(r, buffers, (b) => buildRoot(r, b, info, maxBuffers))),
         buffers,
+        maxBuffers,
       );
       for (const [id, why] of decisions.reasons) {
         const n = info.byId.get(id)!;
@@ -815,7 +816,7 @@ function sameOrder(before: readonly DraftKernel[], after: readonly DraftKernel[]
  * inside one kernel, where a map stage evaluates all its stores before it
  * performs any. So every strongly connected group of drafts becomes one.
  */
-function mergeCycles(drafts: DraftKernel[], buffers: Buffers): DraftKernel[] {
+function mergeCycles(drafts: DraftKernel[], buffers: Buffers, maxBuffers: number): DraftKernel[] {
   const deps = new KernelDependencies(drafts, (buf) => buffers.isParamBuffer(buf));
   const position = new Map(drafts.map((d, i) => [d, i]));
   const index = new Map<DraftKernel, number>();
@@ -898,6 +899,17 @@ function mergeCycles(drafts: DraftKernel[], buffers: Buffers): DraftKernel[] {
         ) ?? ordered.find((d) => hasInlinedInput(d.root, buffers));
       if (!culprit) throw e;
       throw new Refine(widestInput(culprit.root, buffers), e.message);
+    }
+    if (one.slots.length > maxBuffers) {
+      // The group must run as one kernel, and that would bind more buffers than the target has
+      // (sophia's four in-place updates on webgpu, fuzz crash-2577206060): computing the widest
+      // member's inlined input into a buffer first (a new state read, not recomputed) breaks the cycle.
+      const msg = `in-place updates that depend on each other would bind ${one.slots.length} buffers (limit ${maxBuffers})`;
+      const culprit = ordered
+        .filter((d) => hasInlinedInput(d.root, buffers))
+        .reduce<DraftKernel | undefined>((a, d) => (a && a.slots.length >= d.slots.length ? a : d), undefined);
+      if (!culprit) throw new IRError(msg);
+      throw new Refine(widestInput(culprit.root, buffers), msg);
     }
     for (const d of ordered) merged.set(d, one);
   }

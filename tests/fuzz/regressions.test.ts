@@ -437,7 +437,40 @@ train m {
   },
 ];
 
+// crash-2577206060 (the webgpu campaign of seed 44): sophia's four in-place updates (w4, w7 and
+// their states) depend on each other, so the planner merged them into one kernel regardless of
+// WebGPU's 8-buffer limit: 13 to 15 bindings, which the device refused (its limit is 12). Such a
+// group now gives a member's inlined input a buffer first (compiler/fusion/plan.ts mergeCycles).
+const SOPHIA_OVER_RMS_NORM = `model m() {
+  param w4: f32[1] = ones
+  param w7: f32[1] = uniform(0.5, 1.5)
+  v8 = rms_norm(w4, w7, eps = 1e-3)
+  output loss = mean(tanh(v8))
+}
+
+train m {
+  minimize loss
+  optimizer sophia(lr = 0.01)
+}
+`;
+
+describe('fixed: webgpu kernels within the 8-buffer limit', () => {
+  it('crash-2577206060: in-place updates that depend on each other bind at most 8 buffers', () => {
+    const { model, train } = checked(SOPHIA_OVER_RMS_NORM);
+    const c = compile(model, train, { target: 'webgpu' });
+    const step = c.step?.kind === 'built' ? c.step : undefined;
+    const programs = [step!.stages, step!.plain!].map((p) => p.fusion.program);
+    for (const k of programs.flatMap((p) => p.kernels)) expect(k.buffers.length, k.name).toBeLessThanOrEqual(8);
+  });
+});
+
 webgpuSuite('fixed: webgpu runs', () => {
+  it('crash-2577206060: the sophia step runs on webgpu and matches the reference (oracles)', async () => {
+    expect(
+      await runOracles({ source: SOPHIA_OVER_RMS_NORM, dataSeed: 2577206060, batch: 1 }, { target: 'webgpu' }),
+    ).toBeUndefined();
+  });
+
   it.each(SAME_BUG)("webgpu-$seed: the training step's loss matches the reference (oracles)", async (c) => {
     expect(
       await runOracles({ source: c.source, dataSeed: c.seed, batch: c.batch }, { target: 'webgpu' }),

@@ -254,6 +254,17 @@ describe('loading a bad artifact', () => {
     );
   });
 
+  // An in-memory artifact's errors name its files as its manifest does: a webgpu artifact's code is
+  // shaders.json (they said model.wasm, as a webgpu campaign's device refusal showed). No device needed:
+  // the checksum is checked first.
+  it('names a webgpu artifact in memory by its own files', async () => {
+    const a = artifactOf(MLP, { target: 'webgpu' });
+    expect(a.manifest.files.code).toBe('shaders.json');
+    const damaged = a.code.slice();
+    damaged[10]! ^= 0x01;
+    await loadRejects({ ...a, code: damaged }, 'shaders.json is damaged (checksum mismatch)');
+  });
+
   it('names the module when a damaged one traps (an artifact without the checksum, as earlier versions wrote)', async () => {
     const a = unchecked(good());
     const m = await loadArtifact({ ...a, code: unreachableBodies(a.code) }, { threads: 1 });
