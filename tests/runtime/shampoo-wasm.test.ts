@@ -219,9 +219,8 @@ describe('wasm: shampoo', () => {
 
 webgpuSuite('webgpu: shampoo', () => {
   it('has a device', () => expect(gpuDevice()).toBeDefined());
-  for (const scale of [3000])
-    it(`large statistics, gradient entries up to ${scale}: roots within 0.5% of the exact floored roots`, () =>
-      largeStatistics(scale, 'webgpu'));
+  it('large statistics, gradient entries up to 3000: roots within 0.5% of the exact floored roots', () =>
+    largeStatistics(3000, 'webgpu'));
   for (const c of SHAMPOO_CASES)
     it(`${c.label}: 8 steps equal the float64 trajectory`, () => againstFloat64(c, 'webgpu'));
   for (const c of SHAMPOO_CASES)
